@@ -1,0 +1,276 @@
+package flow
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind is a state type (SPEC 1.1).
+type Kind uint8
+
+// The state types.
+const (
+	Task Kind = iota + 1
+	Choice
+	Pass
+	Wait
+	Await
+	Parallel
+	Map
+	Call
+	Succeed
+	Fail
+)
+
+var kindNames = [...]string{Task: "task", Choice: "choice", Pass: "pass", Wait: "wait", Await: "await",
+	Parallel: "parallel", Map: "map", Call: "call", Succeed: "succeed", Fail: "fail"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Pos is where a definition was written, for file:line messages.
+type Pos struct {
+	File string
+	Line int
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return "?"
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+// State is one state of a machine. One struct serves every kind; the
+// fields that apply to a kind are listed beside it.
+type State struct {
+	Name string
+	Kind Kind
+	Pos  Pos
+	// Next is the following state; empty means the state ends its machine
+	// (every kind but choice, succeed and fail).
+	Next string
+
+	Input         Expr  // nil: the whole data
+	Result        *Path // where the state's result goes; nil means "$"
+	DiscardResult bool  // result = false
+	Output        Expr  // nil: the whole data
+
+	// task
+	RoutineName string
+	Routine     Routine // resolved at load time
+	// task, await, parallel, map, call: timeout of one attempt (0: none)
+	Timeout time.Duration
+	Retry   []Retrier
+	Catch   []Catcher
+
+	// choice
+	Rules   []Rule
+	Default string
+
+	// pass
+	Value    any
+	HasValue bool
+
+	// wait: exactly one of WaitFor, Until
+	WaitFor time.Duration
+	Until   Expr // yields an RFC 3339 time
+
+	// await
+	Event string
+
+	// parallel
+	Branches []*Machine
+
+	// map
+	Items          Expr
+	MaxConcurrency int // 0: unbounded
+	Iterator       *Machine
+
+	// call
+	Workflow string
+	Version  string
+
+	// fail
+	Error Expr
+	Cause Expr
+}
+
+// Rule is one rule of a choice state.
+type Rule struct {
+	When Cond
+	Next string
+	Pos  Pos
+}
+
+// Retrier says how to retry errors it matches (SPEC 1.3).
+type Retrier struct {
+	Errors      []string
+	MaxAttempts int // retries after the first try
+	Interval    time.Duration
+	Backoff     float64
+	MaxDelay    time.Duration // 0: no cap
+	FullJitter  bool
+	Pos         Pos
+}
+
+// DefaultRetrier has SPEC 1.3's defaults; loaders start from it.
+var DefaultRetrier = Retrier{MaxAttempts: 3, Interval: time.Second, Backoff: 2.0}
+
+// Delay is the wait before retry number n (1-based). rnd is a uniform
+// number in [0, 1) used for full jitter.
+func (r *Retrier) Delay(n int, rnd float64) time.Duration {
+	d := float64(r.Interval)
+	for i := 1; i < n; i++ {
+		d *= r.Backoff
+		if r.MaxDelay > 0 && d >= float64(r.MaxDelay) {
+			break
+		}
+	}
+	if r.MaxDelay > 0 && d > float64(r.MaxDelay) {
+		d = float64(r.MaxDelay)
+	}
+	if r.FullJitter {
+		d *= rnd
+	}
+	return time.Duration(d)
+}
+
+// Catcher sends errors it matches to another state (SPEC 1.3).
+type Catcher struct {
+	Errors []string
+	Next   string
+	Result *Path // where {error, cause} goes; nil means "$"
+	Pos    Pos
+}
+
+// Machine is a set of states with a start: a workflow's body, a parallel
+// branch or a map iterator.
+type Machine struct {
+	Start    string
+	StartPos Pos
+	States   map[string]*State
+	Order    []string // state names in definition order, for stable output
+	Pos      Pos
+}
+
+// Mode says how often an instance is checkpointed.
+type Mode uint8
+
+// The modes of SPEC 2.2.
+const (
+	Durable Mode = iota
+	Express
+)
+
+// Concurrency bounds running instances per key (SPEC 2.1).
+type Concurrency struct {
+	Key   Expr
+	Limit int
+}
+
+// Workflow is a named machine with its instance-level settings.
+type Workflow struct {
+	Name        string
+	Version     string // the user's label, or the bundle hash
+	Pos         Pos
+	Timeout     time.Duration
+	Mode        Mode
+	Concurrency *Concurrency
+	// Migrate, when set, maps an instance's state and data on migration to
+	// this workflow (issue: hot reload).
+	Migrate func(fromVersion, state string, data any) (string, any, error)
+	Machine
+
+	// Machines indexes every machine of the workflow by its key: "" for the
+	// body, "State[i]" for a parallel branch, "State" for a map iterator,
+	// nested keys joined with "/". Filled by Index.
+	Machines map[string]*Machine
+}
+
+// BranchKey names branch i of a parallel state inside machine parent.
+func BranchKey(parent, state string, i int) string {
+	return joinKey(parent, fmt.Sprintf("%s[%d]", state, i))
+}
+
+// IteratorKey names the iterator of a map state inside machine parent.
+func IteratorKey(parent, state string) string { return joinKey(parent, state) }
+
+func joinKey(parent, k string) string {
+	if parent == "" {
+		return k
+	}
+	return parent + "/" + k
+}
+
+// Index fills Machines; loaders call it once the workflow is built.
+func (w *Workflow) Index() {
+	w.Machines = map[string]*Machine{}
+	var walk func(key string, m *Machine)
+	walk = func(key string, m *Machine) {
+		w.Machines[key] = m
+		for _, name := range m.Order {
+			s := m.States[name]
+			for i, b := range s.Branches {
+				walk(BranchKey(key, name, i), b)
+			}
+			if s.Iterator != nil {
+				walk(IteratorKey(key, name), s.Iterator)
+			}
+		}
+	}
+	walk("", &w.Machine)
+}
+
+// Observer runs a routine when a history event happens (SPEC 1.4).
+type Observer struct {
+	Workflow    string // a name or "*"
+	On          string // history event type
+	State       string // optional
+	RoutineName string
+	Routine     Routine
+	Input       Expr // applied to the instance data; nil: the event
+	Retry       []Retrier
+	Pos         Pos
+}
+
+// Source is one file of a bundle.
+type Source struct {
+	Path string
+	Body []byte
+}
+
+// Bundle is everything one load of a scripts directory defines.
+type Bundle struct {
+	Hash      string // hash of the sources: the bundle's identity
+	Sources   []Source
+	Workflows map[string]*Workflow
+	Routines  map[string]Routine
+	Observers []*Observer
+}
+
+// Problem is one validation finding, printed as file:line: message.
+type Problem struct {
+	Pos     Pos
+	Message string
+}
+
+func (p Problem) String() string { return p.Pos.String() + ": " + p.Message }
+
+// Problems is a list of findings; as an error it prints one per line.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := ""
+	for i, p := range ps {
+		if i > 0 {
+			s += "\n"
+		}
+		s += p.String()
+	}
+	return s
+}

@@ -1,0 +1,204 @@
+// Package store defines what Orbit persists and the Store interface every
+// backend implements. store/storetest holds the shared conformance suite;
+// store/bolt is the embedded default.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Status is an instance's lifecycle status (SPEC 2.1).
+type Status string
+
+// The statuses.
+const (
+	Queued    Status = "QUEUED"
+	Running   Status = "RUNNING"
+	Waiting   Status = "WAITING"
+	Paused    Status = "PAUSED"
+	Succeeded Status = "SUCCEEDED"
+	Failed    Status = "FAILED"
+	Cancelled Status = "CANCELLED"
+	TimedOut  Status = "TIMED_OUT"
+)
+
+// Terminal reports whether an instance with this status has ended.
+func (s Status) Terminal() bool {
+	return s == Succeeded || s == Failed || s == Cancelled || s == TimedOut
+}
+
+// Waiting says what a non-running instance waits for (SPEC 2.1).
+type WaitingFor struct {
+	Kind     string     `json:"kind"` // event, timer, retry, child, concurrency, paused
+	Event    string     `json:"event,omitempty"`
+	Until    *time.Time `json:"until,omitempty"`
+	Attempt  int        `json:"attempt,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	Instance string     `json:"instance,omitempty"`
+	Key      string     `json:"key,omitempty"`
+}
+
+// Instance is the durable record of one workflow instance. The fields up to
+// Waiting are the public shape of SPEC 2.1; the rest is the engine's
+// bookkeeping, kept in the same record so that one write checkpoints all.
+type Instance struct {
+	ID        string          `json:"id"`
+	Workflow  string          `json:"workflow"`
+	Version   string          `json:"version"`
+	Status    Status          `json:"status"`
+	State     string          `json:"state,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Output    json.RawMessage `json:"output,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Cause     string          `json:"cause,omitempty"`
+	StartedAt time.Time       `json:"started_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	EndedAt   *time.Time      `json:"ended_at,omitempty"`
+	Waiting   *WaitingFor     `json:"waiting,omitempty"`
+
+	Bundle      string          `json:"bundle"`            // hash of the bundle it runs on
+	Machine     string          `json:"machine,omitempty"` // key of the machine inside the workflow ("" for the body)
+	Data        json.RawMessage `json:"data,omitempty"`    // the current state's input data
+	Attempt     int             `json:"attempt,omitempty"` // 1-based attempt of the current state
+	Visits      map[string]int  `json:"visits,omitempty"`  // entries per state
+	Seq         uint64          `json:"seq"`               // last history sequence number
+	Parent      string          `json:"parent,omitempty"`  // instance that waits for this one
+	ItemIndex   int             `json:"item_index"`        // index in the parent's branches or items
+	Children    []string        `json:"children,omitempty"`
+	TraceParent string          `json:"traceparent,omitempty"`
+	ConcKey     string          `json:"concurrency_key,omitempty"`
+	Deadline    *time.Time      `json:"deadline,omitempty"` // workflow timeout
+	Express     bool            `json:"express,omitempty"`
+}
+
+// Event is one history event (SPEC 2.4).
+type Event struct {
+	Instance string          `json:"-"`
+	Seq      uint64          `json:"seq"`
+	Type     string          `json:"type"`
+	Time     time.Time       `json:"time"`
+	State    string          `json:"state,omitempty"`
+	Input    json.RawMessage `json:"input,omitempty"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Cause    string          `json:"cause,omitempty"`
+	Attempt  int             `json:"attempt,omitempty"`
+	DelayMS  int64           `json:"delay_ms,omitempty"`
+	Event    string          `json:"event,omitempty"`
+	Child    string          `json:"child,omitempty"`
+}
+
+// Timer is a durable wake-up for an instance. (At, Instance, Kind) is its key.
+type Timer struct {
+	At       time.Time `json:"at"`
+	Instance string    `json:"instance"`
+	Kind     string    `json:"kind"` // what the engine does when it fires
+}
+
+// PendingEvent is an event delivered to an instance and not yet consumed.
+type PendingEvent struct {
+	Instance string          `json:"instance"`
+	Name     string          `json:"name"`
+	Seq      uint64          `json:"seq"` // arrival order; set by the store when zero
+	Payload  json.RawMessage `json:"payload"`
+}
+
+// Batch is one atomic checkpoint: everything in it is written together or
+// not at all. The engine builds one per transition.
+type Batch struct {
+	Instances     []*Instance     // upserts of whole records
+	Events        []Event         // history appended
+	SetTimers     []Timer         // timers added
+	DelTimers     []Timer         // timers removed (by key)
+	AddPending    []PendingEvent  // events kept for later
+	DelPending    []PendingEvent  // events consumed (by Instance, Name, Seq)
+	Bundles       []BundleSources // bundles kept
+	DeleteBundles []string        // bundle hashes dropped
+	Purge         []string        // instances removed with their history
+}
+
+// Reset empties the batch, keeping its capacity for reuse.
+func (b *Batch) Reset() {
+	clear(b.Instances)
+	b.Instances = b.Instances[:0]
+	b.Events = b.Events[:0]
+	b.SetTimers = b.SetTimers[:0]
+	b.DelTimers = b.DelTimers[:0]
+	b.AddPending = b.AddPending[:0]
+	b.DelPending = b.DelPending[:0]
+	b.Bundles = b.Bundles[:0]
+	b.DeleteBundles = b.DeleteBundles[:0]
+	b.Purge = b.Purge[:0]
+}
+
+// Empty reports whether the batch writes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Instances)+len(b.Events)+len(b.SetTimers)+len(b.DelTimers)+len(b.AddPending)+
+		len(b.DelPending)+len(b.Bundles)+len(b.DeleteBundles)+len(b.Purge) == 0
+}
+
+// BundleSources is a kept bundle: its hash and files.
+type BundleSources struct {
+	Hash    string            `json:"hash"`
+	Files   map[string][]byte `json:"files"`
+	AddedAt time.Time         `json:"added_at"`
+}
+
+// Query selects instances for List.
+type Query struct {
+	Workflow string
+	Status   Status
+	Limit    int    // 0: 100
+	Cursor   string // from a previous page
+}
+
+// Store is a durable home for instances, history, timers, pending events,
+// bundle sources and plugin key-values.
+type Store interface {
+	// Commit writes the batch atomically and durably. Concurrent commits are
+	// grouped into one write transaction (group commit).
+	Commit(ctx context.Context, b *Batch) error
+
+	// Instance reads one instance.
+	Instance(id string) (*Instance, error)
+	// List returns instances newest first, and the cursor of the next page
+	// ("" at the end).
+	List(q Query) ([]*Instance, string, error)
+	// History returns an instance's events with seq > after, at most limit
+	// (0: all).
+	History(id string, after uint64, limit int) ([]Event, error)
+	// Unfinished calls fn with the id and status of every instance that has
+	// not ended, without loading their records.
+	Unfinished(fn func(id string, status Status) error) error
+	// Timers calls fn with every timer, earliest first.
+	Timers(fn func(Timer) error) error
+	// Pending returns the oldest kept event of that name for the instance.
+	Pending(instance, name string) (*PendingEvent, error)
+	// Bundle reads kept bundle sources.
+	Bundle(hash string) (*BundleSources, error)
+	// Bundles lists kept bundle hashes, oldest first.
+	Bundles() ([]BundleSources, error)
+	// Ended calls fn with ids of terminal instances that ended before t.
+	Ended(before time.Time, fn func(id string) error) error
+
+	// KVGet and KVPut are a small key-value space per namespace (plugins).
+	KVGet(ns, key string) ([]byte, error)
+	KVPut(ns, key string, value []byte) error
+
+	// Stats reports commit counters, for the benchmark and metrics.
+	Stats() Stats
+
+	Close() error
+}
+
+// Stats counts group commits.
+type Stats struct {
+	Commits     uint64 // write transactions
+	Checkpoints uint64 // batches written
+}
