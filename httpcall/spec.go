@@ -4,7 +4,14 @@
 package httpcall
 
 import (
-	"errors"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
@@ -14,19 +21,124 @@ import (
 type Spec struct {
 	Method       string            // GET when empty
 	URL          string            // ${ENV} expanded by New; {field} filled per call
-	Headers      map[string]string // sent as given
+	Headers      map[string]string // ${ENV} expanded by New; sent after Orbit's own, so they may override them
 	Query        map[string]string // values may hold {field}
 	Timeout      time.Duration     // per call; 0 means the client's default
 	FullResponse bool              // result is {status, headers, body}
 }
 
-// Client is the process-wide HTTP client.
-type Client struct{}
+// methods are those an http routine may use; a typo fails at load time
+// instead of on the first call.
+var methods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true,
+}
 
-// NewClient returns a client; a process needs only one.
-func NewClient() *Client { return &Client{} }
+// routine is a loaded Spec: everything that does not depend on the input is
+// worked out once here.
+type routine struct {
+	c        *Client
+	method   string
+	sendBody bool
+	uri      uriTemplate
+	headers  [][2]string // sorted by name, values expanded
+	timeout  time.Duration
+	full     bool
+}
 
 // New builds a routine from a spec, expanding ${ENV} now (load time).
 func New(c *Client, s Spec) (flow.Routine, error) {
-	return nil, errors.New("httpcall: not implemented")
+	if c == nil {
+		return nil, fmt.Errorf("httpcall: nil client")
+	}
+	r := &routine{c: c, method: strings.ToUpper(s.Method), timeout: s.Timeout, full: s.FullResponse}
+	if r.method == "" {
+		r.method = "GET"
+	}
+	if !methods[r.method] {
+		return nil, fmt.Errorf("method %q: use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS", s.Method)
+	}
+	if s.Timeout < 0 {
+		return nil, fmt.Errorf("timeout %s: must not be negative", s.Timeout)
+	}
+	r.sendBody = r.method == "POST" || r.method == "PUT" || r.method == "PATCH"
+	var err error
+	if r.uri, err = parseURI(s.URL, s.Query); err != nil {
+		return nil, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
+		v, err := expandEnv(s.Headers[k])
+		if err != nil {
+			return nil, fmt.Errorf("headers.%s: %w", k, err)
+		}
+		r.headers = append(r.headers, [2]string{k, v})
+	}
+	return r, nil
+}
+
+// Call sends the request for one task attempt and returns its result.
+func (r *routine) Call(ctx context.Context, input any, fc *flow.Context) (any, error) {
+	x := r.c.acquire()
+	defer r.c.finish(x)
+	req := x.req
+
+	var buf [256]byte // most URIs fit, so building one costs no allocation
+	uri, err := r.uri.appendTo(buf[:0], input)
+	if err != nil {
+		return nil, err
+	}
+	req.SetRequestURIBytes(uri)
+	req.Header.SetMethod(r.method)
+	if r.sendBody {
+		body, err := json.Marshal(input)
+		if err != nil {
+			return nil, flow.Errorf(flow.ErrRuntime, "the task input is not JSON: %v", err)
+		}
+		req.SetBodyRaw(body)
+	}
+	req.Header.SetContentType("application/json")
+	if fc != nil {
+		req.Header.Set("Idempotency-Key", fc.IdempotencyKey)
+		req.Header.Set("Orbit-Instance", fc.Instance)
+		req.Header.Set("Orbit-Workflow", fc.Workflow)
+		req.Header.Set("Orbit-State", fc.State)
+		req.Header.SetBytesV("Orbit-Attempt", strconv.AppendInt(buf[:0], int64(fc.Attempt), 10))
+	}
+	if fc != nil && fc.TraceParent != "" {
+		req.Header.Set("traceparent", fc.TraceParent)
+	} else {
+		req.Header.Set("traceparent", NewTraceParent())
+	}
+	for _, h := range r.headers {
+		req.Header.Set(h[0], h[1])
+	}
+
+	if err := r.c.roundTrip(ctx, x, r.timeout); err != nil {
+		return nil, err
+	}
+	status := x.resp.StatusCode()
+	if status < 200 || status > 299 {
+		return nil, statusError(req, status, x.resp.Body())
+	}
+	result := decode(x.resp.Body())
+	if !r.full {
+		return result, nil
+	}
+	headers := map[string]any{}
+	for k, v := range headerMap(&x.resp.Header) {
+		headers[k] = v
+	}
+	return map[string]any{"status": float64(status), "headers": headers, "body": result}, nil
+}
+
+// decode is a 2xx body as a result: JSON values as Orbit holds them
+// (float64 numbers), an empty body null, anything else a string.
+func decode(body []byte) any {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		return v
+	}
+	return string(body)
 }

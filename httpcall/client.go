@@ -1,0 +1,251 @@
+package httpcall
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// Defaults of a Client; each can be changed with an Option.
+const (
+	DefaultTimeout         = 30 * time.Second // a call whose routine sets no timeout
+	DefaultMaxConnsPerHost = 512              // enough for a sidecar under load
+	DefaultMaxResponseSize = 64 << 20         // guards memory against a runaway downstream
+)
+
+// Client is the process-wide HTTP client: every routine and plugin shares
+// its connection pools, so a process needs only one.
+type Client struct {
+	hc      *fasthttp.Client
+	timeout time.Duration
+	pool    sync.Pool // of *exchange
+}
+
+// Option changes a Client's defaults.
+type Option func(*Client)
+
+// WithTimeout sets the timeout of calls that have none of their own.
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithMaxConnsPerHost caps the open connections to one host.
+func WithMaxConnsPerHost(n int) Option { return func(c *Client) { c.hc.MaxConnsPerHost = n } }
+
+// NewClient returns a client; a process needs only one.
+func NewClient(opts ...Option) *Client {
+	c := &Client{
+		timeout: DefaultTimeout,
+		hc: &fasthttp.Client{
+			Name:                "orbit",
+			MaxConnsPerHost:     DefaultMaxConnsPerHost,
+			MaxIdleConnDuration: 60 * time.Second,
+			// Reads and writes are bounded per call by the call's deadline;
+			// these only stop a connection from hanging forever.
+			ReadTimeout:         5 * time.Minute,
+			WriteTimeout:        5 * time.Minute,
+			MaxConnWaitTimeout:  5 * time.Second,
+			MaxResponseBodySize: DefaultMaxResponseSize,
+			RetryIfErr:          retryStale,
+		},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// retryStale resends a request, whatever its method, when the server
+// closed a kept-alive connection before answering: that is the race of
+// connection reuse, not a failure of the downstream, and every Orbit call
+// carries an Idempotency-Key, so a resend is safe.
+func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return false, stale && attempts < 2
+}
+
+// exchange is one request/response pair in flight, pooled with the channel
+// that reports its end.
+type exchange struct {
+	req       *fasthttp.Request
+	resp      *fasthttp.Response
+	done      chan error
+	abandoned bool // the caller gave up; the sender goroutine frees it
+}
+
+func (c *Client) acquire() *exchange {
+	x, _ := c.pool.Get().(*exchange)
+	if x == nil {
+		x = &exchange{done: make(chan error, 1)}
+	}
+	x.req, x.resp, x.abandoned = fasthttp.AcquireRequest(), fasthttp.AcquireResponse(), false
+	// Header names go out as written (W3C spells traceparent in lower case).
+	x.req.Header.DisableNormalizing()
+	return x
+}
+
+// finish returns x to the pools unless a goroutine still uses it.
+func (c *Client) finish(x *exchange) {
+	if !x.abandoned {
+		c.free(x)
+	}
+}
+
+func (c *Client) free(x *exchange) {
+	fasthttp.ReleaseRequest(x.req)
+	fasthttp.ReleaseResponse(x.resp)
+	x.req, x.resp = nil, nil
+	c.pool.Put(x)
+}
+
+// roundTrip sends x.req and fills x.resp, giving up at the earlier of the
+// timeout (the client's when 0) and ctx's deadline, or when ctx is cancelled.
+// Errors are named: States.Timeout, States.Cancelled, Http.ConnectionError.
+func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = c.timeout
+	}
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if ctx.Done() == nil {
+		return describe(c.hc.DoDeadline(x.req, x.resp, deadline), x.req, timeout)
+	}
+	if ctx.Err() != nil {
+		return contextError(ctx)
+	}
+	// fasthttp cannot be interrupted, so the call runs aside while this
+	// goroutine also watches ctx.
+	go func() { x.done <- c.hc.DoDeadline(x.req, x.resp, deadline) }()
+	select {
+	case err := <-x.done:
+		return describe(err, x.req, timeout)
+	case <-ctx.Done():
+		// x.req belongs to the sender until it ends, so the error cannot
+		// quote the URL.
+		x.abandoned = true
+		go func() { <-x.done; c.free(x) }()
+		return contextError(ctx)
+	}
+}
+
+// ctxError is a named error that still answers errors.Is for the context
+// error behind it, so a caller can tell a cancellation from a failure.
+type ctxError struct {
+	named *flow.Error
+	cause error
+}
+
+func (e *ctxError) Error() string   { return e.named.Error() }
+func (e *ctxError) Unwrap() []error { return []error{e.named, e.cause} }
+
+func contextError(ctx context.Context) error {
+	name, why := flow.ErrCancelled, "the call was cancelled"
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		name, why = flow.ErrTimeout, "the task's deadline passed"
+	}
+	return &ctxError{
+		named: flow.Errorf(name, "%s before an answer came: %v", why, context.Cause(ctx)),
+		cause: ctx.Err(),
+	}
+}
+
+// describe names a transport error.
+func describe(err error, req *fasthttp.Request, timeout time.Duration) error {
+	var te interface{ Timeout() bool }
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
+		errors.As(err, &te) && te.Timeout():
+		return flow.Errorf(flow.ErrTimeout, "%s: no answer within %s", target(req), timeout)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return flow.Errorf(flow.ErrPayloadTooLarge, "%s: response body over %d bytes", target(req), DefaultMaxResponseSize)
+	}
+	return flow.Errorf(flow.ErrHTTPConnection, "%s: %v", target(req), err)
+}
+
+// target is "METHOD scheme://host/path" for error causes. The query is left
+// out because it may carry credentials expanded from the environment.
+func target(req *fasthttp.Request) string {
+	u := req.URI()
+	return string(req.Header.Method()) + " " + string(u.Scheme()) + "://" + string(u.Host()) + string(u.Path())
+}
+
+// statusError names a non-2xx answer: the body's "error" field when it is a
+// JSON object with a string one, else Http.<status>.
+func statusError(req *fasthttp.Request, status int, body []byte) error {
+	answered := target(req) + " answered " + strconv.Itoa(status)
+	var obj map[string]any
+	if json.Unmarshal(body, &obj) == nil {
+		if name, ok := obj["error"].(string); ok && name != "" {
+			cause := answered
+			for _, k := range [...]string{"cause", "message"} {
+				if v, ok := obj[k]; ok && v != nil {
+					cause = text(v)
+					break
+				}
+			}
+			return &flow.Error{Name: name, Cause: cause}
+		}
+	}
+	if len(body) > 200 {
+		body = body[:200]
+	}
+	return &flow.Error{Name: "Http." + strconv.Itoa(status), Cause: answered + ": " + string(bytes.TrimSpace(body))}
+}
+
+// text is a JSON value as a cause string: strings as they are, the rest as JSON.
+func text(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// headerMap is a response's headers with lower-case names, so scripts and
+// plugins look them up one way whatever the server's spelling; repeated
+// headers are joined with ", " as RFC 9110 allows.
+func headerMap(h *fasthttp.ResponseHeader) map[string]string {
+	m := make(map[string]string, h.Len())
+	for k, v := range h.All() {
+		name := string(bytes.ToLower(k))
+		if prev, ok := m[name]; ok {
+			m[name] = prev + ", " + string(v)
+		} else {
+			m[name] = string(v)
+		}
+	}
+	return m
+}
+
+// Do is a raw call on the shared client, for the plugins' HTTP host
+// function: the body and headers are sent as given, and any status is an
+// answer rather than an error. Transport failures are named as for routines.
+func (c *Client) Do(ctx context.Context, method, url string, headers map[string]string, body []byte, timeout time.Duration) (status int, respHeaders map[string]string, respBody []byte, err error) {
+	x := c.acquire()
+	defer c.finish(x)
+	x.req.Header.SetMethod(method)
+	x.req.SetRequestURI(url)
+	for k, v := range headers {
+		x.req.Header.Set(k, v)
+	}
+	if len(body) > 0 {
+		x.req.SetBody(body)
+	}
+	if err := c.roundTrip(ctx, x, timeout); err != nil {
+		return 0, nil, nil, err
+	}
+	return x.resp.StatusCode(), headerMap(&x.resp.Header), bytes.Clone(x.resp.Body()), nil
+}
