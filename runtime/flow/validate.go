@@ -1,0 +1,414 @@
+package flow
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// eventTypes are the history event types of SPEC 2.4: the only values an
+// observer's `on` can ever match, so anything else is a typo.
+var eventTypes = []string{
+	"ExecutionStarted", "StateEntered", "TaskScheduled", "TaskSucceeded", "TaskFailed",
+	"TaskRetryScheduled", "ErrorCaught", "StateExited", "TimerStarted", "TimerFired",
+	"EventAwaited", "EventReceived", "ChildStarted", "ChildCompleted", "ObserverFailed",
+	"ExecutionSucceeded", "ExecutionFailed", "ExecutionCancelled", "ExecutionTimedOut",
+}
+
+// Validate checks the structure of every workflow of the bundle, every
+// machine nested in them (parallel branches, map iterators) and every
+// observer. It sees the model only: what the source alone reveals (syntax,
+// duplicate or unknown fields, wrong types) is the loader's to report, and
+// the loader merges both lists. Problems come in a stable order (workflows by
+// name, states in definition order, then observers) so reloads of unchanged
+// files report identically.
+func Validate(b *Bundle) Problems {
+	v := validator{b: b}
+	for _, name := range slices.Sorted(maps.Keys(b.Workflows)) {
+		v.workflow(name, b.Workflows[name])
+	}
+	for i, o := range b.Observers {
+		v.observer(i+1, o)
+	}
+	return v.ps
+}
+
+// Sort orders problems by file and line, keeping the order of problems on
+// the same line, so a loader can merge its own findings with Validate's and
+// print them as an editor expects.
+func (ps Problems) Sort() {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line))
+	})
+}
+
+type validator struct {
+	b  *Bundle
+	ps Problems
+}
+
+// scope says which machine a message is about: nested machines have no name
+// of their own, so they are described by the state that holds them.
+type scope struct {
+	label string // `workflow "X"`, `branch 1 of parallel "P" in workflow "X"`
+	noun  string // what "this ..." refers to in messages: workflow, branch, iterator
+}
+
+func (v *validator) add(pos Pos, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+// orPos prefers the more exact position and falls back to the enclosing one
+// when the loader could not tell (Go-built definitions, generated states).
+func orPos(p, fallback Pos) Pos {
+	if p.File == "" {
+		return fallback
+	}
+	return p
+}
+
+func (v *validator) workflow(name string, w *Workflow) {
+	label := fmt.Sprintf("workflow %q", name)
+	if w.Timeout < 0 {
+		v.add(w.Pos, "%s: timeout %s is negative", label, w.Timeout)
+	}
+	if c := w.Concurrency; c != nil {
+		if c.Key == nil {
+			v.add(w.Pos, "%s: concurrency has no key", label)
+		}
+		if c.Limit < 1 {
+			v.add(w.Pos, "%s: concurrency limit is %d; it must be 1 or more", label, c.Limit)
+		}
+	}
+	v.machine(&w.Machine, scope{label: label, noun: "workflow"}, w.Pos)
+}
+
+func (v *validator) machine(m *Machine, sc scope, fallback Pos) {
+	pos := orPos(m.Pos, fallback)
+	names, dups := stateNames(m)
+	startOK := false
+	switch {
+	case m.Start == "":
+		v.add(pos, "%s: missing start", sc.label)
+	case m.States[m.Start] == nil:
+		v.add(orPos(m.StartPos, pos), "%s: start %q is not a state of this %s", sc.label, m.Start, sc.noun)
+	default:
+		startOK = true
+	}
+	// Without a valid start every state would look unreachable; the missing
+	// start is the one problem worth reading, so the graph checks wait.
+	var reach, ends map[string]bool
+	if startOK {
+		reach = reachable(m)
+		ends = canEnd(m)
+	}
+	for _, name := range names {
+		s := m.States[name]
+		spos := orPos(s.Pos, pos)
+		prefix := fmt.Sprintf("%s: state %q", sc.label, name)
+		if dups[name] {
+			v.add(spos, "%s: defined more than once; state names must be unique in a %s", prefix, sc.noun)
+		}
+		v.state(m, s, prefix, spos, sc)
+		switch {
+		case !startOK:
+		case !reach[name]:
+			v.add(spos, "%s: unreachable from start %q", prefix, m.Start)
+		case !ends[name]:
+			v.add(spos, "%s: no way to end; every path from it loops without reaching succeed, fail or a state without next", prefix)
+		}
+		for i, br := range s.Branches {
+			if br == nil {
+				v.add(spos, "%s: branch %d is empty", prefix, i+1)
+				continue
+			}
+			v.machine(br, scope{label: fmt.Sprintf("branch %d of parallel %q in %s", i+1, name, sc.label), noun: "branch"}, spos)
+		}
+		if s.Iterator != nil {
+			v.machine(s.Iterator, scope{label: fmt.Sprintf("iterator of map %q in %s", name, sc.label), noun: "iterator"}, spos)
+		}
+	}
+}
+
+// state checks one state's own fields and that its transitions stay inside
+// its machine.
+func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope) {
+	if s.Timeout < 0 {
+		v.add(pos, "%s: timeout %s is negative", prefix, s.Timeout)
+	}
+	switch s.Kind {
+	case Task:
+		if s.RoutineName == "" && s.Routine == nil {
+			v.add(pos, "%s: task has no routine", prefix)
+		}
+	case Choice:
+		if len(s.Rules) == 0 {
+			v.add(pos, "%s: choice has no rules", prefix)
+		}
+		for i, r := range s.Rules {
+			if r.When == nil {
+				v.add(orPos(r.Pos, pos), "%s: rule %d has no when", prefix, i+1)
+			}
+		}
+	case Wait:
+		switch {
+		case s.WaitFor == 0 && s.Until == nil:
+			v.add(pos, "%s: wait needs one of duration, seconds or until", prefix)
+		case s.WaitFor != 0 && s.Until != nil:
+			v.add(pos, "%s: wait has both a duration and until; keep one", prefix)
+		}
+		if s.WaitFor < 0 {
+			v.add(pos, "%s: wait duration %s is negative", prefix, s.WaitFor)
+		}
+	case Await:
+		if s.Event == "" {
+			v.add(pos, "%s: await has no event", prefix)
+		}
+	case Parallel:
+		if len(s.Branches) == 0 {
+			v.add(pos, "%s: parallel has no branches", prefix)
+		}
+	case Map:
+		if s.Iterator == nil {
+			v.add(pos, "%s: map has no iterator", prefix)
+		}
+		if s.Items == nil {
+			v.add(pos, "%s: map has no items", prefix)
+		}
+		if s.MaxConcurrency < 0 {
+			v.add(pos, "%s: max_concurrency is %d; use 0 for no limit or a positive number", prefix, s.MaxConcurrency)
+		}
+	case Call:
+		if s.Workflow == "" {
+			v.add(pos, "%s: call has no workflow", prefix)
+		} else if v.b.Workflows[s.Workflow] == nil {
+			v.add(pos, "%s: call names workflow %q, which the bundle does not define", prefix, s.Workflow)
+		}
+	case Pass, Succeed, Fail:
+	default:
+		v.add(pos, "%s: unknown state kind %d", prefix, s.Kind)
+	}
+	for i := range s.Retry {
+		v.retrier(&s.Retry[i], fmt.Sprintf("%s: retry %d", prefix, i+1), pos)
+	}
+	for i, c := range s.Catch {
+		if len(c.Errors) == 0 {
+			v.add(orPos(c.Pos, pos), "%s: catch %d has no errors; list error names or %q", prefix, i+1, ErrAll)
+		}
+	}
+	for _, t := range transitions(s) {
+		tpos := orPos(t.Pos, pos)
+		switch {
+		case t.To == "":
+			v.add(tpos, "%s: %s is missing", prefix, t.what())
+		case m.States[t.To] == nil:
+			v.add(tpos, "%s: %s %q is not a state of this %s", prefix, t.what(), t.To, sc.noun)
+		}
+	}
+}
+
+func (v *validator) retrier(r *Retrier, prefix string, pos Pos) {
+	pos = orPos(r.Pos, pos)
+	if len(r.Errors) == 0 {
+		v.add(pos, "%s: no errors; list error names or %q", prefix, ErrAll)
+	}
+	if r.MaxAttempts < 0 {
+		v.add(pos, "%s: max_attempts is %d; it must be 0 (no retries) or more", prefix, r.MaxAttempts)
+	}
+	if r.Interval < 0 {
+		v.add(pos, "%s: interval %s is negative", prefix, r.Interval)
+	}
+	if r.Backoff < 1 {
+		v.add(pos, "%s: backoff is %g; it must be 1 or more", prefix, r.Backoff)
+	}
+	if r.MaxDelay < 0 {
+		v.add(pos, "%s: max_delay %s is negative", prefix, r.MaxDelay)
+	}
+}
+
+func (v *validator) observer(n int, o *Observer) {
+	prefix := fmt.Sprintf("observer %d", n)
+	if o.Workflow != "" {
+		prefix = fmt.Sprintf("observer %d of workflow %q", n, o.Workflow)
+	}
+	var w *Workflow
+	switch {
+	case o.Workflow == "":
+		v.add(o.Pos, "%s: no workflow; name one or \"*\"", prefix)
+	case o.Workflow != "*":
+		if w = v.b.Workflows[o.Workflow]; w == nil {
+			v.add(o.Pos, "%s: the bundle defines no such workflow", prefix)
+		}
+	}
+	if !slices.Contains(eventTypes, o.On) {
+		v.add(o.Pos, "%s: on %q is not a history event type; use one of %s", prefix, o.On, strings.Join(eventTypes, ", "))
+	}
+	if w != nil && o.State != "" && !hasState(&w.Machine, o.State) {
+		v.add(o.Pos, "%s: state %q is not a state of the workflow", prefix, o.State)
+	}
+	if o.RoutineName == "" && o.Routine == nil {
+		v.add(o.Pos, "%s: no routine", prefix)
+	}
+	for i := range o.Retry {
+		v.retrier(&o.Retry[i], fmt.Sprintf("%s: retry %d", prefix, i+1), o.Pos)
+	}
+}
+
+// hasState looks through nested machines too: history events of states in
+// branches and iterators carry their name, so observers may name them.
+func hasState(m *Machine, name string) bool {
+	if m.States[name] != nil {
+		return true
+	}
+	for _, s := range m.States {
+		if s == nil {
+			continue
+		}
+		for _, br := range s.Branches {
+			if br != nil && hasState(br, name) {
+				return true
+			}
+		}
+		if s.Iterator != nil && hasState(s.Iterator, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// stateNames lists a machine's states in definition order, then any state
+// missing from Order by name, so that hand-built machines are checked and
+// drawn whole. Names listed twice in Order are returned once and flagged.
+func stateNames(m *Machine) (names []string, dups map[string]bool) {
+	seen := make(map[string]bool, len(m.States))
+	for _, n := range m.Order {
+		switch {
+		case m.States[n] == nil:
+		case seen[n]:
+			if dups == nil {
+				dups = map[string]bool{}
+			}
+			dups[n] = true
+		default:
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(m.States)) {
+		if !seen[n] && m.States[n] != nil {
+			names = append(names, n)
+		}
+	}
+	return names, dups
+}
+
+// edgeKind says why a state moves to another; the graph styles edges by it.
+type edgeKind uint8
+
+const (
+	edgeNext edgeKind = iota
+	edgeRule
+	edgeDefault
+	edgeCatch
+)
+
+// transition is one way out of a state, shared by validation (targets,
+// reachability) and the graph so both read the model the same way.
+type transition struct {
+	Kind   edgeKind
+	To     string
+	N      int      // 1-based rule or catch number
+	Errors []string // catch matchers
+	Pos    Pos      // the rule or catcher, when known
+}
+
+func (t transition) what() string {
+	switch t.Kind {
+	case edgeRule:
+		return fmt.Sprintf("rule %d: next", t.N)
+	case edgeDefault:
+		return "default"
+	case edgeCatch:
+		return fmt.Sprintf("catch %d: next", t.N)
+	}
+	return "next"
+}
+
+// transitions lists the ways out of s in drawing order. Choice, succeed and
+// fail have no next (SPEC 1.1), so a stray Next on them is not followed.
+func transitions(s *State) []transition {
+	var ts []transition
+	switch s.Kind {
+	case Choice:
+		for i, r := range s.Rules {
+			ts = append(ts, transition{Kind: edgeRule, To: r.Next, N: i + 1, Pos: r.Pos})
+		}
+		if s.Default != "" {
+			ts = append(ts, transition{Kind: edgeDefault, To: s.Default})
+		}
+	case Succeed, Fail:
+	default:
+		if s.Next != "" {
+			ts = append(ts, transition{Kind: edgeNext, To: s.Next})
+		}
+	}
+	for i, c := range s.Catch {
+		ts = append(ts, transition{Kind: edgeCatch, To: c.Next, N: i + 1, Errors: c.Errors, Pos: c.Pos})
+	}
+	return ts
+}
+
+// terminal reports whether s ends its machine: succeed, fail, or any other
+// state but choice without a next.
+func terminal(s *State) bool {
+	switch s.Kind {
+	case Succeed, Fail:
+		return true
+	case Choice:
+		return false
+	}
+	return s.Next == ""
+}
+
+// reachable is the set of states reachable from the start of m.
+func reachable(m *Machine) map[string]bool {
+	seen := map[string]bool{m.Start: true}
+	queue := []string{m.Start}
+	for len(queue) > 0 {
+		s := m.States[queue[0]]
+		queue = queue[1:]
+		for _, t := range transitions(s) {
+			if !seen[t.To] && m.States[t.To] != nil {
+				seen[t.To] = true
+				queue = append(queue, t.To)
+			}
+		}
+	}
+	return seen
+}
+
+// canEnd is the set of states from which an end of m can be reached. A
+// transition to an unknown state counts as a way out: that target is
+// already reported, and a second report for the same typo is noise.
+func canEnd(m *Machine) map[string]bool {
+	ends := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for name, s := range m.States {
+			if s == nil || ends[name] {
+				continue
+			}
+			ok := terminal(s)
+			for _, t := range transitions(s) {
+				ok = ok || ends[t.To] || m.States[t.To] == nil
+			}
+			if ok {
+				ends[name] = true
+				changed = true
+			}
+		}
+	}
+	return ends
+}
