@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -62,19 +64,41 @@ type Instance struct {
 	EndedAt   *time.Time      `json:"ended_at,omitempty"`
 	Waiting   *WaitingFor     `json:"waiting,omitempty"`
 
-	Bundle      string          `json:"bundle"`            // hash of the bundle it runs on
-	Machine     string          `json:"machine,omitempty"` // key of the machine inside the workflow ("" for the body)
-	Data        json.RawMessage `json:"data,omitempty"`    // the current state's input data
-	Attempt     int             `json:"attempt,omitempty"` // 1-based attempt of the current state
-	Visits      map[string]int  `json:"visits,omitempty"`  // entries per state
-	Seq         uint64          `json:"seq"`               // last history sequence number
-	Parent      string          `json:"parent,omitempty"`  // instance that waits for this one
-	ItemIndex   int             `json:"item_index"`        // index in the parent's branches or items
+	Bundle      string          `json:"bundle"`             // hash of the bundle it runs on
+	Machine     string          `json:"machine,omitempty"`  // key of the machine inside the workflow ("" for the body)
+	Data        json.RawMessage `json:"data,omitempty"`     // the current state's input data
+	Attempt     int             `json:"attempt,omitempty"`  // 1-based attempt of the current state
+	Visits      map[string]int  `json:"visits,omitempty"`   // entries per state
+	Seq         uint64          `json:"seq"`                // last history sequence number
+	Parent      string          `json:"parent,omitempty"`   // instance that waits for this one
+	Index       int             `json:"index,omitempty"`    // index among the parent's children
+	MapItem     bool            `json:"map_item,omitempty"` // a map iterator's run: ctx.item_index is Index
 	Children    []string        `json:"children,omitempty"`
 	TraceParent string          `json:"traceparent,omitempty"`
 	ConcKey     string          `json:"concurrency_key,omitempty"`
 	Deadline    *time.Time      `json:"deadline,omitempty"` // workflow timeout
-	Express     bool            `json:"express,omitempty"`
+	Express     bool            `json:"express,omitempty"`  // checkpointed only when parking or ending
+
+	// Fan-out bookkeeping of a parallel, map or call state: how many
+	// children the state has in all, how many were started, and the
+	// outputs collected so far by child index.
+	Items     int                     `json:"items,omitempty"`
+	NextItem  int                     `json:"next_item,omitempty"`
+	Collected map[int]json.RawMessage `json:"collected,omitempty"`
+
+	// What a paused instance goes back to on resume.
+	PausedStatus  Status      `json:"paused_status,omitempty"`
+	PausedWaiting *WaitingFor `json:"paused_waiting,omitempty"`
+}
+
+// Clone copies the record so that one goroutine can keep changing it while
+// another reads the copy.
+func (in *Instance) Clone() *Instance {
+	c := *in
+	c.Visits = maps.Clone(in.Visits)
+	c.Children = slices.Clone(in.Children)
+	c.Collected = maps.Clone(in.Collected)
+	return &c
 }
 
 // Event is one history event (SPEC 2.4).
