@@ -55,6 +55,9 @@ func NewClient(opts ...Option) *Client {
 			MaxConnWaitTimeout:  5 * time.Second,
 			MaxResponseBodySize: DefaultMaxResponseSize,
 			RetryIfErr:          retryStale,
+			// Placeholders are escaped already; normalizing would turn an
+			// escaped "/" in a field back into a path separator.
+			DisablePathNormalizing: true,
 		},
 	}
 	for _, o := range opts {

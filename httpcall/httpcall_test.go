@@ -1,0 +1,426 @@
+package httpcall
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// seen is what the test server received.
+type seen struct {
+	Method, URI string
+	Header      http.Header
+	Body        []byte
+}
+
+// server is a loopback HTTP server that records requests and counts the
+// connections it accepts.
+type server struct {
+	*httptest.Server
+	mu    sync.Mutex
+	reqs  []seen
+	conns atomic.Int64
+}
+
+func newServer(t *testing.T, h http.HandlerFunc) *server {
+	t.Helper()
+	s := &server{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.reqs = append(s.reqs, seen{r.Method, r.RequestURI, r.Header.Clone(), body})
+		s.mu.Unlock()
+		h(w, r)
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *server) last(t *testing.T) seen {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) == 0 {
+		t.Fatal("the server received no request")
+	}
+	return s.reqs[len(s.reqs)-1]
+}
+
+// reply answers every request with a status and a body.
+func reply(status int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+var fctx = &flow.Context{
+	Instance: "ord-1", Workflow: "place_order", State: "Authorize", Attempt: 2, Visit: 1,
+	IdempotencyKey: "ord-1/Authorize/1",
+	TraceParent:    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+}
+
+func call(t *testing.T, s Spec, input any) (any, error) {
+	t.Helper()
+	r, err := New(NewClient(), s)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r.Call(context.Background(), input, fctx)
+}
+
+func wantName(t *testing.T, err error, name string) *flow.Error {
+	t.Helper()
+	var fe *flow.Error
+	if !errors.As(err, &fe) || fe.Name != name {
+		t.Fatalf("error = %v, want one named %s", err, name)
+	}
+	return fe
+}
+
+func TestPlaceholdersAreFilledAndEscaped(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	_, err := call(t, Spec{
+		URL:   s.URL + "/orders/{id}/lines/{n}?tag={tag}",
+		Query: map[string]string{"q": "{q}", "fixed": "a b&c"},
+	}, map[string]any{"id": "a/b c", "n": 12345678901.0, "tag": "x&y", "q": "ü=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/orders/a%2Fb%20c/lines/12345678901?tag=x%26y&fixed=a+b%26c&q=%C3%BC%3D1"
+	if got := s.last(t).URI; got != want {
+		t.Fatalf("request URI = %s, want %s", got, want)
+	}
+}
+
+func TestMissingFieldIsRuntimeError(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	_, err := call(t, Spec{URL: s.URL + "/orders/{id}"}, map[string]any{"other": 1.0})
+	if fe := wantName(t, err, flow.ErrRuntime); !strings.Contains(fe.Cause, `"id"`) {
+		t.Fatalf("cause %q does not name the field", fe.Cause)
+	}
+	_, err = call(t, Spec{URL: s.URL + "/orders/{id}"}, map[string]any{"id": map[string]any{}})
+	wantName(t, err, flow.ErrRuntime)
+}
+
+func TestEnvIsExpandedAtLoadTime(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	t.Setenv("ORBIT_TEST_BASE", s.URL)
+	t.Setenv("ORBIT_TEST_TOKEN", "s3cret")
+	r, err := New(NewClient(), Spec{
+		Method:  "GET",
+		URL:     "${ORBIT_TEST_BASE}/x",
+		Headers: map[string]string{"Authorization": "Bearer ${ORBIT_TEST_TOKEN}"},
+		Query:   map[string]string{"key": "${ORBIT_TEST_TOKEN}"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ORBIT_TEST_TOKEN", "changed later")
+	if _, err := r.Call(context.Background(), nil, fctx); err != nil {
+		t.Fatal(err)
+	}
+	got := s.last(t)
+	if got.URI != "/x?key=s3cret" || got.Header.Get("Authorization") != "Bearer s3cret" {
+		t.Fatalf("got %s with Authorization %q", got.URI, got.Header.Get("Authorization"))
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{URL: "${ORBIT_TEST_UNSET_URL}/authorize"}, "url: environment variable ORBIT_TEST_UNSET_URL is not set"},
+		{Spec{URL: "http://x", Headers: map[string]string{"K": "${ORBIT_TEST_UNSET_H}"}}, "headers.K: environment variable ORBIT_TEST_UNSET_H is not set"},
+		{Spec{URL: "http://x/{id"}, "without its closing }"},
+		{Spec{URL: "ftp://x/"}, "must start with http:// or https://"},
+		{Spec{URL: "http://x/", Method: "FETCH"}, `method "FETCH"`},
+	} {
+		_, err := New(NewClient(), tc.spec)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, want an error containing %q", tc.spec, err, tc.want)
+		}
+	}
+}
+
+func TestBodyByMethod(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	input := map[string]any{"order": map[string]any{"id": "o1", "amount": 12.5}}
+	for _, m := range []string{"GET", "DELETE", "POST", "PUT", "PATCH"} {
+		if _, err := call(t, Spec{Method: strings.ToLower(m), URL: s.URL + "/x"}, input); err != nil {
+			t.Fatal(err)
+		}
+		got := s.last(t)
+		if got.Method != m {
+			t.Fatalf("method = %s, want %s", got.Method, m)
+		}
+		if m == "GET" || m == "DELETE" {
+			if len(got.Body) != 0 {
+				t.Fatalf("%s sent a body: %s", m, got.Body)
+			}
+			continue
+		}
+		var back any
+		if err := json.Unmarshal(got.Body, &back); err != nil || !jsonEqual(back, input) {
+			t.Fatalf("%s sent %s, want the input as JSON", m, got.Body)
+		}
+	}
+}
+
+func TestOrbitHeaders(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	if _, err := call(t, Spec{Method: "POST", URL: s.URL, Headers: map[string]string{"X-Extra": "yes"}}, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	h := s.last(t).Header
+	for k, want := range map[string]string{
+		"Content-Type":    "application/json",
+		"Idempotency-Key": "ord-1/Authorize/1",
+		"Orbit-Instance":  "ord-1",
+		"Orbit-Workflow":  "place_order",
+		"Orbit-State":     "Authorize",
+		"Orbit-Attempt":   "2",
+		"Traceparent":     fctx.TraceParent,
+		"X-Extra":         "yes",
+	} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+var traceParentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
+
+func TestTraceParentGeneratedWhenAbsent(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	r, err := New(NewClient(), Spec{URL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noTrace := *fctx
+	noTrace.TraceParent = ""
+	if _, err := r.Call(context.Background(), nil, &noTrace); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.last(t).Header.Get("traceparent"); !traceParentRE.MatchString(got) {
+		t.Fatalf("generated traceparent %q is not W3C", got)
+	}
+	if a, b := NewTraceParent(), NewTraceParent(); a == b || !traceParentRE.MatchString(a) {
+		t.Fatalf("NewTraceParent gave %q and %q", a, b)
+	}
+}
+
+func TestResponseBodies(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		want   any
+	}{
+		{200, `{"id":"pay_1","risk":0.1,"tags":["a"],"ok":true,"n":null}`,
+			map[string]any{"id": "pay_1", "risk": 0.1, "tags": []any{"a"}, "ok": true, "n": nil}},
+		{201, `42`, 42.0},
+		{200, ``, nil},
+		{204, ``, nil},
+		{200, "  \n", nil},
+		{200, `plain text`, "plain text"},
+	} {
+		s := newServer(t, reply(tc.status, tc.body))
+		got, err := call(t, Spec{URL: s.URL}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !jsonEqual(got, tc.want) {
+			t.Errorf("%d %q decoded to %#v, want %#v", tc.status, tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestFullResponse(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Request-Id", "r-9")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(202)
+		io.WriteString(w, `{"queued":true}`)
+	})
+	got, err := call(t, Spec{URL: s.URL, FullResponse: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.(map[string]any)
+	h := m["headers"].(map[string]any)
+	if m["status"] != 202.0 || h["x-request-id"] != "r-9" || h["content-type"] != "application/json" ||
+		!jsonEqual(m["body"], map[string]any{"queued": true}) {
+		t.Fatalf("full response = %#v", m)
+	}
+}
+
+func TestNamedErrorsFromBody(t *testing.T) {
+	for body, cause := range map[string]string{
+		`{"error":"Payment.Declined","cause":"card declined"}`:   "card declined",
+		`{"error":"Payment.Declined","message":"card declined"}`: "card declined",
+	} {
+		s := newServer(t, reply(402, body))
+		_, err := call(t, Spec{Method: "POST", URL: s.URL + "/pay"}, map[string]any{})
+		if fe := wantName(t, err, "Payment.Declined"); fe.Cause != cause {
+			t.Errorf("cause = %q, want %q", fe.Cause, cause)
+		}
+	}
+}
+
+func TestStatusFallback(t *testing.T) {
+	s := newServer(t, reply(503, `{"error":{"code":"busy"}} `+strings.Repeat("x", 500)))
+	_, err := call(t, Spec{Method: "POST", URL: s.URL + "/y?secret=1"}, map[string]any{})
+	fe := wantName(t, err, "Http.503")
+	prefix := "POST " + s.URL + "/y answered 503: "
+	if !strings.HasPrefix(fe.Cause, prefix) || len(fe.Cause) > len(prefix)+200 || strings.Contains(fe.Cause, "secret") {
+		t.Fatalf("cause = %q", fe.Cause)
+	}
+	if !flow.Matches([]string{"Http.5*"}, fe.Name) {
+		t.Fatal("Http.5* does not match")
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, err = call(t, Spec{Method: "POST", URL: "http://" + addr + "/x"}, map[string]any{})
+	wantName(t, err, flow.ErrHTTPConnection)
+}
+
+// slowServer never answers until the test ends.
+func slowServer(t *testing.T) *server {
+	release := make(chan struct{})
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before the server closes
+	return s
+}
+
+func TestTimeout(t *testing.T) {
+	s := slowServer(t)
+	_, err := call(t, Spec{URL: s.URL, Timeout: 50 * time.Millisecond}, nil)
+	wantName(t, err, flow.ErrTimeout)
+
+	// The task's deadline on ctx bounds the call as well.
+	r, _ := New(NewClient(), Spec{URL: s.URL})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = r.Call(ctx, nil, fctx)
+	wantName(t, err, flow.ErrTimeout)
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "within") {
+		t.Fatalf("unexpected timeout error %v", err)
+	}
+}
+
+func TestContextCancel(t *testing.T) {
+	s := slowServer(t)
+	r, _ := New(NewClient(), Spec{URL: s.URL})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once the request reached the server.
+		for {
+			s.mu.Lock()
+			n := len(s.reqs)
+			s.mu.Unlock()
+			if n > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	_, err := r.Call(ctx, nil, fctx)
+	wantName(t, err, flow.ErrCancelled)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("%v does not wrap context.Canceled", err)
+	}
+
+	// An already cancelled context sends nothing.
+	_, err = r.Call(ctx, nil, fctx)
+	wantName(t, err, flow.ErrCancelled)
+}
+
+func TestConnectionReuse(t *testing.T) {
+	s := newServer(t, reply(200, `{"ok":true}`))
+	r, err := New(NewClient(), Spec{Method: "POST", URL: s.URL + "/step/{n}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := r.Call(context.Background(), map[string]any{"n": float64(i)}, fctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("50 sequential calls opened %d connections, want 1", n)
+	}
+}
+
+func TestDoForPlugins(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.Header.Get("X-In"))
+		w.WriteHeader(418)
+		io.WriteString(w, "teapot")
+	})
+	c := NewClient()
+	status, h, body, err := c.Do(context.Background(), "PUT", s.URL+"/p", map[string]string{"X-In": "v"}, []byte("raw"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != 418 || h["x-echo"] != "v" || string(body) != "teapot" || string(s.last(t).Body) != "raw" {
+		t.Fatalf("Do = %d %v %q; server saw %q", status, h, body, s.last(t).Body)
+	}
+	_, _, _, err = c.Do(context.Background(), "GET", slowServer(t).URL, nil, nil, 50*time.Millisecond)
+	wantName(t, err, flow.ErrTimeout)
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+func BenchmarkHTTPTask(b *testing.B) {
+	srv := httptest.NewServer(reply(200, `{"id":"pay_1","risk":0.1}`))
+	defer srv.Close()
+	r, err := New(NewClient(), Spec{Method: "POST", URL: srv.URL + "/payments/{id}"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := map[string]any{"id": "o-1", "amount": 120.0}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour) // as the engine calls it
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Call(ctx, input, fctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
