@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -124,18 +125,22 @@ var DefaultRetrier = Retrier{MaxAttempts: 3, Interval: time.Second, Backoff: 2.0
 // Delay is the wait before retry number n (1-based). rnd is a uniform
 // number in [0, 1) used for full jitter.
 func (r *Retrier) Delay(n int, rnd float64) time.Duration {
+	// Without a cap the growth still stops at the largest Duration: beyond
+	// it the float-to-int conversion wraps to a negative delay.
+	limit := float64(math.MaxInt64)
+	if r.MaxDelay > 0 {
+		limit = float64(r.MaxDelay)
+	}
 	d := float64(r.Interval)
-	for i := 1; i < n; i++ {
+	for i := 1; i < n && d < limit && r.Backoff != 1; i++ {
 		d *= r.Backoff
-		if r.MaxDelay > 0 && d >= float64(r.MaxDelay) {
-			break
-		}
 	}
-	if r.MaxDelay > 0 && d > float64(r.MaxDelay) {
-		d = float64(r.MaxDelay)
-	}
+	d = min(d, limit)
 	if r.FullJitter {
 		d *= rnd
+	}
+	if d >= float64(math.MaxInt64) {
+		return math.MaxInt64
 	}
 	return time.Duration(d)
 }
