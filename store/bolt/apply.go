@@ -1,0 +1,250 @@
+package bolt
+
+import (
+	"bytes"
+	"fmt"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// writer applies encoded batches inside a write transaction. It belongs to
+// the committer goroutine, so its key buffers are reused without locks;
+// bbolt copies keys on Put, so reuse across puts is safe.
+type writer struct {
+	key, key2 []byte
+
+	instances, unfinished, list, ended, history *bbolt.Bucket
+	timers, instanceTimers, pending, bundles    *bbolt.Bucket
+	kv                                          *bbolt.Bucket
+}
+
+func (w *writer) begin(tx *bbolt.Tx) {
+	w.instances = tx.Bucket(bucketInstances)
+	w.unfinished = tx.Bucket(bucketUnfinished)
+	w.list = tx.Bucket(bucketList)
+	w.ended = tx.Bucket(bucketEnded)
+	w.history = tx.Bucket(bucketHistory)
+	w.timers = tx.Bucket(bucketTimers)
+	w.instanceTimers = tx.Bucket(bucketInstanceTimers)
+	w.pending = tx.Bucket(bucketPending)
+	w.bundles = tx.Bucket(bucketBundles)
+	w.kv = tx.Bucket(bucketKV)
+}
+
+// end drops the bucket handles, which die with their transaction.
+func (w *writer) end() { *w = writer{key: w.key[:0], key2: w.key2[:0]} }
+
+// apply writes one batch. Parts apply in the order of the Batch fields, so
+// a purge in the same batch as an upsert wins.
+func (w *writer) apply(e *encoded) error {
+	for i := range e.instances {
+		if err := w.upsert(e, &e.instances[i]); err != nil {
+			return err
+		}
+	}
+	for i := range e.events {
+		ev := &e.events[i]
+		w.key = appendHistoryKey(w.key[:0], ev.instance, ev.seq)
+		if err := w.history.Put(w.key, e.value(ev.value)); err != nil {
+			return fmt.Errorf("history of %q: %w", ev.instance, err)
+		}
+	}
+	for _, t := range e.setTimers {
+		at := nanos(t.At)
+		w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
+		w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
+		if err := putBoth(w.timers, w.key, w.instanceTimers, w.key2); err != nil {
+			return fmt.Errorf("timer of %q: %w", t.Instance, err)
+		}
+	}
+	for _, t := range e.delTimers {
+		at := nanos(t.At)
+		w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
+		w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
+		if err := deleteBoth(w.timers, w.key, w.instanceTimers, w.key2); err != nil {
+			return fmt.Errorf("timer of %q: %w", t.Instance, err)
+		}
+	}
+	for i := range e.addPending {
+		if err := w.addPending(e, &e.addPending[i]); err != nil {
+			return err
+		}
+	}
+	for _, p := range e.delPending {
+		w.key = appendPendingKey(w.key[:0], p.instance, p.name, p.seq)
+		if err := w.pending.Delete(w.key); err != nil {
+			return fmt.Errorf("pending event of %q: %w", p.instance, err)
+		}
+	}
+	for _, b := range e.bundles {
+		w.key = append(w.key[:0], b.hash...)
+		if err := w.bundles.Put(w.key, e.value(b.value)); err != nil {
+			return fmt.Errorf("bundle %s: %w", b.hash, err)
+		}
+	}
+	for _, h := range e.delBundles {
+		w.key = append(w.key[:0], h...)
+		if err := w.bundles.Delete(w.key); err != nil {
+			return fmt.Errorf("bundle %s: %w", h, err)
+		}
+	}
+	for _, id := range e.purge {
+		if err := w.purge(id); err != nil {
+			return fmt.Errorf("purge %q: %w", id, err)
+		}
+	}
+	for _, kv := range e.kv {
+		if err := w.putKV(e, kv); err != nil {
+			return fmt.Errorf("kv %s/%s: %w", kv.ns, kv.key, err)
+		}
+	}
+	return nil
+}
+
+// upsert writes a record and moves its index entries when the times they
+// are keyed by changed.
+func (w *writer) upsert(e *encoded, in *encInstance) error {
+	w.key = append(w.key[:0], in.id...)
+	if start, end, ok := parseHeader(w.instances.Get(w.key)); ok {
+		if err := w.dropIndexes(in.id, start, end, start != in.start, end != in.end); err != nil {
+			return fmt.Errorf("instance %q: %w", in.id, err)
+		}
+	}
+	w.key = append(w.key[:0], in.id...)
+	listVal := e.value(in.listVal)
+	err := w.instances.Put(w.key, e.value(in.record))
+	if err == nil {
+		if in.terminal {
+			err = w.unfinished.Delete(w.key)
+		} else {
+			err = w.unfinished.Put(w.key, listVal[:in.statusLen])
+		}
+	}
+	if err == nil {
+		w.key2 = appendListKey(w.key2[:0], in.start, in.id)
+		err = w.list.Put(w.key2, listVal)
+	}
+	if err == nil && in.end != 0 {
+		w.key2 = appendEndedKey(w.key2[:0], in.end, in.id)
+		err = w.ended.Put(w.key2, empty)
+	}
+	if err != nil {
+		return fmt.Errorf("instance %q: %w", in.id, err)
+	}
+	return nil
+}
+
+// dropIndexes removes the list and ended entries keyed by an old record's
+// times.
+func (w *writer) dropIndexes(id string, start, end uint64, dropList, dropEnded bool) error {
+	if dropList {
+		w.key2 = appendListKey(w.key2[:0], start, id)
+		if err := w.list.Delete(w.key2); err != nil {
+			return err
+		}
+	}
+	if dropEnded && end != 0 {
+		w.key2 = appendEndedKey(w.key2[:0], end, id)
+		if err := w.ended.Delete(w.key2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addPending keys an event by arrival. A caller-chosen seq pushes the
+// bucket's sequence past it, so later store-chosen ones still sort after.
+func (w *writer) addPending(e *encoded, p *encPending) error {
+	seq := p.seq
+	var err error
+	if seq == 0 {
+		seq, err = w.pending.NextSequence()
+	} else if seq > w.pending.Sequence() {
+		err = w.pending.SetSequence(seq)
+	}
+	if err == nil {
+		w.key = appendPendingKey(w.key[:0], p.instance, p.name, seq)
+		err = w.pending.Put(w.key, e.value(p.payload))
+	}
+	if err != nil {
+		return fmt.Errorf("pending event of %q: %w", p.instance, err)
+	}
+	return nil
+}
+
+// purge removes an instance with everything kept for it.
+func (w *writer) purge(id string) error {
+	w.key = append(w.key[:0], id...)
+	if start, end, ok := parseHeader(w.instances.Get(w.key)); ok {
+		if err := w.dropIndexes(id, start, end, true, true); err != nil {
+			return err
+		}
+	}
+	w.key = append(w.key[:0], id...)
+	if err := deleteBoth(w.instances, w.key, w.unfinished, w.key); err != nil {
+		return err
+	}
+	w.key = appendPrefix(w.key[:0], id)
+	if err := deletePrefix(w.history, w.key); err != nil {
+		return err
+	}
+	if err := deletePrefix(w.pending, w.key); err != nil {
+		return err
+	}
+	c := w.instanceTimers.Cursor()
+	for k, _ := c.Seek(w.key); k != nil && bytes.HasPrefix(k, w.key); k, _ = c.Seek(w.key) {
+		w.key2 = appendTimerKeyFromInstanceKey(w.key2[:0], k, len(w.key))
+		if err := w.timers.Delete(w.key2); err != nil {
+			return err
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) putKV(e *encoded, kv encKV) error {
+	w.key = append(w.key[:0], kv.ns...)
+	if kv.del {
+		ns := w.kv.Bucket(w.key)
+		if ns == nil {
+			return nil
+		}
+		w.key = append(w.key[:0], kv.key...)
+		return ns.Delete(w.key)
+	}
+	ns, err := w.kv.CreateBucketIfNotExists(w.key)
+	if err != nil {
+		return err
+	}
+	w.key = append(w.key[:0], kv.key...)
+	return ns.Put(w.key, e.value(kv.value))
+}
+
+// deletePrefix removes every key that starts with prefix. It seeks afresh
+// after each delete because a bbolt cursor may skip an entry when Next
+// follows Delete.
+func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putBoth(a *bbolt.Bucket, ka []byte, b *bbolt.Bucket, kb []byte) error {
+	if err := a.Put(ka, empty); err != nil {
+		return err
+	}
+	return b.Put(kb, empty)
+}
+
+func deleteBoth(a *bbolt.Bucket, ka []byte, b *bbolt.Bucket, kb []byte) error {
+	if err := a.Delete(ka); err != nil {
+		return err
+	}
+	return b.Delete(kb)
+}

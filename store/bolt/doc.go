@@ -1,0 +1,29 @@
+// Package bolt is Orbit's embedded default store: one bbolt file, written
+// through a single committer goroutine that groups concurrent checkpoints
+// into one write transaction, so many instances share one fsync.
+//
+// Layout. Every bucket sits at the top level of the file; ids, event names
+// and timer kinds never contain a zero byte, so 0x00 separates key parts and
+// a prefix of "id 0x00" selects exactly one instance's entries. Integers are
+// big-endian uint64 so that byte order is numeric order.
+//
+//	instances        id -> header(start ns, end ns: 16 bytes) + JSON Instance
+//	unfinished       id -> status                      (non-terminal instances only)
+//	list             ^start ns + id -> status 0x00 workflow   (newest first)
+//	ended            end ns + id -> ""                 (terminal instances, oldest end first)
+//	history          id 0x00 seq -> JSON Event
+//	timers           at ns + instance 0x00 kind -> ""  (earliest first)
+//	instance_timers  instance 0x00 at ns + kind -> ""  (finds an instance's timers on purge)
+//	pending          instance 0x00 name 0x00 seq -> payload (FIFO per instance and name)
+//	bundles          hash -> JSON BundleSources
+//	kv               namespace (bucket) -> key -> value
+//
+// The record header keeps the start and end times that the list and ended
+// keys were built from, so an upsert or a purge finds the stale index
+// entries without decoding the old JSON.
+//
+// The list value carries status and workflow so that filtered listings skip
+// non-matching instances without loading them. The unfinished index is what
+// recovery reads on start; it is kept in the same transaction as the record,
+// so it can never disagree with it.
+package bolt

@@ -1,0 +1,43 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// KVGet reads a plugin's value.
+func (db *DB) KVGet(ns, key string) ([]byte, error) {
+	var out []byte
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketKV).Bucket([]byte(ns))
+		if b == nil {
+			return store.ErrNotFound
+		}
+		v := b.Get([]byte(key))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// KVPut writes a plugin's value; a nil value deletes the key. It goes
+// through the committer, so it shares fsyncs with checkpoints.
+func (db *DB) KVPut(ns, key string, value []byte) error {
+	if ns == "" || key == "" {
+		return errors.New("kv: namespace and key must not be empty")
+	}
+	j := getJob()
+	kv := encKV{ns: ns, key: key, del: value == nil}
+	if !kv.del {
+		kv.value = j.enc.raw(value)
+	}
+	j.enc.kv = append(j.enc.kv, kv)
+	return db.submit(context.Background(), j)
+}

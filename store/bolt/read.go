@@ -1,0 +1,123 @@
+package bolt
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// Instance reads one instance.
+func (db *DB) Instance(id string) (*store.Instance, error) {
+	var in *store.Instance
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		var err error
+		in, err = loadInstance(tx.Bucket(bucketInstances), id)
+		return err
+	})
+	return in, err
+}
+
+// loadInstance decodes a record; it copies, so the result outlives the
+// transaction.
+func loadInstance(b *bbolt.Bucket, id string) (*store.Instance, error) {
+	v := b.Get([]byte(id))
+	if v == nil {
+		return nil, store.ErrNotFound
+	}
+	if len(v) < headerLen {
+		return nil, fmt.Errorf("instance %q: record too short", id)
+	}
+	in := new(store.Instance)
+	if err := json.Unmarshal(v[headerLen:], in); err != nil {
+		return nil, fmt.Errorf("decode instance %q: %w", id, err)
+	}
+	return in, nil
+}
+
+// History returns an instance's events with seq > after, at most limit
+// (0: all).
+func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error) {
+	var events []store.Event
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		prefix := appendPrefix(nil, id)
+		c := tx.Bucket(bucketHistory).Cursor()
+		for k, v := c.Seek(appendHistoryKey(nil, id, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if limit > 0 && len(events) == limit {
+				break
+			}
+			var ev store.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("decode event %d of %q: %w", binary.BigEndian.Uint64(k[len(prefix):]), id, err)
+			}
+			ev.Instance = id
+			events = append(events, ev)
+		}
+		return nil
+	})
+	return events, err
+}
+
+// Pending returns the oldest kept event of that name for the instance.
+func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
+	var p *store.PendingEvent
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		prefix := appendPendingPrefix(nil, instance, name)
+		k, v := tx.Bucket(bucketPending).Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+			return store.ErrNotFound
+		}
+		p = &store.PendingEvent{
+			Instance: instance,
+			Name:     name,
+			Seq:      binary.BigEndian.Uint64(k[len(prefix):]),
+		}
+		if len(v) > 0 {
+			p.Payload = bytes.Clone(v)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Bundle reads kept bundle sources.
+func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
+	var bs *store.BundleSources
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketBundles).Get([]byte(hash))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		bs = new(store.BundleSources)
+		if err := json.Unmarshal(v, bs); err != nil {
+			return fmt.Errorf("decode bundle %s: %w", hash, err)
+		}
+		return nil
+	})
+	return bs, err
+}
+
+// Bundles lists kept bundles, oldest first. There are few of them, so they
+// are sorted here rather than indexed.
+func (db *DB) Bundles() ([]store.BundleSources, error) {
+	var all []store.BundleSources
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketBundles).ForEach(func(k, v []byte) error {
+			var bs store.BundleSources
+			if err := json.Unmarshal(v, &bs); err != nil {
+				return fmt.Errorf("decode bundle %s: %w", k, err)
+			}
+			all = append(all, bs)
+			return nil
+		})
+	})
+	slices.SortStableFunc(all, func(a, b store.BundleSources) int {
+		return cmp.Or(a.AddedAt.Compare(b.AddedAt), cmp.Compare(a.Hash, b.Hash))
+	})
+	return all, err
+}

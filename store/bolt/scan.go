@@ -1,0 +1,99 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// scanChunk is how many entries one read transaction of scan copies out.
+const scanChunk = 512
+
+// entry is a copied key and value.
+type entry struct{ k, v []byte }
+
+// scan calls fn for each entry of a bucket from the first key >= from, until
+// fn or stop says so. It copies entries out in chunks and calls fn outside
+// any transaction: callbacks (recovery, the retention sweeper) commit while
+// they scan, and a bbolt writer that must grow the file waits for every open
+// reader, so calling back inside a read transaction could deadlock.
+func (db *DB) scan(bucket, from []byte, stop func(k []byte) bool, fn func(k, v []byte) error) error {
+	seek := bytes.Clone(from)
+	chunk := make([]entry, 0, scanChunk)
+	var arena []byte
+	for {
+		chunk, arena = chunk[:0], arena[:0]
+		more := false
+		err := db.bolt.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bucket).Cursor()
+			k, v := c.First()
+			if len(seek) > 0 {
+				k, v = c.Seek(seek)
+			}
+			for ; k != nil; k, v = c.Next() {
+				if stop != nil && stop(k) {
+					return nil
+				}
+				if len(chunk) == scanChunk {
+					more = true
+					return nil
+				}
+				// Earlier slices stay valid when arena grows: append copies
+				// to a new array and never writes the old one.
+				off := len(arena)
+				arena = append(arena, k...)
+				arena = append(arena, v...)
+				chunk = append(chunk, entry{k: arena[off : off+len(k)], v: arena[off+len(k) : len(arena)]})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(chunk) > 0 {
+			seek = append(append(seek[:0], chunk[len(chunk)-1].k...), 0) // the first key after the chunk
+		}
+		for _, e := range chunk {
+			if err := fn(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// Unfinished calls fn with the id and status of every instance that has not
+// ended, without loading their records.
+func (db *DB) Unfinished(fn func(id string, status store.Status) error) error {
+	return db.scan(bucketUnfinished, nil, nil, func(k, v []byte) error {
+		return fn(string(k), store.Status(v))
+	})
+}
+
+// Timers calls fn with every timer, earliest first.
+func (db *DB) Timers(fn func(store.Timer) error) error {
+	return db.scan(bucketTimers, nil, nil, func(k, _ []byte) error {
+		t, ok := parseTimerKey(k)
+		if !ok {
+			return fmt.Errorf("malformed timer key %x", k)
+		}
+		return fn(t)
+	})
+}
+
+// Ended calls fn with ids of terminal instances that ended before t, oldest
+// end first.
+func (db *DB) Ended(before time.Time, fn func(id string) error) error {
+	limit := nanos(before)
+	return db.scan(bucketEnded, nil, func(k []byte) bool {
+		return len(k) < 8 || binary.BigEndian.Uint64(k) >= limit
+	}, func(k, _ []byte) error {
+		return fn(string(k[8:]))
+	})
+}

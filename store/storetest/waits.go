@@ -1,0 +1,108 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+func timers(t *testing.T, s store.Store) []store.Timer {
+	t.Helper()
+	var out []store.Timer
+	if err := s.Timers(func(tm store.Timer) error {
+		out = append(out, tm)
+		return nil
+	}); err != nil {
+		t.Fatalf("timers: %v", err)
+	}
+	return out
+}
+
+func sameTimers(t *testing.T, got, want []store.Timer) {
+	t.Helper()
+	eq := slices.EqualFunc(got, want, func(a, b store.Timer) bool {
+		return a.At.Equal(b.At) && a.Instance == b.Instance && a.Kind == b.Kind
+	})
+	if !eq {
+		t.Errorf("timers = %v, want %v", got, want)
+	}
+}
+
+func testTimers(t *testing.T, s store.Store) {
+	t1 := store.Timer{At: at(30), Instance: "a", Kind: "retry"}
+	t2 := store.Timer{At: at(10), Instance: "b", Kind: "wait"}
+	t3 := store.Timer{At: at(20).Add(time.Nanosecond), Instance: "a", Kind: "timeout"}
+	t4 := store.Timer{At: at(20), Instance: "c", Kind: "wait"}
+	t5 := store.Timer{At: at(10), Instance: "a", Kind: "deadline"} // same time as t2
+	commit(t, s, &store.Batch{SetTimers: []store.Timer{t1, t2}})
+	commit(t, s, &store.Batch{SetTimers: []store.Timer{t3, t4, t5}})
+	got := timers(t, s)
+	if len(got) != 5 {
+		t.Fatalf("timers = %v, want 5", got)
+	}
+	sameTimers(t, got[2:], []store.Timer{t4, t3, t1})
+	if !got[0].At.Equal(at(10)) || !got[1].At.Equal(at(10)) {
+		t.Errorf("first two timers = %v, want both at %v", got[:2], at(10))
+	}
+
+	// Deletion is by key: a timer with another kind or time stays.
+	commit(t, s, &store.Batch{DelTimers: []store.Timer{
+		t1, {At: at(20), Instance: "a", Kind: "timeout"}, {At: at(10), Instance: "b", Kind: "other"},
+	}})
+	got = timers(t, s)
+	if len(got) != 4 {
+		t.Fatalf("after delete: %v", got)
+	}
+	sameTimers(t, got[2:], []store.Timer{t4, t3})
+
+	// A timer set and deleted in one batch is gone.
+	commit(t, s, &store.Batch{SetTimers: []store.Timer{t1}, DelTimers: []store.Timer{t1, t2, t3, t4, t5}})
+	sameTimers(t, timers(t, s), nil)
+
+	// fn's error stops the walk and comes back.
+	commit(t, s, &store.Batch{SetTimers: []store.Timer{t1, t2}})
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Timers(func(store.Timer) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("Timers with a failing fn: %v after %d calls", err, n)
+	}
+}
+
+func testPending(t *testing.T, s store.Store) {
+	ev := func(inst, name, payload string) store.PendingEvent {
+		return store.PendingEvent{Instance: inst, Name: name, Payload: []byte(payload)}
+	}
+	commit(t, s, &store.Batch{AddPending: []store.PendingEvent{ev("i", "x", `1`), ev("i", "y", `"y1"`)}})
+	commit(t, s, &store.Batch{AddPending: []store.PendingEvent{ev("i", "x", `2`), ev("i", "x", `3`), ev("ix", "x", `"other"`)}})
+	commit(t, s, &store.Batch{AddPending: []store.PendingEvent{ev("j", "x", `{"a":1}`)}})
+
+	for _, want := range []string{`1`, `2`, `3`} {
+		p, err := s.Pending("i", "x")
+		if err != nil {
+			t.Fatalf("pending i/x (want %s): %v", want, err)
+		}
+		if string(p.Payload) != want || p.Instance != "i" || p.Name != "x" || p.Seq == 0 {
+			t.Fatalf("pending i/x = %+v (%s), want payload %s with a seq", p, p.Payload, want)
+		}
+		again, err := s.Pending("i", "x")
+		if err != nil || again.Seq != p.Seq {
+			t.Fatalf("Pending consumed the event: %+v, %v", again, err)
+		}
+		commit(t, s, &store.Batch{DelPending: []store.PendingEvent{*p}})
+	}
+	_, err := s.Pending("i", "x")
+	isNotFound(t, "pending i/x after consuming all", err)
+
+	for _, c := range []struct{ inst, name, want string }{{"i", "y", `"y1"`}, {"ix", "x", `"other"`}, {"j", "x", `{"a":1}`}} {
+		p, err := s.Pending(c.inst, c.name)
+		if err != nil {
+			t.Fatalf("pending %s/%s: %v", c.inst, c.name, err)
+		}
+		if string(p.Payload) != c.want {
+			t.Errorf("pending %s/%s = %s, want %s", c.inst, c.name, p.Payload, c.want)
+		}
+	}
+}
