@@ -165,17 +165,21 @@ func contextError(ctx context.Context) error {
 
 // describe names a transport error.
 func describe(err error, req *fasthttp.Request, timeout time.Duration) error {
-	var te interface{ Timeout() bool }
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
-		errors.As(err, &te) && te.Timeout():
+	case isTimeout(err):
 		return flow.Errorf(flow.ErrTimeout, "%s: no answer within %s", target(req), timeout)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return flow.Errorf(flow.ErrPayloadTooLarge, "%s: response body over %d bytes", target(req), DefaultMaxResponseSize)
 	}
 	return flow.Errorf(flow.ErrHTTPConnection, "%s: %v", target(req), err)
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+		errors.As(err, &te) && te.Timeout()
 }
 
 // target is "METHOD scheme://host/path" for error causes. The query is left
