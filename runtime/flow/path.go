@@ -40,14 +40,10 @@ func ParsePath(s string) (*Path, error) {
 			p.steps = append(p.steps, pathStep{key: s[i+1 : j]})
 			i = j
 		case '[':
-			end := strings.IndexByte(s[i:], ']')
-			if end < 0 {
-				return nil, fmt.Errorf("path %q: missing ]", s)
-			}
-			inner := s[i+1 : i+end]
-			if len(inner) >= 2 && (inner[0] == '\'' || inner[0] == '"') && inner[len(inner)-1] == inner[0] {
-				// A quoted key may itself contain ']'; rescan for the closing quote.
-				q := inner[0]
+			if i+1 < len(s) && (s[i+1] == '\'' || s[i+1] == '"') {
+				// A quoted key may itself contain ']', so it ends at the
+				// closing quote, not at the first ']'.
+				q := s[i+1]
 				k := strings.IndexByte(s[i+2:], q)
 				if k < 0 || i+2+k+1 >= len(s) || s[i+2+k+1] != ']' {
 					return nil, fmt.Errorf("path %q: bad quoted key", s)
@@ -56,6 +52,11 @@ func ParsePath(s string) (*Path, error) {
 				i = i + 2 + k + 2
 				continue
 			}
+			end := strings.IndexByte(s[i:], ']')
+			if end < 0 {
+				return nil, fmt.Errorf("path %q: missing ]", s)
+			}
+			inner := s[i+1 : i+end]
 			n, err := strconv.Atoi(inner)
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("path %q: index %q is not a non-negative integer", s, inner)
