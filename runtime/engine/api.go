@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// StartOptions are the optional parts of a start.
+type StartOptions struct {
+	ID          string          // client-chosen id; a repeated id is an idempotent start
+	Version     string          // run the newest kept bundle labelling the workflow so
+	Input       json.RawMessage // JSON; empty means null
+	TraceParent string          // W3C traceparent of the request, or empty for a new trace
+}
+
+// Start creates an instance and sets it running. existing is true when an
+// instance with the same id and input was already there (it is returned
+// as it is now).
+func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (inst *store.Instance, existing bool, err error) {
+	if len(opt.Input) > e.maxPayload {
+		return nil, false, fmt.Errorf("%w: input of %d bytes exceeds %d", ErrPayloadTooLarge, len(opt.Input), e.maxPayload)
+	}
+	input := []byte("null")
+	if len(bytes.TrimSpace(opt.Input)) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, opt.Input); err != nil {
+			return nil, false, fmt.Errorf("input is not JSON: %w", err)
+		}
+		input = buf.Bytes()
+	}
+	var data any
+	if err := json.Unmarshal(input, &data); err != nil {
+		return nil, false, fmt.Errorf("input is not JSON: %w", err)
+	}
+	b, wf, err := e.bundleFor(workflow, opt.Version)
+	if err != nil {
+		return nil, false, err
+	}
+	id := opt.ID
+	if id == "" {
+		id = newID()
+	} else if err := CheckID(id); err != nil {
+		return nil, false, err
+	}
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	if prev, err := e.store.Instance(id); err == nil {
+		e.mu.Unlock()
+		if prev.Workflow != workflow || !bytes.Equal(prev.Input, input) {
+			return nil, false, ErrConflict
+		}
+		return prev, true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		e.mu.Unlock()
+		return nil, false, err
+	}
+	if e.owners[id] != nil {
+		// Another start with this id is committing right now.
+		e.mu.Unlock()
+		return nil, false, ErrConflict
+	}
+	d := driverPool.Get().(*driver)
+	d.e, d.id = e, id
+	e.owners[id] = d
+	e.drivers.Add(1)
+	e.mu.Unlock()
+
+	now := e.clock.Now()
+	tp := opt.TraceParent
+	if tp == "" {
+		tp = newTraceParent()
+	}
+	in := &store.Instance{
+		ID: id, Workflow: wf.Name, Version: wf.Version, Bundle: b.Hash, Status: store.Running,
+		Input: input, StartedAt: now, UpdatedAt: now, Express: wf.Mode == flow.Express,
+		TraceParent: tp,
+	}
+	d.inst, d.bundle, d.wf, d.machine = in, b, wf, wf.Machines[""]
+	d.data = data
+	d.setDeadline()
+	d.event(store.Event{Type: "ExecutionStarted", Input: input})
+	d.enter(wf.Start, data, input)
+	snapshot := in.Clone()
+	if !in.Express {
+		if err := e.store.Commit(ctx, &d.batch); err != nil {
+			e.mu.Lock()
+			delete(e.owners, id)
+			e.mu.Unlock()
+			e.drivers.Done()
+			d.release()
+			return nil, false, fmt.Errorf("start %s: %w", id, err)
+		}
+		d.afterCommit()
+	}
+	go func() {
+		defer e.drivers.Done()
+		d.evaluate()
+		d.runMailbox()
+	}()
+	return snapshot, false, nil
+}
+
+// runMailbox hands a driver that started work itself over to its mailbox loop.
+func (d *driver) runMailbox() {
+	d.e.drivers.Add(1)
+	d.run()
+}
+
+// CheckID validates a client-chosen instance id (SPEC 2.1).
+func CheckID(id string) error {
+	if len(id) == 0 || len(id) > 128 {
+		return fmt.Errorf("%w: %q must be 1 to 128 characters", ErrBadID, id)
+	}
+	for _, r := range id {
+		if !(r == '.' || r == '_' || r == '-' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("%w: %q may hold only letters, digits and . _ : -", ErrBadID, id)
+		}
+	}
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newTraceParent() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+// Get returns an instance as last checkpointed.
+func (e *Engine) Get(id string) (*store.Instance, error) { return e.store.Instance(id) }
+
+// History returns an instance's events after seq, at most limit (0: all).
+func (e *Engine) History(id string, after uint64, limit int) ([]store.Event, error) {
+	if _, err := e.store.Instance(id); err != nil {
+		return nil, err
+	}
+	return e.store.History(id, after, limit)
+}
+
+// List pages through instances, newest first.
+func (e *Engine) List(q store.Query) ([]*store.Instance, string, error) { return e.store.List(q) }
+
+// Send delivers an event. It is kept durably until the instance awaits it.
+func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMessage) error {
+	if len(payload) > e.maxPayload {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrPayloadTooLarge, len(payload), e.maxPayload)
+	}
+	if len(bytes.TrimSpace(payload)) == 0 {
+		payload = json.RawMessage("null")
+	} else if !json.Valid(payload) {
+		return errors.New("event payload is not JSON")
+	}
+	inst, err := e.store.Instance(id)
+	if err != nil {
+		return err
+	}
+	if inst.Status.Terminal() {
+		return ErrEnded
+	}
+	batch := &store.Batch{AddPending: []store.PendingEvent{{Instance: id, Name: event, Payload: payload}}}
+	if err := e.store.Commit(ctx, batch); err != nil {
+		return err
+	}
+	e.post(id, message{kind: msgWake})
+	return nil
+}
+
+// Cancel ends an instance as CANCELLED, and its children with it.
+func (e *Engine) Cancel(id string) error { return e.ask(id, msgCancel, "cancelled by request") }
+
+// Pause stops an instance after its running step checkpoints.
+func (e *Engine) Pause(id string) error { return e.ask(id, msgPause, "") }
+
+// Resume undoes Pause.
+func (e *Engine) Resume(id string) error { return e.ask(id, msgResume, "") }
+
+// Redrive runs a FAILED or TIMED_OUT instance again from the state that
+// failed, with the data it had there.
+func (e *Engine) Redrive(id string) error { return e.ask(id, msgRedrive, "") }
+
+// Wait blocks until the instance ends or ctx is done, and returns it as it
+// is then.
+func (e *Engine) Wait(ctx context.Context, id string) (*store.Instance, error) {
+	ch := make(chan struct{})
+	e.mu.Lock()
+	e.waiters[id] = append(e.waiters[id], ch)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		ws := e.waiters[id]
+		if i := slices.Index(ws, ch); i >= 0 {
+			ws = slices.Delete(ws, i, i+1)
+		}
+		if len(ws) == 0 {
+			delete(e.waiters, id)
+		} else {
+			e.waiters[id] = ws
+		}
+		e.mu.Unlock()
+	}()
+	// An express instance is not stored until it ends: know whether it runs
+	// before looking in the store.
+	e.mu.Lock()
+	_, running := e.owners[id]
+	e.mu.Unlock()
+	inst, err := e.store.Instance(id)
+	if errors.Is(err, store.ErrNotFound) {
+		if !running {
+			return nil, err
+		}
+	} else if err != nil || inst.Status.Terminal() {
+		return inst, err
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	return e.store.Instance(id)
+}
+
+// ended wakes everyone waiting for the instance to end.
+func (e *Engine) ended(id string) {
+	e.mu.Lock()
+	ws := e.waiters[id]
+	delete(e.waiters, id)
+	e.mu.Unlock()
+	for _, ch := range ws {
+		close(ch)
+	}
+}
+
+// Running reports how many instances have a driver now.
+func (e *Engine) Running() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.owners)
+}
+
+func sortSources(files []flow.Source) {
+	slices.SortFunc(files, func(a, b flow.Source) int { return strings.Compare(a.Path, b.Path) })
+}

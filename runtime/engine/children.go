@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// Parallel branches, map items and called workflows all run as child
+// instances: durable like any instance, with the parent parked until they
+// end. The parent's record counts the children and collects their outputs,
+// so a restart at any point loses nothing.
+
+// fanOut starts the children of a parallel, map or call state.
+func (d *driver) fanOut(st *flow.State, in any, c *flow.Context) {
+	n := 1
+	switch st.Kind {
+	case flow.Parallel:
+		n = len(st.Branches)
+	case flow.Map:
+		v, err := eval(st.Items, in, c)
+		if err != nil {
+			d.raise(st, flow.AsError(err, flow.ErrRuntime))
+			return
+		}
+		items, ok := v.([]any)
+		if !ok {
+			d.raise(st, flow.Errorf(flow.ErrRuntime, "map %s: items is a %s, not an array", st.Name, flow.TypeName(v)))
+			return
+		}
+		in = items
+		n = len(items)
+	}
+	if n == 0 {
+		d.complete(st, []any{})
+		return
+	}
+	d.inst.Items, d.inst.NextItem, d.inst.Collected = n, 0, map[int]json.RawMessage{}
+	if !d.startChildren(st, in) {
+		return
+	}
+	d.park(&store.WaitingFor{Kind: "child", Instance: d.inst.Children[0]})
+}
+
+// startChildren starts children until the state's concurrency is reached.
+// For a map, in is the item array. It returns false when it raised.
+func (d *driver) startChildren(st *flow.State, in any) bool {
+	p := d.inst
+	limit := p.Items
+	if st.Kind == flow.Map && st.MaxConcurrency > 0 {
+		limit = st.MaxConcurrency
+	}
+	now := d.e.clock.Now()
+	for p.NextItem < p.Items && len(p.Children) < limit {
+		i := p.NextItem
+		child := &store.Instance{
+			ID: childID(p, i), Workflow: p.Workflow, Version: p.Version, Bundle: p.Bundle,
+			Status: store.Running, StartedAt: now, UpdatedAt: now, Parent: p.ID, Index: i,
+			Attempt: 1, TraceParent: p.TraceParent,
+		}
+		input := in
+		var m *flow.Machine
+		switch st.Kind {
+		case flow.Parallel:
+			child.Machine = flow.BranchKey(p.Machine, st.Name, i)
+			m = st.Branches[i]
+		case flow.Map:
+			child.Machine = flow.IteratorKey(p.Machine, st.Name)
+			child.MapItem = true
+			input = in.([]any)[i]
+			m = st.Iterator
+		case flow.Call:
+			b, wf, err := d.e.bundleFor(st.Workflow, st.Version)
+			if err != nil {
+				d.raise(st, flow.Errorf(flow.ErrRuntime, "call %s: %v", st.Name, err))
+				return false
+			}
+			child.Workflow, child.Version, child.Bundle = wf.Name, wf.Version, b.Hash
+			child.Express = wf.Mode == flow.Express
+			m = &wf.Machine
+		}
+		enc, fe := d.encode(input)
+		if fe != nil {
+			d.raise(st, fe)
+			return false
+		}
+		child.State, child.Data, child.Input = m.Start, enc, enc
+		child.Visits = map[string]int{m.Start: 1}
+		child.Seq = 2
+		d.batch.Instances = append(d.batch.Instances, child)
+		d.batch.Events = append(d.batch.Events,
+			store.Event{Instance: child.ID, Seq: 1, Type: "ExecutionStarted", Time: now, Input: enc},
+			store.Event{Instance: child.ID, Seq: 2, Type: "StateEntered", Time: now, State: m.Start, Input: enc})
+		d.snapshot = append(d.snapshot, nil, nil)
+		d.event(store.Event{Type: "ChildStarted", State: st.Name, Child: child.ID})
+		p.Children = append(p.Children, child.ID)
+		p.NextItem++
+		d.wake = append(d.wake, child.ID)
+	}
+	return true
+}
+
+// childID names child i of the current state visit and attempt, so a
+// re-run after a crash finds the same children instead of starting twins.
+func childID(p *store.Instance, i int) string {
+	var b strings.Builder
+	b.WriteString(p.ID)
+	b.WriteByte(':')
+	for _, r := range p.State {
+		if r < 128 && (r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	b.WriteByte(':')
+	b.WriteString(itoa(p.Visits[p.State]))
+	b.WriteByte('.')
+	b.WriteString(itoa(p.Attempt))
+	b.WriteByte(':')
+	b.WriteString(itoa(i))
+	return b.String()
+}
+
+// collect gathers ended children. It returns false while the parent still
+// waits with nothing changed.
+func (d *driver) collect(st *flow.State) bool {
+	p := d.inst
+	if p.Collected == nil {
+		p.Collected = map[int]json.RawMessage{}
+	}
+	changed := false
+	var failure *flow.Error
+	kept := p.Children[:0]
+	for _, id := range p.Children {
+		c, err := d.e.store.Instance(id)
+		if err != nil {
+			d.e.log.Error("read child instance", "instance", p.ID, "child", id, "err", err)
+			kept = append(kept, id)
+			continue
+		}
+		switch {
+		case !c.Status.Terminal():
+			kept = append(kept, id)
+			continue
+		case c.Status == store.Succeeded:
+			p.Collected[c.Index] = c.Output
+			d.event(store.Event{Type: "ChildCompleted", State: st.Name, Child: id, Output: c.Output})
+		default:
+			if failure == nil {
+				failure = &flow.Error{Name: c.Error, Cause: c.Cause}
+				if failure.Name == "" {
+					failure.Name = flow.ErrTaskFailed
+				}
+			}
+			d.event(store.Event{Type: "ChildCompleted", State: st.Name, Child: id, Error: c.Error, Cause: c.Cause})
+		}
+		changed = true
+	}
+	p.Children = kept
+	if failure != nil {
+		d.unpark()
+		d.raise(st, failure)
+		return true
+	}
+	if p.NextItem < p.Items {
+		var items any
+		if st.Kind == flow.Map {
+			v, err := eval(st.Items, d.mustInput(st), d.context())
+			if err != nil {
+				d.unpark()
+				d.raise(st, flow.AsError(err, flow.ErrRuntime))
+				return true
+			}
+			items = v
+		}
+		before := len(p.Children)
+		if !d.startChildren(st, items) {
+			return true
+		}
+		changed = changed || len(p.Children) != before
+	}
+	if len(p.Children) > 0 {
+		if changed {
+			p.Waiting.Instance = p.Children[0]
+			d.touch()
+		}
+		return changed
+	}
+	results := make([]any, p.Items)
+	for i := range results {
+		if raw := p.Collected[i]; len(raw) > 0 {
+			if err := json.Unmarshal(raw, &results[i]); err != nil {
+				d.unpark()
+				d.raise(st, flow.Errorf(flow.ErrRuntime, "child output: %v", err))
+				return true
+			}
+		}
+	}
+	d.unpark()
+	d.clearFanOut()
+	if st.Kind == flow.Call {
+		d.complete(st, results[0])
+	} else {
+		d.complete(st, results)
+	}
+	return true
+}
+
+// mustInput is the state's input again (for a map that starts more items).
+func (d *driver) mustInput(st *flow.State) any {
+	v, err := eval(st.Input, d.data, d.context())
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// clearFanOut forgets a finished or abandoned fan-out, cancelling children
+// that still run.
+func (d *driver) clearFanOut() {
+	p := d.inst
+	d.cancel = append(d.cancel, p.Children...)
+	p.Children, p.Items, p.NextItem, p.Collected = nil, 0, 0, nil
+}

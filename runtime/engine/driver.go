@@ -1,0 +1,458 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+type msgKind uint8
+
+const (
+	msgWake    msgKind = iota // re-check: a timer fired, an event was kept, a child ended
+	msgCancel                 // end as CANCELLED
+	msgPause                  // stop after the running step
+	msgResume                 // undo a pause
+	msgRedrive                // run a failed instance again from its failed state
+	msgAppend                 // append a history event (observer failures)
+)
+
+type message struct {
+	kind  msgKind
+	event store.Event
+	cause string
+	reply chan error
+}
+
+func (m message) answer(err error) {
+	if m.reply != nil {
+		m.reply <- err
+	}
+}
+
+// driver owns one instance while it has work: it is the only goroutine that
+// changes the instance's record. Drivers are pooled with their buffers.
+type driver struct {
+	e  *Engine
+	id string
+
+	// guarded by e.mu
+	mailbox    []message
+	stopping   bool
+	cancelStep context.CancelFunc
+
+	// owned by the driver goroutine
+	inst     *store.Instance
+	bundle   *flow.Bundle
+	wf       *flow.Workflow
+	machine  *flow.Machine
+	data     any             // decoded inst.Data
+	dataEnc  json.RawMessage // inst.Data as last encoded
+	fctx     flow.Context
+	batch    store.Batch
+	inbox    []message
+	wake     []string        // instances to wake after the commit
+	cancel   []string        // children to cancel after the commit
+	fired    []store.Timer   // timers to forget after the commit
+	events   []store.Event   // committed events, for observers
+	snapshot []any           // data at each committed event, for observers
+}
+
+var driverPool = sync.Pool{New: func() any { return new(driver) }}
+
+// post delivers a message to an instance, starting a driver if it has none.
+func (e *Engine) post(id string, m message) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		m.answer(ErrClosed)
+		return
+	}
+	if d := e.owners[id]; d != nil {
+		d.mailbox = append(d.mailbox, m)
+		if m.kind == msgCancel && d.cancelStep != nil {
+			d.cancelStep()
+		}
+		e.mu.Unlock()
+		return
+	}
+	d := driverPool.Get().(*driver)
+	d.e, d.id = e, id
+	d.mailbox = append(d.mailbox[:0], m)
+	e.owners[id] = d
+	e.drivers.Add(1)
+	e.mu.Unlock()
+	go d.run()
+}
+
+// ask posts a message and waits for the driver's answer.
+func (e *Engine) ask(id string, kind msgKind, cause string) error {
+	reply := make(chan error, 1)
+	e.post(id, message{kind: kind, cause: cause, reply: reply})
+	return <-reply
+}
+
+func (d *driver) stop() {
+	d.stopping = true
+	// Steps are given Close's grace period; cancelling them is the caller's
+	// choice through the context it passes to Close.
+}
+
+func (d *driver) run() {
+	e := d.e
+	defer e.drivers.Done()
+	for {
+		e.mu.Lock()
+		if d.stopping || len(d.mailbox) == 0 {
+			for _, m := range d.mailbox {
+				m.answer(ErrClosed)
+			}
+			delete(e.owners, d.id)
+			e.mu.Unlock()
+			d.release()
+			return
+		}
+		d.inbox, d.mailbox = d.mailbox, d.inbox[:0]
+		e.mu.Unlock()
+		d.handle(d.inbox)
+		clear(d.inbox)
+	}
+}
+
+func (d *driver) release() {
+	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
+		cancel: d.cancel[:0], fired: d.fired[:0], events: d.events[:0], snapshot: d.snapshot[:0]}
+	d.batch.Reset()
+	driverPool.Put(d)
+}
+
+// interrupted reports whether messages wait that must be handled before
+// the next step (everything but plain wake-ups, which a running instance
+// does not need).
+func (d *driver) interrupted() bool {
+	d.e.mu.Lock()
+	defer d.e.mu.Unlock()
+	if d.stopping {
+		return true
+	}
+	for _, m := range d.mailbox {
+		if m.kind != msgWake {
+			return true
+		}
+	}
+	return false
+}
+
+// load reads the instance and resolves its code.
+func (d *driver) load() error {
+	inst, err := d.e.store.Instance(d.id)
+	if err != nil {
+		return err
+	}
+	d.inst = inst
+	if inst.Status.Terminal() {
+		return nil
+	}
+	return d.resolve()
+}
+
+func (d *driver) resolve() error {
+	b, err := d.e.bundle(d.inst.Bundle)
+	if err != nil {
+		return err
+	}
+	wf := b.Workflows[d.inst.Workflow]
+	if wf == nil {
+		return fmt.Errorf("workflow %q is not in bundle %s", d.inst.Workflow, d.inst.Bundle)
+	}
+	m := wf.Machines[d.inst.Machine]
+	if m == nil {
+		return fmt.Errorf("workflow %q has no machine %q", d.inst.Workflow, d.inst.Machine)
+	}
+	d.bundle, d.wf, d.machine = b, wf, m
+	d.dataEnc = d.inst.Data
+	d.data = nil
+	if len(d.inst.Data) > 0 {
+		if err := json.Unmarshal(d.inst.Data, &d.data); err != nil {
+			return fmt.Errorf("decode data: %w", err)
+		}
+	}
+	return nil
+}
+
+func (d *driver) handle(msgs []message) {
+	if d.inst == nil {
+		if err := d.load(); err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				d.e.log.Error("cannot load instance", "instance", d.id, "err", err)
+			}
+			for _, m := range msgs {
+				m.answer(err)
+			}
+			d.inst = nil
+			return
+		}
+	}
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		errs[i] = d.apply(m)
+	}
+	// Answer once the change is durable, so callers read what they caused.
+	committed := d.commit()
+	for i, m := range msgs {
+		if errs[i] == nil && !committed {
+			errs[i] = errors.New("checkpoint failed")
+		}
+		m.answer(errs[i])
+	}
+	if committed {
+		d.evaluate()
+	}
+}
+
+// apply carries out one message on the loaded instance.
+func (d *driver) apply(m message) error {
+	in := d.inst
+	switch m.kind {
+	case msgWake:
+		return nil
+	case msgAppend:
+		d.event(m.event)
+		return nil
+	case msgCancel:
+		if in.Status.Terminal() {
+			return ErrEnded
+		}
+		cause := m.cause
+		if cause == "" {
+			cause = "cancelled"
+		}
+		d.end(store.Cancelled, "ExecutionCancelled", nil, &flow.Error{Name: flow.ErrCancelled, Cause: cause})
+		return nil
+	case msgPause:
+		if in.Status.Terminal() {
+			return ErrEnded
+		}
+		if in.Status != store.Paused {
+			in.PausedStatus, in.PausedWaiting = in.Status, in.Waiting
+			in.Status, in.Waiting = store.Paused, &store.WaitingFor{Kind: "paused"}
+			d.touch()
+		}
+		return nil
+	case msgResume:
+		if in.Status != store.Paused {
+			return ErrNotPaused
+		}
+		in.Status, in.Waiting = in.PausedStatus, in.PausedWaiting
+		in.PausedStatus, in.PausedWaiting = "", nil
+		d.touch()
+		return nil
+	case msgRedrive:
+		if in.Status != store.Failed && in.Status != store.TimedOut {
+			return ErrNotEnded
+		}
+		if d.bundle == nil {
+			if err := d.resolve(); err != nil {
+				return err
+			}
+		}
+		in.Status, in.Error, in.Cause, in.EndedAt, in.Output = store.Running, "", "", nil, nil
+		in.Waiting = nil
+		d.clearFanOut()
+		d.setDeadline()
+		d.enter(in.State, d.data, d.dataEnc)
+		return nil
+	}
+	return fmt.Errorf("unknown message %d", m.kind)
+}
+
+// evaluate moves the instance on as far as it can go now.
+func (d *driver) evaluate() {
+	for d.inst != nil && !d.inst.Status.Terminal() {
+		if d.deadlinePassed() {
+			d.end(store.TimedOut, "ExecutionTimedOut", nil, &flow.Error{Name: flow.ErrTimeout,
+				Cause: fmt.Sprintf("workflow %s exceeded its timeout of %s", d.inst.Workflow, d.wf.Timeout)})
+			d.commit()
+			return
+		}
+		switch d.inst.Status {
+		case store.Running:
+			if d.interrupted() {
+				return
+			}
+			if !d.step() {
+				return
+			}
+		case store.Waiting:
+			if !d.recheck() {
+				return
+			}
+		default:
+			return
+		}
+		if !d.commit() {
+			return
+		}
+	}
+}
+
+func (d *driver) deadlinePassed() bool {
+	return d.inst.Deadline != nil && !d.e.clock.Now().Before(*d.inst.Deadline)
+}
+
+func (d *driver) setDeadline() {
+	d.inst.Deadline = nil
+	if d.wf.Timeout > 0 && d.inst.Parent == "" {
+		at := d.e.clock.Now().Add(d.wf.Timeout)
+		d.inst.Deadline = &at
+		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: at, Instance: d.id, Kind: timerDeadline})
+	}
+}
+
+// Timer kinds.
+const (
+	timerWake     = "wake"     // a wait, a retry delay or an await timeout is due
+	timerDeadline = "deadline" // the workflow timeout
+)
+
+func (e *Engine) fire(t store.Timer) { e.post(t.Instance, message{kind: msgWake}) }
+
+// touch marks the record changed so that the next commit writes it.
+func (d *driver) touch() {
+	d.inst.UpdatedAt = d.e.clock.Now()
+	for _, in := range d.batch.Instances {
+		if in == d.inst {
+			return
+		}
+	}
+	d.batch.Instances = append(d.batch.Instances, d.inst)
+}
+
+// event appends a history event to the pending checkpoint.
+func (d *driver) event(ev store.Event) {
+	d.inst.Seq++
+	ev.Seq = d.inst.Seq
+	ev.Instance = d.id
+	if ev.Time.IsZero() {
+		ev.Time = d.e.clock.Now()
+	}
+	d.batch.Events = append(d.batch.Events, ev)
+	d.snapshot = append(d.snapshot, d.data)
+	d.touch()
+}
+
+// commit writes the pending checkpoint. An express instance skips
+// checkpoints while it runs: only parking and ending are written. It
+// returns false when the instance cannot go on (the write failed).
+func (d *driver) commit() bool {
+	if d.batch.Empty() {
+		return true
+	}
+	if d.inst.Express && d.inst.Status == store.Running && len(d.batch.SetTimers) == 0 {
+		return true
+	}
+	if err := d.e.store.Commit(context.Background(), &d.batch); err != nil {
+		d.e.log.Error("checkpoint failed; the instance resumes from its last checkpoint", "instance", d.id, "err", err)
+		d.batch.Reset()
+		d.inst = nil // reload from the store on the next message
+		d.snapshot = d.snapshot[:0]
+		return false
+	}
+	d.afterCommit()
+	return true
+}
+
+// afterCommit tells the rest of the engine what the checkpoint changed.
+func (d *driver) afterCommit() {
+	e := d.e
+	for _, t := range d.batch.DelTimers {
+		e.timers.remove(t)
+	}
+	for _, t := range d.batch.SetTimers {
+		e.timers.add(t)
+	}
+	if d.bundle != nil && len(d.bundle.Observers) > 0 {
+		for i, ev := range d.batch.Events {
+			if ev.Instance == d.id {
+				e.observers.notify(d.bundle, d.inst, ev, d.snapshot[i])
+			}
+		}
+	}
+	d.snapshot = d.snapshot[:0]
+	d.batch.Reset()
+	for _, id := range d.wake {
+		e.post(id, message{kind: msgWake})
+	}
+	d.wake = d.wake[:0]
+	for _, id := range d.cancel {
+		e.post(id, message{kind: msgCancel, cause: "parent instance ended"})
+	}
+	d.cancel = d.cancel[:0]
+	if d.inst.Status.Terminal() {
+		e.ended(d.id)
+	}
+}
+
+// end finishes the instance with a terminal status.
+func (d *driver) end(status store.Status, evType string, output json.RawMessage, fe *flow.Error) {
+	in := d.inst
+	now := d.e.clock.Now()
+	in.Status, in.EndedAt, in.Waiting = status, &now, nil
+	ev := store.Event{Type: evType, State: in.State}
+	if fe != nil {
+		in.Error, in.Cause = fe.Name, fe.Cause
+		ev.Error, ev.Cause = fe.Name, fe.Cause
+	} else {
+		in.Output = output
+		ev.Output = output
+	}
+	d.event(ev)
+	d.dropTimers()
+	d.cancel = append(d.cancel, in.Children...)
+	if status != store.Succeeded || fe != nil {
+		d.clearFanOut()
+	}
+	if in.Parent != "" {
+		d.wake = append(d.wake, in.Parent)
+	}
+}
+
+// dropTimers removes every timer the instance may have.
+func (d *driver) dropTimers() {
+	in := d.inst
+	if w := in.Waiting; w != nil && w.Until != nil {
+		d.batch.DelTimers = append(d.batch.DelTimers, store.Timer{At: *w.Until, Instance: d.id, Kind: timerWake})
+	}
+	if w := in.PausedWaiting; w != nil && w.Until != nil {
+		d.batch.DelTimers = append(d.batch.DelTimers, store.Timer{At: *w.Until, Instance: d.id, Kind: timerWake})
+	}
+	if in.Status.Terminal() && in.Deadline != nil {
+		d.batch.DelTimers = append(d.batch.DelTimers, store.Timer{At: *in.Deadline, Instance: d.id, Kind: timerDeadline})
+	}
+}
+
+// park makes the instance wait; a wait with a time gets a durable timer.
+func (d *driver) park(w *store.WaitingFor) {
+	d.inst.Status, d.inst.Waiting = store.Waiting, w
+	if w.Until != nil {
+		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: *w.Until, Instance: d.id, Kind: timerWake})
+	}
+	d.touch()
+}
+
+// unpark ends a wait: its timer, if any, is no longer needed.
+func (d *driver) unpark() {
+	if w := d.inst.Waiting; w != nil && w.Until != nil {
+		d.batch.DelTimers = append(d.batch.DelTimers, store.Timer{At: *w.Until, Instance: d.id, Kind: timerWake})
+	}
+	d.inst.Status, d.inst.Waiting = store.Running, nil
+	d.touch()
+}
+
+func timePtr(t time.Time) *time.Time { return &t }

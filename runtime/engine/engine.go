@@ -1,0 +1,271 @@
+// Package engine runs workflow instances: the step loop, retries and
+// catches, timers, events, child instances, observers, recovery after a
+// restart, cancellation and redrive.
+//
+// Every instance is owned by at most one goroutine at a time (its driver).
+// Everything that touches an instance — a timer firing, an event arriving,
+// a child ending, a cancel — is a message to its mailbox; the driver applies
+// messages between steps. Instances that wait on timers or events have no
+// driver and cost no memory beyond a timer entry.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/clock"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// Errors the API maps to statuses.
+var (
+	ErrUnknownWorkflow = errors.New("unknown workflow")
+	ErrConflict        = errors.New("an instance with this id exists with another input")
+	ErrEnded           = errors.New("instance has ended")
+	ErrNotEnded        = errors.New("instance has not failed or timed out")
+	ErrPayloadTooLarge = errors.New("payload too large")
+	ErrBadID           = errors.New("bad instance id")
+	ErrClosed          = errors.New("engine is closed")
+	ErrNotPaused       = errors.New("instance is not paused")
+)
+
+// Config wires an engine.
+type Config struct {
+	Store store.Store
+	Clock clock.Clock // nil: the real clock
+	Log   *slog.Logger
+	// Compile rebuilds a kept bundle from its sources, for instances pinned
+	// to a bundle that is no longer current (after a reload or restart).
+	Compile func(files []flow.Source) (*flow.Bundle, error)
+	// MaxPayload bounds inputs, outputs, event payloads and data (bytes;
+	// 0: 256 KiB).
+	MaxPayload int
+	// Random returns a uniform number in [0, 1) for retry jitter; nil: math/rand.
+	Random func() float64
+}
+
+// Engine runs instances of the workflows of its bundles.
+type Engine struct {
+	store      store.Store
+	clock      clock.Clock
+	log        *slog.Logger
+	compile    func([]flow.Source) (*flow.Bundle, error)
+	maxPayload int
+	random     func() float64
+	timers     *timerQueue
+	observers  *observerQueue
+
+	mu      sync.Mutex
+	current *flow.Bundle
+	bundles map[string]*flow.Bundle
+	owners  map[string]*driver // instances that have a driver now
+	waiters map[string][]chan struct{}
+	closed  bool
+	drivers sync.WaitGroup
+}
+
+// New makes an engine. Call Load with a bundle and Open before starting
+// instances.
+func New(cfg Config) *Engine {
+	e := &Engine{
+		store:      cfg.Store,
+		clock:      cfg.Clock,
+		log:        cfg.Log,
+		compile:    cfg.Compile,
+		maxPayload: cfg.MaxPayload,
+		random:     cfg.Random,
+		bundles:    map[string]*flow.Bundle{},
+		owners:     map[string]*driver{},
+		waiters:    map[string][]chan struct{}{},
+	}
+	if e.clock == nil {
+		e.clock = clock.Real{}
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.maxPayload <= 0 {
+		e.maxPayload = 256 << 10
+	}
+	if e.random == nil {
+		e.random = rand.Float64
+	}
+	e.timers = newTimerQueue(e.clock, e.fire)
+	e.observers = newObserverQueue(e)
+	return e
+}
+
+// Load makes b the bundle new instances start on and keeps its sources in
+// the store, so instances pinned to it survive reloads and restarts.
+func (e *Engine) Load(ctx context.Context, b *flow.Bundle) error {
+	e.mu.Lock()
+	_, known := e.bundles[b.Hash]
+	e.mu.Unlock()
+	if !known {
+		if _, err := e.store.Bundle(b.Hash); errors.Is(err, store.ErrNotFound) {
+			files := make(map[string][]byte, len(b.Sources))
+			for _, s := range b.Sources {
+				files[s.Path] = s.Body
+			}
+			batch := &store.Batch{Bundles: []store.BundleSources{{Hash: b.Hash, Files: files, AddedAt: e.clock.Now()}}}
+			if err := e.store.Commit(ctx, batch); err != nil {
+				return fmt.Errorf("keep bundle %s: %w", b.Hash, err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("read bundle %s: %w", b.Hash, err)
+		}
+	}
+	e.mu.Lock()
+	e.bundles[b.Hash] = b
+	e.current = b
+	e.mu.Unlock()
+	return nil
+}
+
+// Bundle returns the current bundle (nil before Load).
+func (e *Engine) Bundle() *flow.Bundle {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.current
+}
+
+// bundle returns the bundle with that hash, recompiling kept sources when
+// it is not in memory.
+func (e *Engine) bundle(hash string) (*flow.Bundle, error) {
+	e.mu.Lock()
+	b := e.bundles[hash]
+	e.mu.Unlock()
+	if b != nil {
+		return b, nil
+	}
+	if e.compile == nil {
+		return nil, fmt.Errorf("bundle %s is not loaded", hash)
+	}
+	kept, err := e.store.Bundle(hash)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", hash, err)
+	}
+	files := make([]flow.Source, 0, len(kept.Files))
+	for path, body := range kept.Files {
+		files = append(files, flow.Source{Path: path, Body: body})
+	}
+	sortSources(files)
+	b, err = e.compile(files)
+	if err != nil {
+		return nil, fmt.Errorf("recompile bundle %s: %w", hash, err)
+	}
+	e.mu.Lock()
+	if prev := e.bundles[hash]; prev != nil {
+		b = prev
+	} else {
+		e.bundles[hash] = b
+	}
+	e.mu.Unlock()
+	return b, nil
+}
+
+// bundleFor picks the bundle that runs a new instance of workflow name: the
+// current one, or with a version label the newest kept bundle carrying it.
+func (e *Engine) bundleFor(name, version string) (*flow.Bundle, *flow.Workflow, error) {
+	cur := e.Bundle()
+	if cur == nil {
+		return nil, nil, fmt.Errorf("%w %q: no bundle loaded", ErrUnknownWorkflow, name)
+	}
+	if wf := cur.Workflows[name]; wf != nil && (version == "" || wf.Version == version) {
+		return cur, wf, nil
+	}
+	if version != "" {
+		kept, err := e.store.Bundles()
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := len(kept) - 1; i >= 0; i-- {
+			b, err := e.bundle(kept[i].Hash)
+			if err != nil {
+				e.log.Warn("kept bundle does not compile", "bundle", kept[i].Hash, "err", err)
+				continue
+			}
+			if wf := b.Workflows[name]; wf != nil && wf.Version == version {
+				return b, wf, nil
+			}
+		}
+		return nil, nil, fmt.Errorf("%w %q version %q", ErrUnknownWorkflow, name, version)
+	}
+	return nil, nil, fmt.Errorf("%w %q", ErrUnknownWorkflow, name)
+}
+
+// Open resumes every instance that had not ended: running states run
+// again, timers are re-armed, waiting instances re-check what they wait for.
+func (e *Engine) Open(ctx context.Context) error {
+	if err := e.store.Timers(func(t store.Timer) error {
+		e.timers.add(t)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load timers: %w", err)
+	}
+	var running, waiting []string
+	if err := e.store.Unfinished(func(id string, st store.Status) error {
+		switch st {
+		case store.Running:
+			running = append(running, id)
+		case store.Waiting:
+			waiting = append(waiting, id)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list unfinished instances: %w", err)
+	}
+	for _, id := range running {
+		e.post(id, message{kind: msgWake})
+	}
+	// A waiting instance may have missed a wake-up (an event kept or a child
+	// ended just before the crash); re-checking is cheap and idempotent.
+	go func() {
+		for _, id := range waiting {
+			e.post(id, message{kind: msgWake})
+		}
+	}()
+	e.timers.start()
+	e.observers.start()
+	return nil
+}
+
+// Close stops new work, lets every driver finish its current step and
+// checkpoint, and returns when they have or ctx ends.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	for _, d := range e.owners {
+		d.stop()
+	}
+	e.mu.Unlock()
+	e.timers.stop()
+	e.observers.stop()
+	done := make(chan struct{})
+	go func() { e.drivers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	// Out of grace: abandon the steps still running. Their instances stay
+	// RUNNING in the store and run those steps again on the next open.
+	e.mu.Lock()
+	for _, d := range e.owners {
+		if d.cancelStep != nil {
+			d.cancelStep()
+		}
+	}
+	e.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,228 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/clock"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+	"github.com/orbit-sidecar/orbit/store/bolt"
+)
+
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// harness is an engine on a real bbolt file with a fake clock.
+type harness struct {
+	t      *testing.T
+	clock  *clock.Fake
+	path   string
+	store  *bolt.DB
+	engine *engine.Engine
+	bundle *flow.Bundle
+}
+
+func newHarness(t *testing.T, b *flow.Bundle) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: clock.NewFake(epoch), path: filepath.Join(t.TempDir(), "orbit.db"), bundle: b}
+	h.open()
+	t.Cleanup(func() { h.close() })
+	return h
+}
+
+func (h *harness) open() {
+	h.t.Helper()
+	st, err := bolt.Open(h.path, bolt.Options{NoSync: true})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.store = st
+	h.engine = engine.New(engine.Config{Store: st, Clock: h.clock, Random: func() float64 { return 0.5 },
+		Compile: func([]flow.Source) (*flow.Bundle, error) { return h.bundle, nil }})
+	if err := h.engine.Load(context.Background(), h.bundle); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.engine.Open(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) close() {
+	if h.engine == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h.engine.Close(ctx)
+	h.store.Close()
+	h.engine = nil
+}
+
+// restart closes the engine and store and opens both again on the same file.
+func (h *harness) restart() {
+	h.close()
+	h.open()
+}
+
+func (h *harness) start(wf string, input string) string {
+	h.t.Helper()
+	return h.startID(wf, "", input)
+}
+
+func (h *harness) startID(wf, id, input string) string {
+	h.t.Helper()
+	in, _, err := h.engine.Start(context.Background(), wf, engine.StartOptions{ID: id, Input: json.RawMessage(input)})
+	if err != nil {
+		h.t.Fatalf("start %s: %v", wf, err)
+	}
+	return in.ID
+}
+
+// end waits for the instance to end and returns it.
+func (h *harness) end(id string) *store.Instance {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in, err := h.engine.Wait(ctx, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if !in.Status.Terminal() {
+		h.t.Fatalf("instance %s did not end: %s at %s waiting %+v", id, in.Status, in.State, in.Waiting)
+	}
+	return in
+}
+
+// until polls the instance until cond holds (or fails after 10s).
+func (h *harness) until(id string, what string, cond func(*store.Instance) bool) *store.Instance {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in, err := h.engine.Get(id)
+		if err == nil && cond(in) {
+			return in
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("instance %s never got %s; last %+v (err %v)", id, what, in, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (h *harness) waitingFor(id, kind string) *store.Instance {
+	h.t.Helper()
+	return h.until(id, "waiting for "+kind, func(in *store.Instance) bool {
+		return in.Status == store.Waiting && in.Waiting != nil && in.Waiting.Kind == kind
+	})
+}
+
+// advance moves the fake clock once the engine has armed its timers.
+func (h *harness) advance(d time.Duration) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.clock.Waiters() == 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatal("no timer armed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.clock.Advance(d)
+}
+
+func (h *harness) history(id string) []store.Event {
+	h.t.Helper()
+	evs, err := h.engine.History(id, 0, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return evs
+}
+
+func types(evs []store.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
+}
+
+func output(t *testing.T, in *store.Instance) any {
+	t.Helper()
+	if in.Status != store.Succeeded {
+		t.Fatalf("instance %s is %s (%s: %s), want SUCCEEDED", in.ID, in.Status, in.Error, in.Cause)
+	}
+	var v any
+	if err := json.Unmarshal(in.Output, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func js(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Builders keep test workflows short.
+
+func bundle(wfs ...*flow.Workflow) *flow.Bundle {
+	b := &flow.Bundle{Hash: "test", Workflows: map[string]*flow.Workflow{}}
+	for _, w := range wfs {
+		if w.Version == "" {
+			w.Version = "v1"
+		}
+		w.Index()
+		b.Workflows[w.Name] = w
+	}
+	return b
+}
+
+func machine(start string, states ...*flow.State) flow.Machine {
+	m := flow.Machine{Start: start, States: map[string]*flow.State{}}
+	for _, s := range states {
+		m.States[s.Name] = s
+		m.Order = append(m.Order, s.Name)
+	}
+	return m
+}
+
+func workflow(name, start string, states ...*flow.State) *flow.Workflow {
+	return &flow.Workflow{Name: name, Machine: machine(start, states...)}
+}
+
+func sub(start string, states ...*flow.State) *flow.Machine {
+	m := machine(start, states...)
+	return &m
+}
+
+func fn(f func(in any, c *flow.Context) (any, error)) flow.Routine {
+	return flow.RoutineFunc(func(_ context.Context, in any, c *flow.Context) (any, error) { return f(in, c) })
+}
+
+func path(s string) *flow.Path { return flow.MustPath(s) }
+
+// calls records routine invocations safely across goroutines.
+type calls struct {
+	mu   sync.Mutex
+	keys []string
+	ctxs []flow.Context
+}
+
+func (c *calls) add(fc *flow.Context) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys = append(c.keys, fc.IdempotencyKey)
+	c.ctxs = append(c.ctxs, *fc)
+	return len(c.keys)
+}
+
+func (c *calls) n() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.keys)
+}

@@ -1,0 +1,450 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// state returns the current state's definition.
+func (d *driver) state() (*flow.State, *flow.Error) {
+	st := d.machine.States[d.inst.State]
+	if st == nil {
+		return nil, flow.Errorf(flow.ErrRuntime, "state %q is not in workflow %s", d.inst.State, d.inst.Workflow)
+	}
+	return st, nil
+}
+
+// context fills ctx (SPEC 1.1) for the current state.
+func (d *driver) context() *flow.Context {
+	in := d.inst
+	c := &d.fctx
+	c.Instance, c.Workflow, c.Version, c.State = in.ID, in.Workflow, in.Version, in.State
+	c.Attempt, c.Visit = max(in.Attempt, 1), max(in.Visits[in.State], 1)
+	c.StartedAt, c.Now = in.StartedAt, d.e.clock.Now()
+	c.IdempotencyKey = in.ID + "/" + in.State + "/" + itoa(c.Visit)
+	c.ItemIndex = -1
+	if in.MapItem {
+		c.ItemIndex = in.Index
+	}
+	c.TraceParent = in.TraceParent
+	return c
+}
+
+// step runs the current state once. It returns false when the instance
+// cannot move on now (a failed checkpoint or an interrupted step).
+func (d *driver) step() bool {
+	st, fe := d.state()
+	if fe != nil {
+		d.fail(fe)
+		return true
+	}
+	c := d.context()
+	in, err := eval(st.Input, d.data, c)
+	if err != nil {
+		d.raise(st, flow.AsError(err, flow.ErrRuntime))
+		return true
+	}
+	switch st.Kind {
+	case flow.Task:
+		return d.task(st, in, c)
+	case flow.Choice:
+		d.choose(st, in, c)
+	case flow.Pass:
+		res := in
+		if st.HasValue {
+			res = st.Value
+		}
+		d.complete(st, res)
+	case flow.Wait:
+		d.wait(st, in, c)
+	case flow.Await:
+		d.await(st, in)
+	case flow.Parallel, flow.Map, flow.Call:
+		d.fanOut(st, in, c)
+	case flow.Succeed:
+		out, err := eval(st.Output, in, c)
+		if err != nil {
+			d.fail(flow.AsError(err, flow.ErrRuntime))
+			return true
+		}
+		enc, fe := d.encode(out)
+		if fe != nil {
+			d.fail(fe)
+			return true
+		}
+		d.event(store.Event{Type: "StateExited", State: st.Name, Output: enc})
+		d.end(store.Succeeded, "ExecutionSucceeded", enc, nil)
+	case flow.Fail:
+		name, err1 := flow.Text(st.Error, in, c)
+		cause, err2 := flow.Text(st.Cause, in, c)
+		if err := errors.Join(err1, err2); err != nil {
+			d.fail(flow.AsError(err, flow.ErrRuntime))
+			return true
+		}
+		if name == "" {
+			name = "States.Fail"
+		}
+		d.fail(&flow.Error{Name: name, Cause: cause})
+	default:
+		d.fail(flow.Errorf(flow.ErrRuntime, "state %q has unknown kind %s", st.Name, st.Kind))
+	}
+	return true
+}
+
+func eval(e flow.Expr, data any, c *flow.Context) (any, error) {
+	if e == nil {
+		return data, nil
+	}
+	return e.Eval(data, c)
+}
+
+// task calls the state's routine with the attempt's deadline.
+func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
+	ev := store.Event{Type: "TaskScheduled", State: st.Name, Attempt: c.Attempt}
+	if st.Input == nil {
+		ev.Input = d.dataEnc
+	} else {
+		ev.Input, _ = json.Marshal(in)
+	}
+	d.event(ev)
+
+	ctx, cancel := d.stepContext(st.Timeout)
+	res, err := st.Routine.Call(ctx, in, c)
+	ctxErr := ctx.Err()
+	timedOut := errors.Is(ctxErr, context.DeadlineExceeded)
+	cancel()
+	d.e.mu.Lock()
+	d.cancelStep = nil
+	stopping := d.stopping
+	d.e.mu.Unlock()
+
+	if err != nil {
+		var fe *flow.Error
+		switch {
+		case errors.As(err, &fe):
+		case timedOut:
+			fe = flow.Errorf(flow.ErrTimeout, "state %s timed out after %s", st.Name, st.Timeout)
+		case stopping && ctxErr != nil:
+			// Shut down mid-call: forget the attempt; it runs again on restart.
+			d.batch.Reset()
+			d.inst = nil
+			return false
+		case ctxErr != nil:
+			fe = &flow.Error{Name: flow.ErrCancelled, Cause: "the step was cancelled"}
+		default:
+			fe = flow.AsError(err, flow.ErrTaskFailed)
+		}
+		if fe.Name == flow.ErrCancelled && d.cancelPending() {
+			// A cancel message ends the instance; the step's error is moot.
+			return true
+		}
+		d.event(store.Event{Type: "TaskFailed", State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
+		d.raise(st, fe)
+		return true
+	}
+	out, fe := d.encode(res)
+	if fe != nil {
+		d.event(store.Event{Type: "TaskFailed", State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
+		d.raise(st, fe)
+		return true
+	}
+	d.event(store.Event{Type: "TaskSucceeded", State: st.Name, Output: out, Attempt: c.Attempt})
+	d.complete(st, res)
+	return true
+}
+
+// stepContext bounds one attempt by the state's timeout and the workflow's
+// deadline, and lets a cancel message interrupt it.
+func (d *driver) stepContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	var ctx context.Context
+	var cancel context.CancelFunc
+	deadline := time.Time{}
+	if timeout > 0 {
+		deadline = d.e.clock.Now().Add(timeout)
+	}
+	if dl := d.inst.Deadline; dl != nil && (deadline.IsZero() || dl.Before(deadline)) {
+		deadline = *dl
+	}
+	if deadline.IsZero() {
+		ctx, cancel = context.WithCancel(context.Background())
+	} else {
+		// The routine's deadline is wall time: a fake clock cannot stop a
+		// real HTTP call, so convert to the real clock's frame.
+		ctx, cancel = context.WithTimeout(context.Background(), deadline.Sub(d.e.clock.Now()))
+	}
+	d.e.mu.Lock()
+	d.cancelStep = cancel
+	d.e.mu.Unlock()
+	return ctx, cancel
+}
+
+func (d *driver) cancelPending() bool {
+	d.e.mu.Lock()
+	defer d.e.mu.Unlock()
+	for _, m := range d.mailbox {
+		if m.kind == msgCancel {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *driver) choose(st *flow.State, in any, c *flow.Context) {
+	next := ""
+	for _, r := range st.Rules {
+		ok, err := r.When.Test(in, c)
+		if err != nil {
+			d.raise(st, flow.AsError(err, flow.ErrRuntime))
+			return
+		}
+		if ok {
+			next = r.Next
+			break
+		}
+	}
+	if next == "" {
+		next = st.Default
+	}
+	if next == "" {
+		d.raise(st, flow.Errorf(flow.ErrNoChoiceMatched, "no rule of choice %s matched and it has no default", st.Name))
+		return
+	}
+	out, err := eval(st.Output, in, c)
+	if err != nil {
+		d.raise(st, flow.AsError(err, flow.ErrRuntime))
+		return
+	}
+	d.exit(st, next, out)
+}
+
+func (d *driver) wait(st *flow.State, in any, c *flow.Context) {
+	until := c.Now.Add(st.WaitFor)
+	if st.Until != nil {
+		v, err := st.Until.Eval(in, c)
+		if err != nil {
+			d.raise(st, flow.AsError(err, flow.ErrRuntime))
+			return
+		}
+		s, _ := v.(string)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			d.raise(st, flow.Errorf(flow.ErrRuntime, "wait %s: until %v is not an RFC 3339 time", st.Name, v))
+			return
+		}
+		until = t
+	}
+	d.event(store.Event{Type: "TimerStarted", State: st.Name, DelayMS: until.Sub(c.Now).Milliseconds()})
+	d.park(&store.WaitingFor{Kind: "timer", Until: timePtr(until)})
+}
+
+func (d *driver) await(st *flow.State, in any) {
+	if d.takeEvent(st) {
+		return
+	}
+	w := &store.WaitingFor{Kind: "event", Event: st.Event}
+	if st.Timeout > 0 {
+		w.Until = timePtr(d.e.clock.Now().Add(st.Timeout))
+	}
+	d.event(store.Event{Type: "EventAwaited", State: st.Name, Event: st.Event})
+	d.park(w)
+}
+
+// takeEvent consumes a kept event for the await state, if one is there.
+func (d *driver) takeEvent(st *flow.State) bool {
+	p, err := d.e.store.Pending(d.id, st.Event)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			d.e.log.Error("read kept events", "instance", d.id, "err", err)
+		}
+		return false
+	}
+	var payload any
+	if len(p.Payload) > 0 {
+		if err := json.Unmarshal(p.Payload, &payload); err != nil {
+			d.raise(st, flow.Errorf(flow.ErrRuntime, "event %s: %v", st.Event, err))
+			return true
+		}
+	}
+	d.batch.DelPending = append(d.batch.DelPending, *p)
+	if d.inst.Status == store.Waiting {
+		d.unpark()
+	}
+	d.event(store.Event{Type: "EventReceived", State: st.Name, Event: st.Event, Output: p.Payload})
+	d.complete(st, payload)
+	return true
+}
+
+// recheck looks at what a waiting instance waits for and moves it on when
+// that has happened. It returns false when there is nothing to do yet.
+func (d *driver) recheck() bool {
+	w := d.inst.Waiting
+	if w == nil {
+		d.inst.Status = store.Running
+		return true
+	}
+	now := d.e.clock.Now()
+	due := w.Until != nil && !now.Before(*w.Until)
+	st, fe := d.state()
+	if fe != nil {
+		d.unpark()
+		d.fail(fe)
+		return true
+	}
+	switch w.Kind {
+	case "timer":
+		if !due {
+			return false
+		}
+		d.unpark()
+		d.event(store.Event{Type: "TimerFired", State: st.Name})
+		in, err := eval(st.Input, d.data, d.context())
+		if err != nil {
+			d.raise(st, flow.AsError(err, flow.ErrRuntime))
+			return true
+		}
+		d.complete(st, in)
+		return true
+	case "retry":
+		if !due {
+			return false
+		}
+		d.unpark()
+		return true
+	case "event":
+		if d.takeEvent(st) {
+			return true
+		}
+		if !due {
+			return false
+		}
+		d.unpark()
+		d.raise(st, flow.Errorf(flow.ErrTimeout, "await %s: event %s did not arrive within %s", st.Name, st.Event, st.Timeout))
+		return true
+	case "child":
+		return d.collect(st)
+	}
+	return false
+}
+
+// complete places a state's result into the data and leaves the state.
+func (d *driver) complete(st *flow.State, res any) {
+	data := res
+	switch {
+	case st.DiscardResult:
+		data = d.data
+	case st.Result != nil && !st.Result.IsRoot():
+		var err error
+		if data, err = st.Result.Set(d.data, res); err != nil {
+			d.raise(st, flow.AsError(err, flow.ErrRuntime))
+			return
+		}
+	}
+	out, err := eval(st.Output, data, d.context())
+	if err != nil {
+		d.raise(st, flow.AsError(err, flow.ErrRuntime))
+		return
+	}
+	d.exit(st, st.Next, out)
+}
+
+// exit leaves st with output out for next (empty: the machine ends).
+func (d *driver) exit(st *flow.State, next string, out any) {
+	enc, fe := d.encode(out)
+	if fe != nil {
+		d.raise(st, fe)
+		return
+	}
+	d.data = out // observers of StateExited see the output
+	d.event(store.Event{Type: "StateExited", State: st.Name, Output: enc})
+	if next == "" {
+		d.end(store.Succeeded, "ExecutionSucceeded", enc, nil)
+		return
+	}
+	d.enter(next, out, enc)
+}
+
+// enter moves the instance into state name with data.
+func (d *driver) enter(name string, data any, enc json.RawMessage) {
+	in := d.inst
+	if in.Visits == nil {
+		in.Visits = map[string]int{}
+	}
+	in.State = name
+	in.Visits[name]++
+	in.Attempt = 1
+	in.Data, d.dataEnc, d.data = enc, enc, data
+	d.event(store.Event{Type: "StateEntered", State: name, Input: enc})
+}
+
+// encode marshals a value once for the record and its events, enforcing
+// the payload limit.
+func (d *driver) encode(v any) (json.RawMessage, *flow.Error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, flow.Errorf(flow.ErrRuntime, "state %s: result is not JSON: %v", d.inst.State, err)
+	}
+	if len(b) > d.e.maxPayload {
+		return nil, flow.Errorf(flow.ErrPayloadTooLarge, "state %s: data of %d bytes exceeds the limit of %d", d.inst.State, len(b), d.e.maxPayload)
+	}
+	return b, nil
+}
+
+// raise handles an error of state st: retry, catch, or fail the machine.
+func (d *driver) raise(st *flow.State, fe *flow.Error) {
+	in := d.inst
+	if r := matchRetrier(st.Retry, fe.Name); r != nil && in.Attempt-1 < r.MaxAttempts {
+		delay := r.Delay(in.Attempt, d.e.random())
+		in.Attempt++
+		d.clearFanOut()
+		d.event(store.Event{Type: "TaskRetryScheduled", State: st.Name, Error: fe.Name, Cause: fe.Cause,
+			Attempt: in.Attempt, DelayMS: delay.Milliseconds()})
+		if delay <= 0 {
+			d.touch()
+			return
+		}
+		until := d.e.clock.Now().Add(delay)
+		d.park(&store.WaitingFor{Kind: "retry", Attempt: in.Attempt, Error: fe.Name, Until: &until})
+		return
+	}
+	for i := range st.Catch {
+		c := &st.Catch[i]
+		if !flow.Matches(c.Errors, fe.Name) {
+			continue
+		}
+		d.clearFanOut()
+		d.event(store.Event{Type: "ErrorCaught", State: st.Name, Error: fe.Name, Cause: fe.Cause})
+		var data any = map[string]any{"error": fe.Name, "cause": fe.Cause}
+		if c.Result != nil && !c.Result.IsRoot() {
+			var err error
+			if data, err = c.Result.Set(d.data, data); err != nil {
+				d.fail(flow.AsError(err, flow.ErrRuntime))
+				return
+			}
+		}
+		d.exit(st, c.Next, data)
+		return
+	}
+	d.fail(fe)
+}
+
+func matchRetrier(rs []flow.Retrier, name string) *flow.Retrier {
+	for i := range rs {
+		if flow.Matches(rs[i].Errors, name) {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// fail ends the instance as FAILED, keeping its state and data for redrive.
+func (d *driver) fail(fe *flow.Error) {
+	d.end(store.Failed, "ExecutionFailed", nil, fe)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
