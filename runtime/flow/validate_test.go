@@ -52,6 +52,14 @@ func TestValidateAcceptsValidBundle(t *testing.T) {
 	if ps := Validate(validBundle()); len(ps) != 0 {
 		t.Fatalf("want no problems, got:\n%v", ps)
 	}
+	// Observers may name states of branches; a nil entry left by a loader is
+	// skipped rather than crashing the check.
+	b := validBundle()
+	b.Observers = append(b.Observers, &Observer{Workflow: "order", On: "StateEntered", State: "P1", RoutineName: "r"})
+	b.Workflows["order"].States["ghost"] = nil
+	if ps := Validate(b); len(ps) != 0 {
+		t.Fatalf("want no problems, got:\n%v", ps)
+	}
 }
 
 func TestValidateProblems(t *testing.T) {
