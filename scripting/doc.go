@@ -1,0 +1,39 @@
+// Package scripting loads a directory of Lua scripts (SPEC section 1) into a
+// *flow.Bundle: routines, workflows, extensions and observers written with
+// the DSL globals routine, workflow, task, choice, ..., observe and extend.
+//
+// # Execution
+//
+// A Lua function belongs to one *lua.LState, and an LState is not safe for
+// concurrent use. Each bundle therefore owns a pool of prepared states: every
+// state of the pool has run all bundle files in the same order, so the N-th
+// Lua function the DSL registered (an input, output, when, routine, ...) has
+// the same index in every state. The flow.Expr, flow.Cond and flow.Routine
+// values built from Lua functions hold only (pool, index); a call borrows a
+// state, runs function #index under the Lua deadline (Options.LuaTimeout)
+// and gives the state back. A state whose call hit the deadline is dropped,
+// not reused. States are created lazily, never per call. Scripts must not
+// keep anything in globals between calls: two calls may run in two states.
+//
+// # JSON bridge
+//
+// Data crosses between Go (nil, bool, float64, string, []any, map[string]any)
+// and Lua as follows. A Lua table whose keys are exactly 1..n is an array; any
+// other non-empty table is an object (number keys become strings). An empty
+// table is an object {} unless it came from a JSON array or was marked with
+// json.array(t), which keeps [] round trips exact. JSON null inside an array
+// becomes json.null (Lua tables cannot hold nil, and positions must survive);
+// inside an object a null member is dropped, so `data.x == nil` holds. Lua
+// functions, coroutines and userdata other than json.null are not JSON and
+// fail the conversion.
+//
+// # Sandbox
+//
+// Scripts get Lua's base library without dofile, loadfile, load, loadstring,
+// require, module, getfenv, setfenv, collectgarbage and _printregs; string,
+// table and math; json.encode/decode/null/array; log.info/warn/error and
+// print (routed to the logger); env(name). There is no os, io, debug,
+// coroutine or channel. require is removed entirely rather than limited to
+// the scripts directory: all files of a directory already load together as
+// one bundle.
+package scripting

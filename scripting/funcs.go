@@ -1,0 +1,213 @@
+package scripting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// fnRef names a registered Lua function: the same index in every state of
+// the pool. It is all a Lua expression, condition or routine holds.
+type fnRef struct {
+	pool *pool
+	idx  int
+}
+
+// luaExpr is an input/output/items/until/text function(data, ctx).
+type luaExpr struct{ fnRef }
+
+// Eval calls the function; its errors are States.Runtime.
+func (e luaExpr) Eval(data any, c *flow.Context) (any, error) {
+	v, err := e.pool.get()
+	if err != nil {
+		return nil, err
+	}
+	defer e.pool.put(v)
+	fn := v.begin(e.idx, c)
+	v.L.Push(v.toLua(data))
+	v.L.Push(v.ctxProxy)
+	if err := v.call(nil, 2, 1, e.pool.cfg.timeout); err != nil {
+		return nil, v.scriptError(err, fn, flow.ErrRuntime)
+	}
+	out, err := v.fromLua(v.L.Get(-1))
+	v.L.Pop(1)
+	if err != nil {
+		return nil, flow.Errorf(flow.ErrRuntime, "%s: the function returned %s", funcPos(fn), err)
+	}
+	return out, nil
+}
+
+// luaCond is a choice rule's when = function(data, ctx).
+type luaCond struct{ fnRef }
+
+// Test calls the function and applies Lua truthiness to its result.
+func (e luaCond) Test(data any, c *flow.Context) (bool, error) {
+	v, err := e.pool.get()
+	if err != nil {
+		return false, err
+	}
+	defer e.pool.put(v)
+	fn := v.begin(e.idx, c)
+	v.L.Push(v.toLua(data))
+	v.L.Push(v.ctxProxy)
+	if err := v.call(nil, 2, 1, e.pool.cfg.timeout); err != nil {
+		return false, v.scriptError(err, fn, flow.ErrRuntime)
+	}
+	ok := lua.LVAsBool(v.L.Get(-1))
+	v.L.Pop(1)
+	return ok, nil
+}
+
+// luaRoutine is a routine { lua = function(input, ctx) }.
+type luaRoutine struct{ fnRef }
+
+// Call runs the routine: error({error=..., cause=...}) is a named error,
+// any other Lua error States.TaskFailed.
+func (r luaRoutine) Call(ctx context.Context, input any, c *flow.Context) (any, error) {
+	v, err := r.pool.get()
+	if err != nil {
+		return nil, err
+	}
+	defer r.pool.put(v)
+	fn := v.begin(r.idx, c)
+	v.L.Push(v.toLua(input))
+	v.L.Push(v.ctxProxy)
+	if err := v.call(ctx, 2, 1, r.pool.cfg.timeout); err != nil {
+		return nil, v.scriptError(err, fn, flow.ErrTaskFailed)
+	}
+	out, err := v.fromLua(v.L.Get(-1))
+	v.L.Pop(1)
+	if err != nil {
+		return nil, flow.Errorf(flow.ErrTaskFailed, "%s: the routine returned %s", funcPos(fn), err)
+	}
+	return out, nil
+}
+
+// migrateFunc adapts migrate = function(from_version, state, data) return
+// state, data end to Workflow.Migrate.
+func migrateFunc(ref fnRef) func(string, string, any) (string, any, error) {
+	return func(from, state string, data any) (string, any, error) {
+		v, err := ref.pool.get()
+		if err != nil {
+			return "", nil, err
+		}
+		defer ref.pool.put(v)
+		fn := v.begin(ref.idx, nil)
+		v.L.Push(lua.LString(from))
+		v.L.Push(lua.LString(state))
+		v.L.Push(v.toLua(data))
+		if err := v.call(nil, 3, 2, ref.pool.cfg.timeout); err != nil {
+			return "", nil, v.scriptError(err, fn, flow.ErrRuntime)
+		}
+		defer v.L.Pop(2)
+		next, ok := v.L.Get(-2).(lua.LString)
+		if !ok {
+			return "", nil, flow.Errorf(flow.ErrRuntime, "%s: migrate must return a state name and the data", funcPos(fn))
+		}
+		out, err := v.fromLua(v.L.Get(-1))
+		if err != nil {
+			return "", nil, flow.Errorf(flow.ErrRuntime, "%s: migrate returned %s", funcPos(fn), err)
+		}
+		return string(next), out, nil
+	}
+}
+
+// begin pushes function idx and points ctx at c for the coming call.
+func (v *vm) begin(idx int, c *flow.Context) *lua.LFunction {
+	fn := v.funcs[idx]
+	v.cur = c
+	v.L.Push(fn)
+	return fn
+}
+
+// scriptError turns a failed call into a named error. Errors already named
+// (deadline, cancellation) pass through; a table raised with an `error`
+// field is a named error; anything else is fallback with the message, which
+// carries the script's file:line.
+func (v *vm) scriptError(err error, fn *lua.LFunction, fallback string) error {
+	apiErr, ok := err.(*lua.ApiError)
+	if !ok {
+		return err
+	}
+	if t, ok := apiErr.Object.(*lua.LTable); ok {
+		if name, ok := t.RawGetString("error").(lua.LString); ok && fallback == flow.ErrTaskFailed {
+			return &flow.Error{Name: string(name), Cause: lua.LVAsString(t.RawGetString("cause"))}
+		}
+		where := tracePos(apiErr.StackTrace, funcPos(fn))
+		val, cerr := v.fromLua(t)
+		raw, _ := json.Marshal(val)
+		if cerr != nil {
+			raw = []byte(t.String())
+		}
+		return &flow.Error{Name: fallback, Cause: fmt.Sprintf("%s: %s", where, raw)}
+	}
+	msg := apiErr.Object.String()
+	if _, isStr := apiErr.Object.(lua.LString); !isStr || !hasPos(msg) {
+		msg = tracePos(apiErr.StackTrace, funcPos(fn)) + ": " + msg
+	}
+	return &flow.Error{Name: fallback, Cause: msg}
+}
+
+// newCtxProxy makes the read-only ctx table. Fields are produced on access
+// from the running call's flow.Context, so a call that never reads ctx
+// costs nothing for it.
+func (v *vm) newCtxProxy() *lua.LTable {
+	L := v.L
+	mt := L.NewTable()
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.Push(v.ctxField(L.CheckString(2)))
+		return 1
+	}))
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("ctx is read-only (tried to set %s)", L.Get(2).String())
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LString("ctx"))
+	proxy := L.NewTable()
+	proxy.Metatable = mt
+	return proxy
+}
+
+func (v *vm) ctxField(name string) lua.LValue {
+	c := v.cur
+	if c == nil {
+		return lua.LNil
+	}
+	switch name {
+	case "instance":
+		return lua.LString(c.Instance)
+	case "workflow":
+		return lua.LString(c.Workflow)
+	case "version":
+		return lua.LString(c.Version)
+	case "state":
+		return lua.LString(c.State)
+	case "attempt":
+		return lua.LNumber(c.Attempt)
+	case "visit":
+		return lua.LNumber(c.Visit)
+	case "started_at":
+		return timeValue(c.StartedAt)
+	case "now":
+		return timeValue(c.Now)
+	case "idempotency_key":
+		return lua.LString(c.IdempotencyKey)
+	case "item_index":
+		if c.ItemIndex >= 0 {
+			return lua.LNumber(c.ItemIndex)
+		}
+	}
+	return lua.LNil
+}
+
+func timeValue(t time.Time) lua.LValue {
+	if t.IsZero() {
+		return lua.LNil
+	}
+	return lua.LString(t.UTC().Format(time.RFC3339Nano))
+}

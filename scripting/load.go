@@ -1,0 +1,155 @@
+package scripting
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/orbit-sidecar/orbit/httpcall"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// PluginSet is what the loaded WebAssembly plugins offer to scripts.
+type PluginSet interface {
+	// Func resolves a wasm = { plugin, func } routine.
+	Func(plugin, fn string) (flow.Routine, error)
+	// Routines are the manifests' routines, usable by name.
+	Routines() map[string]flow.Routine
+	// Hooks are the manifests' hooks, registered as observers.
+	Hooks() []*flow.Observer
+}
+
+// Options configures a load.
+type Options struct {
+	HTTP       *httpcall.Client // for http routines; nil: a client of its own
+	Plugins    PluginSet        // nil: no plugins
+	LuaTimeout time.Duration    // per Lua call; 0: 100ms (SPEC 1.6)
+	Logger     *slog.Logger     // for log.* and print; nil: slog.Default()
+}
+
+// DefaultLuaTimeout is the per-call limit when Options.LuaTimeout is 0.
+const DefaultLuaTimeout = 100 * time.Millisecond
+
+// Load reads every *.lua file under dir (or the single file dir names) and
+// loads them as one bundle. Problems in the scripts come back as
+// flow.Problems, with paths relative to dir; I/O failures as plain errors.
+func Load(dir string, opt Options) (*flow.Bundle, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load scripts: %w", err)
+	}
+	if !info.IsDir() {
+		body, err := os.ReadFile(dir)
+		if err != nil {
+			return nil, fmt.Errorf("load scripts: %w", err)
+		}
+		return LoadSources([]flow.Source{{Path: filepath.Base(dir), Body: body}}, opt)
+	}
+	var files []flow.Source
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".lua") {
+			return err
+		}
+		body, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, flow.Source{Path: filepath.ToSlash(rel), Body: body})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load scripts from %s: %w", dir, err)
+	}
+	return LoadSources(files, opt)
+}
+
+// LoadSources loads files as one bundle, in lexical order of their paths;
+// it is how a kept bundle is recompiled. On any problem it returns
+// flow.Problems and no bundle.
+func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
+	srcs := slices.Clone(files)
+	slices.SortFunc(srcs, func(a, b flow.Source) int { return strings.Compare(a.Path, b.Path) })
+	cfg := &config{http: opt.HTTP, plugins: opt.Plugins, timeout: opt.LuaTimeout, logger: opt.Logger}
+	if cfg.http == nil {
+		cfg.http = httpcall.NewClient()
+	}
+	if cfg.timeout <= 0 {
+		cfg.timeout = DefaultLuaTimeout
+	}
+	protos, probs := compile(srcs)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	p := &pool{cfg: cfg, protos: protos}
+	v := newVM(cfg)
+	l := newLoader(cfg, v, p, false)
+	hash := hashSources(srcs)
+	l.b.Hash, l.b.Sources = hash, srcs
+	l.run(protos)
+	l.finish(hash)
+	// Validate judges the model; the loader what only the source shows.
+	// The model is complete enough to judge even when the source had
+	// problems, and both lists together save the user a round trip.
+	probs = append(l.probs, flow.Validate(l.b)...)
+	if len(probs) > 0 {
+		v.L.Close()
+		probs.Sort()
+		return nil, slices.CompactFunc(probs, func(a, b flow.Problem) bool { return a == b })
+	}
+	p.nfuncs = len(v.funcs)
+	p.put(v)
+	return l.b, nil
+}
+
+// compile parses every source once; the pool builds its states from the
+// compiled form instead of parsing again.
+func compile(srcs []flow.Source) ([]*lua.FunctionProto, flow.Problems) {
+	var probs flow.Problems
+	protos := make([]*lua.FunctionProto, 0, len(srcs))
+	for i, src := range srcs {
+		if i > 0 && srcs[i-1].Path == src.Path {
+			probs = append(probs, flow.Problem{Pos: flow.Pos{File: src.Path, Line: 1}, Message: "the file is given twice"})
+			continue
+		}
+		chunk, err := parse.Parse(bytes.NewReader(src.Body), src.Path)
+		if err == nil {
+			var proto *lua.FunctionProto
+			if proto, err = lua.Compile(chunk, src.Path); err == nil {
+				protos = append(protos, proto)
+				continue
+			}
+		}
+		probs = append(probs, syntaxProblem(err, src))
+	}
+	return protos, probs
+}
+
+// hashSources is the bundle's identity: sha256 over each path and body,
+// length-prefixed so that no two different bundles hash alike.
+func hashSources(srcs []flow.Source) string {
+	h := sha256.New()
+	for _, s := range srcs {
+		h.Write([]byte(s.Path))
+		h.Write([]byte{0})
+		h.Write([]byte(strconv.Itoa(len(s.Body))))
+		h.Write([]byte{0})
+		h.Write(s.Body)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,174 @@
+package scripting
+
+import (
+	"fmt"
+	"sort"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/orbit-sidecar/orbit/httpcall"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+func (l *loader) defineRoutine(name string, t *lua.LTable, pos flow.Pos) {
+	if old, dup := l.routinePos[name]; dup {
+		l.problem(pos, fmt.Sprintf("routine %q is already defined at %s", name, old))
+		return
+	}
+	l.routinePos[name] = pos
+	what := fmt.Sprintf("routine %q", name)
+	f := l.fields(t, pos, what)
+	present := 0
+	for _, k := range []string{"lua", "http", "wasm"} {
+		if f.has(k) {
+			present++
+		}
+	}
+	if present != 1 {
+		f.problem("a routine needs exactly one of lua, http, wasm")
+	}
+	var r flow.Routine
+	switch fn := f.get("lua").(type) {
+	case *lua.LNilType:
+	case *lua.LFunction:
+		r = luaRoutine{l.register(fn)}
+	default:
+		f.wrongType("lua", "a function(input, ctx)", fn)
+	}
+	if ht := f.table("http"); ht != nil {
+		r = l.httpRoutine(ht, pos, what)
+	}
+	if wt := f.table("wasm"); wt != nil {
+		r = l.wasmRoutine(wt, pos, what)
+	}
+	f.done(false)
+	if r != nil {
+		l.b.Routines[name] = r
+	}
+}
+
+func (l *loader) httpRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Routine {
+	f := l.fields(t, pos, what+", http")
+	s := httpcall.Spec{Method: f.str("method"), URL: f.str("url"), Headers: f.stringMap("headers"),
+		Query: f.stringMap("query"), Timeout: f.duration("timeout"), FullResponse: f.boolean("full_response")}
+	f.done(false)
+	if s.URL == "" {
+		f.problem("needs a url")
+		return nil
+	}
+	if l.replay {
+		return nil
+	}
+	r, err := httpcall.New(l.cfg.http, s)
+	if err != nil {
+		f.problem("%s", err)
+		return nil
+	}
+	return r
+}
+
+func (l *loader) wasmRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Routine {
+	f := l.fields(t, pos, what+", wasm")
+	plugin, fn := f.str("plugin"), f.str("func")
+	f.done(false)
+	if plugin == "" || fn == "" {
+		f.problem("needs plugin and func")
+		return nil
+	}
+	if l.replay {
+		return nil
+	}
+	if l.cfg.plugins == nil {
+		f.problem("plugin %q is not loaded", plugin)
+		return nil
+	}
+	r, err := l.cfg.plugins.Func(plugin, fn)
+	if err != nil {
+		f.problem("%s", err)
+		return nil
+	}
+	return r
+}
+
+func (l *loader) defineObserver(t *lua.LTable, pos flow.Pos) {
+	f := l.fields(t, pos, "observe")
+	o := &flow.Observer{Pos: pos, Workflow: f.str("workflow"), On: f.str("on"), State: f.str("state"),
+		RoutineName: f.str("routine"), Input: f.expr("input")}
+	for i, rt := range f.tables("retry") {
+		o.Retry = append(o.Retry, l.retrier(rt, pos, fmt.Sprintf("observe, retry %d", i+1)))
+	}
+	f.done(false)
+	l.observers = append(l.observers, o)
+}
+
+// finish links names once every file and extension has run: routines of
+// tasks and observers, workflows of calls and observers, plugin routines
+// and hooks, versions.
+func (l *loader) finish(hash string) {
+	if p := l.cfg.plugins; p != nil {
+		names := make([]string, 0)
+		for name := range p.Routines() {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if pos, dup := l.routinePos[name]; dup {
+				l.problem(pos, fmt.Sprintf("routine %q is also defined by a plugin", name))
+				continue
+			}
+			l.b.Routines[name] = p.Routines()[name]
+		}
+	}
+	for _, name := range l.workflowNames() {
+		w := l.b.Workflows[name]
+		if w.Version == "" {
+			w.Version = hash
+		}
+		w.Index()
+		for _, k := range machineKeys(w) {
+			m := w.Machines[k]
+			for _, sn := range m.Order {
+				l.link(w, m.States[sn])
+			}
+		}
+	}
+	for _, o := range l.observers {
+		if o.RoutineName == "" {
+			continue
+		}
+		if o.Routine = l.routine(o.RoutineName); o.Routine == nil && !l.known(o.RoutineName) {
+			l.problem(o.Pos, fmt.Sprintf("observe: unknown routine %q", o.RoutineName))
+		}
+	}
+	l.b.Observers = append(l.b.Observers, l.observers...)
+	if p := l.cfg.plugins; p != nil {
+		l.b.Observers = append(l.b.Observers, p.Hooks()...)
+	}
+}
+
+func (l *loader) link(w *flow.Workflow, s *flow.State) {
+	if s.Kind != flow.Task || s.RoutineName == "" {
+		return
+	}
+	if s.Routine = l.routine(s.RoutineName); s.Routine == nil && !l.known(s.RoutineName) {
+		l.problem(s.Pos, fmt.Sprintf("workflow %q, state %q: unknown routine %q", w.Name, s.Name, s.RoutineName))
+	}
+}
+
+func (l *loader) routine(name string) flow.Routine { return l.b.Routines[name] }
+
+// known reports whether a routine name is defined, even if defining it
+// failed (which was reported already).
+func (l *loader) known(name string) bool {
+	_, ok := l.routinePos[name]
+	return ok || l.b.Routines[name] != nil
+}
+
+func (l *loader) workflowNames() []string {
+	names := make([]string, 0, len(l.b.Workflows))
+	for name := range l.b.Workflows {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
