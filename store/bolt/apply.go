@@ -12,27 +12,26 @@ import (
 // bbolt copies keys on Put, so reuse across puts is safe.
 type writer struct {
 	key, key2 []byte
-
-	instances, unfinished, list, ended, history *bbolt.Bucket
-	timers, instanceTimers, pending, bundles    *bbolt.Bucket
-	kv                                          *bbolt.Bucket
+	tx        *bbolt.Tx
+	buckets   [numBuckets]*bbolt.Bucket
 }
 
-func (w *writer) begin(tx *bbolt.Tx) {
-	w.instances = tx.Bucket(bucketInstances)
-	w.unfinished = tx.Bucket(bucketUnfinished)
-	w.list = tx.Bucket(bucketList)
-	w.ended = tx.Bucket(bucketEnded)
-	w.history = tx.Bucket(bucketHistory)
-	w.timers = tx.Bucket(bucketTimers)
-	w.instanceTimers = tx.Bucket(bucketInstanceTimers)
-	w.pending = tx.Bucket(bucketPending)
-	w.bundles = tx.Bucket(bucketBundles)
-	w.kv = tx.Bucket(bucketKV)
+func (w *writer) begin(tx *bbolt.Tx) { w.tx = tx }
+
+// end drops the transaction and its bucket handles, which die with it.
+func (w *writer) end() {
+	w.tx = nil
+	clear(w.buckets[:])
 }
 
-// end drops the bucket handles, which die with their transaction.
-func (w *writer) end() { *w = writer{key: w.key[:0], key2: w.key2[:0]} }
+// bucket opens a bucket on first use: opening costs allocations, and a
+// typical checkpoint touches only a few of them.
+func (w *writer) bucket(id bucketID) *bbolt.Bucket {
+	if w.buckets[id] == nil {
+		w.buckets[id] = bucket(w.tx, id)
+	}
+	return w.buckets[id]
+}
 
 // apply writes one batch. Parts apply in the order of the Batch fields, so
 // a purge in the same batch as an upsert wins.
@@ -45,7 +44,7 @@ func (w *writer) apply(e *encoded) error {
 	for i := range e.events {
 		ev := &e.events[i]
 		w.key = appendHistoryKey(w.key[:0], ev.instance, ev.seq)
-		if err := w.history.Put(w.key, e.value(ev.value)); err != nil {
+		if err := w.bucket(bHistory).Put(w.key, e.value(ev.value)); err != nil {
 			return fmt.Errorf("history of %q: %w", ev.instance, err)
 		}
 	}
@@ -53,7 +52,7 @@ func (w *writer) apply(e *encoded) error {
 		at := nanos(t.At)
 		w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
 		w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
-		if err := putBoth(w.timers, w.key, w.instanceTimers, w.key2); err != nil {
+		if err := putBoth(w.bucket(bTimers), w.key, w.bucket(bInstanceTimers), w.key2); err != nil {
 			return fmt.Errorf("timer of %q: %w", t.Instance, err)
 		}
 	}
@@ -61,7 +60,7 @@ func (w *writer) apply(e *encoded) error {
 		at := nanos(t.At)
 		w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
 		w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
-		if err := deleteBoth(w.timers, w.key, w.instanceTimers, w.key2); err != nil {
+		if err := deleteBoth(w.bucket(bTimers), w.key, w.bucket(bInstanceTimers), w.key2); err != nil {
 			return fmt.Errorf("timer of %q: %w", t.Instance, err)
 		}
 	}
@@ -72,19 +71,19 @@ func (w *writer) apply(e *encoded) error {
 	}
 	for _, p := range e.delPending {
 		w.key = appendPendingKey(w.key[:0], p.instance, p.name, p.seq)
-		if err := w.pending.Delete(w.key); err != nil {
+		if err := w.bucket(bPending).Delete(w.key); err != nil {
 			return fmt.Errorf("pending event of %q: %w", p.instance, err)
 		}
 	}
 	for _, b := range e.bundles {
 		w.key = append(w.key[:0], b.hash...)
-		if err := w.bundles.Put(w.key, e.value(b.value)); err != nil {
+		if err := w.bucket(bBundles).Put(w.key, e.value(b.value)); err != nil {
 			return fmt.Errorf("bundle %s: %w", b.hash, err)
 		}
 	}
 	for _, h := range e.delBundles {
 		w.key = append(w.key[:0], h...)
-		if err := w.bundles.Delete(w.key); err != nil {
+		if err := w.bucket(bBundles).Delete(w.key); err != nil {
 			return fmt.Errorf("bundle %s: %w", h, err)
 		}
 	}
@@ -105,28 +104,28 @@ func (w *writer) apply(e *encoded) error {
 // are keyed by changed.
 func (w *writer) upsert(e *encoded, in *encInstance) error {
 	w.key = append(w.key[:0], in.id...)
-	if start, end, ok := parseHeader(w.instances.Get(w.key)); ok {
+	if start, end, ok := parseHeader(w.bucket(bInstances).Get(w.key)); ok {
 		if err := w.dropIndexes(in.id, start, end, start != in.start, end != in.end); err != nil {
 			return fmt.Errorf("instance %q: %w", in.id, err)
 		}
 	}
 	w.key = append(w.key[:0], in.id...)
 	listVal := e.value(in.listVal)
-	err := w.instances.Put(w.key, e.value(in.record))
+	err := w.bucket(bInstances).Put(w.key, e.value(in.record))
 	if err == nil {
 		if in.terminal {
-			err = w.unfinished.Delete(w.key)
+			err = w.bucket(bUnfinished).Delete(w.key)
 		} else {
-			err = w.unfinished.Put(w.key, listVal[:in.statusLen])
+			err = w.bucket(bUnfinished).Put(w.key, listVal[:in.statusLen])
 		}
 	}
 	if err == nil {
 		w.key2 = appendListKey(w.key2[:0], in.start, in.id)
-		err = w.list.Put(w.key2, listVal)
+		err = w.bucket(bList).Put(w.key2, listVal)
 	}
 	if err == nil && in.end != 0 {
 		w.key2 = appendEndedKey(w.key2[:0], in.end, in.id)
-		err = w.ended.Put(w.key2, empty)
+		err = w.bucket(bEnded).Put(w.key2, empty)
 	}
 	if err != nil {
 		return fmt.Errorf("instance %q: %w", in.id, err)
@@ -139,13 +138,13 @@ func (w *writer) upsert(e *encoded, in *encInstance) error {
 func (w *writer) dropIndexes(id string, start, end uint64, dropList, dropEnded bool) error {
 	if dropList {
 		w.key2 = appendListKey(w.key2[:0], start, id)
-		if err := w.list.Delete(w.key2); err != nil {
+		if err := w.bucket(bList).Delete(w.key2); err != nil {
 			return err
 		}
 	}
 	if dropEnded && end != 0 {
 		w.key2 = appendEndedKey(w.key2[:0], end, id)
-		if err := w.ended.Delete(w.key2); err != nil {
+		if err := w.bucket(bEnded).Delete(w.key2); err != nil {
 			return err
 		}
 	}
@@ -158,13 +157,13 @@ func (w *writer) addPending(e *encoded, p *encPending) error {
 	seq := p.seq
 	var err error
 	if seq == 0 {
-		seq, err = w.pending.NextSequence()
-	} else if seq > w.pending.Sequence() {
-		err = w.pending.SetSequence(seq)
+		seq, err = w.bucket(bPending).NextSequence()
+	} else if seq > w.bucket(bPending).Sequence() {
+		err = w.bucket(bPending).SetSequence(seq)
 	}
 	if err == nil {
 		w.key = appendPendingKey(w.key[:0], p.instance, p.name, seq)
-		err = w.pending.Put(w.key, e.value(p.payload))
+		err = w.bucket(bPending).Put(w.key, e.value(p.payload))
 	}
 	if err != nil {
 		return fmt.Errorf("pending event of %q: %w", p.instance, err)
@@ -175,26 +174,26 @@ func (w *writer) addPending(e *encoded, p *encPending) error {
 // purge removes an instance with everything kept for it.
 func (w *writer) purge(id string) error {
 	w.key = append(w.key[:0], id...)
-	if start, end, ok := parseHeader(w.instances.Get(w.key)); ok {
+	if start, end, ok := parseHeader(w.bucket(bInstances).Get(w.key)); ok {
 		if err := w.dropIndexes(id, start, end, true, true); err != nil {
 			return err
 		}
 	}
 	w.key = append(w.key[:0], id...)
-	if err := deleteBoth(w.instances, w.key, w.unfinished, w.key); err != nil {
+	if err := deleteBoth(w.bucket(bInstances), w.key, w.bucket(bUnfinished), w.key); err != nil {
 		return err
 	}
 	w.key = appendPrefix(w.key[:0], id)
-	if err := deletePrefix(w.history, w.key); err != nil {
+	if err := deletePrefix(w.bucket(bHistory), w.key); err != nil {
 		return err
 	}
-	if err := deletePrefix(w.pending, w.key); err != nil {
+	if err := deletePrefix(w.bucket(bPending), w.key); err != nil {
 		return err
 	}
-	c := w.instanceTimers.Cursor()
+	c := w.bucket(bInstanceTimers).Cursor()
 	for k, _ := c.Seek(w.key); k != nil && bytes.HasPrefix(k, w.key); k, _ = c.Seek(w.key) {
 		w.key2 = appendTimerKeyFromInstanceKey(w.key2[:0], k, len(w.key))
-		if err := w.timers.Delete(w.key2); err != nil {
+		if err := w.bucket(bTimers).Delete(w.key2); err != nil {
 			return err
 		}
 		if err := c.Delete(); err != nil {
@@ -207,14 +206,14 @@ func (w *writer) purge(id string) error {
 func (w *writer) putKV(e *encoded, kv encKV) error {
 	w.key = append(w.key[:0], kv.ns...)
 	if kv.del {
-		ns := w.kv.Bucket(w.key)
+		ns := w.bucket(bKV).Bucket(w.key)
 		if ns == nil {
 			return nil
 		}
 		w.key = append(w.key[:0], kv.key...)
 		return ns.Delete(w.key)
 	}
-	ns, err := w.kv.CreateBucketIfNotExists(w.key)
+	ns, err := w.bucket(bKV).CreateBucketIfNotExists(w.key)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func Open(path string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
+		for _, name := range bucketNames {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -6,26 +6,38 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
-// Bucket names; doc.go describes what each holds.
-var (
-	bucketInstances      = []byte("instances")
-	bucketUnfinished     = []byte("unfinished")
-	bucketList           = []byte("list")
-	bucketEnded          = []byte("ended")
-	bucketHistory        = []byte("history")
-	bucketTimers         = []byte("timers")
-	bucketInstanceTimers = []byte("instance_timers")
-	bucketPending        = []byte("pending")
-	bucketBundles        = []byte("bundles")
-	bucketKV             = []byte("kv")
+// bucketID names a top-level bucket; doc.go describes what each holds.
+type bucketID int
 
-	allBuckets = [][]byte{
-		bucketInstances, bucketUnfinished, bucketList, bucketEnded, bucketHistory,
-		bucketTimers, bucketInstanceTimers, bucketPending, bucketBundles, bucketKV,
-	}
+const (
+	bInstances bucketID = iota
+	bUnfinished
+	bList
+	bEnded
+	bHistory
+	bTimers
+	bInstanceTimers
+	bPending
+	bBundles
+	bKV
+	numBuckets
 )
+
+var bucketNames = [numBuckets][]byte{
+	bInstances:      []byte("instances"),
+	bUnfinished:     []byte("unfinished"),
+	bList:           []byte("list"),
+	bEnded:          []byte("ended"),
+	bHistory:        []byte("history"),
+	bTimers:         []byte("timers"),
+	bInstanceTimers: []byte("instance_timers"),
+	bPending:        []byte("pending"),
+	bBundles:        []byte("bundles"),
+	bKV:             []byte("kv"),
+}
 
 const (
 	sep       = 0x00 // separates variable-length key parts
@@ -139,3 +151,6 @@ func appendPendingPrefix(dst []byte, instance, name string) []byte {
 func appendPendingKey(dst []byte, instance, name string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(appendPendingPrefix(dst, instance, name), seq)
 }
+
+// bucket opens a top-level bucket, which Open has created.
+func bucket(tx *bbolt.Tx, id bucketID) *bbolt.Bucket { return tx.Bucket(bucketNames[id]) }

@@ -13,7 +13,7 @@ import (
 func (db *DB) KVGet(ns, key string) ([]byte, error) {
 	var out []byte
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketKV).Bucket([]byte(ns))
+		b := bucket(tx, bKV).Bucket([]byte(ns))
 		if b == nil {
 			return store.ErrNotFound
 		}

@@ -32,8 +32,8 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 		next string
 	)
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		instances := tx.Bucket(bucketInstances)
-		c := tx.Bucket(bucketList).Cursor()
+		instances := bucket(tx, bInstances)
+		c := bucket(tx, bList).Cursor()
 		k, v := c.First()
 		if seek != nil {
 			k, v = c.Seek(seek)

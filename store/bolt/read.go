@@ -17,7 +17,7 @@ func (db *DB) Instance(id string) (*store.Instance, error) {
 	var in *store.Instance
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		var err error
-		in, err = loadInstance(tx.Bucket(bucketInstances), id)
+		in, err = loadInstance(bucket(tx, bInstances), id)
 		return err
 	})
 	return in, err
@@ -46,7 +46,7 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 	var events []store.Event
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, id)
-		c := tx.Bucket(bucketHistory).Cursor()
+		c := bucket(tx, bHistory).Cursor()
 		for k, v := c.Seek(appendHistoryKey(nil, id, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if limit > 0 && len(events) == limit {
 				break
@@ -68,7 +68,7 @@ func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
 	var p *store.PendingEvent
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		prefix := appendPendingPrefix(nil, instance, name)
-		k, v := tx.Bucket(bucketPending).Cursor().Seek(prefix)
+		k, v := bucket(tx, bPending).Cursor().Seek(prefix)
 		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
 			return store.ErrNotFound
 		}
@@ -89,7 +89,7 @@ func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
 func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
 	var bs *store.BundleSources
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketBundles).Get([]byte(hash))
+		v := bucket(tx, bBundles).Get([]byte(hash))
 		if v == nil {
 			return store.ErrNotFound
 		}
@@ -107,7 +107,7 @@ func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
 func (db *DB) Bundles() ([]store.BundleSources, error) {
 	var all []store.BundleSources
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketBundles).ForEach(func(k, v []byte) error {
+		return bucket(tx, bBundles).ForEach(func(k, v []byte) error {
 			var bs store.BundleSources
 			if err := json.Unmarshal(v, &bs); err != nil {
 				return fmt.Errorf("decode bundle %s: %w", k, err)

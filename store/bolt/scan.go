@@ -21,7 +21,7 @@ type entry struct{ k, v []byte }
 // any transaction: callbacks (recovery, the retention sweeper) commit while
 // they scan, and a bbolt writer that must grow the file waits for every open
 // reader, so calling back inside a read transaction could deadlock.
-func (db *DB) scan(bucket, from []byte, stop func(k []byte) bool, fn func(k, v []byte) error) error {
+func (db *DB) scan(id bucketID, from []byte, stop func(k []byte) bool, fn func(k, v []byte) error) error {
 	seek := bytes.Clone(from)
 	chunk := make([]entry, 0, scanChunk)
 	var arena []byte
@@ -29,7 +29,7 @@ func (db *DB) scan(bucket, from []byte, stop func(k []byte) bool, fn func(k, v [
 		chunk, arena = chunk[:0], arena[:0]
 		more := false
 		err := db.bolt.View(func(tx *bbolt.Tx) error {
-			c := tx.Bucket(bucket).Cursor()
+			c := bucket(tx, id).Cursor()
 			k, v := c.First()
 			if len(seek) > 0 {
 				k, v = c.Seek(seek)
@@ -71,14 +71,14 @@ func (db *DB) scan(bucket, from []byte, stop func(k []byte) bool, fn func(k, v [
 // Unfinished calls fn with the id and status of every instance that has not
 // ended, without loading their records.
 func (db *DB) Unfinished(fn func(id string, status store.Status) error) error {
-	return db.scan(bucketUnfinished, nil, nil, func(k, v []byte) error {
+	return db.scan(bUnfinished, nil, nil, func(k, v []byte) error {
 		return fn(string(k), store.Status(v))
 	})
 }
 
 // Timers calls fn with every timer, earliest first.
 func (db *DB) Timers(fn func(store.Timer) error) error {
-	return db.scan(bucketTimers, nil, nil, func(k, _ []byte) error {
+	return db.scan(bTimers, nil, nil, func(k, _ []byte) error {
 		t, ok := parseTimerKey(k)
 		if !ok {
 			return fmt.Errorf("malformed timer key %x", k)
@@ -91,7 +91,7 @@ func (db *DB) Timers(fn func(store.Timer) error) error {
 // end first.
 func (db *DB) Ended(before time.Time, fn func(id string) error) error {
 	limit := nanos(before)
-	return db.scan(bucketEnded, nil, func(k []byte) bool {
+	return db.scan(bEnded, nil, func(k []byte) bool {
 		return len(k) < 8 || binary.BigEndian.Uint64(k) >= limit
 	}, func(k, _ []byte) error {
 		return fn(string(k[8:]))
