@@ -226,3 +226,28 @@ type Stats struct {
 	Commits     uint64 // write transactions
 	Checkpoints uint64 // batches written
 }
+
+// Public is an instance as the API and the command line show it (SPEC 2.1).
+type Public struct {
+	ID        string          `json:"id"`
+	Workflow  string          `json:"workflow"`
+	Version   string          `json:"version"`
+	Status    Status          `json:"status"`
+	State     string          `json:"state,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Output    json.RawMessage `json:"output,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Cause     string          `json:"cause,omitempty"`
+	StartedAt time.Time       `json:"started_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	EndedAt   *time.Time      `json:"ended_at,omitempty"`
+	Waiting   *WaitingFor     `json:"waiting,omitempty"`
+	Parent    string          `json:"parent,omitempty"`
+}
+
+// Public returns the instance's public view.
+func (in *Instance) Public() Public {
+	return Public{ID: in.ID, Workflow: in.Workflow, Version: in.Version, Status: in.Status, State: in.State,
+		Input: in.Input, Output: in.Output, Error: in.Error, Cause: in.Cause, StartedAt: in.StartedAt,
+		UpdatedAt: in.UpdatedAt, EndedAt: in.EndedAt, Waiting: in.Waiting, Parent: in.Parent}
+}

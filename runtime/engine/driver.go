@@ -57,11 +57,11 @@ type driver struct {
 	fctx     flow.Context
 	batch    store.Batch
 	inbox    []message
-	wake     []string        // instances to wake after the commit
-	cancel   []string        // children to cancel after the commit
-	fired    []store.Timer   // timers to forget after the commit
-	events   []store.Event   // committed events, for observers
-	snapshot []any           // data at each committed event, for observers
+	wake     []string      // instances to wake after the commit
+	cancel   []string      // children to cancel after the commit
+	fired    []store.Timer // timers to forget after the commit
+	events   []store.Event // committed events, for observers
+	snapshot []any         // data at each committed event, for observers
 }
 
 var driverPool = sync.Pool{New: func() any { return new(driver) }}
@@ -376,6 +376,16 @@ func (d *driver) afterCommit() {
 	}
 	for _, t := range d.batch.SetTimers {
 		e.timers.add(t)
+	}
+	if e.onEvent != nil {
+		for i := range d.batch.Events {
+			ev := &d.batch.Events[i]
+			wf := d.inst.Workflow
+			if ev.Instance != d.id {
+				wf = "" // a child's first events; its own driver reports the rest
+			}
+			e.onEvent(wf, ev)
+		}
 	}
 	if d.bundle != nil && len(d.bundle.Observers) > 0 {
 		for i, ev := range d.batch.Events {

@@ -48,6 +48,9 @@ type Config struct {
 	MaxPayload int
 	// Random returns a uniform number in [0, 1) for retry jitter; nil: math/rand.
 	Random func() float64
+	// OnEvent, when set, sees every history event once it is committed
+	// (metrics count steps, ends and errors with it). It must be quick.
+	OnEvent func(workflow string, ev *store.Event)
 }
 
 // Engine runs instances of the workflows of its bundles.
@@ -58,6 +61,7 @@ type Engine struct {
 	compile    func([]flow.Source) (*flow.Bundle, error)
 	maxPayload int
 	random     func() float64
+	onEvent    func(string, *store.Event)
 	timers     *timerQueue
 	observers  *observerQueue
 
@@ -80,6 +84,7 @@ func New(cfg Config) *Engine {
 		compile:    cfg.Compile,
 		maxPayload: cfg.MaxPayload,
 		random:     cfg.Random,
+		onEvent:    cfg.OnEvent,
 		bundles:    map[string]*flow.Bundle{},
 		owners:     map[string]*driver{},
 		waiters:    map[string][]chan struct{}{},

@@ -142,8 +142,10 @@ func TestRetryExhaustedFailsAndFullJitter(t *testing.T) {
 func TestCatchRoutesError(t *testing.T) {
 	wf := workflow("c", "A",
 		&flow.State{Name: "A", Kind: flow.Task,
-			Routine: fn(func(any, *flow.Context) (any, error) { return nil, &flow.Error{Name: "Payment.Declined", Cause: "card"} }),
-			Retry:   []flow.Retrier{{Errors: []string{"Http.*"}, MaxAttempts: 3, Interval: time.Second, Backoff: 2}},
+			Routine: fn(func(any, *flow.Context) (any, error) {
+				return nil, &flow.Error{Name: "Payment.Declined", Cause: "card"}
+			}),
+			Retry: []flow.Retrier{{Errors: []string{"Http.*"}, MaxAttempts: 3, Interval: time.Second, Backoff: 2}},
 			Catch: []flow.Catcher{{Errors: []string{"Other"}, Next: "Wrong"},
 				{Errors: []string{"Payment.*"}, Next: "Handled", Result: path("$.error")}},
 			Next: "Wrong"},

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+func init() {
+	register("run", "run one instance to its end in-process and print its output", cmdRun)
+	register("validate", "check a bundle and print each problem as file:line: message", cmdValidate)
+	register("graph", "print a workflow's state diagram (DOT or Mermaid)", cmdGraph)
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "FILE_OR_DIR WORKFLOW [--input JSON|@file] [--json]", stderr)
+	input := fs.String("input", "null", "instance input: JSON, or @file to read it from a file")
+	asJSON := fs.Bool("json", false, "print the whole instance as one JSON object")
+	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
+	verbose := fs.Bool("v", false, "log what the engine does to stderr")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return 2
+	}
+	in, err := readInput(*input)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg := sidecarConfig{LuaTimeout: *luaTimeout, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	opts := scriptOptions(cfg)
+	b, ok := loadBundle(pos[0], opts, stderr)
+	if !ok {
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := openSidecar(ctx, cfg, opts, b)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.close(closeCtx)
+	}()
+	inst, _, err := s.engine.Start(ctx, pos[1], engine.StartOptions{Input: in})
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	inst, err = waitForEnd(ctx, s.engine, inst.ID, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		out, _ := json.Marshal(inst.Public())
+		fmt.Fprintln(stdout, string(out))
+	} else if inst.Status == store.Succeeded {
+		fmt.Fprintln(stdout, string(inst.Output))
+	}
+	if inst.Status != store.Succeeded {
+		fmt.Fprintf(stderr, "%s: %s\n", inst.Error, inst.Cause)
+		return 1
+	}
+	return 0
+}
+
+// waitForEnd waits for the instance to end. An instance that waits for an
+// event cannot go on here (nothing can deliver it), so that ends the run.
+func waitForEnd(ctx context.Context, e *engine.Engine, id string, stderr io.Writer) (*store.Instance, error) {
+	for {
+		tick, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		inst, err := e.Wait(tick, id)
+		cancel()
+		switch {
+		case err != nil:
+			return nil, err
+		case inst.Status.Terminal():
+			return inst, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("interrupted; instance %s was %s", id, inst.Status)
+		case inst.Status == store.Waiting && inst.Waiting != nil && inst.Waiting.Kind == "event":
+			return nil, fmt.Errorf("instance %s waits in state %s for event %q, which only a running sidecar (orbit serve) can deliver",
+				id, inst.State, inst.Waiting.Event)
+		}
+	}
+}

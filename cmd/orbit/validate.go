@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", "FILE_OR_DIR", stderr)
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg := sidecarConfig{Log: discardLog()}
+	b, ok := loadBundle(pos[0], scriptOptions(cfg), stdout)
+	if !ok {
+		return 1
+	}
+	names := make([]string, 0, len(b.Workflows))
+	for n := range b.Workflows {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(stdout, "ok: %d workflows (%s), %d routines, bundle %s\n", len(names), strings.Join(names, ", "), len(b.Routines), short(b.Hash))
+	return 0
+}
+
+func cmdGraph(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("graph", "FILE_OR_DIR WORKFLOW [--format dot|mermaid]", stderr)
+	format := fs.String("format", "dot", "dot or mermaid")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 2 || (*format != "dot" && *format != "mermaid") {
+		fs.Usage()
+		return 2
+	}
+	b, ok := loadBundle(pos[0], scriptOptions(sidecarConfig{Log: discardLog()}), stderr)
+	if !ok {
+		return 1
+	}
+	wf := b.Workflows[pos[1]]
+	if wf == nil {
+		fmt.Fprintf(stderr, "orbit: no workflow %q in %s\n", pos[1], pos[0])
+		return 1
+	}
+	if *format == "mermaid" {
+		fmt.Fprint(stdout, flow.Mermaid(wf))
+	} else {
+		fmt.Fprint(stdout, flow.DOT(wf))
+	}
+	return 0
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/httpcall"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/scripting"
+	"github.com/orbit-sidecar/orbit/store/bolt"
+)
+
+// sidecarConfig is what every command that runs workflows shares.
+type sidecarConfig struct {
+	Scripts    string
+	Data       string // bbolt file; empty: a temporary one removed on close
+	LuaTimeout time.Duration
+	MaxPayload int
+	Log        *slog.Logger
+}
+
+// sidecar is Orbit wired together: store, scripts and engine.
+type sidecar struct {
+	cfg     sidecarConfig
+	store   *bolt.DB
+	engine  *engine.Engine
+	scripts scripting.Options
+	tempDir string
+}
+
+// loadBundle loads a scripts directory or file, printing problems to w.
+func loadBundle(path string, opt scripting.Options, w io.Writer) (*flow.Bundle, bool) {
+	b, err := scripting.Load(path, opt)
+	if err != nil {
+		var ps flow.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintln(w, p)
+			}
+		} else {
+			fmt.Fprintf(w, "orbit: %v\n", err)
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+func scriptOptions(cfg sidecarConfig) scripting.Options {
+	return scripting.Options{HTTP: httpcall.NewClient(), LuaTimeout: cfg.LuaTimeout, Logger: cfg.Log}
+}
+
+// openSidecar opens the store and an engine for an already loaded bundle,
+// and resumes what was running.
+func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options, b *flow.Bundle) (*sidecar, error) {
+	s := &sidecar{cfg: cfg, scripts: opts}
+	if cfg.Data == "" {
+		dir, err := os.MkdirTemp("", "orbit-")
+		if err != nil {
+			return nil, err
+		}
+		s.tempDir = dir
+		cfg.Data = filepath.Join(dir, "orbit.db")
+	}
+	st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log})
+	if err != nil {
+		s.removeTemp()
+		return nil, err
+	}
+	s.store = st
+	s.engine = engine.New(engine.Config{
+		Store: st, Log: cfg.Log, MaxPayload: cfg.MaxPayload,
+		Compile: func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) },
+	})
+	if err := s.engine.Load(ctx, b); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	if err := s.engine.Open(ctx); err != nil {
+		s.close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// close lets running steps checkpoint, then closes the store.
+func (s *sidecar) close(ctx context.Context) {
+	if s.engine != nil {
+		if err := s.engine.Close(ctx); err != nil {
+			s.cfg.Log.Warn("steps still running at shutdown resume on the next start", "err", err)
+		}
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.cfg.Log.Error("close store", "err", err)
+		}
+	}
+	s.removeTemp()
+}
+
+func (s *sidecar) removeTemp() {
+	if s.tempDir != "" {
+		os.RemoveAll(s.tempDir)
+	}
+}
