@@ -93,6 +93,9 @@ func (c *Client) acquire() *exchange {
 	x.req, x.resp, x.abandoned = fasthttp.AcquireRequest(), fasthttp.AcquireResponse(), false
 	// Header names go out as written (W3C spells traceparent in lower case).
 	x.req.Header.DisableNormalizing()
+	// A response without Content-Type must not show fasthttp's default in
+	// a full_response.
+	x.resp.Header.SetNoDefaultContentType(true)
 	return x
 }
 

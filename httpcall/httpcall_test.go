@@ -1,6 +1,7 @@
 package httpcall
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -275,6 +276,18 @@ func TestFullResponse(t *testing.T) {
 	}
 }
 
+func TestFullResponseWithoutContentType(t *testing.T) {
+	s := newServer(t, reply(204, ""))
+	got, err := call(t, Spec{URL: s.URL, FullResponse: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.(map[string]any)
+	if _, ok := m["headers"].(map[string]any)["content-type"]; ok || m["body"] != nil || m["status"] != 204.0 {
+		t.Fatalf("full response = %#v", m)
+	}
+}
+
 func TestNamedErrorsFromBody(t *testing.T) {
 	for body, cause := range map[string]string{
 		`{"error":"Payment.Declined","cause":"card declined"}`:   "card declined",
@@ -382,6 +395,47 @@ func TestConnectionReuse(t *testing.T) {
 	}
 	if n := s.conns.Load(); n != 1 {
 		t.Fatalf("50 sequential calls opened %d connections, want 1", n)
+	}
+}
+
+// A server that closes every kept-alive connection after one answer, as an
+// idle timeout does: POSTs on the reused connection must not fail for it.
+func TestStaleConnectionIsResent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var served atomic.Int64
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				served.Add(1)
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+			}()
+		}
+	}()
+	r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + l.Addr().String() + "/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := r.Call(context.Background(), map[string]any{"i": float64(i)}, fctx); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := served.Load(); n != 5 {
+		t.Fatalf("server answered %d requests, want 5", n)
 	}
 }
 
