@@ -26,11 +26,17 @@ var eventTypes = []string{
 // files report identically.
 func Validate(b *Bundle) Problems {
 	v := validator{b: b}
+	// The loader validates even a model its own problems left incomplete,
+	// so holes are skipped rather than trusted.
 	for _, name := range slices.Sorted(maps.Keys(b.Workflows)) {
-		v.workflow(name, b.Workflows[name])
+		if w := b.Workflows[name]; w != nil {
+			v.workflow(name, w)
+		}
 	}
 	for i, o := range b.Observers {
-		v.observer(i+1, o)
+		if o != nil {
+			v.observer(i+1, o)
+		}
 	}
 	return v.ps
 }
@@ -107,7 +113,7 @@ func (v *validator) machine(m *Machine, sc scope, fallback Pos) {
 	for _, name := range names {
 		s := m.States[name]
 		spos := orPos(s.Pos, pos)
-		prefix := fmt.Sprintf("%s: state %q", sc.label, name)
+		prefix := fmt.Sprintf("%s, state %q", sc.label, name)
 		if dups[name] {
 			v.add(spos, "%s: defined more than once; state names must be unique in a %s", prefix, sc.noun)
 		}
@@ -149,7 +155,7 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 		}
 		for i, r := range s.Rules {
 			if r.When == nil {
-				v.add(orPos(r.Pos, pos), "%s: rule %d has no when", prefix, i+1)
+				v.add(orPos(r.Pos, pos), "%s, rule %d: no when", prefix, i+1)
 			}
 		}
 	case Wait:
@@ -191,20 +197,21 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 		v.add(pos, "%s: unknown state kind %d", prefix, s.Kind)
 	}
 	for i := range s.Retry {
-		v.retrier(&s.Retry[i], fmt.Sprintf("%s: retry %d", prefix, i+1), pos)
+		v.retrier(&s.Retry[i], fmt.Sprintf("%s, retry %d", prefix, i+1), pos)
 	}
 	for i, c := range s.Catch {
 		if len(c.Errors) == 0 {
-			v.add(orPos(c.Pos, pos), "%s: catch %d has no errors; list error names or %q", prefix, i+1, ErrAll)
+			v.add(orPos(c.Pos, pos), "%s, catch %d: no errors; list error names or %q", prefix, i+1, ErrAll)
 		}
 	}
 	for _, t := range transitions(s) {
 		tpos := orPos(t.Pos, pos)
+		where, field := t.where()
 		switch {
 		case t.To == "":
-			v.add(tpos, "%s: %s is missing", prefix, t.what())
+			v.add(tpos, "%s%s: %s is missing", prefix, where, field)
 		case m.States[t.To] == nil:
-			v.add(tpos, "%s: %s %q is not a state of this %s", prefix, t.what(), t.To, sc.noun)
+			v.add(tpos, "%s%s: %s %q is not a state of this %s", prefix, where, field, t.To, sc.noun)
 		}
 	}
 }
@@ -252,7 +259,7 @@ func (v *validator) observer(n int, o *Observer) {
 		v.add(o.Pos, "%s: no routine", prefix)
 	}
 	for i := range o.Retry {
-		v.retrier(&o.Retry[i], fmt.Sprintf("%s: retry %d", prefix, i+1), o.Pos)
+		v.retrier(&o.Retry[i], fmt.Sprintf("%s, retry %d", prefix, i+1), o.Pos)
 	}
 }
 
@@ -324,16 +331,18 @@ type transition struct {
 	Pos    Pos      // the rule or catcher, when known
 }
 
-func (t transition) what() string {
+// where names the part of the state a transition comes from, for messages:
+// the rule or catcher as a scope suffix, and the field that holds the target.
+func (t transition) where() (suffix, field string) {
 	switch t.Kind {
 	case edgeRule:
-		return fmt.Sprintf("rule %d: next", t.N)
+		return fmt.Sprintf(", rule %d", t.N), "next"
 	case edgeDefault:
-		return "default"
+		return "", "default"
 	case edgeCatch:
-		return fmt.Sprintf("catch %d: next", t.N)
+		return fmt.Sprintf(", catch %d", t.N), "next"
 	}
-	return "next"
+	return "", "next"
 }
 
 // transitions lists the ways out of s in drawing order. Choice, succeed and

@@ -52,11 +52,13 @@ func TestValidateAcceptsValidBundle(t *testing.T) {
 	if ps := Validate(validBundle()); len(ps) != 0 {
 		t.Fatalf("want no problems, got:\n%v", ps)
 	}
-	// Observers may name states of branches; a nil entry left by a loader is
+	// Observers may name states of branches; nil entries left by a loader are
 	// skipped rather than crashing the check.
 	b := validBundle()
 	b.Observers = append(b.Observers, &Observer{Workflow: "order", On: "StateEntered", State: "P1", RoutineName: "r"})
 	b.Workflows["order"].States["ghost"] = nil
+	b.Workflows["ghost"] = nil
+	b.Observers = append(b.Observers, nil)
 	if ps := Validate(b); len(ps) != 0 {
 		t.Fatalf("want no problems, got:\n%v", ps)
 	}
@@ -77,122 +79,122 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`wf.lua:9: branch 1 of parallel "C" in workflow "order": missing start`}},
 		{"unknown next", func(b *Bundle) { st(b, "W").Next = "Foo" },
 			[]string{
-				`wf.lua:11: workflow "order": state "W": next "Foo" is not a state of this workflow`,
+				`wf.lua:11: workflow "order", state "W": next "Foo" is not a state of this workflow`,
 				// V, K, D, E now hang off nothing.
-				`wf.lua:12: workflow "order": state "V": unreachable from start "A"`,
-				`wf.lua:13: workflow "order": state "K": unreachable from start "A"`,
-				`wf.lua:14: workflow "order": state "D": unreachable from start "A"`,
-				`wf.lua:17: workflow "order": state "E": unreachable from start "A"`,
+				`wf.lua:12: workflow "order", state "V": unreachable from start "A"`,
+				`wf.lua:13: workflow "order", state "K": unreachable from start "A"`,
+				`wf.lua:14: workflow "order", state "D": unreachable from start "A"`,
+				`wf.lua:17: workflow "order", state "E": unreachable from start "A"`,
 			}},
 		{"unknown rule next", func(b *Bundle) { st(b, "B").Rules[0].Next = "Foo" },
 			[]string{
-				`wf.lua:7: workflow "order": state "B": rule 1: next "Foo" is not a state of this workflow`,
-				`wf.lua:8: workflow "order": state "C": unreachable from start "A"`,
-				`wf.lua:11: workflow "order": state "W": unreachable from start "A"`,
-				`wf.lua:12: workflow "order": state "V": unreachable from start "A"`,
-				`wf.lua:13: workflow "order": state "K": unreachable from start "A"`,
-				`wf.lua:14: workflow "order": state "D": unreachable from start "A"`,
-				`wf.lua:17: workflow "order": state "E": unreachable from start "A"`,
+				`wf.lua:7: workflow "order", state "B", rule 1: next "Foo" is not a state of this workflow`,
+				`wf.lua:8: workflow "order", state "C": unreachable from start "A"`,
+				`wf.lua:11: workflow "order", state "W": unreachable from start "A"`,
+				`wf.lua:12: workflow "order", state "V": unreachable from start "A"`,
+				`wf.lua:13: workflow "order", state "K": unreachable from start "A"`,
+				`wf.lua:14: workflow "order", state "D": unreachable from start "A"`,
+				`wf.lua:17: workflow "order", state "E": unreachable from start "A"`,
 			}},
 		{"missing rule next", func(b *Bundle) {
 			s := st(b, "B")
 			s.Rules = append(s.Rules, Rule{When: Truthy{MustPath("$.x")}, Pos: at(30)})
-		}, []string{`wf.lua:30: workflow "order": state "B": rule 2: next is missing`}},
+		}, []string{`wf.lua:30: workflow "order", state "B", rule 2: next is missing`}},
 		{"rule without when", func(b *Bundle) { st(b, "B").Rules[0].When = nil },
-			[]string{`wf.lua:7: workflow "order": state "B": rule 1 has no when`}},
+			[]string{`wf.lua:7: workflow "order", state "B", rule 1: no when`}},
 		{"unknown default", func(b *Bundle) { st(b, "B").Default = "Foo" },
-			[]string{`wf.lua:6: workflow "order": state "B": default "Foo" is not a state of this workflow`}},
+			[]string{`wf.lua:6: workflow "order", state "B": default "Foo" is not a state of this workflow`}},
 		{"unknown catch next", func(b *Bundle) { st(b, "A").Catch[0].Next = "Foo" },
-			[]string{`wf.lua:5: workflow "order": state "A": catch 1: next "Foo" is not a state of this workflow`}},
+			[]string{`wf.lua:5: workflow "order", state "A", catch 1: next "Foo" is not a state of this workflow`}},
 		{"catch without next or errors", func(b *Bundle) { st(b, "A").Catch[0] = Catcher{Pos: at(31)} },
 			[]string{
-				`wf.lua:31: workflow "order": state "A": catch 1 has no errors; list error names or "States.ALL"`,
-				`wf.lua:31: workflow "order": state "A": catch 1: next is missing`,
+				`wf.lua:31: workflow "order", state "A", catch 1: no errors; list error names or "States.ALL"`,
+				`wf.lua:31: workflow "order", state "A", catch 1: next is missing`,
 			}},
 		{"branch state naming a parent state", func(b *Bundle) { st(b, "C").Branches[0].States["P1"].Next = "E" },
-			[]string{`wf.lua:10: branch 1 of parallel "C" in workflow "order": state "P1": next "E" is not a state of this branch`}},
+			[]string{`wf.lua:10: branch 1 of parallel "C" in workflow "order", state "P1": next "E" is not a state of this branch`}},
 		{"unreachable", func(b *Bundle) {
 			w := b.Workflows["order"]
 			w.States["Lost"] = &State{Name: "Lost", Kind: Pass, Pos: at(32), Next: "E"}
 			w.Order = append(w.Order, "Lost")
-		}, []string{`wf.lua:32: workflow "order": state "Lost": unreachable from start "A"`}},
+		}, []string{`wf.lua:32: workflow "order", state "Lost": unreachable from start "A"`}},
 		{"unreachable in an iterator", func(b *Bundle) {
 			it := st(b, "D").Iterator
 			it.States["Lost"] = &State{Name: "Lost", Kind: Succeed, Pos: at(33)}
 			it.Order = append(it.Order, "Lost")
-		}, []string{`wf.lua:33: iterator of map "D" in workflow "order": state "Lost": unreachable from start "I1"`}},
+		}, []string{`wf.lua:33: iterator of map "D" in workflow "order", state "Lost": unreachable from start "I1"`}},
 		{"cycle without exit", func(b *Bundle) {
 			st(b, "B").Default = "C"
 			st(b, "D").Next = "B"
 			st(b, "A").Catch = nil
 		}, []string{
-			`wf.lua:3: workflow "order": state "A": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:6: workflow "order": state "B": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:8: workflow "order": state "C": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:11: workflow "order": state "W": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:12: workflow "order": state "V": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:13: workflow "order": state "K": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:14: workflow "order": state "D": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
-			`wf.lua:17: workflow "order": state "E": unreachable from start "A"`,
-			`wf.lua:18: workflow "order": state "F": unreachable from start "A"`,
+			`wf.lua:3: workflow "order", state "A": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:6: workflow "order", state "B": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:8: workflow "order", state "C": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:11: workflow "order", state "W": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:12: workflow "order", state "V": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:13: workflow "order", state "K": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:14: workflow "order", state "D": no way to end; every path from it loops without reaching succeed, fail or a state without next`,
+			`wf.lua:17: workflow "order", state "E": unreachable from start "A"`,
+			`wf.lua:18: workflow "order", state "F": unreachable from start "A"`,
 		}},
 		{"duplicate state", func(b *Bundle) {
 			w := b.Workflows["order"]
 			w.Order = append(w.Order, "E")
-		}, []string{`wf.lua:17: workflow "order": state "E": defined more than once; state names must be unique in a workflow`}},
+		}, []string{`wf.lua:17: workflow "order", state "E": defined more than once; state names must be unique in a workflow`}},
 		{"choice without rules", func(b *Bundle) { st(b, "B").Rules = nil },
 			[]string{
-				`wf.lua:6: workflow "order": state "B": choice has no rules`,
-				`wf.lua:8: workflow "order": state "C": unreachable from start "A"`,
-				`wf.lua:11: workflow "order": state "W": unreachable from start "A"`,
-				`wf.lua:12: workflow "order": state "V": unreachable from start "A"`,
-				`wf.lua:13: workflow "order": state "K": unreachable from start "A"`,
-				`wf.lua:14: workflow "order": state "D": unreachable from start "A"`,
-				`wf.lua:17: workflow "order": state "E": unreachable from start "A"`,
+				`wf.lua:6: workflow "order", state "B": choice has no rules`,
+				`wf.lua:8: workflow "order", state "C": unreachable from start "A"`,
+				`wf.lua:11: workflow "order", state "W": unreachable from start "A"`,
+				`wf.lua:12: workflow "order", state "V": unreachable from start "A"`,
+				`wf.lua:13: workflow "order", state "K": unreachable from start "A"`,
+				`wf.lua:14: workflow "order", state "D": unreachable from start "A"`,
+				`wf.lua:17: workflow "order", state "E": unreachable from start "A"`,
 			}},
 		{"task without routine", func(b *Bundle) { st(b, "A").RoutineName = "" },
-			[]string{`wf.lua:3: workflow "order": state "A": task has no routine`}},
+			[]string{`wf.lua:3: workflow "order", state "A": task has no routine`}},
 		{"task in an iterator without routine", func(b *Bundle) { st(b, "D").Iterator.States["I1"].RoutineName = "" },
-			[]string{`wf.lua:16: iterator of map "D" in workflow "order": state "I1": task has no routine`}},
+			[]string{`wf.lua:16: iterator of map "D" in workflow "order", state "I1": task has no routine`}},
 		{"map without iterator", func(b *Bundle) { st(b, "D").Iterator = nil },
 			[]string{
-				`wf.lua:14: workflow "order": state "D": map has no iterator`,
+				`wf.lua:14: workflow "order", state "D": map has no iterator`,
 				`wf.lua:20: observer 1 of workflow "order": state "I1" is not a state of the workflow`,
 			}},
 		{"map without items", func(b *Bundle) { st(b, "D").Items = nil },
-			[]string{`wf.lua:14: workflow "order": state "D": map has no items`}},
+			[]string{`wf.lua:14: workflow "order", state "D": map has no items`}},
 		{"negative max_concurrency", func(b *Bundle) { st(b, "D").MaxConcurrency = -1 },
-			[]string{`wf.lua:14: workflow "order": state "D": max_concurrency is -1; use 0 for no limit or a positive number`}},
+			[]string{`wf.lua:14: workflow "order", state "D": max_concurrency is -1; use 0 for no limit or a positive number`}},
 		{"parallel without branches", func(b *Bundle) { st(b, "C").Branches = nil },
-			[]string{`wf.lua:8: workflow "order": state "C": parallel has no branches`}},
+			[]string{`wf.lua:8: workflow "order", state "C": parallel has no branches`}},
 		{"nil branch", func(b *Bundle) { st(b, "C").Branches = append(st(b, "C").Branches, nil) },
-			[]string{`wf.lua:8: workflow "order": state "C": branch 2 is empty`}},
+			[]string{`wf.lua:8: workflow "order", state "C": branch 2 is empty`}},
 		{"await without event", func(b *Bundle) { st(b, "V").Event = "" },
-			[]string{`wf.lua:12: workflow "order": state "V": await has no event`}},
+			[]string{`wf.lua:12: workflow "order", state "V": await has no event`}},
 		{"wait with neither duration nor until", func(b *Bundle) { st(b, "W").WaitFor = 0 },
-			[]string{`wf.lua:11: workflow "order": state "W": wait needs one of duration, seconds or until`}},
+			[]string{`wf.lua:11: workflow "order", state "W": wait needs one of duration, seconds or until`}},
 		{"wait with duration and until", func(b *Bundle) { st(b, "W").Until = MustPath("$.at") },
-			[]string{`wf.lua:11: workflow "order": state "W": wait has both a duration and until; keep one`}},
+			[]string{`wf.lua:11: workflow "order", state "W": wait has both a duration and until; keep one`}},
 		{"wait with a negative duration", func(b *Bundle) { st(b, "W").WaitFor = -time.Second },
-			[]string{`wf.lua:11: workflow "order": state "W": wait duration -1s is negative`}},
+			[]string{`wf.lua:11: workflow "order", state "W": wait duration -1s is negative`}},
 		{"call without workflow", func(b *Bundle) { st(b, "K").Workflow = "" },
-			[]string{`wf.lua:13: workflow "order": state "K": call has no workflow`}},
+			[]string{`wf.lua:13: workflow "order", state "K": call has no workflow`}},
 		{"call of an unknown workflow", func(b *Bundle) { st(b, "K").Workflow = "other" },
-			[]string{`wf.lua:13: workflow "order": state "K": call names workflow "other", which the bundle does not define`}},
+			[]string{`wf.lua:13: workflow "order", state "K": call names workflow "other", which the bundle does not define`}},
 		{"negative timeout", func(b *Bundle) { st(b, "A").Timeout = -time.Second },
-			[]string{`wf.lua:3: workflow "order": state "A": timeout -1s is negative`}},
+			[]string{`wf.lua:3: workflow "order", state "A": timeout -1s is negative`}},
 		{"unknown kind", func(b *Bundle) { st(b, "W").Kind = 0 },
-			[]string{`wf.lua:11: workflow "order": state "W": unknown state kind 0`}},
+			[]string{`wf.lua:11: workflow "order", state "W": unknown state kind 0`}},
 		{"retry max_attempts", func(b *Bundle) { st(b, "A").Retry[0].MaxAttempts = -1 },
-			[]string{`wf.lua:4: workflow "order": state "A": retry 1: max_attempts is -1; it must be 0 (no retries) or more`}},
+			[]string{`wf.lua:4: workflow "order", state "A", retry 1: max_attempts is -1; it must be 0 (no retries) or more`}},
 		{"retry backoff", func(b *Bundle) { st(b, "A").Retry[0].Backoff = 0.5 },
-			[]string{`wf.lua:4: workflow "order": state "A": retry 1: backoff is 0.5; it must be 1 or more`}},
+			[]string{`wf.lua:4: workflow "order", state "A", retry 1: backoff is 0.5; it must be 1 or more`}},
 		{"retry interval", func(b *Bundle) { st(b, "A").Retry[0].Interval = -time.Millisecond },
-			[]string{`wf.lua:4: workflow "order": state "A": retry 1: interval -1ms is negative`}},
+			[]string{`wf.lua:4: workflow "order", state "A", retry 1: interval -1ms is negative`}},
 		{"retry max_delay", func(b *Bundle) { st(b, "A").Retry[0].MaxDelay = -time.Second },
-			[]string{`wf.lua:4: workflow "order": state "A": retry 1: max_delay -1s is negative`}},
+			[]string{`wf.lua:4: workflow "order", state "A", retry 1: max_delay -1s is negative`}},
 		{"retry without errors, position from the state", func(b *Bundle) { st(b, "A").Retry[0] = DefaultRetrier },
-			[]string{`wf.lua:3: workflow "order": state "A": retry 1: no errors; list error names or "States.ALL"`}},
+			[]string{`wf.lua:3: workflow "order", state "A", retry 1: no errors; list error names or "States.ALL"`}},
 		{"workflow timeout", func(b *Bundle) { b.Workflows["order"].Timeout = -time.Minute },
 			[]string{`wf.lua:1: workflow "order": timeout -1m0s is negative`}},
 		{"workflow concurrency", func(b *Bundle) { b.Workflows["order"].Concurrency = &Concurrency{} },
@@ -214,7 +216,7 @@ func TestValidateProblems(t *testing.T) {
 			o.Retry = []Retrier{{Errors: []string{ErrAll}, Backoff: 1, MaxAttempts: -2, Pos: at(21)}}
 		}, []string{
 			`wf.lua:20: observer 1 of workflow "*": no routine`,
-			`wf.lua:21: observer 1 of workflow "*": retry 1: max_attempts is -2; it must be 0 (no retries) or more`,
+			`wf.lua:21: observer 1 of workflow "*", retry 1: max_attempts is -2; it must be 0 (no retries) or more`,
 		}},
 	}
 	for _, tc := range cases {
@@ -255,9 +257,9 @@ func TestValidateChecksStatesMissingFromOrder(t *testing.T) {
 	w.States["Zed"] = &State{Name: "Zed", Kind: Task, Pos: at(40), Next: "E"}
 	w.States["Yak"] = &State{Name: "Yak", Kind: Pass, Pos: at(41), Next: "E"}
 	want := []string{
-		`wf.lua:41: workflow "order": state "Yak": unreachable from start "A"`,
-		`wf.lua:40: workflow "order": state "Zed": task has no routine`,
-		`wf.lua:40: workflow "order": state "Zed": unreachable from start "A"`,
+		`wf.lua:41: workflow "order", state "Yak": unreachable from start "A"`,
+		`wf.lua:40: workflow "order", state "Zed": task has no routine`,
+		`wf.lua:40: workflow "order", state "Zed": unreachable from start "A"`,
 	}
 	if got := problemStrings(Validate(b)); !slices.Equal(got, want) {
 		t.Fatalf("got:\n%s\nwant:\n%s", lines(got), lines(want))
