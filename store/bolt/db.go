@@ -101,7 +101,8 @@ func Open(path string, opt Options) (*DB, error) {
 // Path is the data file's path.
 func (db *DB) Path() string { return db.bolt.Path() }
 
-// Stats reports how many write transactions carried how many checkpoints.
+// Stats reports how many write transactions (KV puts included) carried how
+// many checkpoints (batches).
 func (db *DB) Stats() store.Stats {
 	return store.Stats{Commits: db.commits.Load(), Checkpoints: db.checkpoints.Load()}
 }

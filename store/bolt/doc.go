@@ -2,6 +2,19 @@
 // through a single committer goroutine that groups concurrent checkpoints
 // into one write transaction, so many instances share one fsync.
 //
+// Writes. Commit validates and encodes its batch in the caller's goroutine
+// (JSON is built there, in parallel, into one pooled buffer), queues it and
+// waits. The committer takes the first queued batch plus every batch that
+// queued meanwhile, up to maxGroup batches or maxGroupBytes, and writes them
+// in one transaction. It never waits for more: a lone commit goes out at
+// once, and under load the next group forms while the current fsync runs.
+// bbolt's own DB.Batch is not used because it waits a fixed delay. KVPut
+// takes the same path.
+//
+// Reads are plain read transactions. Unfinished, Timers and Ended copy
+// entries out in chunks and call back outside any transaction, so a
+// callback may Commit.
+//
 // Layout. Every bucket sits at the top level of the file; ids, event names
 // and timer kinds never contain a zero byte, so 0x00 separates key parts and
 // a prefix of "id 0x00" selects exactly one instance's entries. Integers are

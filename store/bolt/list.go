@@ -63,9 +63,13 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 }
 
 // matches filters on the list value (status 0x00 workflow), without loading
-// the record.
+// the record. A filter walks the index until it fills a page, which is
+// cheap per entry but proportional to what it skips.
 func matches(v []byte, q store.Query) bool {
-	status, workflow, _ := bytes.Cut(v, []byte{sep})
-	return (q.Status == "" || string(status) == string(q.Status)) &&
-		(q.Workflow == "" || string(workflow) == q.Workflow)
+	i := bytes.IndexByte(v, sep)
+	if i < 0 {
+		return false
+	}
+	return (q.Status == "" || string(v[:i]) == string(q.Status)) &&
+		(q.Workflow == "" || string(v[i+1:]) == q.Workflow)
 }
