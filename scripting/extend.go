@@ -100,6 +100,7 @@ func (l *loader) extensionAPI(w *flow.Workflow) *lua.LTable {
 		old, repl := L.CheckString(2), L.CheckString(3)
 		if !l.replay && !l.known(repl) && !l.pluginRoutine(repl) {
 			l.problem(pos, fmt.Sprintf("%s: unknown routine %q", what, repl))
+			return
 		}
 		n := 0
 		for _, m := range w.Machines {

@@ -1,0 +1,5 @@
+workflow "w" {
+  start = "A",
+  states = { A = succeed {} },
+}
+routine "r" { lua = function() end }

@@ -1,0 +1,5 @@
+routine "r" { lua = function() end }
+workflow "w" {
+  start = "B",
+  states = { B = succeed {} },
+}
