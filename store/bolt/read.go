@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/orbit-sidecar/orbit/store"
@@ -44,6 +45,9 @@ func loadInstance(b *bbolt.Bucket, id string) (*store.Instance, error) {
 // (0: all).
 func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error) {
 	var events []store.Event
+	if after == math.MaxUint64 {
+		return nil, nil // nothing can follow, and after+1 would wrap to the start
+	}
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, id)
 		c := bucket(tx, bHistory).Cursor()

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -16,13 +15,13 @@ const scanChunk = 512
 // entry is a copied key and value.
 type entry struct{ k, v []byte }
 
-// scan calls fn for each entry of a bucket from the first key >= from, until
-// fn or stop says so. It copies entries out in chunks and calls fn outside
+// scan calls fn for each entry of a bucket in key order, until fn fails or
+// stop says so; k and v are valid only during fn. It copies entries out in chunks and calls fn outside
 // any transaction: callbacks (recovery, the retention sweeper) commit while
 // they scan, and a bbolt writer that must grow the file waits for every open
 // reader, so calling back inside a read transaction could deadlock.
-func (db *DB) scan(id bucketID, from []byte, stop func(k []byte) bool, fn func(k, v []byte) error) error {
-	seek := bytes.Clone(from)
+func (db *DB) scan(id bucketID, stop func(k []byte) bool, fn func(k, v []byte) error) error {
+	var seek []byte
 	chunk := make([]entry, 0, scanChunk)
 	var arena []byte
 	for {
@@ -71,14 +70,14 @@ func (db *DB) scan(id bucketID, from []byte, stop func(k []byte) bool, fn func(k
 // Unfinished calls fn with the id and status of every instance that has not
 // ended, without loading their records.
 func (db *DB) Unfinished(fn func(id string, status store.Status) error) error {
-	return db.scan(bUnfinished, nil, nil, func(k, v []byte) error {
+	return db.scan(bUnfinished, nil, func(k, v []byte) error {
 		return fn(string(k), store.Status(v))
 	})
 }
 
 // Timers calls fn with every timer, earliest first.
 func (db *DB) Timers(fn func(store.Timer) error) error {
-	return db.scan(bTimers, nil, nil, func(k, _ []byte) error {
+	return db.scan(bTimers, nil, func(k, _ []byte) error {
 		t, ok := parseTimerKey(k)
 		if !ok {
 			return fmt.Errorf("malformed timer key %x", k)
@@ -91,7 +90,7 @@ func (db *DB) Timers(fn func(store.Timer) error) error {
 // end first.
 func (db *DB) Ended(before time.Time, fn func(id string) error) error {
 	limit := nanos(before)
-	return db.scan(bEnded, nil, func(k []byte) bool {
+	return db.scan(bEnded, func(k []byte) bool {
 		return len(k) < 8 || binary.BigEndian.Uint64(k) >= limit
 	}, func(k, _ []byte) error {
 		return fn(string(k[8:]))
