@@ -16,11 +16,14 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
-// Defaults of a Client; each can be changed with an Option.
+// Defaults of a Client.
 const (
-	DefaultTimeout         = 30 * time.Second // a call whose routine sets no timeout
-	DefaultMaxConnsPerHost = 512              // enough for a sidecar under load
-	DefaultMaxResponseSize = 64 << 20         // guards memory against a runaway downstream
+	// DefaultTimeout bounds a call whose routine sets no timeout (WithTimeout changes it).
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxConnsPerHost is enough for a sidecar under load (WithMaxConnsPerHost changes it).
+	DefaultMaxConnsPerHost = 512
+	// DefaultMaxResponseSize guards memory against a runaway downstream.
+	DefaultMaxResponseSize = 64 << 20
 )
 
 // Client is the process-wide HTTP client: every routine and plugin shares
@@ -48,10 +51,10 @@ func NewClient(opts ...Option) *Client {
 			Name:                "orbit",
 			MaxConnsPerHost:     DefaultMaxConnsPerHost,
 			MaxIdleConnDuration: 60 * time.Second,
-			// Reads and writes are bounded per call by the call's deadline;
-			// these only stop a connection from hanging forever.
-			ReadTimeout:         5 * time.Minute,
-			WriteTimeout:        5 * time.Minute,
+			// Every call has a deadline (its timeout), which bounds reads, so
+			// a routine may wait as long as its timeout says; only writing a
+			// request gets a tighter bound, since a stuck write is never useful.
+			WriteTimeout:        30 * time.Second,
 			MaxConnWaitTimeout:  5 * time.Second,
 			MaxResponseBodySize: DefaultMaxResponseSize,
 			RetryIfErr:          retryStale,
@@ -79,10 +82,9 @@ func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, ret
 // exchange is one request/response pair in flight, pooled with the channel
 // that reports its end.
 type exchange struct {
-	req       *fasthttp.Request
-	resp      *fasthttp.Response
-	done      chan error
-	abandoned bool // the caller gave up; the sender goroutine frees it
+	req  *fasthttp.Request
+	resp *fasthttp.Response
+	done chan error
 }
 
 func (c *Client) acquire() *exchange {
@@ -90,7 +92,7 @@ func (c *Client) acquire() *exchange {
 	if x == nil {
 		x = &exchange{done: make(chan error, 1)}
 	}
-	x.req, x.resp, x.abandoned = fasthttp.AcquireRequest(), fasthttp.AcquireResponse(), false
+	x.req, x.resp = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	// Header names go out as written (W3C spells traceparent in lower case).
 	x.req.Header.DisableNormalizing()
 	// A response without Content-Type must not show fasthttp's default in
@@ -99,13 +101,7 @@ func (c *Client) acquire() *exchange {
 	return x
 }
 
-// finish returns x to the pools unless a goroutine still uses it.
-func (c *Client) finish(x *exchange) {
-	if !x.abandoned {
-		c.free(x)
-	}
-}
-
+// free returns x to the pools.
 func (c *Client) free(x *exchange) {
 	fasthttp.ReleaseRequest(x.req)
 	fasthttp.ReleaseResponse(x.resp)
@@ -116,32 +112,34 @@ func (c *Client) free(x *exchange) {
 // roundTrip sends x.req and fills x.resp, giving up at the earlier of the
 // timeout (the client's when 0) and ctx's deadline, or when ctx is cancelled.
 // Errors are named: States.Timeout, States.Cancelled, Http.ConnectionError.
-func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Duration) error {
+// When it gives up on a call still in flight, x passes to the goroutine that
+// runs it and kept is false: the caller must then neither read nor free x.
+func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Duration) (kept bool, err error) {
 	if timeout <= 0 {
 		timeout = c.timeout
 	}
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		// Report the time the call really had, not the routine's timeout.
+		timeout, deadline = time.Until(d).Round(time.Millisecond), d
 	}
 	if ctx.Done() == nil {
-		return describe(c.hc.DoDeadline(x.req, x.resp, deadline), x.req, timeout)
+		return true, describe(c.hc.DoDeadline(x.req, x.resp, deadline), x.req, timeout)
 	}
 	if ctx.Err() != nil {
-		return contextError(ctx)
+		return true, contextError(ctx)
 	}
 	// fasthttp cannot be interrupted, so the call runs aside while this
 	// goroutine also watches ctx.
 	go func() { x.done <- c.hc.DoDeadline(x.req, x.resp, deadline) }()
 	select {
 	case err := <-x.done:
-		return describe(err, x.req, timeout)
+		return true, describe(err, x.req, timeout)
 	case <-ctx.Done():
 		// x.req belongs to the sender until it ends, so the error cannot
 		// quote the URL.
-		x.abandoned = true
 		go func() { <-x.done; c.free(x) }()
-		return contextError(ctx)
+		return false, contextError(ctx)
 	}
 }
 
@@ -245,7 +243,12 @@ func headerMap(h *fasthttp.ResponseHeader) map[string]string {
 // answer rather than an error. Transport failures are named as for routines.
 func (c *Client) Do(ctx context.Context, method, url string, headers map[string]string, body []byte, timeout time.Duration) (status int, respHeaders map[string]string, respBody []byte, err error) {
 	x := c.acquire()
-	defer c.finish(x)
+	kept := true
+	defer func() {
+		if kept {
+			c.free(x)
+		}
+	}()
 	x.req.Header.SetMethod(method)
 	x.req.SetRequestURI(url)
 	for k, v := range headers {
@@ -254,7 +257,7 @@ func (c *Client) Do(ctx context.Context, method, url string, headers map[string]
 	if len(body) > 0 {
 		x.req.SetBody(body)
 	}
-	if err := c.roundTrip(ctx, x, timeout); err != nil {
+	if kept, err = c.roundTrip(ctx, x, timeout); err != nil {
 		return 0, nil, nil, err
 	}
 	return x.resp.StatusCode(), headerMap(&x.resp.Header), bytes.Clone(x.resp.Body()), nil

@@ -439,6 +439,33 @@ func TestStaleConnectionIsResent(t *testing.T) {
 	}
 }
 
+// Calls given up on and calls answered share the pooled exchanges; the race
+// detector checks that an abandoned one is never reused while in flight.
+func TestConcurrentCallsWithAbandons(t *testing.T) {
+	fast := newServer(t, reply(200, `{"ok":true}`))
+	slow := slowServer(t)
+	c := NewClient()
+	rFast, _ := New(c, Spec{Method: "POST", URL: fast.URL + "/{i}"})
+	rSlow, _ := New(c, Spec{Method: "POST", URL: slow.URL + "/{i}"})
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 20 {
+				in := map[string]any{"i": float64(g*100 + i)}
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				if g%2 == 0 {
+					_, err := rSlow.Call(ctx, in, fctx)
+					wantName(t, err, flow.ErrTimeout)
+				} else if got, err := rFast.Call(ctx, in, fctx); err == nil && !jsonEqual(got, map[string]any{"ok": true}) {
+					t.Errorf("got %v", got)
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestDoForPlugins(t *testing.T) {
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Echo", r.Header.Get("X-In"))

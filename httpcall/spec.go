@@ -78,7 +78,12 @@ func New(c *Client, s Spec) (flow.Routine, error) {
 // Call sends the request for one task attempt and returns its result.
 func (r *routine) Call(ctx context.Context, input any, fc *flow.Context) (any, error) {
 	x := r.c.acquire()
-	defer r.c.finish(x)
+	kept := true
+	defer func() {
+		if kept {
+			r.c.free(x)
+		}
+	}()
 	req := x.req
 
 	var buf [256]byte // most URIs fit, so building one costs no allocation
@@ -112,7 +117,7 @@ func (r *routine) Call(ctx context.Context, input any, fc *flow.Context) (any, e
 		req.Header.Set(h[0], h[1])
 	}
 
-	if err := r.c.roundTrip(ctx, x, r.timeout); err != nil {
+	if kept, err = r.c.roundTrip(ctx, x, r.timeout); err != nil {
 		return nil, err
 	}
 	status := x.resp.StatusCode()
