@@ -186,7 +186,6 @@ func TestObserversAndSources(t *testing.T) {
 	}
 }
 
-
 // fakePlugins resolves wasm routines and offers one manifest routine and
 // hook, as the plugins package will.
 type fakePlugins struct{}
@@ -237,7 +236,7 @@ func TestPluginRoutinesAndHooks(t *testing.T) {
 func TestProblems(t *testing.T) {
 	cases := []struct {
 		name, src, want string
-		opt          Options
+		opt             Options
 	}{
 		{"syntax", "workflow \"w\" {\n  start = = 1,\n}\n", "p.lua:2: syntax error near '='", Options{}},
 		{"syntax at EOF", "x = 1\ny = 'abc", "p.lua:2: unterminated string", Options{}},
