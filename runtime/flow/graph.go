@@ -183,9 +183,9 @@ func (c *cluster) dot(b *strings.Builder, indent string) {
 	for _, n := range c.nodes {
 		switch {
 		case n.marker == startMarker:
-			fmt.Fprintf(b, "%s%s [shape=circle, label=\"start\"];\n", indent, n.id)
+			fmt.Fprintf(b, "%s%s [shape=point, width=0.2];\n", indent, n.id)
 		case n.marker == endMarker:
-			fmt.Fprintf(b, "%s%s [shape=doublecircle, label=\"end\"];\n", indent, n.id)
+			fmt.Fprintf(b, "%s%s [shape=doublecircle, label=\"\", width=0.12, style=filled, fillcolor=black];\n", indent, n.id)
 		case n.kind == Choice:
 			fmt.Fprintf(b, "%s%s [shape=diamond, label=%s];\n", indent, n.id, dotQuote(n.name+"\n"+n.kind.String()))
 		default:
