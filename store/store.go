@@ -76,8 +76,9 @@ type Instance struct {
 	Children    []string        `json:"children,omitempty"`
 	TraceParent string          `json:"traceparent,omitempty"`
 	ConcKey     string          `json:"concurrency_key,omitempty"`
-	Deadline    *time.Time      `json:"deadline,omitempty"` // workflow timeout
-	Express     bool            `json:"express,omitempty"`  // checkpointed only when parking or ending
+	ConcSeq     int64           `json:"concurrency_seq,omitempty"` // arrival order in its key's queue
+	Deadline    *time.Time      `json:"deadline,omitempty"`        // workflow timeout
+	Express     bool            `json:"express,omitempty"`         // checkpointed only when parking or ending
 
 	// Fan-out bookkeeping of a parallel, map or call state: how many
 	// children the state has in all, how many were started, and the

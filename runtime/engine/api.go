@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
@@ -94,6 +95,21 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	d.setDeadline()
 	d.event(store.Event{Type: "ExecutionStarted", Input: input})
 	d.enter(wf.Start, data, input)
+	if wf.Concurrency != nil {
+		key, err := concurrencyKey(wf, data, d.context())
+		if err != nil {
+			e.mu.Lock()
+			delete(e.owners, id)
+			e.mu.Unlock()
+			e.drivers.Done()
+			d.release()
+			return nil, false, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		in.ConcKey, in.ConcSeq = key, e.conc.arrival(time.Now())
+		if !e.conc.acquire(slotKey(wf.Name, key), wf.Concurrency.Limit, id) {
+			in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: "concurrency", Key: key}
+		}
+	}
 	snapshot := in.Clone()
 	if !in.Express {
 		if err := e.store.Commit(ctx, &d.batch); err != nil {

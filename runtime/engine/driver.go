@@ -62,6 +62,7 @@ type driver struct {
 	fired    []store.Timer // timers to forget after the commit
 	events   []store.Event // committed events, for observers
 	snapshot []any         // data at each committed event, for observers
+	endedNow bool          // the pending checkpoint ends the instance
 }
 
 var driverPool = sync.Pool{New: func() any { return new(driver) }}
@@ -293,6 +294,12 @@ func (d *driver) evaluate() {
 			if !d.recheck() {
 				return
 			}
+		case store.Queued:
+			if !d.e.conc.take(d.id) {
+				return
+			}
+			d.inst.Status, d.inst.Waiting = store.Running, nil
+			d.touch()
 		default:
 			return
 		}
@@ -404,7 +411,13 @@ func (d *driver) afterCommit() {
 		e.post(id, message{kind: msgCancel, cause: "parent instance ended"})
 	}
 	d.cancel = d.cancel[:0]
-	if d.inst.Status.Terminal() {
+	if d.endedNow {
+		d.endedNow = false
+		if d.inst.ConcKey != "" && d.inst.Parent == "" {
+			for _, id := range e.conc.release(slotKey(d.inst.Workflow, d.inst.ConcKey), d.id) {
+				e.post(id, message{kind: msgWake})
+			}
+		}
 		e.ended(d.id)
 	}
 }
@@ -414,6 +427,7 @@ func (d *driver) end(status store.Status, evType string, output json.RawMessage,
 	in := d.inst
 	now := d.e.clock.Now()
 	in.Status, in.EndedAt, in.Waiting = status, &now, nil
+	d.endedNow = true
 	ev := store.Event{Type: evType, State: in.State}
 	if fe != nil {
 		in.Error, in.Cause = fe.Name, fe.Cause

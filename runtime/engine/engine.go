@@ -33,6 +33,7 @@ var (
 	ErrBadID           = errors.New("bad instance id")
 	ErrClosed          = errors.New("engine is closed")
 	ErrNotPaused       = errors.New("instance is not paused")
+	ErrBadInput        = errors.New("bad input")
 )
 
 // Config wires an engine.
@@ -64,6 +65,7 @@ type Engine struct {
 	onEvent    func(string, *store.Event)
 	timers     *timerQueue
 	observers  *observerQueue
+	conc       *concurrency
 
 	mu      sync.Mutex
 	current *flow.Bundle
@@ -103,6 +105,7 @@ func New(cfg Config) *Engine {
 	}
 	e.timers = newTimerQueue(e.clock, e.fire)
 	e.observers = newObserverQueue(e)
+	e.conc = newConcurrency()
 	return e
 }
 
@@ -214,8 +217,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("load timers: %w", err)
 	}
-	var running, waiting []string
+	var all, running, waiting []string
 	if err := e.store.Unfinished(func(id string, st store.Status) error {
+		all = append(all, id)
 		switch st {
 		case store.Running:
 			running = append(running, id)
@@ -225,6 +229,13 @@ func (e *Engine) Open(ctx context.Context) error {
 		return nil
 	}); err != nil {
 		return fmt.Errorf("list unfinished instances: %w", err)
+	}
+	if usesConcurrency(e.Bundle()) {
+		admitted, err := e.restoreConcurrency(all)
+		if err != nil {
+			return fmt.Errorf("restore concurrency queues: %w", err)
+		}
+		running = append(running, admitted...)
 	}
 	for _, id := range running {
 		e.post(id, message{kind: msgWake})

@@ -589,3 +589,40 @@ func TestRestartRerunsInterruptedTask(t *testing.T) {
 		t.Fatalf("keys %v", seen.keys)
 	}
 }
+
+func TestConcurrencyKeyQueuesInOrderAcrossRestart(t *testing.T) {
+	wf := workflow("serial", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "done"})
+	wf.Concurrency = &flow.Concurrency{Key: path("$.order"), Limit: 1}
+	h := newHarness(t, bundle(wf))
+	ctx := context.Background()
+	a := h.start("serial", `{"order":"o1"}`)
+	h.waitingFor(a, "event")
+	b := h.start("serial", `{"order":"o1"}`)
+	c := h.start("serial", `{"order":"o1"}`)
+	other := h.start("serial", `{"order":"o2"}`)
+	h.waitingFor(other, "event")
+	for _, id := range []string{b, c} {
+		in := h.until(id, "queued", func(in *store.Instance) bool { return in.Status == store.Queued })
+		if in.Waiting.Kind != "concurrency" || in.Waiting.Key != "o1" {
+			t.Fatalf("%s: %s %+v", id, in.Status, in.Waiting)
+		}
+	}
+	h.restart()
+	if err := h.engine.Send(ctx, a, "done", nil); err != nil {
+		t.Fatal(err)
+	}
+	h.end(a)
+	h.waitingFor(b, "event")
+	if in, _ := h.engine.Get(c); in.Status != store.Queued {
+		t.Fatalf("c is %s while b runs", in.Status)
+	}
+	if err := h.engine.Cancel(b); err != nil {
+		t.Fatal(err)
+	}
+	h.waitingFor(c, "event")
+	h.engine.Send(ctx, c, "done", nil)
+	output(t, h.end(c))
+	if _, _, err := h.engine.Start(ctx, "serial", engine.StartOptions{Input: json.RawMessage(`{}`)}); !errors.Is(err, engine.ErrBadInput) {
+		t.Fatalf("missing key: %v", err)
+	}
+}
