@@ -3,7 +3,9 @@ package flow
 import (
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -88,5 +90,26 @@ func TestGraphSkipsUnknownTargets(t *testing.T) {
 	want := "flowchart TD\n  m0_start((\"start\"))\n  s0(\"A<br/>pass\")\n  m0_start --> s0\n"
 	if got := Mermaid(w); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestDOTParsesWithGraphviz feeds awkward names through Graphviz itself when
+// it is installed: the quoting is only right if dot accepts it.
+func TestDOTParsesWithGraphviz(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("Graphviz dot is not installed")
+	}
+	odd := "c\n;{}[]<x>&#\\"
+	w := &Workflow{Name: "we\"ird\\ \n name", Machine: *machineOf(`a "q"`, 1,
+		&State{Name: `a "q"`, Kind: Choice, Rules: []Rule{{Next: `b\l\N`}}, Default: odd},
+		&State{Name: `b\l\N`, Kind: Task, Catch: []Catcher{{Errors: []string{`E"1`}, Next: odd}}},
+		&State{Name: odd, Kind: Succeed})}
+	for _, src := range []string{DOT(w), DOT(graphWorkflow())} {
+		cmd := exec.Command(dot, "-Tcanon")
+		cmd.Stdin = strings.NewReader(src)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("dot rejected:\n%s\n%s", src, out)
+		}
 	}
 }
