@@ -517,3 +517,16 @@ func BenchmarkHTTPTask(b *testing.B) {
 		}
 	}
 }
+
+func TestEnvFallback(t *testing.T) {
+	t.Setenv("ORBIT_TEST_EMPTY", "")
+	for in, want := range map[string]string{
+		"${ORBIT_TEST_UNSET_FB:-http://127.0.0.1:1}/x": "http://127.0.0.1:1/x",
+		"${ORBIT_TEST_EMPTY:-fallback}":                "fallback",
+	} {
+		got, err := expandEnv(in)
+		if err != nil || got != want {
+			t.Errorf("expandEnv(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -169,7 +169,8 @@ func expandEnv(s string) (string, error) {
 	return b.String(), err
 }
 
-// scan splits s into literal text (with ${ENV} expanded) and, when
+// scan splits s into literal text (with ${ENV} and ${ENV:-fallback}
+// expanded) and, when
 // placeholders is set, {field} placeholders, calling emit for each piece.
 // An environment variable's value is always literal, so it can never smuggle
 // in a placeholder.
@@ -195,9 +196,15 @@ func scan(s string, placeholders bool, emit func(text string, field bool)) error
 			return fmt.Errorf("%q has an empty {}", s)
 		}
 		if env {
+			// ${NAME:-fallback} works as in the shell, so example bundles
+			// run without any environment.
+			name, fallback, hasFallback := strings.Cut(name, ":-")
 			v, ok := os.LookupEnv(name)
-			if !ok {
-				return fmt.Errorf("environment variable %s is not set", name)
+			if !ok || (hasFallback && v == "") {
+				if !hasFallback {
+					return fmt.Errorf("environment variable %s is not set", name)
+				}
+				v = fallback
 			}
 			if i > 1 {
 				emit(s[:i-1], false)

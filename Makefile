@@ -1,0 +1,40 @@
+# Orbit's build. `make run` serves the example scripts; `make test` runs
+# every test, building the WebAssembly modules the tests need.
+
+GO       ?= go
+BIN      := bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+SHOP     ?= 127.0.0.1:7078
+
+.PHONY: build test run lint plugins bench clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
+	$(GO) build -trimpath -o $(BIN)/shopd ./examples/shopd
+
+# Example plugins, compiled from source with Go's own wasip1 target.
+plugins:
+	@if [ -x plugins/build.sh ]; then plugins/build.sh plugins.d; fi
+
+test: plugins
+	$(GO) vet ./...
+	$(GO) test -race -timeout 15m ./...
+
+# Serves scripts/ with an embedded store, next to shopd, the stand-in for
+# the services the example order workflow calls.
+run: build plugins
+	@$(BIN)/shopd -listen $(SHOP) & shop=$$!; \
+	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
+	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --scripts scripts --plugins plugins.d --data data/orbit.db
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./runtime/... ./store/... ./scripting/... ./httpcall/... ./plugins/...
+	$(BIN)/orbit bench
+
+clean:
+	rm -rf $(BIN) data
