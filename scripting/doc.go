@@ -15,6 +15,9 @@
 // not reused. States are created lazily, never per call. Scripts must not
 // keep anything in globals between calls: two calls may run in two states.
 //
+// A fail state's error and cause are literal strings unless they start
+// with "$", which makes them paths; functions of (data, ctx) work too.
+//
 // # JSON bridge
 //
 // Data crosses between Go (nil, bool, float64, string, []any, map[string]any)

@@ -23,6 +23,9 @@ type loader struct {
 	specs      map[*flow.State]*stateSpec
 	exts       []extension
 	observers  []*flow.Observer // from observe{}, checked once all is loaded
+	// sealed is set once loading is over: definitions made by a call at
+	// run time would change a bundle the engine is already using.
+	sealed bool
 }
 
 // extension is one extend(name, fn) call, applied after all base
@@ -61,10 +64,12 @@ func newLoader(cfg *config, v *vm, p *pool, replay bool) *loader {
 	L.SetGlobal("routine", l.named("routine", l.defineRoutine))
 	L.SetGlobal("workflow", l.named("workflow", l.defineWorkflow))
 	L.SetGlobal("observe", L.NewFunction(func(L *lua.LState) int {
+		l.checkLoading(L, "observe")
 		l.defineObserver(L.CheckTable(1), whereToPos(L.Where(1)))
 		return 0
 	}))
 	L.SetGlobal("extend", L.NewFunction(func(L *lua.LState) int {
+		l.checkLoading(L, "extend")
 		l.exts = append(l.exts, extension{workflow: L.CheckString(1), fn: L.CheckFunction(2), pos: whereToPos(L.Where(1))})
 		return 0
 	}))
@@ -75,6 +80,7 @@ func newLoader(cfg *config, v *vm, p *pool, replay bool) *loader {
 // `workflow "name" {...}`; the one-call form name(name, {...}) works too.
 func (l *loader) named(what string, define func(string, *lua.LTable, flow.Pos)) *lua.LFunction {
 	return l.vm.L.NewFunction(func(L *lua.LState) int {
+		l.checkLoading(L, what)
 		name := L.CheckString(1)
 		pos := whereToPos(L.Where(1))
 		if t, ok := L.Get(2).(*lua.LTable); ok {
@@ -82,6 +88,7 @@ func (l *loader) named(what string, define func(string, *lua.LTable, flow.Pos)) 
 			return 0
 		}
 		L.Push(L.NewFunction(func(L *lua.LState) int {
+			l.checkLoading(L, what)
 			define(name, L.CheckTable(1), pos)
 			return 0
 		}))
@@ -110,6 +117,14 @@ func (l *loader) run(protos []*lua.FunctionProto) {
 		}
 	}
 	l.applyExtensions()
+	l.sealed = true
+}
+
+// checkLoading stops a definition made after loading.
+func (l *loader) checkLoading(L *lua.LState, what string) {
+	if l.sealed {
+		L.RaiseError("%s can only be used at load time, at the top level of a script", what)
+	}
 }
 
 // loadCall runs the pushed function with nargs arguments at load time and

@@ -3,6 +3,8 @@ package scripting
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -113,10 +115,12 @@ func TestExpressionErrorsAreRuntimeWithPosition(t *testing.T) {
 }
 
 func TestDeadlineStopsRunawayCallsAndPoolRecovers(t *testing.T) {
-	opt := Options{LuaTimeout: 50 * time.Millisecond}
+	// Long enough that a loaded machine does not stop the calls that must
+	// succeed; short enough that the runaway ones end quickly.
+	opt := Options{LuaTimeout: 200 * time.Millisecond}
 	b := loadGood(t, opt)
 	_, err := routineOf(t, b, "spin").Call(context.Background(), nil, nil)
-	wantError(t, err, flow.ErrRuntime, "lua call exceeded 50ms (stopped at routines.lua:22)")
+	wantError(t, err, flow.ErrRuntime, "lua call exceeded 200ms (stopped at routines.lua:22)")
 	out, err := routineOf(t, b, "echo").Call(context.Background(), "still here", nil)
 	if err != nil || out != "still here" {
 		t.Errorf("after a timeout: %v, %v", out, err)
@@ -128,7 +132,7 @@ func TestDeadlineStopsRunawayCallsAndPoolRecovers(t *testing.T) {
 	}
 	st := eb.Workflows["w"].States
 	_, err = st["B"].Rules[0].When.Test(nil, nil)
-	wantError(t, err, flow.ErrRuntime, "lua call exceeded 50ms")
+	wantError(t, err, flow.ErrRuntime, "lua call exceeded 200ms (stopped at expr.lua:15)")
 	for range 3 {
 		if v, err := st["C"].Output.Eval(map[string]any{"n": 1.0}, nil); err != nil || v != 2.0 {
 			t.Errorf("after a timeout: %v, %v", v, err)
@@ -223,4 +227,70 @@ func TestCtxFieldsAndReadOnly(t *testing.T) {
 	}
 	_, err = routineOf(t, b, "ctx.write").Call(context.Background(), nil, c)
 	wantError(t, err, flow.ErrTaskFailed, "routines.lua:42: ctx is read-only (tried to set state)")
+}
+
+func TestHTTPRoutine(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"path":"` + r.URL.Path + `"}`))
+	}))
+	defer srv.Close()
+	t.Setenv("ORBIT_TEST_URL", srv.URL)
+	src := `routine "get" { http = { method = "GET", url = "${ORBIT_TEST_URL}/orders/{id}", timeout = "2s" } }`
+	b, err := LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.Routines["get"].Call(context.Background(), map[string]any{"id": "o1"}, &flow.Context{ItemIndex: -1})
+	if err != nil || !reflect.DeepEqual(out, map[string]any{"path": "/orders/o1"}) {
+		t.Errorf("http routine: %#v, %v", out, err)
+	}
+
+	src = "\nroutine \"get\" { http = { url = \"${ORBIT_TEST_UNSET_VAR}/x\" } }"
+	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
+	assertProblem(t, b, err, `h.lua:2: routine "get", http: url: environment variable ORBIT_TEST_UNSET_VAR is not set`)
+	src = "routine \"get\" { http = { url = \"http://x\", retries = 2 } }"
+	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
+	assertProblem(t, b, err, `h.lua:1: routine "get", http: unknown field "retries"`)
+}
+
+const migrateBundle = `
+local kept
+workflow "w" {
+  start = "A",
+  concurrency = { key = function(input) return input.customer end, limit = 1 },
+  migrate = function(from, state, data)
+    data.from = from
+    return state .. "2", data
+  end,
+  states = { A = pass {} },
+}
+extend("w", function(wf) kept = wf end)
+routine "late" { lua = function(input)
+  if input == "workflow" then workflow "x" { start = "A", states = {} } end
+  if input == "extend" then kept:set("A", "next", "A") end
+  return "no"
+end }
+`
+
+func TestMigrateConcurrencyAndLateDefinitions(t *testing.T) {
+	b, err := LoadSources([]flow.Source{{Path: "m.lua", Body: []byte(migrateBundle)}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := b.Workflows["w"]
+	state, data, err := w.Migrate("v0", "A", map[string]any{"n": 1.0})
+	if err != nil || state != "A2" || !reflect.DeepEqual(data, map[string]any{"n": 1.0, "from": "v0"}) {
+		t.Errorf("migrate: %q %#v %v", state, data, err)
+	}
+	if key, err := w.Concurrency.Key.Eval(map[string]any{"customer": "c1"}, nil); err != nil || key != "c1" {
+		t.Errorf("concurrency key: %v, %v", key, err)
+	}
+	for _, input := range []string{"workflow", "extend"} {
+		_, err = b.Routines["late"].Call(context.Background(), input, nil)
+		wantError(t, err, flow.ErrTaskFailed, "can only be used at load time")
+	}
+	if len(b.Workflows) != 1 || w.States["A"].Next != "" {
+		t.Error("a call at run time changed the bundle")
+	}
 }

@@ -35,6 +35,7 @@ func (l *loader) extensionAPI(w *flow.Workflow) *lua.LTable {
 	api := L.NewTable()
 	method := func(name string, fn func(L *lua.LState, pos flow.Pos, what string)) {
 		api.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			l.checkLoading(L, "wf:"+name)
 			fn(L, whereToPos(L.Where(1)), fmt.Sprintf("extend %q, %s", w.Name, name))
 			return 0
 		}))
