@@ -27,6 +27,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the whole instance as one JSON object")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	verbose := fs.Bool("v", false, "log what the engine does to stderr")
+	data := fs.String("data", "", "keep instances in this bbolt file instead of a temporary one; running again resumes them")
+	id := fs.String("id", "", "instance id; with --data, running again with the same id resumes that instance")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -44,7 +46,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	cfg := sidecarConfig{LuaTimeout: *luaTimeout, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	cfg := sidecarConfig{Data: *data, LuaTimeout: *luaTimeout, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	opts := scriptOptions(cfg)
 	b, ok := loadBundle(pos[0], opts, stderr)
 	if !ok {
@@ -62,7 +64,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 		s.close(closeCtx)
 	}()
-	inst, _, err := s.engine.Start(ctx, pos[1], engine.StartOptions{Input: in})
+	inst, _, err := s.engine.Start(ctx, pos[1], engine.StartOptions{ID: *id, Input: in})
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
@@ -85,9 +87,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// waitForEnd waits for the instance to end. An instance that waits for an
-// event cannot go on here (nothing can deliver it), so that ends the run.
+// waitForEnd waits for the instance to end, printing a status line to
+// stderr whenever it starts waiting. An instance that waits for an event
+// cannot go on here (nothing can deliver it), so that ends the run.
 func waitForEnd(ctx context.Context, e *engine.Engine, id string, stderr io.Writer) (*store.Instance, error) {
+	last := ""
 	for {
 		tick, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		inst, err := e.Wait(tick, id)
@@ -103,5 +107,31 @@ func waitForEnd(ctx context.Context, e *engine.Engine, id string, stderr io.Writ
 			return nil, fmt.Errorf("instance %s waits in state %s for event %q, which only a running sidecar (orbit serve) can deliver",
 				id, inst.State, inst.Waiting.Event)
 		}
+		if status := describeWait(inst); status != last && status != "" {
+			fmt.Fprintf(stderr, "orbit: instance %s %s\n", id, status)
+			last = status
+		}
+	}
+}
+
+// describeWait says in words what a waiting instance waits for.
+func describeWait(in *store.Instance) string {
+	w := in.Waiting
+	if w == nil {
+		return ""
+	}
+	until := ""
+	if w.Until != nil {
+		until = " until " + w.Until.Format(time.RFC3339)
+	}
+	switch w.Kind {
+	case "timer":
+		return fmt.Sprintf("waits in state %s: timer%s", in.State, until)
+	case "retry":
+		return fmt.Sprintf("waits in state %s: retry attempt %d after %s%s", in.State, w.Attempt, w.Error, until)
+	case "child":
+		return fmt.Sprintf("waits in state %s: child instance %s", in.State, w.Instance)
+	default:
+		return fmt.Sprintf("waits in state %s: %s", in.State, w.Kind)
 	}
 }

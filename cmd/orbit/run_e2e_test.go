@@ -1,0 +1,254 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	orbitBin  string
+	buildErr  error
+)
+
+// orbit builds the real binary once per test run.
+func orbit(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "orbit-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		orbitBin = filepath.Join(dir, "orbit")
+		out, err := exec.Command("go", "build", "-o", orbitBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			orbitBin = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build orbit: %v\n%s", buildErr, orbitBin)
+	}
+	return orbitBin
+}
+
+// runOrbit runs the binary to its end and returns stdout, stderr and the
+// exit code.
+func runOrbit(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(orbit(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func TestRunExample(t *testing.T) {
+	out, errOut, code := runOrbit(t, nil, "run", "testdata/run", "greet", "--input", `{"name":"Ada"}`)
+	if code != 0 || strings.TrimSpace(out) != `{"greeting":"hello, Ada"}` {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = runOrbit(t, nil, "run", "testdata/run", "greet", "--json", "--input", `{"name":"Ada"}`)
+	if code != 0 || !strings.Contains(out, `"status":"SUCCEEDED"`) || !strings.Contains(out, `"output":{"greeting":"hello, Ada"}`) {
+		t.Fatalf("--json: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = runOrbit(t, nil, "run", "testdata/run", "refuse", "--input", `{}`)
+	if code != 1 || out != "" || strings.TrimSpace(errOut) != "Greeting.Refused: no name given" {
+		t.Fatalf("failure: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = runOrbit(t, nil, "run", "testdata/run", "nope")
+	if code != 1 || !strings.Contains(errOut, `unknown workflow "nope"`) {
+		t.Fatalf("unknown workflow: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestValidateRefusesBrokenScripts(t *testing.T) {
+	cases := map[string]string{
+		"unknown_target.lua":  `unknown_target.lua:4: workflow "w", state "A": next "Nowhere" is not a state of this workflow`,
+		"unreachable.lua":     `unreachable.lua:6: workflow "w", state "Orphan": unreachable from start "A"`,
+		"missing_start.lua":   `missing_start.lua:2: workflow "w": missing start`,
+		"unknown_routine.lua": `unknown_routine.lua:4: workflow "w", state "A": unknown routine "nope"`,
+		"unknown_field.lua":   `unknown_field.lua:4: workflow "w", state "A": unknown field "colour"`,
+		"syntax.lua":          `syntax.lua:3:`,
+	}
+	for file, want := range cases {
+		out, errOut, code := runOrbit(t, nil, "validate", filepath.Join("testdata/broken", file))
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("%s: exit %d, stdout %q (want %q), stderr %q", file, code, out, want, errOut)
+		}
+		if _, errOut, code := runOrbit(t, nil, "run", filepath.Join("testdata/broken", file), "w"); code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("run %s: exit %d, stderr %q", file, code, errOut)
+		}
+	}
+	out, _, code := runOrbit(t, nil, "validate", "testdata/run")
+	if code != 0 || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("valid bundle: exit %d, %q", code, out)
+	}
+}
+
+func TestGraph(t *testing.T) {
+	out, _, code := runOrbit(t, nil, "graph", "testdata/run", "greet")
+	if code != 0 || !strings.HasPrefix(out, "digraph") || !strings.Contains(out, "Greet") {
+		t.Fatalf("dot: exit %d, %q", code, out)
+	}
+	out, _, code = runOrbit(t, nil, "graph", "testdata/run", "greet", "--format", "mermaid")
+	if code != 0 || !strings.HasPrefix(out, "flowchart") {
+		t.Fatalf("mermaid: exit %d, %q", code, out)
+	}
+}
+
+func TestSandboxStopsHostileScripts(t *testing.T) {
+	for _, wf := range []string{"use_os", "use_io", "use_load", "spin"} {
+		_, errOut, code := runOrbit(t, nil, "run", "testdata/hostile", wf, "--lua-timeout", "50ms")
+		if code != 1 || !strings.Contains(errOut, "States.") {
+			t.Errorf("%s: exit %d, stderr %q", wf, code, errOut)
+		}
+	}
+}
+
+// downstream is a loopback service that records Idempotency-Keys and can
+// hold calls until released.
+type downstream struct {
+	mu     sync.Mutex
+	keys   []string
+	hold   bool
+	called chan struct{}
+}
+
+func startDownstream(t *testing.T) (*downstream, string) {
+	d := &downstream{hold: true, called: make(chan struct{}, 16)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		d.mu.Lock()
+		d.keys = append(d.keys, r.Header.Get("Idempotency-Key"))
+		hold := d.hold
+		d.mu.Unlock()
+		d.called <- struct{}{}
+		if hold {
+			<-r.Context().Done() // the caller dies first
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"charged":true}`)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return d, "http://" + ln.Addr().String()
+}
+
+// TestKillDuringTaskAndWait kills orbit with SIGKILL inside a task and
+// inside a wait, and shows each instance finishing when the same command
+// runs again on the same data file; the re-run task keeps its key.
+func TestKillDuringTaskAndWait(t *testing.T) {
+	down, url := startDownstream(t)
+	env := []string{"CHARGE_URL=" + url}
+	dir := t.TempDir()
+
+	// Inside a task.
+	data := filepath.Join(dir, "task.db")
+	args := []string{"run", "testdata/kill", "charge", "--data", data, "--id", "order-7", "--input", `{"amount":5}`}
+	cmd := startOrbit(t, env, args...)
+	<-down.called
+	killed(t, cmd)
+	down.mu.Lock()
+	down.hold = false
+	down.mu.Unlock()
+	out, errOut, code := runOrbit(t, env, args...)
+	if code != 0 || strings.TrimSpace(out) != `{"amount":5,"charge":{"charged":true}}` {
+		t.Fatalf("after restart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	down.mu.Lock()
+	keys := append([]string(nil), down.keys...)
+	down.mu.Unlock()
+	if len(keys) != 2 || keys[0] != "order-7/Charge/1" || keys[1] != keys[0] {
+		t.Fatalf("Idempotency-Keys %v, want the same key twice", keys)
+	}
+
+	// Inside a wait.
+	data = filepath.Join(dir, "wait.db")
+	args = []string{"run", "testdata/kill", "nap", "--data", data, "--id", "nap-1"}
+	cmd = startOrbit(t, env, args...)
+	waitForLine(t, cmd, "waits in state Nap: timer")
+	killed(t, cmd)
+	out, errOut, code = runOrbit(t, env, args...)
+	if code != 0 || strings.TrimSpace(out) != `"rested"` {
+		t.Fatalf("after restart: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+type running struct {
+	*exec.Cmd
+	lines chan string
+}
+
+func startOrbit(t *testing.T, env []string, args ...string) *running {
+	t.Helper()
+	cmd := exec.Command(orbit(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &running{Cmd: cmd, lines: make(chan string, 64)}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return r
+}
+
+func waitForLine(t *testing.T, r *running, want string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("orbit exited before printing %q", want)
+			}
+			if strings.Contains(line, want) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("orbit never printed %q", want)
+		}
+	}
+}
+
+func killed(t *testing.T, r *running) {
+	t.Helper()
+	if err := r.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r.Wait()
+}

@@ -1,0 +1,6 @@
+
+workflow "w" {
+  states = {
+    A = succeed {},
+  },
+}

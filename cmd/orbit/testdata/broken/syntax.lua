@@ -1,0 +1,4 @@
+workflow "w" {
+  start = "A",
+  states = { A = pass { ,
+}

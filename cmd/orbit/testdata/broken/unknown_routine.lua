@@ -1,0 +1,6 @@
+workflow "w" {
+  start = "A",
+  states = {
+    A = task { routine = "nope" },
+  },
+}

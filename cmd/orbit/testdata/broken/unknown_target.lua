@@ -1,0 +1,8 @@
+workflow "w" {
+  start = "A",
+  states = {
+    A = pass {
+      next = "Nowhere",
+    },
+  },
+}
