@@ -1,0 +1,170 @@
+package plugins_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/orbit-sidecar/orbit/plugins"
+	"github.com/orbit-sidecar/orbit/plugins/pluginstest"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// guestHost loads the test reactor as plugin "guest", allowed to reach srv.
+func guestHost(t *testing.T, srv *httptest.Server, poolSize int, logs io.Writer) (*plugins.Host, *pluginstest.KV) {
+	t.Helper()
+	dir := t.TempDir()
+	u, _ := url.Parse(srv.URL)
+	addPlugin(t, dir, map[string]any{
+		"name":          "guest",
+		"allowed_hosts": []string{u.Host},
+		"memory_limit":  "32MiB",
+		"timeout":       "500ms",
+		"config":        map[string]string{"greeting": "hello"},
+	}, built.Module("guest"))
+	kv := pluginstest.NewKV()
+	return open(t, dir, kv, poolSize, logs), kv
+}
+
+func call(t *testing.T, h *plugins.Host, fn string, input any) (any, error) {
+	t.Helper()
+	r, err := h.Func("guest", fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Call(context.Background(), input, &flow.Context{Instance: "i-1", Workflow: "wf", State: "S", Attempt: 1, Visit: 1, IdempotencyKey: "i-1/S/1"})
+}
+
+// wantName checks that err is a *flow.Error named name and returns it.
+func wantName(t *testing.T, err error, name string) *flow.Error {
+	t.Helper()
+	var fe *flow.Error
+	if !errors.As(err, &fe) || fe.Name != name {
+		t.Fatalf("error = %v, want one named %s", err, name)
+	}
+	return fe
+}
+
+// wantHealthy checks that the plugin still answers, on a fresh instance
+// when the last one was discarded.
+func wantHealthy(t *testing.T, h *plugins.Host) {
+	t.Helper()
+	in := map[string]any{"still": "alive"}
+	out, err := call(t, h, "echo", in)
+	if err != nil || !reflect.DeepEqual(out, in) {
+		t.Fatalf("echo after a failure = %v, %v", out, err)
+	}
+}
+
+func TestGuest(t *testing.T) {
+	var seen http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Echo", "yes")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	logs := &logBuffer{}
+	// One instance, so that every failure below must be followed by a
+	// fresh one for the next call to pass.
+	h, kv := guestHost(t, srv, 1, logs)
+
+	t.Run("echo", func(t *testing.T) {
+		in := map[string]any{"n": 1.5, "s": "x", "a": []any{true, nil}}
+		out, err := call(t, h, "echo", in)
+		if err != nil || !reflect.DeepEqual(out, in) {
+			t.Fatalf("echo = %v, %v", out, err)
+		}
+		if out, err := call(t, h, "echo", nil); err != nil || out != nil {
+			t.Fatalf("echo(null) = %v, %v", out, err)
+		}
+	})
+	t.Run("named error", func(t *testing.T) {
+		_, err := call(t, h, "fail", map[string]any{"Name": "Payment.Declined", "Cause": "card expired"})
+		if fe := wantName(t, err, "Payment.Declined"); fe.Cause != "card expired" {
+			t.Fatalf("cause = %q", fe.Cause)
+		}
+		wantHealthy(t, h)
+	})
+	t.Run("allowed host", func(t *testing.T) {
+		out, err := call(t, h, "fetch", map[string]any{"URL": srv.URL + "/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := out.(map[string]any)
+		if resp["status"] != 200.0 || resp["body"] != `{"q":1}` || resp["headers"].(map[string]any)["x-echo"] != "yes" {
+			t.Fatalf("response = %v", resp)
+		}
+		if seen.Get("Idempotency-Key") != "i-1/S/1" || seen.Get("Orbit-Instance") != "i-1" || seen.Get("Content-Type") != "application/json" {
+			t.Fatalf("the request lacks the task's headers: %v", seen)
+		}
+	})
+	t.Run("disallowed host", func(t *testing.T) {
+		_, err := call(t, h, "fetch", map[string]any{"URL": "http://203.0.113.7:9/steal"})
+		if fe := wantName(t, err, "Fetch.Denied"); !strings.Contains(fe.Cause, "allowed_hosts") {
+			t.Fatalf("cause = %q", fe.Cause)
+		}
+		wantHealthy(t, h)
+	})
+	t.Run("infinite loop", func(t *testing.T) {
+		_, err := call(t, h, "loop", nil)
+		wantName(t, err, flow.ErrPluginTimeout)
+		wantHealthy(t, h)
+	})
+	t.Run("memory bomb", func(t *testing.T) {
+		_, err := call(t, h, "bomb", nil)
+		var fe *flow.Error
+		if !errors.As(err, &fe) || (fe.Name != flow.ErrPluginMemory && fe.Name != flow.ErrPluginTrap) {
+			t.Fatalf("error = %v, want Plugin.MemoryLimit or Plugin.Trap", err)
+		}
+		t.Logf("memory bomb: %v", err)
+		wantHealthy(t, h)
+	})
+	t.Run("panic", func(t *testing.T) {
+		_, err := call(t, h, "boom", nil)
+		if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "panic: boom") {
+			t.Fatalf("cause = %q, want the panic message", fe.Cause)
+		}
+		wantHealthy(t, h)
+	})
+	t.Run("file open", func(t *testing.T) {
+		_, err := call(t, h, "open_file", map[string]any{"Path": "/etc/hostname"})
+		wantName(t, err, "File.Denied")
+		wantHealthy(t, h)
+	})
+	t.Run("missing export", func(t *testing.T) {
+		_, err := call(t, h, "no_such_func", nil)
+		wantName(t, err, flow.ErrPluginNotFound)
+		_, err = call(t, h, "wrong_shape", nil)
+		if fe := wantName(t, err, flow.ErrPluginNotFound); !strings.Contains(fe.Cause, "want (i32, i32) -> i64") {
+			t.Fatalf("cause = %q", fe.Cause)
+		}
+		wantHealthy(t, h)
+	})
+	t.Run("host functions", func(t *testing.T) {
+		out, err := call(t, h, "host", map[string]any{"Key": "token", "Value": "s3cret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out.(map[string]any)
+		if got["config"] != "hello" || got["kv"] != "s3cret" || got["missing"] != true {
+			t.Fatalf("host functions = %v", got)
+		}
+		if tc := got["context"].(map[string]any); tc["instance"] != "i-1" || tc["idempotency_key"] != "i-1/S/1" {
+			t.Fatalf("context = %v", tc)
+		}
+		if v, err := kv.KVGet("guest", "token"); err != nil || string(v) != "s3cret" {
+			t.Fatalf("kv namespace: %q, %v", v, err)
+		}
+		if l := logs.String(); !strings.Contains(l, "host functions exercised") || !strings.Contains(l, "plugin=guest") {
+			t.Fatalf("log lacks the guest's line: %s", l)
+		}
+	})
+}

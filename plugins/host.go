@@ -1,0 +1,296 @@
+package plugins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/orbit-sidecar/orbit/httpcall"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// KV is the per-plugin key-value store behind kv_get and kv_put; ns is the
+// plugin's name. A missing key is store.ErrNotFound.
+type KV interface {
+	KVGet(ns, key string) ([]byte, error)
+	KVPut(ns, key string, value []byte) error
+}
+
+// Options configure a Host. Every field may be left zero.
+type Options struct {
+	CacheDir string           // on-disk compilation cache, e.g. <data dir>/wasm-cache; "" keeps it in memory
+	HTTP     *httpcall.Client // for http_request; nil refuses every request
+	KV       KV               // for kv_get and kv_put; nil fails them
+	Logger   *slog.Logger     // guest logs and output; nil discards them
+	PoolSize int              // warm instances per reactor plugin, and its bound on concurrent calls; 0: GOMAXPROCS
+}
+
+// Host is a loaded plugins directory: every plugin compiled, checked and
+// warmed. It is immutable once open; a reload opens a new Host and closes
+// the old one (see Close).
+type Host struct {
+	plugins  map[string]*plugin
+	order    []string // plugin names, sorted
+	routines map[string]flow.Routine
+	cache    wazero.CompilationCache
+	http     *httpcall.Client
+	kv       KV
+	log      *slog.Logger
+	poolSize int
+
+	mu       sync.RWMutex
+	closed   bool
+	inflight sync.WaitGroup
+}
+
+// Open loads every plugin folder of dir. A missing dir is an empty Host, so
+// that a sidecar without plugins needs no setup. Any bad plugin fails the
+// whole load, with every problem listed, so that a reload never half-applies.
+func Open(dir string, opt Options) (*Host, error) {
+	h := &Host{
+		plugins:  map[string]*plugin{},
+		routines: map[string]flow.Routine{},
+		http:     opt.HTTP,
+		kv:       opt.KV,
+		log:      opt.Logger,
+		poolSize: opt.PoolSize,
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if h.poolSize <= 0 {
+		h.poolSize = runtime.GOMAXPROCS(0)
+	}
+	manifests, err := loadManifests(dir)
+	if err != nil || len(manifests) == 0 {
+		return h, err
+	}
+	if opt.CacheDir == "" {
+		h.cache = wazero.NewCompilationCache()
+	} else if h.cache, err = wazero.NewCompilationCacheWithDir(opt.CacheDir); err != nil {
+		return nil, fmt.Errorf("plugins: compilation cache %s: %w", opt.CacheDir, err)
+	}
+	ctx := context.Background()
+	var errs []error
+	for _, m := range manifests {
+		p, err := loadPlugin(ctx, h, m, h.cache)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.plugins[m.Name] = p
+		h.order = append(h.order, m.Name)
+	}
+	errs = append(errs, h.indexRoutines()...)
+	if len(errs) > 0 {
+		_ = h.Close(ctx)
+		return nil, errors.Join(errs...)
+	}
+	return h, nil
+}
+
+// loadManifests reads every folder's manifest and checks that names are
+// unique; a folder without plugin.json is skipped (it may hold sources).
+func loadManifests(dir string) ([]*Manifest, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	var (
+		out   []*Manifest
+		errs  []error
+		where = map[string]string{}
+	)
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(sub, ManifestFile)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		m, err := LoadManifest(sub)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := where[m.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: name: %q is already the name of the plugin in %s", filepath.Join(sub, ManifestFile), m.Name, prev))
+			continue
+		}
+		where[m.Name] = sub
+		out = append(out, m)
+	}
+	return out, errors.Join(errs...)
+}
+
+// indexRoutines builds the manifest routines, refusing a name declared twice.
+func (h *Host) indexRoutines() []error {
+	var errs []error
+	owner := map[string]string{}
+	for _, name := range h.order {
+		p := h.plugins[name]
+		for _, r := range sortedKeys(p.m.Routines) {
+			if prev, dup := owner[r]; dup {
+				errs = append(errs, fmt.Errorf("plugin %s: routines: %q is also declared by plugin %s", name, r, prev))
+				continue
+			}
+			owner[r] = name
+			h.routines[r] = &routine{h: h, plugin: name, fn: p.m.Routines[r]}
+		}
+	}
+	return errs
+}
+
+// Func is a `wasm = { plugin, func }` routine. An unknown plugin is an
+// error now, at load time; an unknown export is Plugin.NotFound when
+// called, as SPEC 4 has it.
+func (h *Host) Func(plugin, fn string) (flow.Routine, error) {
+	if _, ok := h.plugins[plugin]; !ok {
+		return nil, fmt.Errorf("no plugin %q is loaded (loaded: %v)", plugin, h.order)
+	}
+	if fn == "" {
+		return nil, fmt.Errorf("plugin %s: func is empty", plugin)
+	}
+	return &routine{h: h, plugin: plugin, fn: fn}, nil
+}
+
+// Routines are the routines the manifests declare, usable by name from any
+// workflow.
+func (h *Host) Routines() map[string]flow.Routine {
+	out := make(map[string]flow.Routine, len(h.routines))
+	for k, v := range h.routines {
+		out[k] = v
+	}
+	return out
+}
+
+// Hooks are the manifests' hooks as observers, so that a dropped-in
+// plugin extends workflows without a script edit.
+func (h *Host) Hooks() []*flow.Observer {
+	var out []*flow.Observer
+	for _, name := range h.order {
+		p := h.plugins[name]
+		for _, hk := range p.m.Hooks {
+			out = append(out, &flow.Observer{
+				Workflow:    hk.Workflow,
+				On:          hk.On,
+				State:       hk.State,
+				RoutineName: "wasm:" + name + "/" + hk.Func,
+				Routine:     &routine{h: h, plugin: name, fn: hk.Func},
+				Pos:         flow.Pos{File: filepath.Join(p.m.dir, ManifestFile)},
+			})
+		}
+	}
+	return out
+}
+
+// PluginInfo describes a loaded plugin for GET /v1/plugins.
+type PluginInfo struct {
+	Name         string            `json:"name"`
+	Module       string            `json:"module"`
+	Routines     map[string]string `json:"routines"`
+	Hooks        []Hook            `json:"hooks"`
+	AllowedHosts []string          `json:"allowed_hosts"`
+	MemoryLimit  string            `json:"memory_limit"`
+	Timeout      string            `json:"timeout"`
+	Kind         string            `json:"kind"`
+}
+
+// Info lists the loaded plugins, sorted by name.
+func (h *Host) Info() []PluginInfo {
+	out := make([]PluginInfo, 0, len(h.order))
+	for _, name := range h.order {
+		m := h.plugins[name].m
+		out = append(out, PluginInfo{
+			Name:         m.Name,
+			Module:       m.Module,
+			Routines:     nonNil(m.Routines),
+			Hooks:        append([]Hook{}, m.Hooks...),
+			AllowedHosts: append([]string{}, m.AllowedHosts...),
+			MemoryLimit:  m.MemoryLimit,
+			Timeout:      m.Timeout,
+			Kind:         h.plugins[name].kind,
+		})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// Close stops new calls (they fail with Plugin.NotFound), waits for the
+// calls in flight until ctx ends, then frees every instance and compiled
+// module. A reload opens the new Host first and then closes the old one,
+// so that no call finds neither; routines taken from the old Host stay
+// bound to it, so the caller swaps them together with the Host.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { h.inflight.Wait(); close(done) }()
+	var waitErr error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		waitErr = fmt.Errorf("plugins: closing with calls in flight: %w", ctx.Err())
+	}
+	var errs []error
+	for _, name := range h.order {
+		errs = append(errs, h.plugins[name].close(context.Background()))
+	}
+	if h.cache != nil {
+		errs = append(errs, h.cache.Close(context.Background()))
+	}
+	return errors.Join(append(errs, waitErr)...)
+}
+
+// enter registers a call, or refuses it once Close has begun.
+func (h *Host) enter() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return false
+	}
+	h.inflight.Add(1)
+	return true
+}
+
+// routine is a plugin function as a flow.Routine.
+type routine struct {
+	h      *Host
+	plugin string
+	fn     string
+}
+
+// Call runs the plugin function with the task's input.
+func (r *routine) Call(ctx context.Context, input any, c *flow.Context) (any, error) {
+	if !r.h.enter() {
+		return nil, flow.Errorf(flow.ErrPluginNotFound, "plugin %s: unloaded (plugins were reloaded)", r.plugin)
+	}
+	defer r.h.inflight.Done()
+	return r.h.plugins[r.plugin].call(ctx, r.fn, input, c)
+}

@@ -1,0 +1,283 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// Bounds on what a guest may hand the host in one call.
+const (
+	maxKVKey   = 1 << 10
+	maxKVValue = 1 << 20
+)
+
+const i32 = api.ValueTypeI32
+
+// hostFunc is one function of the orbit import module; the table below is
+// both what the host provides and what checkModule holds imports against.
+type hostFunc struct {
+	name    string
+	params  []api.ValueType
+	results []api.ValueType
+	fn      func(ctx context.Context, i *instance, stack []uint64)
+}
+
+var hostFuncs = []hostFunc{
+	{"log", []api.ValueType{i32, i32, i32}, nil, hostLog},
+	{"config_get", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, hostConfigGet},
+	{"kv_get", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, hostKVGet},
+	{"kv_put", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, hostKVPut},
+	{"http_request", []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}, hostHTTPRequest},
+	{"context_get", []api.ValueType{i32, i32}, []api.ValueType{i32}, hostContextGet},
+	{"read", []api.ValueType{i32, i32}, []api.ValueType{i32}, hostRead},
+}
+
+// instantiateHostModule provides the orbit module to a plugin's runtime.
+// The functions find their instance in the call's context, so one module
+// serves every instance of the runtime.
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(importOrbit)
+	for _, hf := range hostFuncs {
+		fn := hf.fn
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, caller api.Module, stack []uint64) {
+			i := instanceFrom(ctx)
+			if i == nil { // a module instantiated outside this package; cannot happen
+				return
+			}
+			// The caller's memory, not i.mod's: a command module calls in
+			// from _start, before its instance is known.
+			i.mem = caller.Memory()
+			fn(ctx, i, stack)
+		}), hf.params, hf.results).Export(hf.name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// bytesAt is a view of guest memory; ok is false outside it.
+func (i *instance) bytesAt(ptr, n uint64) ([]byte, bool) {
+	return i.mem.Read(uint32(ptr), uint32(n))
+}
+
+// give hands a value to the guest: written into its buffer when it fits,
+// else kept pending for read. Returns the value's length.
+func (i *instance) give(stack []uint64, bufPtr, bufCap uint64, v []byte) {
+	i.pending = nil
+	if uint64(len(v)) <= bufCap {
+		if !i.mem.Write(uint32(bufPtr), v) {
+			i.fail(stack, CodeInvalid, "buffer is outside memory")
+			return
+		}
+	} else {
+		i.pending = v
+	}
+	stack[0] = api.EncodeI32(int32(len(v)))
+}
+
+// fail returns an error code and leaves the explanation for read.
+func (i *instance) fail(stack []uint64, code int32, format string, args ...any) {
+	i.pending = fmt.Appendf(nil, format, args...)
+	stack[0] = api.EncodeI32(code)
+}
+
+func hostLog(ctx context.Context, i *instance, stack []uint64) {
+	msg, ok := i.bytesAt(stack[1], stack[2])
+	if !ok {
+		return
+	}
+	level := [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[min(uint32(stack[0]), 3)]
+	log := i.p.log
+	if c := i.flow; c != nil {
+		log = log.With("instance", c.Instance, "workflow", c.Workflow, "state", c.State)
+	}
+	log.Log(ctx, level, string(msg))
+}
+
+func hostConfigGet(_ context.Context, i *instance, stack []uint64) {
+	key, ok := i.bytesAt(stack[0], stack[1])
+	if !ok {
+		i.fail(stack, CodeInvalid, "key is outside memory")
+		return
+	}
+	v, found := i.p.m.Config[string(key)]
+	if !found {
+		i.fail(stack, CodeNotFound, "config has no key %q", key)
+		return
+	}
+	i.give(stack, stack[2], stack[3], []byte(v))
+}
+
+func hostKVGet(_ context.Context, i *instance, stack []uint64) {
+	key, ok := i.bytesAt(stack[0], stack[1])
+	switch {
+	case !ok:
+		i.fail(stack, CodeInvalid, "key is outside memory")
+		return
+	case i.p.h.kv == nil:
+		i.fail(stack, CodeFailed, "this Orbit has no key-value store")
+		return
+	}
+	v, err := i.p.h.kv.KVGet(i.p.m.Name, string(key))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		i.fail(stack, CodeNotFound, "no key %q", key)
+	case err != nil:
+		i.fail(stack, CodeFailed, "kv_get: %v", err)
+	default:
+		i.give(stack, stack[2], stack[3], v)
+	}
+}
+
+func hostKVPut(_ context.Context, i *instance, stack []uint64) {
+	key, ok1 := i.bytesAt(stack[0], stack[1])
+	val, ok2 := i.bytesAt(stack[2], stack[3])
+	switch {
+	case !ok1 || !ok2:
+		i.fail(stack, CodeInvalid, "key or value is outside memory")
+	case len(key) == 0 || len(key) > maxKVKey || len(val) > maxKVValue:
+		i.fail(stack, CodeInvalid, "keys are 1 to %d bytes and values up to %d bytes", maxKVKey, maxKVValue)
+	case i.p.h.kv == nil:
+		i.fail(stack, CodeFailed, "this Orbit has no key-value store")
+	default:
+		// The store may keep the slice; guest memory changes under it.
+		if err := i.p.h.kv.KVPut(i.p.m.Name, string(key), append([]byte(nil), val...)); err != nil {
+			i.fail(stack, CodeFailed, "kv_put: %v", err)
+			return
+		}
+		i.pending = nil
+		stack[0] = 0
+	}
+}
+
+// httpRequest and httpResponse are http_request's JSON (see abi.go).
+type httpRequest struct {
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	Body      string            `json:"body"`
+	TimeoutMS int64             `json:"timeout_ms"`
+}
+
+type httpResponse struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
+	raw, ok := i.bytesAt(stack[0], stack[1])
+	if !ok {
+		i.fail(stack, CodeInvalid, "request is outside memory")
+		return
+	}
+	var req httpRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		i.fail(stack, CodeInvalid, "request is not valid JSON: %v", err)
+		return
+	}
+	if err := allowed(i.p.m.hosts, req.URL); err != nil {
+		i.p.log.Warn("http_request denied", "url", req.URL, "reason", err)
+		i.fail(stack, CodeDenied, "%v", err)
+		return
+	}
+	if i.p.h.http == nil {
+		i.fail(stack, CodeFailed, "this Orbit has no HTTP client")
+		return
+	}
+	if req.Method == "" {
+		req.Method = "GET"
+	}
+	// The call's deadline bounds the request; a shorter timeout_ms wins.
+	timeout := i.p.m.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if t := time.Duration(req.TimeoutMS) * time.Millisecond; t > 0 && t < timeout {
+		timeout = t
+	}
+	headers := i.taskHeaders(req.Headers, req.Body != "")
+	status, respHeaders, body, err := i.p.h.http.Do(ctx, req.Method, req.URL, headers, []byte(req.Body), timeout)
+	if err != nil {
+		i.fail(stack, CodeFailed, "%s %s: %v", req.Method, req.URL, err)
+		return
+	}
+	out, err := json.Marshal(httpResponse{Status: status, Headers: respHeaders, Body: string(body)})
+	if err != nil {
+		i.fail(stack, CodeFailed, "response: %v", err)
+		return
+	}
+	i.give(stack, stack[2], stack[3], out)
+}
+
+// taskHeaders adds what every outgoing call of a task carries (SPEC 1.2),
+// so that a plugin's requests are deduplicated and traced like an http
+// routine's. The guest's own headers win.
+func (i *instance) taskHeaders(h map[string]string, hasBody bool) map[string]string {
+	out := make(map[string]string, len(h)+7)
+	if hasBody {
+		out["Content-Type"] = "application/json"
+	}
+	if c := i.flow; c != nil {
+		out["Idempotency-Key"] = c.IdempotencyKey
+		out["Orbit-Instance"] = c.Instance
+		out["Orbit-Workflow"] = c.Workflow
+		out["Orbit-State"] = c.State
+		out["Orbit-Attempt"] = strconv.Itoa(c.Attempt)
+		if c.TraceParent != "" {
+			out["traceparent"] = c.TraceParent
+		}
+	}
+	for k, v := range h {
+		out[k] = v
+	}
+	return out
+}
+
+// taskContext is context_get's JSON.
+type taskContext struct {
+	Instance       string `json:"instance"`
+	Workflow       string `json:"workflow"`
+	Version        string `json:"version"`
+	State          string `json:"state"`
+	Attempt        int    `json:"attempt"`
+	Visit          int    `json:"visit"`
+	IdempotencyKey string `json:"idempotency_key"`
+	TraceParent    string `json:"traceparent"`
+}
+
+func hostContextGet(_ context.Context, i *instance, stack []uint64) {
+	var tc taskContext
+	if c := i.flow; c != nil {
+		tc = taskContext{c.Instance, c.Workflow, c.Version, c.State, c.Attempt, c.Visit, c.IdempotencyKey, c.TraceParent}
+	}
+	out, _ := json.Marshal(tc) // a struct of strings and ints always encodes
+	i.give(stack, stack[0], stack[1], out)
+}
+
+func hostRead(_ context.Context, i *instance, stack []uint64) {
+	if i.pending == nil {
+		stack[0] = api.EncodeI32(CodeNoData)
+		return
+	}
+	v := i.pending
+	if uint64(len(v)) > stack[1] {
+		stack[0] = api.EncodeI32(int32(len(v))) // still too small: keep it
+		return
+	}
+	if !i.mem.Write(uint32(stack[0]), v) {
+		i.fail(stack, CodeInvalid, "buffer is outside memory")
+		return
+	}
+	i.pending = nil
+	stack[0] = api.EncodeI32(int32(len(v)))
+}

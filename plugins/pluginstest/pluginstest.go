@@ -1,0 +1,127 @@
+// Package pluginstest builds Orbit's example and test plugins from source
+// for tests in any package, and gives them an in-memory key-value store.
+//
+//	func TestMain(m *testing.M) {
+//		b, err := pluginstest.Build()
+//		if err != nil { log.Fatal(err) }
+//		code := m.Run()
+//		b.Remove()
+//		os.Exit(code)
+//	}
+//
+// Then plugins.Open(b.PluginsDir, plugins.Options{CacheDir: b.CacheDir, KV: pluginstest.NewKV()})
+// loads the fraud and audit examples.
+package pluginstest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// Built is where Build put the modules.
+type Built struct {
+	PluginsDir string // a plugins directory with the examples: fraud/, audit/
+	ModulesDir string // the test modules: guest.wasm (reactor), command.wasm (command)
+	CacheDir   string // a compilation cache that outlives the test process
+	tmp        string
+}
+
+var (
+	once  sync.Once
+	built *Built
+	err   error
+)
+
+// Build runs plugins/build.sh once per process into a temporary directory.
+// The compilation cache lives in the user's cache directory (or
+// $ORBIT_TEST_WASM_CACHE), so that only the first run of a machine pays
+// for compiling a Go guest — about 1.5 s, or 15 s under -race.
+func Build() (*Built, error) {
+	once.Do(func() { built, err = build() })
+	return built, err
+}
+
+func build() (*Built, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return nil, fmt.Errorf("pluginstest: cannot locate the sources")
+	}
+	script := filepath.Join(filepath.Dir(file), "..", "build.sh")
+	tmp, err := os.MkdirTemp("", "orbit-plugins-")
+	if err != nil {
+		return nil, err
+	}
+	b := &Built{PluginsDir: filepath.Join(tmp, "plugins.d"), ModulesDir: filepath.Join(tmp, "modules"), tmp: tmp}
+	cmd := exec.Command("bash", script, b.PluginsDir, b.ModulesDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("pluginstest: %s: %v\n%s", script, err, out)
+	}
+	b.CacheDir = os.Getenv("ORBIT_TEST_WASM_CACHE")
+	if b.CacheDir == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			b.CacheDir = filepath.Join(dir, "orbit-test", "wasm-cache")
+		} else {
+			b.CacheDir = filepath.Join(tmp, "wasm-cache")
+		}
+	}
+	return b, nil
+}
+
+// Remove deletes the built modules (not the shared compilation cache).
+func (b *Built) Remove() {
+	if b != nil {
+		_ = os.RemoveAll(b.tmp)
+	}
+}
+
+// Module is the path of a test module by name ("guest", "command").
+func (b *Built) Module(name string) string { return filepath.Join(b.ModulesDir, name+".wasm") }
+
+// KV is an in-memory plugins.KV, safe for concurrent use.
+type KV struct {
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+// NewKV returns an empty store.
+func NewKV() *KV { return &KV{data: map[string][]byte{}} }
+
+// KVGet returns a copy of the value, or store.ErrNotFound.
+func (k *KV) KVGet(ns, key string) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.data[ns+"\x00"+key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return append([]byte(nil), v...), nil
+}
+
+// KVPut stores a copy of the value.
+func (k *KV) KVPut(ns, key string, value []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.data[ns+"\x00"+key] = append([]byte(nil), value...)
+	return nil
+}
+
+// Keys lists the keys of a namespace, for assertions.
+func (k *KV) Keys(ns string) []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for full := range k.data {
+		if key, ok := strings.CutPrefix(full, ns+"\x00"); ok {
+			out = append(out, key)
+		}
+	}
+	return out
+}
