@@ -26,7 +26,7 @@ type plugin struct {
 	compiled wazero.CompiledModule
 	kind     string
 	report   *Report // the module's exports, checked against the ABI
-	pool     *pool // reactors only
+	pool     *pool   // reactors only
 }
 
 // loadPlugin compiles a plugin's module (through the shared cache) and

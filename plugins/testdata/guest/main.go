@@ -14,7 +14,9 @@ import (
 func main() {}
 
 //go:wasmexport echo
-func echo(ptr, size uint32) uint64 { return pdk.Handle(ptr, size, func(in any) (any, error) { return in, nil }) }
+func echo(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(in any) (any, error) { return in, nil })
+}
 
 //go:wasmexport fail
 func fail(ptr, size uint32) uint64 {
