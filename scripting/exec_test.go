@@ -294,3 +294,29 @@ func TestMigrateConcurrencyAndLateDefinitions(t *testing.T) {
 		t.Error("a call at run time changed the bundle")
 	}
 }
+
+func TestRunawayRecursionAndCleanStack(t *testing.T) {
+	src := `local function f(n) return f(n + 1) + 1 end
+routine "deep" { lua = function(input) return f(1) end }
+routine "ok" { lua = function(input) return input end }`
+	b, err := LoadSources([]flow.Source{{Path: "r.lua", Body: []byte(src)}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Routines["deep"].Call(context.Background(), nil, nil)
+	wantError(t, err, flow.ErrTaskFailed, "stack overflow")
+	for range 3 {
+		if out, err := b.Routines["ok"].Call(context.Background(), 1.0, nil); err != nil || out != 1.0 {
+			t.Fatalf("after a stack overflow: %v, %v", out, err)
+		}
+	}
+	p := b.Routines["ok"].(luaRoutine).pool
+	v, err := p.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.put(v)
+	if top := v.L.GetTop(); top != 0 {
+		t.Errorf("%d values left on the Lua stack between calls", top)
+	}
+}

@@ -23,43 +23,22 @@ type luaExpr struct{ fnRef }
 
 // Eval calls the function; its errors are States.Runtime.
 func (e luaExpr) Eval(data any, c *flow.Context) (any, error) {
-	v, err := e.pool.get()
-	if err != nil {
-		return nil, err
-	}
-	defer e.pool.put(v)
-	fn := v.begin(e.idx, c)
-	v.L.Push(v.toLua(data))
-	v.L.Push(v.ctxProxy)
-	if err := v.call(nil, 2, 1, e.pool.cfg.timeout); err != nil {
-		return nil, v.scriptError(err, fn, flow.ErrRuntime)
-	}
-	out, err := v.fromLua(v.L.Get(-1))
-	v.L.Pop(1)
-	if err != nil {
-		return nil, flow.Errorf(flow.ErrRuntime, "%s: the function returned %s", funcPos(fn), err)
-	}
-	return out, nil
+	return e.value(nil, data, c, flow.ErrRuntime)
 }
 
 // luaCond is a choice rule's when = function(data, ctx).
 type luaCond struct{ fnRef }
 
-// Test calls the function and applies Lua truthiness to its result.
+// Test calls the function and applies Lua truthiness to its result, which
+// needs no conversion.
 func (e luaCond) Test(data any, c *flow.Context) (bool, error) {
-	v, err := e.pool.get()
+	v, _, err := e.run(nil, data, c, flow.ErrRuntime)
 	if err != nil {
 		return false, err
 	}
-	defer e.pool.put(v)
-	fn := v.begin(e.idx, c)
-	v.L.Push(v.toLua(data))
-	v.L.Push(v.ctxProxy)
-	if err := v.call(nil, 2, 1, e.pool.cfg.timeout); err != nil {
-		return false, v.scriptError(err, fn, flow.ErrRuntime)
-	}
 	ok := lua.LVAsBool(v.L.Get(-1))
 	v.L.Pop(1)
+	e.pool.put(v)
 	return ok, nil
 }
 
@@ -69,21 +48,40 @@ type luaRoutine struct{ fnRef }
 // Call runs the routine: error({error=..., cause=...}) is a named error,
 // any other Lua error States.TaskFailed.
 func (r luaRoutine) Call(ctx context.Context, input any, c *flow.Context) (any, error) {
+	return r.value(ctx, input, c, flow.ErrTaskFailed)
+}
+
+// run calls the function with (arg, ctx) and returns the state holding its
+// one result on the stack; the caller pops it and puts the state back. On
+// error the state is already back and the error is named (fallback when the
+// script's error has no name of its own).
+func (r fnRef) run(parent context.Context, arg any, c *flow.Context, fallback string) (*vm, *lua.LFunction, error) {
 	v, err := r.pool.get()
+	if err != nil {
+		return nil, nil, err
+	}
+	fn := v.begin(r.idx, c)
+	v.L.Push(v.toLua(arg))
+	v.L.Push(v.ctxProxy)
+	if err := v.call(parent, 2, 1, r.pool.cfg.timeout); err != nil {
+		err = v.scriptError(err, fn, fallback)
+		r.pool.put(v)
+		return nil, nil, err
+	}
+	return v, fn, nil
+}
+
+// value is run followed by converting the result to JSON.
+func (r fnRef) value(parent context.Context, arg any, c *flow.Context, fallback string) (any, error) {
+	v, fn, err := r.run(parent, arg, c, fallback)
 	if err != nil {
 		return nil, err
 	}
 	defer r.pool.put(v)
-	fn := v.begin(r.idx, c)
-	v.L.Push(v.toLua(input))
-	v.L.Push(v.ctxProxy)
-	if err := v.call(ctx, 2, 1, r.pool.cfg.timeout); err != nil {
-		return nil, v.scriptError(err, fn, flow.ErrTaskFailed)
-	}
 	out, err := v.fromLua(v.L.Get(-1))
 	v.L.Pop(1)
 	if err != nil {
-		return nil, flow.Errorf(flow.ErrTaskFailed, "%s: the routine returned %s", funcPos(fn), err)
+		return nil, flow.Errorf(fallback, "%s: the function returned %s", funcPos(fn), err)
 	}
 	return out, nil
 }
