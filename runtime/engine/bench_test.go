@@ -1,0 +1,88 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+	"github.com/orbit-sidecar/orbit/store/bolt"
+)
+
+// transitions is a workflow of ten task states, each adding one: a run is
+// ten transitions plus the start.
+func transitions() *flow.Bundle {
+	inc := flow.RoutineFunc(func(_ context.Context, in any, _ *flow.Context) (any, error) { return in.(float64) + 1, nil })
+	var states []*flow.State
+	names := []string{"S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"}
+	for i, n := range names {
+		s := &flow.State{Name: n, Kind: flow.Task, Routine: inc}
+		if i+1 < len(names) {
+			s.Next = names[i+1]
+		}
+		states = append(states, s)
+	}
+	return bundle(workflow("ten", "S0", states...))
+}
+
+func benchEngine(b *testing.B, st store.Store, parallel bool) {
+	e := engine.New(engine.Config{Store: st})
+	ctx := context.Background()
+	if err := e.Load(ctx, transitions()); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(ctx)
+	run := func() {
+		in, _, err := e.Start(ctx, "ten", engine.StartOptions{Input: json.RawMessage("0")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if in, err = e.Wait(ctx, in.ID); err != nil || in.Status != store.Succeeded {
+			b.Fatalf("%v %v", in, err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	before := st.Stats()
+	if parallel {
+		b.SetParallelism(32) // 64 concurrent instances on 2 cores
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				run()
+			}
+		})
+	} else {
+		for b.Loop() {
+			run()
+		}
+	}
+	b.StopTimer()
+	after := st.Stats()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10), "ns/transition")
+	if c := after.Commits - before.Commits; c > 0 {
+		b.ReportMetric(float64(after.Checkpoints-before.Checkpoints)/float64(c), "checkpoints/commit")
+	}
+}
+
+func openBolt(b *testing.B) *bolt.DB {
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "orbit.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// BenchmarkTransitionBolt runs instances one after another with a durable
+// checkpoint (fsync) per transition.
+func BenchmarkTransitionBolt(b *testing.B) { benchEngine(b, openBolt(b), false) }
+
+// BenchmarkTransitionBoltParallel runs 64 instances at once, so group
+// commit shares each fsync among many checkpoints.
+func BenchmarkTransitionBoltParallel(b *testing.B) { benchEngine(b, openBolt(b), true) }
