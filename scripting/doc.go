@@ -33,10 +33,10 @@
 // # Sandbox
 //
 // Scripts get Lua's base library without dofile, loadfile, load, loadstring,
-// require, module, getfenv, setfenv, collectgarbage and _printregs; string,
-// table and math; json.encode/decode/null/array; log.info/warn/error and
-// print (routed to the logger); env(name). There is no os, io, debug,
-// coroutine or channel. require is removed entirely rather than limited to
-// the scripts directory: all files of a directory already load together as
-// one bundle.
+// module, getfenv, setfenv, collectgarbage and _printregs; string, table
+// and math; json.encode/decode/null/array; log.info/warn/error and print
+// (routed to the logger); env(name). There is no os, io, debug, coroutine
+// or channel. require("lib.util") (or "lib/util") reaches only files of the
+// bundle: every file runs once per state, in lexical order or earlier when
+// required, and require returns what the file returned.
 package scripting

@@ -23,6 +23,7 @@ type loader struct {
 	specs      map[*flow.State]*stateSpec
 	exts       []extension
 	observers  []*flow.Observer // from observe{}, checked once all is loaded
+	mods       *modules
 	// sealed is set once loading is over: definitions made by a call at
 	// run time would change a bundle the engine is already using.
 	sealed bool
@@ -107,12 +108,21 @@ func (l *loader) register(fn *lua.LFunction) fnRef {
 	return fnRef{pool: l.pool, idx: len(l.vm.funcs) - 1}
 }
 
-// run executes the compiled files in order, then the extensions.
+// run executes the compiled files in order, then the extensions. Each
+// file runs through require, so a file another one required already is
+// not run again.
 func (l *loader) run(protos []*lua.FunctionProto) {
 	L := l.vm.L
+	l.mods = newModules(protos)
+	req := L.NewFunction(l.mods.require)
+	L.SetGlobal("require", req)
 	for _, proto := range protos {
-		L.Push(L.NewFunctionFromProto(proto))
-		if !l.loadCall(0, flow.Pos{File: proto.SourceName, Line: 1}) {
+		if l.mods.started[proto.SourceName] {
+			continue
+		}
+		L.Push(req)
+		L.Push(lua.LString(proto.SourceName))
+		if !l.loadCall(1, flow.Pos{File: proto.SourceName, Line: 1}) {
 			return
 		}
 	}

@@ -46,7 +46,7 @@ func TestLuaRoutines(t *testing.T) {
 		t.Errorf("named error: %#v", err)
 	}
 	_, err = routineOf(t, b, "fail.plain").Call(ctx, nil, c)
-	wantError(t, err, flow.ErrTaskFailed, "routines.lua:16: boom")
+	wantError(t, err, flow.ErrTaskFailed, "routines.lua:17: boom")
 }
 
 func TestExpressionsPathAndFunction(t *testing.T) {
@@ -120,7 +120,7 @@ func TestDeadlineStopsRunawayCallsAndPoolRecovers(t *testing.T) {
 	opt := Options{LuaTimeout: 200 * time.Millisecond}
 	b := loadGood(t, opt)
 	_, err := routineOf(t, b, "spin").Call(context.Background(), nil, nil)
-	wantError(t, err, flow.ErrRuntime, "lua call exceeded 200ms (stopped at routines.lua:22)")
+	wantError(t, err, flow.ErrRuntime, "lua call exceeded 200ms (stopped at routines.lua:23)")
 	out, err := routineOf(t, b, "echo").Call(context.Background(), "still here", nil)
 	if err != nil || out != "still here" {
 		t.Errorf("after a timeout: %v, %v", out, err)
@@ -154,7 +154,7 @@ func TestRoutineHonoursTheCallersContext(t *testing.T) {
 
 func TestSandbox(t *testing.T) {
 	b := loadGood(t, Options{})
-	names := []any{"os", "io", "debug", "load", "loadstring", "dofile", "loadfile", "require", "module",
+	names := []any{"os", "io", "debug", "load", "loadstring", "dofile", "loadfile", "module",
 		"getfenv", "setfenv", "collectgarbage", "coroutine", "channel", "package", "newproxy"}
 	out, err := routineOf(t, b, "probe").Call(context.Background(), map[string]any{"names": names}, nil)
 	if err != nil {
@@ -173,9 +173,9 @@ func TestSandbox(t *testing.T) {
 		}
 	}
 	_, err = routineOf(t, b, "run").Call(context.Background(), map[string]any{"fn": "loadstring", "arg": "return 1"}, nil)
-	wantError(t, err, flow.ErrTaskFailed, "routines.lua:59: attempt to call a non-function object")
+	wantError(t, err, flow.ErrTaskFailed, "routines.lua:60: attempt to call a non-function object")
 
-	for _, src := range []string{"os.exit(1)", "io.open('/etc/passwd')", "load('return 1')()", "require('os')", "debug.getinfo(1)", "dofile('/etc/passwd')", "string.rep('x', 1e9)"} {
+	for _, src := range []string{"os.exit(1)", "io.open('/etc/passwd')", "load('return 1')()", "require('os')", "require('../secret')", "debug.getinfo(1)", "dofile('/etc/passwd')", "string.rep('x', 1e9)"} {
 		_, err := LoadSources([]flow.Source{{Path: "s.lua", Body: []byte(src)}}, Options{})
 		var ps flow.Problems
 		if !errors.As(err, &ps) || len(ps) != 1 || ps[0].Pos.File != "s.lua" || ps[0].Pos.Line != 1 {
@@ -226,7 +226,7 @@ func TestCtxFieldsAndReadOnly(t *testing.T) {
 		t.Error("item_index outside a map")
 	}
 	_, err = routineOf(t, b, "ctx.write").Call(context.Background(), nil, c)
-	wantError(t, err, flow.ErrTaskFailed, "routines.lua:42: ctx is read-only (tried to set state)")
+	wantError(t, err, flow.ErrTaskFailed, "routines.lua:43: ctx is read-only (tried to set state)")
 }
 
 func TestHTTPRoutine(t *testing.T) {
@@ -319,4 +319,25 @@ routine "ok" { lua = function(input) return input end }`
 	if top := v.L.GetTop(); top != 0 {
 		t.Errorf("%d values left on the Lua stack between calls", top)
 	}
+}
+
+func TestRequireStaysInsideTheBundle(t *testing.T) {
+	files := []flow.Source{
+		{Path: "a.lua", Body: []byte(`local util = require("z.util")
+routine "r" { lua = function() return { double = util.double(2), loads = loads, same = require("z/util") == util } end }`)},
+		{Path: "z/util.lua", Body: []byte(`loads = (loads or 0) + 1
+return { double = function(n) return n * 2 end }`)},
+	}
+	b, err := LoadSources(files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.Routines["r"].Call(context.Background(), nil, nil)
+	if err != nil || !reflect.DeepEqual(out, map[string]any{"double": 4.0, "loads": 1.0, "same": true}) {
+		t.Errorf("require: %#v, %v", out, err)
+	}
+	b, err = LoadSources([]flow.Source{{Path: "a.lua", Body: []byte("\nrequire('os')")}}, Options{})
+	assertProblem(t, b, err, `a.lua:2: require "os": the scripts directory has no os.lua`)
+	b, err = LoadSources([]flow.Source{{Path: "a.lua", Body: []byte("require('b')")}, {Path: "b.lua", Body: []byte("require('a')")}}, Options{})
+	assertProblem(t, b, err, `b.lua:1: require "a": a.lua is still loading (a require cycle?) or failed to load`)
 }

@@ -174,7 +174,7 @@ func TestObserversAndSources(t *testing.T) {
 		h.Write([]byte{0})
 		h.Write(s.Body)
 	}
-	if strings.Join(paths, " ") != "orders/place_order.lua orders/zz_extend.lua routines.lua" {
+	if strings.Join(paths, " ") != "orders/place_order.lua orders/zz_extend.lua routines.lua shared/money.lua" {
 		t.Errorf("sources %v", paths)
 	}
 	if b.Hash != hex.EncodeToString(h.Sum(nil)) {

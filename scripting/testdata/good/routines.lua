@@ -1,7 +1,8 @@
 -- Routines the good bundle's workflows use.
+local money = require("shared.money")
 routine "tax.compute" {
   lua = function(input, ctx)
-    return { tax = input.amount * 0.2, state = ctx.state }
+    return { tax = money.tax(input.amount), state = ctx.state }
   end,
 }
 
