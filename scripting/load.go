@@ -42,8 +42,9 @@ type Options struct {
 // DefaultLuaTimeout is the per-call limit when Options.LuaTimeout is 0.
 const DefaultLuaTimeout = 100 * time.Millisecond
 
-// Load reads every *.lua file under dir (or the single file dir names) and
-// loads them as one bundle. Problems in the scripts come back as
+// Load reads every *.lua file under dir, subfolders included and hidden
+// entries skipped (or the single file dir names), and loads them as one
+// bundle. Problems in the scripts come back as
 // flow.Problems, with paths relative to dir; I/O failures as plain errors.
 func Load(dir string, opt Options) (*flow.Bundle, error) {
 	info, err := os.Stat(dir)
@@ -59,8 +60,19 @@ func Load(dir string, opt Options) (*flow.Bundle, error) {
 	}
 	var files []flow.Source
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".lua") {
+		if err != nil {
 			return err
+		}
+		// Hidden entries are editors' and tools' (lock files, swap files,
+		// .git), never scripts.
+		if path != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".lua") {
+			return nil
 		}
 		body, err := os.ReadFile(path)
 		if err != nil {
