@@ -64,7 +64,7 @@ func allowed(rules []hostRule, rawURL string) error {
 		if want != port {
 			continue
 		}
-		if host == r.host || (r.wildcard && strings.HasSuffix(host, "."+r.host)) {
+		if r.wildcard && strings.HasSuffix(host, "."+r.host) || !r.wildcard && host == r.host {
 			return nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -65,6 +66,9 @@ func (p *plugin) setup(ctx context.Context, wasm []byte) error {
 	}
 	compiled, err := p.rt.CompileModule(ctx, wasm)
 	if err != nil {
+		if strings.Contains(err.Error(), "over limit") {
+			return fmt.Errorf("compile: %w: the module needs more than memory_limit %s; raise it in %s", err, p.m.MemoryLimit, ManifestFile)
+		}
 		return fmt.Errorf("compile: %w", err)
 	}
 	p.compiled = compiled

@@ -1,0 +1,51 @@
+package plugins
+
+import "testing"
+
+func TestAllowedHosts(t *testing.T) {
+	var rules []hostRule
+	for _, s := range []string{"risk.internal:8443", "api.example.com", "*.svc.local:80", "127.0.0.1:9000", "[::1]:7000"} {
+		r, err := parseHostRule(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		rules = append(rules, r)
+	}
+	cases := map[string]bool{
+		"https://risk.internal:8443/score":  true,
+		"http://RISK.internal:8443":         true,
+		"https://risk.internal/score":       false, // default port is not 8443
+		"https://risk.internal:8444/":       false,
+		"https://api.example.com/v1":        true,
+		"http://api.example.com/v1":         true,
+		"https://api.example.com:8443/v1":   false, // no port: the default only
+		"https://evil.com/?api.example.com": false,
+		"http://a.svc.local/x":              true,
+		"http://a.b.svc.local:80/x":         true,
+		"http://svc.local/x":                false,
+		"http://127.0.0.1:9000/":            true,
+		"http://[::1]:7000/":                true,
+		"ftp://api.example.com/":            false,
+		"https://user:pw@api.example.com/":  false,
+		"not a url at all":                  false,
+	}
+	for u, want := range cases {
+		if err := allowed(rules, u); (err == nil) != want {
+			t.Errorf("allowed(%q) = %v, want allowed %v", u, err, want)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	cases := map[string]uint64{"16MiB": 16 << 20, "1GiB": 1 << 30, "100KiB": 128 << 10, "1MB": 1024 << 10, "65536": 65536, "1B": 65536, "4GiB": 4 << 30}
+	for s, want := range cases {
+		if got, err := parseSize(s); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "0", "-1MiB", "lots", "5GiB", "16 XB"} {
+		if _, err := parseSize(s); err == nil {
+			t.Errorf("parseSize(%q) accepted", s)
+		}
+	}
+}

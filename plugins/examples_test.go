@@ -1,0 +1,113 @@
+package plugins_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/orbit-sidecar/orbit/plugins"
+	"github.com/orbit-sidecar/orbit/plugins/pluginstest"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// examplesAt copies the built examples into a fresh plugins directory,
+// pointing the fraud plugin's endpoint and allow-list at riskURL.
+func examplesAt(t *testing.T, riskURL string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"fraud", "audit"} {
+		var m map[string]any
+		raw, err := os.ReadFile(filepath.Join(built.PluginsDir, name, plugins.ManifestFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if name == "fraud" {
+			u, _ := url.Parse(riskURL)
+			m["allowed_hosts"] = []string{u.Host}
+			m["config"] = map[string]string{"endpoint": riskURL, "threshold": "0.8"}
+		}
+		addPlugin(t, dir, m, filepath.Join(built.PluginsDir, name, name+".wasm"))
+	}
+	return dir
+}
+
+func TestExampleFraudRoutine(t *testing.T) {
+	var got map[string]any
+	risk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &got)
+		if r.URL.Path != "/score" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"risk": 0.93}`))
+	}))
+	defer risk.Close()
+	h := open(t, examplesAt(t, risk.URL), pluginstest.NewKV(), 0, nil)
+
+	score, ok := h.Routines()["fraud.score"]
+	if !ok {
+		t.Fatalf("routines = %v, want fraud.score", h.Routines())
+	}
+	order := map[string]any{"id": "o-1", "amount": 1250.0, "currency": "EUR"}
+	out, err := score.Call(context.Background(), order, &flow.Context{Instance: "i-9", State: "Score", Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"risk": 0.93, "flagged": true, "threshold": 0.8}
+	if !reflect.DeepEqual(out, want) {
+		t.Fatalf("fraud.score = %v, want %v", out, want)
+	}
+	if got["id"] != "o-1" || got["amount"] != 1250.0 {
+		t.Fatalf("risk service got %v", got)
+	}
+
+	// A risk service that is down is the plugin's own named error, which a
+	// workflow can retry.
+	risk.Close()
+	_, err = score.Call(context.Background(), order, &flow.Context{})
+	wantName(t, err, "Fraud.Unavailable")
+}
+
+func TestExampleAuditHook(t *testing.T) {
+	kv := pluginstest.NewKV()
+	h := open(t, examplesAt(t, "http://127.0.0.1:1"), kv, 0, nil)
+
+	hooks := h.Hooks()
+	if len(hooks) != 1 {
+		t.Fatalf("hooks = %d, want 1", len(hooks))
+	}
+	o := hooks[0]
+	if o.Workflow != "place_order" || o.On != "StateExited" || o.State != "Save" || o.Routine == nil {
+		t.Fatalf("observer = %+v", o)
+	}
+	event := map[string]any{"type": "StateExited", "state": "Save", "output": map[string]any{"saved": true}}
+	if _, err := runObserver(o, event, &flow.Context{Instance: "i-42", Workflow: "place_order", State: "Save"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := kv.KVGet("audit", "audit/i-42")
+	if err != nil {
+		t.Fatalf("audit record: %v (keys %v)", err, kv.Keys("audit"))
+	}
+	var r map[string]any
+	if err := json.Unmarshal(rec, &r); err != nil || r["instance"] != "i-42" || r["event"].(map[string]any)["state"] != "Save" {
+		t.Fatalf("audit record = %s (%v)", rec, err)
+	}
+}
+
+// runObserver runs a hook's routine as the engine does for an observer
+// without an input expression: with the event. The workflow-level
+// end-to-end test replaces it with the real engine.
+func runObserver(o *flow.Observer, event any, c *flow.Context) (any, error) {
+	return o.Routine.Call(context.Background(), event, c)
+}
