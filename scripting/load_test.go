@@ -342,3 +342,12 @@ func TestProblemFilesInTestdata(t *testing.T) {
 		})
 	}
 }
+
+func TestProblemsAreReportedOnce(t *testing.T) {
+	src := "workflow \"w\" { start = \"A\", concurrency = { key = \"$.id\", limit = 0 }, states = { A = succeed {} } }\n"
+	_, err := LoadSources([]flow.Source{{Path: "p.lua", Body: []byte(src)}}, Options{})
+	var ps flow.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || ps[0].String() != `p.lua:1: workflow "w": concurrency limit is 0; it must be 1 or more` {
+		t.Errorf("problems: %v", err)
+	}
+}

@@ -47,9 +47,6 @@ func (l *loader) defineWorkflow(name string, t *lua.LTable, pos flow.Pos) {
 		cf := l.fields(ct, pos, what+", concurrency")
 		w.Concurrency = &flow.Concurrency{Key: cf.expr("key")}
 		w.Concurrency.Limit, _ = cf.count("limit")
-		if w.Concurrency.Key == nil || w.Concurrency.Limit < 1 {
-			cf.problem("needs a key (a path or a function) and a limit >= 1")
-		}
 		cf.done(false)
 	}
 	switch fn := f.get("migrate").(type) {
