@@ -1,0 +1,439 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+)
+
+// gate blocks a routine until opened, so a test can act while a step runs.
+type gate struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newGate() *gate  { return &gate{ch: make(chan struct{})} }
+func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
+
+// fixture is the bundle most tests use.
+type fixture struct {
+	bundle  *flow.Bundle
+	late    *gate       // holds the "late" workflow's first step
+	failing atomic.Bool // makes the "flaky" workflow's task fail
+}
+
+func newFixture() *fixture {
+	f := &fixture{late: newGate()}
+	f.failing.Store(true)
+	echo := fn(func(_ context.Context, in any, _ *flow.Context) (any, error) { return in, nil })
+	f.bundle = bundle(
+		workflow("echo", "Echo", &flow.State{Name: "Echo", Kind: flow.Task, RoutineName: "echo", Routine: echo}),
+		workflow("await", "Wait", &flow.State{Name: "Wait", Kind: flow.Await, Event: "go", Result: flow.MustPath("$.ev")}),
+		workflow("late", "Hold",
+			&flow.State{Name: "Hold", Kind: flow.Task, Next: "Wait", Routine: fn(func(ctx context.Context, in any, _ *flow.Context) (any, error) {
+				select {
+				case <-f.late.ch:
+					return in, nil
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			})},
+			&flow.State{Name: "Wait", Kind: flow.Await, Event: "go", Result: flow.MustPath("$.ev")}),
+		workflow("parent", "Child", &flow.State{Name: "Child", Kind: flow.Call, Workflow: "await"}),
+		workflow("timer", "Sleep", &flow.State{Name: "Sleep", Kind: flow.Wait, WaitFor: time.Hour, Next: "Done"},
+			&flow.State{Name: "Done", Kind: flow.Succeed}),
+		workflow("flaky", "Try",
+			&flow.State{Name: "Try", Kind: flow.Task, Next: "Done", Routine: fn(func(_ context.Context, in any, _ *flow.Context) (any, error) {
+				if f.failing.Load() {
+					return nil, flow.Errorf("Boom", "failing on purpose")
+				}
+				return "fixed", nil
+			}), Catch: []flow.Catcher{{Errors: []string{"Other"}, Next: "Done"}}},
+			&flow.State{Name: "Done", Kind: flow.Succeed}),
+	)
+	return f
+}
+
+func TestStartAsyncAnswersCreatedThenRuns(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	r := s.post("/v1/workflows/echo/instances", `{"n": 1}`).want(t, 201, "")
+	id := r.str("id")
+	if id == "" || r.str("workflow") != "echo" || r.str("version") != "v1" || r.str("status") == "" {
+		t.Fatalf("201 body %s lacks id, workflow, version or status", r.body)
+	}
+	if loc := r.header.Get("Location"); loc != "/v1/instances/"+id {
+		t.Errorf("Location %q", loc)
+	}
+	got := s.status(id, "SUCCEEDED")
+	if out, _ := json.Marshal(got.json["output"]); string(out) != `{"n":1}` {
+		t.Errorf("output %s, want the input", out)
+	}
+}
+
+func TestSyncStartAnswersTheEndedInstance(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	r := s.post("/v1/workflows/echo/instances?wait=10s", `{"n": 2}`).want(t, 200, "")
+	if r.str("status") != "SUCCEEDED" || r.str("ended_at") == "" {
+		t.Fatalf("sync start answered %s", r.body)
+	}
+	if out, _ := json.Marshal(r.json["output"]); string(out) != `{"n":2}` {
+		t.Errorf("output %s", out)
+	}
+	// An instance that does not end within the wait is answered as started.
+	r = s.post("/v1/workflows/await/instances?wait=1ms", `{}`).want(t, 201, "")
+	if r.str("status") == "SUCCEEDED" {
+		t.Errorf("an awaiting instance answered %s", r.body)
+	}
+}
+
+func TestIdempotentStart(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	first := s.post("/v1/workflows/await/instances?id=order-1", `{"a": 1}`).want(t, 201, "")
+	if first.str("id") != "order-1" {
+		t.Fatalf("id %q", first.str("id"))
+	}
+	again := s.post("/v1/workflows/await/instances?id=order-1", `{"a":1}`).want(t, 200, "")
+	if again.str("id") != "order-1" || again.str("started_at") == "" {
+		t.Fatalf("repeated start answered %s, want the existing instance", again.body)
+	}
+	s.post("/v1/workflows/await/instances", `{"a":1}`, "Idempotency-Key", "order-1").want(t, 200, "")
+	s.post("/v1/workflows/await/instances?id=order-1", `{"a": 2}`).want(t, 409, api.CodeConflict)
+	s.post("/v1/workflows/await/instances?id=order-1", `{"a":1}`, "Idempotency-Key", "order-2").want(t, 400, api.CodeBadRequest)
+}
+
+func TestStartErrors(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{MaxPayload: 1024})
+	s.post("/v1/workflows/nope/instances", `{}`).want(t, 404, api.CodeUnknownWorkflow)
+	s.post("/v1/workflows/echo/instances", `{"a":`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/workflows/echo/instances?id="+url.QueryEscape("a b"), `{}`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/workflows/echo/instances?wait=soon", `{}`).want(t, 400, api.CodeBadRequest)
+	big := `"` + strings.Repeat("x", 1024) + `"`
+	s.post("/v1/workflows/echo/instances", big).want(t, 413, api.CodePayloadTooLarge)
+	// Far over the limit, fasthttp itself refuses the body; still JSON.
+	huge := `"` + strings.Repeat("x", 200<<10) + `"`
+	s.post("/v1/workflows/echo/instances", huge).want(t, 413, api.CodePayloadTooLarge)
+	// An empty body is the input null.
+	r := s.post("/v1/workflows/echo/instances?wait=10s", "").want(t, 200, "")
+	if r.json["output"] != nil {
+		t.Errorf("output %v, want null", r.json["output"])
+	}
+}
+
+func TestStartPassesTraceParent(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	r := s.post("/v1/workflows/echo/instances", `{}`, "traceparent", tp).want(t, 201, "")
+	inst, err := s.engine.Get(r.str("id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.TraceParent != tp {
+		t.Errorf("traceparent %q, want %q", inst.TraceParent, tp)
+	}
+}
+
+func TestGetAndHistory(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	id := s.post("/v1/workflows/echo/instances?wait=10s", `{}`).want(t, 200, "").str("id")
+	s.get("/v1/instances/"+id).want(t, 200, "")
+	s.get("/v1/instances/missing").want(t, 404, api.CodeNotFound)
+	h := s.get("/v1/instances/"+id+"/history").want(t, 200, "")
+	evs, _ := h.json["events"].([]any)
+	if len(evs) < 3 {
+		t.Fatalf("history %s", h.body)
+	}
+	first, last := evs[0].(map[string]any), evs[len(evs)-1].(map[string]any)
+	if first["type"] != "ExecutionStarted" || first["seq"] != 1.0 || last["type"] != "ExecutionSucceeded" {
+		t.Errorf("history runs %v .. %v", first, last)
+	}
+	page := s.get("/v1/instances/"+id+"/history?after=1&limit=1").want(t, 200, "")
+	if evs, _ := page.json["events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["seq"] != 2.0 {
+		t.Errorf("history page %s", page.body)
+	}
+	s.get("/v1/instances/missing/history").want(t, 404, api.CodeNotFound)
+	s.get("/v1/instances/"+id+"/history?limit=x").want(t, 400, api.CodeBadRequest)
+}
+
+func TestListPagesNewestFirst(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	want := map[string]bool{}
+	for i := range 5 {
+		want[s.post("/v1/workflows/echo/instances?wait=10s", fmt.Sprintf(`{"i":%d}`, i)).want(t, 200, "").str("id")] = true
+	}
+	s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "")
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		r := s.get("/v1/instances?workflow=echo&status=SUCCEEDED&limit=2&cursor="+url.QueryEscape(cursor)).want(t, 200, "")
+		items, _ := r.json["instances"].([]any)
+		if len(items) > 2 {
+			t.Fatalf("page of %d with limit 2", len(items))
+		}
+		for _, it := range items {
+			m := it.(map[string]any)
+			if m["workflow"] != "echo" || m["status"] != "SUCCEEDED" || seen[m["id"].(string)] {
+				t.Fatalf("page item %v", m)
+			}
+			seen[m["id"].(string)] = true
+		}
+		if _, ok := r.json["next_cursor"]; !ok {
+			t.Fatalf("no next_cursor in %s", r.body)
+		}
+		if cursor = r.str("next_cursor"); cursor == "" {
+			break
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("listed %d of %d", len(seen), len(want))
+	}
+	all := s.get("/v1/instances").want(t, 200, "")
+	if items, _ := all.json["instances"].([]any); len(items) != 6 {
+		t.Errorf("unfiltered list has %d, want 6", len(items))
+	}
+	s.get("/v1/instances?limit=0").want(t, 400, api.CodeBadRequest)
+	s.get("/v1/instances?limit=many").want(t, 400, api.CodeBadRequest)
+	s.get("/v1/instances?status=SLEEPING").want(t, 400, api.CodeBadRequest)
+}
+
+func TestEarlyEventIsKeptAndDelivered(t *testing.T) {
+	f := newFixture()
+	s := newServer(t, f.bundle, api.Options{})
+	id := s.post("/v1/workflows/late/instances", `{}`).want(t, 201, "").str("id")
+	// The instance is still in its first step: the event is early.
+	r := s.post("/v1/instances/"+id+"/events/go", `{"ok": true}`).want(t, 202, "")
+	if r.str("id") != id || r.str("event") != "go" {
+		t.Errorf("202 body %s", r.body)
+	}
+	f.late.open()
+	got := s.status(id, "SUCCEEDED")
+	if out, _ := json.Marshal(got.json["output"]); string(out) != `{"ev":{"ok":true}}` {
+		t.Errorf("output %s, want the early event's payload", out)
+	}
+	s.post("/v1/instances/"+id+"/events/go", `{}`).want(t, 409, api.CodeEnded)
+	s.post("/v1/instances/missing/events/go", `{}`).want(t, 404, api.CodeNotFound)
+	s.post("/v1/instances/"+id+"/events/go", `{nope`).want(t, 400, api.CodeBadRequest)
+}
+
+func TestEventWakesAWaitingInstance(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
+	w := s.status(id, "WAITING")
+	if wf, _ := w.json["waiting"].(map[string]any); wf["kind"] != "event" || wf["event"] != "go" {
+		t.Fatalf("waiting %v", w.json["waiting"])
+	}
+	s.post("/v1/instances/"+id+"/events/go", `7`).want(t, 202, "")
+	s.status(id, "SUCCEEDED")
+}
+
+func TestCancelCascadesToChildren(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	id := s.post("/v1/workflows/parent/instances", `{}`).want(t, 201, "").str("id")
+	p := s.until(id, "a child", func(r reply) bool {
+		w, _ := r.json["waiting"].(map[string]any)
+		return w != nil && w["kind"] == "child" && w["instance"] != ""
+	})
+	child := p.json["waiting"].(map[string]any)["instance"].(string)
+	s.status(child, "WAITING")
+	r := s.post("/v1/instances/"+id+"/cancel", "").want(t, 202, "")
+	if r.str("status") != "CANCELLED" {
+		t.Errorf("cancel answered %s", r.body)
+	}
+	if got := s.status(id, "CANCELLED"); got.str("error") != flow.ErrCancelled {
+		t.Errorf("error %q, want %s", got.str("error"), flow.ErrCancelled)
+	}
+	s.status(child, "CANCELLED")
+	s.post("/v1/instances/"+id+"/cancel", "").want(t, 409, api.CodeEnded)
+	s.post("/v1/instances/missing/cancel", "").want(t, 404, api.CodeNotFound)
+}
+
+func TestPauseAndResume(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	id := s.post("/v1/workflows/timer/instances", `{}`).want(t, 201, "").str("id")
+	s.status(id, "WAITING")
+	s.post("/v1/instances/"+id+"/pause", "").want(t, 202, "")
+	p := s.status(id, "PAUSED")
+	if w, _ := p.json["waiting"].(map[string]any); w["kind"] != "paused" {
+		t.Errorf("paused instance waits for %v", p.json["waiting"])
+	}
+	s.post("/v1/instances/"+id+"/resume", "").want(t, 202, "")
+	r := s.status(id, "WAITING")
+	if w, _ := r.json["waiting"].(map[string]any); w["kind"] != "timer" {
+		t.Errorf("resumed instance waits for %v", r.json["waiting"])
+	}
+	s.post("/v1/instances/"+id+"/resume", "").want(t, 409, api.CodeConflict)
+	s.post("/v1/instances/missing/pause", "").want(t, 404, api.CodeNotFound)
+	s.post("/v1/instances/"+id+"/cancel", "").want(t, 202, "")
+	s.post("/v1/instances/"+id+"/pause", "").want(t, 409, api.CodeEnded)
+}
+
+func TestRedriveRunsTheFailedStateAgain(t *testing.T) {
+	f := newFixture()
+	s := newServer(t, f.bundle, api.Options{})
+	r := s.post("/v1/workflows/flaky/instances?wait=10s", `{}`).want(t, 200, "")
+	if r.str("status") != "FAILED" || r.str("error") != "Boom" || r.str("state") != "Try" {
+		t.Fatalf("flaky answered %s", r.body)
+	}
+	id := r.str("id")
+	f.failing.Store(false)
+	s.post("/v1/instances/"+id+"/redrive", "").want(t, 202, "")
+	s.status(id, "SUCCEEDED")
+	s.post("/v1/instances/"+id+"/redrive", "").want(t, 409, api.CodeConflict)
+	s.post("/v1/instances/missing/redrive", "").want(t, 404, api.CodeNotFound)
+}
+
+func TestWorkflowsDetailAndGraph(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{Problems: func() []string { return []string{"a.lua:3: broken"} }})
+	r := s.get("/v1/workflows").want(t, 200, "")
+	wfs, _ := r.json["workflows"].([]any)
+	if len(wfs) != 6 || wfs[0].(map[string]any)["name"] != "await" {
+		t.Fatalf("workflows %s", r.body)
+	}
+	first := wfs[0].(map[string]any)
+	if first["version"] != "v1" || len(first["versions"].([]any)) != 1 || len(first["states"].([]any)) != 1 {
+		t.Errorf("summary %v", first)
+	}
+	if errs, _ := r.json["errors"].([]any); len(errs) != 1 || errs[0] != "a.lua:3: broken" {
+		t.Errorf("errors %v", r.json["errors"])
+	}
+	d := s.get("/v1/workflows/flaky").want(t, 200, "")
+	states, _ := d.json["states"].([]any)
+	if d.str("version") != "v1" || d.str("start") != "Try" || len(states) != 2 {
+		t.Fatalf("detail %s", d.body)
+	}
+	try := states[0].(map[string]any)
+	if try["kind"] != "task" || len(try["transitions"].([]any)) != 2 {
+		t.Errorf("state Try %v, want a task with next and catch", try)
+	}
+	s.get("/v1/workflows/nope").want(t, 404, api.CodeUnknownWorkflow)
+	g := s.get("/v1/workflows/flaky/graph").want(t, 200, "")
+	if !strings.HasPrefix(g.header.Get("Content-Type"), "text/plain") || !strings.Contains(string(g.body), "digraph") {
+		t.Errorf("dot graph %q (%s)", g.body, g.header.Get("Content-Type"))
+	}
+	m := s.get("/v1/workflows/flaky/graph?format=mermaid").want(t, 200, "")
+	if strings.Contains(string(m.body), "digraph") || len(m.body) == 0 {
+		t.Errorf("mermaid graph %q", m.body)
+	}
+	s.get("/v1/workflows/flaky/graph?format=png").want(t, 400, api.CodeBadRequest)
+	s.get("/v1/workflows/nope/graph").want(t, 404, api.CodeUnknownWorkflow)
+}
+
+func TestPluginsHealthAndReadiness(t *testing.T) {
+	notReady := errors.New("store closed")
+	var ready atomic.Pointer[error]
+	s := newServer(t, newFixture().bundle, api.Options{Ready: func() error {
+		if p := ready.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}})
+	if r := s.get("/v1/plugins").want(t, 200, ""); string(r.body) != `{"plugins":[]}`+"\n" {
+		t.Errorf("plugins %s", r.body)
+	}
+	s.get("/healthz").want(t, 200, "")
+	s.get("/readyz").want(t, 200, "")
+	ready.Store(&notReady)
+	s.get("/readyz").want(t, 503, api.CodeUnavailable)
+
+	p := newServer(t, newFixture().bundle, api.Options{Plugins: func() any { return []map[string]string{{"name": "fraud"}} }})
+	if r := p.get("/v1/plugins").want(t, 200, ""); !strings.Contains(string(r.body), `"fraud"`) {
+		t.Errorf("plugins %s", r.body)
+	}
+}
+
+func TestMetricsCountFromEngineEvents(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	s.post("/v1/workflows/echo/instances?wait=10s", `{}`).want(t, 200, "")
+	s.post("/v1/workflows/flaky/instances?wait=10s", `{}`).want(t, 200, "")
+	r := s.get("/metrics").want(t, 200, "")
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("content type %q", ct)
+	}
+	for _, line := range []string{
+		`orbit_instances_started_total{workflow="echo"} 1`,
+		`orbit_instances_ended_total{status="SUCCEEDED",workflow="echo"} 1`,
+		`orbit_instances_ended_total{status="FAILED",workflow="flaky"} 1`,
+		`orbit_steps_total{workflow="echo"} 1`,
+		`orbit_errors_total{error="Boom",workflow="flaky"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(r.body), line) {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{Token: "s3cret"})
+	s.get("/v1/workflows").want(t, 200, "")
+	s.token = "wrong"
+	s.get("/v1/workflows").want(t, 401, api.CodeUnauthorized)
+	s.token = ""
+	r := s.get("/v1/instances").want(t, 401, api.CodeUnauthorized)
+	if r.header.Get("WWW-Authenticate") == "" {
+		t.Error("401 without WWW-Authenticate")
+	}
+	s.do("GET", "/v1/workflows", nil, "Authorization", "Basic czNjcmV0").want(t, 401, api.CodeUnauthorized)
+	s.get("/healthz").want(t, 200, "")
+	s.get("/metrics").want(t, 200, "")
+}
+
+func TestUnknownRoutesAndMethodsAnswerJSON(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	s.get("/nope").want(t, 404, api.CodeNotFound)
+	s.get("/v1/instances/a/b/c/d").want(t, 404, api.CodeNotFound)
+	r := s.do("DELETE", "/v1/instances/x", nil).want(t, 405, api.CodeMethodNotAllowed)
+	if r.header.Get("Allow") != "GET" {
+		t.Errorf("Allow %q", r.header.Get("Allow"))
+	}
+	s.get("/v1/workflows/echo/instances").want(t, 405, api.CodeMethodNotAllowed)
+	s.post("/v1/instances/x", "").want(t, 405, api.CodeMethodNotAllowed)
+}
+
+func TestInFlightBoundAnswers429(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{MaxInFlight: 2})
+	var wg sync.WaitGroup
+	ids := []string{"held-1", "held-2"}
+	for _, id := range ids {
+		wg.Go(func() { s.post("/v1/workflows/await/instances?wait=30s&id="+id, `{}`) })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.get("/v1/workflows")
+		if r.status == 429 {
+			r.want(t, 429, api.CodeTooManyRequests)
+			if r.header.Get("Retry-After") != "1" {
+				t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never answered 429 with two requests held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Release the held starts: their events go to the engine directly,
+	// since the API is full.
+	for _, id := range ids {
+		for s.engine.Send(context.Background(), id, "go", nil) != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("cannot release", id)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wg.Wait()
+	s.get("/v1/workflows").want(t, 200, "")
+}

@@ -1,0 +1,183 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store/bolt"
+)
+
+// server is the API over a real engine on a real bbolt file, listening on
+// an OS-chosen loopback port.
+type server struct {
+	t      *testing.T
+	url    string
+	engine *engine.Engine
+	api    *api.Server
+	client *http.Client
+	token  string
+}
+
+func newServer(t *testing.T, b *flow.Bundle, opt api.Options) *server {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := opt.Metrics
+	if metrics == nil {
+		metrics = api.NewMetrics()
+		opt.Metrics = metrics
+	}
+	e := engine.New(engine.Config{Store: st, MaxPayload: opt.MaxPayload, OnEvent: metrics.OnEvent,
+		Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
+	ctx := context.Background()
+	if err := e.Load(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opt.Engine = e
+	srv := api.New(opt)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s := &server{t: t, url: "http://" + ln.Addr().String(), engine: e, api: srv,
+		client: &http.Client{Timeout: 30 * time.Second}, token: opt.Token}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		e.Close(ctx)
+		st.Close()
+	})
+	return s
+}
+
+// reply is an answer with its body decoded as JSON when it is JSON.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (s *server) do(method, path string, body []byte, header ...string) reply {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
+	if resp.Header.Get("Content-Type") == "application/json" {
+		if err := json.Unmarshal(b, &r.json); err != nil {
+			s.t.Fatalf("%s %s: body is not a JSON object: %v: %s", method, path, err, b)
+		}
+	}
+	return r
+}
+
+func (s *server) get(path string) reply { return s.do("GET", path, nil) }
+
+func (s *server) post(path, body string, header ...string) reply {
+	return s.do("POST", path, []byte(body), header...)
+}
+
+// want checks the status, and the error code for error answers.
+func (r reply) want(t *testing.T, status int, code string) reply {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if code != "" {
+		e, _ := r.json["error"].(map[string]any)
+		if e == nil || e["code"] != code || e["message"] == "" {
+			t.Fatalf("error body %s, want code %q with a message", r.body, code)
+		}
+	}
+	return r
+}
+
+func (r reply) str(key string) string { s, _ := r.json[key].(string); return s }
+
+// until polls GET /v1/instances/{id} until cond holds.
+func (s *server) until(id, what string, cond func(reply) bool) reply {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.get("/v1/instances/" + id)
+		if r.status == 200 && cond(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("instance %s never got %s; last %d %s", id, what, r.status, r.body)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (s *server) status(id, status string) reply {
+	s.t.Helper()
+	return s.until(id, status, func(r reply) bool { return r.str("status") == status })
+}
+
+// Builders keep test workflows short.
+
+func bundle(wfs ...*flow.Workflow) *flow.Bundle {
+	b := &flow.Bundle{Hash: "test", Workflows: map[string]*flow.Workflow{}}
+	for _, w := range wfs {
+		if w.Version == "" {
+			w.Version = "v1"
+		}
+		w.Index()
+		b.Workflows[w.Name] = w
+	}
+	return b
+}
+
+func workflow(name, start string, states ...*flow.State) *flow.Workflow {
+	m := flow.Machine{Start: start, States: map[string]*flow.State{}}
+	for _, st := range states {
+		m.States[st.Name] = st
+		m.Order = append(m.Order, st.Name)
+	}
+	return &flow.Workflow{Name: name, Machine: m}
+}
+
+func fn(f func(ctx context.Context, in any, c *flow.Context) (any, error)) flow.Routine {
+	return flow.RoutineFunc(f)
+}

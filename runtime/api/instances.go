@@ -1,0 +1,233 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// Started is the answer of an asynchronous start (201).
+type Started struct {
+	ID       string       `json:"id"`
+	Workflow string       `json:"workflow"`
+	Version  string       `json:"version"`
+	Status   store.Status `json:"status"`
+}
+
+// start creates an instance: POST /v1/workflows/{name}/instances.
+func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
+	body, ok := s.payload(ctx)
+	if !ok {
+		return
+	}
+	q := ctx.QueryArgs()
+	id := string(q.Peek("id"))
+	if key := string(ctx.Request.Header.Peek("Idempotency-Key")); key != "" {
+		if id != "" && id != key {
+			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "query id and Idempotency-Key header differ")
+			return
+		}
+		id = key
+	}
+	var wait time.Duration
+	if w := q.Peek("wait"); len(w) > 0 {
+		d, err := time.ParseDuration(string(w))
+		if err != nil || d < 0 {
+			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("wait %q is not a duration like 30s", w))
+			return
+		}
+		wait = min(d, s.opt.MaxWait)
+	}
+	inst, existing, err := s.engine.Start(ctx, p[0], engine.StartOptions{
+		ID: id, Version: string(q.Peek("version")), Input: body,
+		TraceParent: string(ctx.Request.Header.Peek("traceparent")),
+	})
+	if err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	ctx.Response.Header.Set("Location", "/v1/instances/"+inst.ID)
+	if wait > 0 && !inst.Status.Terminal() {
+		// The request context ends on shutdown, so a waiting client gets its
+		// 201 at once instead of holding the server up.
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		ended, err := s.engine.Wait(wctx, inst.ID)
+		cancel()
+		if err == nil {
+			inst = ended
+		}
+	}
+	if existing || inst.Status.Terminal() {
+		writeJSON(ctx, fasthttp.StatusOK, inst.Public())
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status})
+}
+
+// payload checks a request body: at most MaxPayload bytes of JSON; empty
+// means null. It answers the error itself when the body is not fit.
+func (s *Server) payload(ctx *fasthttp.RequestCtx) (json.RawMessage, bool) {
+	body := ctx.PostBody()
+	if len(body) > s.opt.MaxPayload {
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			fmt.Sprintf("body of %d bytes exceeds the limit of %d", len(body), s.opt.MaxPayload))
+		return nil, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, true
+	}
+	if !json.Valid(body) {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "body is not valid JSON")
+		return nil, false
+	}
+	return body, true
+}
+
+// get answers GET /v1/instances/{id}.
+func (s *Server) get(ctx *fasthttp.RequestCtx, p []string) {
+	inst, err := s.engine.Get(p[0])
+	if err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, inst.Public())
+}
+
+// History is the answer of GET /v1/instances/{id}/history.
+type History struct {
+	Events []store.Event `json:"events"`
+}
+
+// history answers GET /v1/instances/{id}/history; after and limit page
+// through long histories.
+func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
+	q := ctx.QueryArgs()
+	after, ok := intArg(ctx, q, "after", 0)
+	if !ok {
+		return
+	}
+	limit, ok := intArg(ctx, q, "limit", 0)
+	if !ok {
+		return
+	}
+	evs, err := s.engine.History(p[0], uint64(after), limit)
+	if err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, History{Events: evs})
+}
+
+// List is the answer of GET /v1/instances.
+type List struct {
+	Instances  []store.Public `json:"instances"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+const maxListLimit = 1000
+
+// list answers GET /v1/instances, newest first.
+func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
+	q := ctx.QueryArgs()
+	limit, ok := intArg(ctx, q, "limit", 100)
+	if !ok {
+		return
+	}
+	if limit <= 0 || limit > maxListLimit {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("limit must be 1 to %d", maxListLimit))
+		return
+	}
+	status := store.Status(q.Peek("status"))
+	if status != "" && !knownStatus(status) {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown status %q", status))
+		return
+	}
+	insts, next, err := s.engine.List(store.Query{
+		Workflow: string(q.Peek("workflow")), Status: status, Limit: limit, Cursor: string(q.Peek("cursor")),
+	})
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "cannot list instances: "+err.Error())
+		return
+	}
+	out := List{Instances: make([]store.Public, len(insts)), NextCursor: next}
+	for i, in := range insts {
+		out.Instances[i] = in.Public()
+	}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}
+
+func knownStatus(s store.Status) bool {
+	switch s {
+	case store.Queued, store.Running, store.Waiting, store.Paused,
+		store.Succeeded, store.Failed, store.Cancelled, store.TimedOut:
+		return true
+	}
+	return false
+}
+
+// intArg reads a non-negative integer query argument, answering 400 when
+// it is not one.
+func intArg(ctx *fasthttp.RequestCtx, q *fasthttp.Args, name string, def int) (int, bool) {
+	v := q.Peek(name)
+	if len(v) == 0 {
+		return def, true
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 0 {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("%s %q is not a non-negative integer", name, v))
+		return 0, false
+	}
+	return n, true
+}
+
+// Accepted is the answer of the event and control endpoints (202).
+type Accepted struct {
+	ID     string       `json:"id"`
+	Event  string       `json:"event,omitempty"`
+	Status store.Status `json:"status,omitempty"`
+}
+
+// send delivers an event: POST /v1/instances/{id}/events/{event}.
+func (s *Server) send(ctx *fasthttp.RequestCtx, p []string) {
+	body, ok := s.payload(ctx)
+	if !ok {
+		return
+	}
+	if err := s.engine.Send(ctx, p[0], p[1], body); err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusAccepted, Accepted{ID: p[0], Event: p[1]})
+}
+
+func (s *Server) cancel(ctx *fasthttp.RequestCtx, p []string) { s.control(ctx, p[0], s.engine.Cancel) }
+func (s *Server) pause(ctx *fasthttp.RequestCtx, p []string)  { s.control(ctx, p[0], s.engine.Pause) }
+func (s *Server) resume(ctx *fasthttp.RequestCtx, p []string) { s.control(ctx, p[0], s.engine.Resume) }
+func (s *Server) redrive(ctx *fasthttp.RequestCtx, p []string) {
+	s.control(ctx, p[0], s.engine.Redrive)
+}
+
+// control runs one of the engine's instance controls; the engine answers
+// once the change is checkpointed, so the status reported is the new one.
+func (s *Server) control(ctx *fasthttp.RequestCtx, id string, do func(string) error) {
+	if err := do(id); err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	out := Accepted{ID: id}
+	if inst, err := s.engine.Get(id); err == nil {
+		out.Status = inst.Status
+	}
+	writeJSON(ctx, fasthttp.StatusAccepted, out)
+}
