@@ -93,7 +93,6 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 		d.batch.Events = append(d.batch.Events,
 			store.Event{Instance: child.ID, Seq: 1, Type: "ExecutionStarted", Time: now, Input: enc},
 			store.Event{Instance: child.ID, Seq: 2, Type: "StateEntered", Time: now, State: m.Start, Input: enc})
-		d.snapshot = append(d.snapshot, nil, nil)
 		d.event(store.Event{Type: "ChildStarted", State: st.Name, Child: child.ID})
 		p.Children = append(p.Children, child.ID)
 		p.NextItem++

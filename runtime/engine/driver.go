@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 type message struct {
 	kind  msgKind
 	event store.Event
+	timer *store.Timer // msgAppend: an observer job to remove with the event
 	cause string
 	reply chan error
 }
@@ -61,7 +63,6 @@ type driver struct {
 	cancel   []string      // children to cancel after the commit
 	fired    []store.Timer // timers to forget after the commit
 	events   []store.Event // committed events, for observers
-	snapshot []any         // data at each committed event, for observers
 	endedNow bool          // the pending checkpoint ends the instance
 }
 
@@ -128,7 +129,7 @@ func (d *driver) run() {
 
 func (d *driver) release() {
 	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
-		cancel: d.cancel[:0], fired: d.fired[:0], events: d.events[:0], snapshot: d.snapshot[:0]}
+		cancel: d.cancel[:0], fired: d.fired[:0], events: d.events[:0]}
 	d.batch.Reset()
 	driverPool.Put(d)
 }
@@ -225,6 +226,9 @@ func (d *driver) apply(m message) error {
 		return nil
 	case msgAppend:
 		d.event(m.event)
+		if m.timer != nil {
+			d.batch.DelTimers = append(d.batch.DelTimers, *m.timer)
+		}
 		return nil
 	case msgCancel:
 		if in.Status.Terminal() {
@@ -328,7 +332,13 @@ const (
 	timerDeadline = "deadline" // the workflow timeout
 )
 
-func (e *Engine) fire(t store.Timer) { e.post(t.Instance, message{kind: msgWake}) }
+func (e *Engine) fire(t store.Timer) {
+	if strings.HasPrefix(t.Kind, observePrefix) {
+		e.observers.run(t)
+		return
+	}
+	e.post(t.Instance, message{kind: msgWake})
+}
 
 // touch marks the record changed so that the next commit writes it.
 func (d *driver) touch() {
@@ -350,7 +360,7 @@ func (d *driver) event(ev store.Event) {
 		ev.Time = d.e.clock.Now()
 	}
 	d.batch.Events = append(d.batch.Events, ev)
-	d.snapshot = append(d.snapshot, d.data)
+	d.owe(&d.batch.Events[len(d.batch.Events)-1])
 	d.touch()
 }
 
@@ -368,7 +378,6 @@ func (d *driver) commit() bool {
 		d.e.log.Error("checkpoint failed; the instance resumes from its last checkpoint", "instance", d.id, "err", err)
 		d.batch.Reset()
 		d.inst = nil // reload from the store on the next message
-		d.snapshot = d.snapshot[:0]
 		return false
 	}
 	d.afterCommit()
@@ -394,14 +403,6 @@ func (d *driver) afterCommit() {
 			e.onEvent(wf, ev)
 		}
 	}
-	if d.bundle != nil && len(d.bundle.Observers) > 0 {
-		for i, ev := range d.batch.Events {
-			if ev.Instance == d.id {
-				e.observers.notify(d.bundle, d.inst, ev, d.snapshot[i])
-			}
-		}
-	}
-	d.snapshot = d.snapshot[:0]
 	d.batch.Reset()
 	for _, id := range d.wake {
 		e.post(id, message{kind: msgWake})

@@ -248,7 +248,6 @@ func (e *Engine) Open(ctx context.Context) error {
 		}
 	}()
 	e.timers.start()
-	e.observers.start()
 	return nil
 }
 

@@ -626,3 +626,51 @@ func TestConcurrencyKeyQueuesInOrderAcrossRestart(t *testing.T) {
 		t.Fatalf("missing key: %v", err)
 	}
 }
+
+func TestObserverOwedBeforeCrashRunsAfterRestart(t *testing.T) {
+	var got calls
+	first := make(chan struct{})
+	wf := workflow("o", "A", &flow.State{Name: "A", Kind: flow.Pass})
+	b := bundle(wf)
+	b.Observers = []*flow.Observer{{Workflow: "o", On: "ExecutionSucceeded", RoutineName: "slow",
+		Routine: flow.RoutineFunc(func(ctx context.Context, _ any, c *flow.Context) (any, error) {
+			if got.add(c) == 1 {
+				close(first)
+				<-ctx.Done() // the process goes down mid-call
+				return nil, ctx.Err()
+			}
+			return nil, nil
+		})}}
+	h := newHarness(t, b)
+	id := h.start("o", `{}`)
+	h.end(id)
+	<-first
+	h.restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for got.n() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the owed observer did not run after the restart")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got.keys[0] != got.keys[1] {
+		t.Fatalf("observer keys differ: %v", got.keys)
+	}
+	if slices.Contains(types(h.history(id)), "ObserverFailed") {
+		t.Fatal("an interrupted observer was recorded as failed")
+	}
+	for timers(t, h) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the finished observer job was not removed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func timers(t *testing.T, h *harness) int {
+	n := 0
+	if err := h.store.Timers(func(store.Timer) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -3,6 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,10 +14,16 @@ import (
 	"github.com/orbit-sidecar/orbit/store"
 )
 
-// observerQueue runs observers (SPEC 1.4) after the events they watch are
-// committed. They run beside the instance, never change its data or flow,
-// retry by their own rules, and leave ObserverFailed in the history when
-// they give up.
+// Observers (SPEC 1.4) run a routine after a history event is committed.
+// Each run that is owed is a durable timer written in the same checkpoint
+// as its event, keyed "observe:<seq>:<observer>:<attempt>", so an observer
+// owed before a crash runs after the restart, and its retries are durable
+// timers too. Observers never change the instance's data or flow; when one
+// gives up, ObserverFailed is appended to the history.
+
+const observePrefix = "observe:"
+
+// observerQueue runs owed observers with bounded concurrency.
 type observerQueue struct {
 	e     *Engine
 	slots chan struct{}
@@ -27,75 +37,160 @@ func newObserverQueue(e *Engine) *observerQueue {
 	return &observerQueue{e: e, slots: make(chan struct{}, 64), ctx: ctx, stopf: cancel}
 }
 
-func (q *observerQueue) start() {}
-
 func (q *observerQueue) stop() {
 	q.stopf()
 	q.wg.Wait()
 }
 
-// notify starts every observer of b that watches ev.
-func (q *observerQueue) notify(b *flow.Bundle, in *store.Instance, ev store.Event, data any) {
-	for _, o := range b.Observers {
-		if (o.Workflow != "*" && o.Workflow != in.Workflow) || o.On != ev.Type || (o.State != "" && o.State != ev.State) {
+// owe schedules every observer of the driver's bundle that watches ev, in
+// the checkpoint that writes ev.
+func (d *driver) owe(ev *store.Event) {
+	if d.bundle == nil {
+		return
+	}
+	for i, o := range d.bundle.Observers {
+		if (o.Workflow != "*" && o.Workflow != d.inst.Workflow) || o.On != ev.Type || (o.State != "" && o.State != ev.State) {
 			continue
 		}
-		c := flow.Context{Instance: in.ID, Workflow: in.Workflow, Version: in.Version, State: ev.State,
-			Attempt: 1, Visit: max(in.Visits[ev.State], 1), StartedAt: in.StartedAt, ItemIndex: -1,
-			IdempotencyKey: in.ID + "/" + itoa(int(ev.Seq)) + "/" + o.RoutineName, TraceParent: in.TraceParent}
-		q.wg.Add(1)
-		go q.run(o, c, ev, data)
+		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: ev.Time, Instance: d.id, Kind: observerJob(ev.Seq, i, 1)})
 	}
 }
 
-func (q *observerQueue) run(o *flow.Observer, c flow.Context, ev store.Event, data any) {
-	defer q.wg.Done()
-	select {
-	case q.slots <- struct{}{}:
-	case <-q.ctx.Done():
-		return
-	}
-	defer func() { <-q.slots }()
+func observerJob(seq uint64, observer, attempt int) string {
+	return observePrefix + strconv.FormatUint(seq, 10) + ":" + strconv.Itoa(observer) + ":" + strconv.Itoa(attempt)
+}
 
-	var input any
-	var err error
-	if o.Input != nil {
-		input, err = o.Input.Eval(data, &c)
-	} else {
-		var raw []byte
-		if raw, err = json.Marshal(ev); err == nil {
-			err = json.Unmarshal(raw, &input)
-		}
+func parseObserverJob(kind string) (seq uint64, observer, attempt int, err error) {
+	parts := strings.Split(strings.TrimPrefix(kind, observePrefix), ":")
+	if len(parts) != 3 {
+		return 0, 0, 0, fmt.Errorf("bad observer job %q", kind)
 	}
-	for err == nil {
-		c.Now = q.e.clock.Now()
-		if _, err = o.Routine.Call(q.ctx, input, &c); err == nil {
+	seq, err1 := strconv.ParseUint(parts[0], 10, 64)
+	observer, err2 := strconv.Atoi(parts[1])
+	attempt, err3 := strconv.Atoi(parts[2])
+	return seq, observer, attempt, errors.Join(err1, err2, err3)
+}
+
+// run carries out one owed observer call.
+func (q *observerQueue) run(t store.Timer) {
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		select {
+		case q.slots <- struct{}{}:
+		case <-q.ctx.Done():
 			return
 		}
-		fe := flow.AsError(err, flow.ErrTaskFailed)
-		r := matchRetrier(o.Retry, fe.Name)
-		if r == nil || c.Attempt-1 >= r.MaxAttempts || !q.sleep(r.Delay(c.Attempt, q.e.random())) {
-			break
-		}
-		c.Attempt++
+		defer func() { <-q.slots }()
+		q.call(t)
+	}()
+}
+
+func (q *observerQueue) call(t store.Timer) {
+	e := q.e
+	seq, idx, attempt, err := parseObserverJob(t.Kind)
+	if err != nil {
+		e.log.Error("dropping unreadable observer job", "instance", t.Instance, "err", err)
+		q.done(t, nil)
+		return
 	}
-	if q.ctx.Err() != nil {
+	in, o, ev, err := q.load(t.Instance, seq, idx)
+	if err != nil {
+		e.log.Error("dropping observer job", "instance", t.Instance, "event", seq, "err", err)
+		q.done(t, nil)
+		return
+	}
+	c := flow.Context{Instance: in.ID, Workflow: in.Workflow, Version: in.Version, State: ev.State,
+		Attempt: attempt, Visit: max(in.Visits[ev.State], 1), StartedAt: in.StartedAt, Now: e.clock.Now(),
+		ItemIndex: -1, TraceParent: in.TraceParent,
+		IdempotencyKey: in.ID + "/" + strconv.FormatUint(seq, 10) + "/" + o.RoutineName}
+	err = q.invoke(o, ev, &c)
+	if err == nil || q.ctx.Err() != nil {
+		if err == nil {
+			q.done(t, nil)
+		}
 		return
 	}
 	fe := flow.AsError(err, flow.ErrTaskFailed)
-	q.e.post(c.Instance, message{kind: msgAppend, event: store.Event{Type: "ObserverFailed", State: ev.State,
-		Error: fe.Name, Cause: o.RoutineName + ": " + fe.Cause, Attempt: c.Attempt}})
+	if r := matchRetrier(o.Retry, fe.Name); r != nil && attempt-1 < r.MaxAttempts {
+		next := store.Timer{At: e.clock.Now().Add(r.Delay(attempt, e.random())), Instance: t.Instance,
+			Kind: observerJob(seq, idx, attempt+1)}
+		if err := e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}, SetTimers: []store.Timer{next}}); err != nil {
+			e.log.Error("reschedule observer", "instance", t.Instance, "err", err)
+			return
+		}
+		e.timers.remove(t)
+		e.timers.add(next)
+		return
+	}
+	q.done(t, &store.Event{Type: "ObserverFailed", State: ev.State, Error: fe.Name,
+		Cause: o.RoutineName + ": " + fe.Cause, Attempt: attempt})
 }
 
-// sleep waits on the engine's clock; false when the engine stops first.
-func (q *observerQueue) sleep(d time.Duration) bool {
-	done := make(chan struct{})
-	t := q.e.clock.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return true
-	case <-q.ctx.Done():
-		t.Stop()
-		return false
+// load finds the instance, the observer and the event a job is about.
+func (q *observerQueue) load(id string, seq uint64, idx int) (*store.Instance, *flow.Observer, *store.Event, error) {
+	in, err := q.e.store.Instance(id)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	b, err := q.e.bundle(in.Bundle)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if idx < 0 || idx >= len(b.Observers) {
+		return nil, nil, nil, fmt.Errorf("bundle %s has no observer %d", in.Bundle, idx)
+	}
+	evs, err := q.e.store.History(id, seq-1, 1)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(evs) == 0 || evs[0].Seq != seq {
+		return nil, nil, nil, fmt.Errorf("event %d is not in the history", seq)
+	}
+	return in, b.Observers[idx], &evs[0], nil
+}
+
+// invoke calls the observer's routine. Its input applies to the event's
+// data: a state's input for StateEntered, its output for StateExited and
+// ExecutionSucceeded, a task's result, an event's payload; without data,
+// or without an input mapping, the routine gets the event itself.
+func (q *observerQueue) invoke(o *flow.Observer, ev *store.Event, c *flow.Context) error {
+	raw := ev.Output
+	if len(raw) == 0 {
+		raw = ev.Input
+	}
+	var input any
+	var err error
+	switch {
+	case o.Input != nil && len(raw) > 0:
+		var data any
+		if err = json.Unmarshal(raw, &data); err == nil {
+			input, err = o.Input.Eval(data, c)
+		}
+	default:
+		var b []byte
+		if b, err = json.Marshal(ev); err == nil {
+			err = json.Unmarshal(b, &input)
+		}
+	}
+	if err != nil {
+		return flow.AsError(err, flow.ErrRuntime)
+	}
+	ctx, cancel := context.WithTimeout(q.ctx, time.Minute)
+	defer cancel()
+	_, err = o.Routine.Call(ctx, input, c)
+	return err
+}
+
+// done removes the job; a failure record is appended by the instance's
+// driver in the same checkpoint, so it is written exactly when the job
+// goes away.
+func (q *observerQueue) done(t store.Timer, failed *store.Event) {
+	if failed == nil {
+		if err := q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}); err != nil {
+			q.e.log.Error("finish observer job", "instance", t.Instance, "err", err)
+		}
+		return
+	}
+	q.e.post(t.Instance, message{kind: msgAppend, event: *failed, timer: &t})
 }

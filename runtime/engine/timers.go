@@ -89,7 +89,10 @@ func (q *timerQueue) arm() {
 	q.armedAt = q.h[0].t.At
 	d := q.armedAt.Sub(q.clock.Now())
 	if d <= 0 {
-		d = 0
+		// Due already (an observer job, or time passed while stopped).
+		q.armed = nopTimer{}
+		go q.tick()
+		return
 	}
 	q.armed = q.clock.AfterFunc(d, q.tick)
 }
@@ -138,3 +141,8 @@ func (q *timerQueue) len() int {
 	defer q.mu.Unlock()
 	return len(q.h)
 }
+
+// nopTimer marks the queue armed while a tick for due timers is on its way.
+type nopTimer struct{}
+
+func (nopTimer) Stop() bool { return false }
