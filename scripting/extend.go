@@ -2,7 +2,8 @@ package scripting
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -253,11 +254,4 @@ func findState(w *flow.Workflow, name string) *flow.State {
 	return nil
 }
 
-func machineKeys(w *flow.Workflow) []string {
-	keys := make([]string, 0, len(w.Machines))
-	for k := range w.Machines {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func machineKeys(w *flow.Workflow) []string { return slices.Sorted(maps.Keys(w.Machines)) }

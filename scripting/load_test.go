@@ -277,6 +277,8 @@ func TestProblems(t *testing.T) {
 			`p.lua:1: routine "x", wasm: plugin "fraud" is not loaded`, Options{}},
 		{"two routine kinds", "routine \"x\" { lua = function() end, wasm = { plugin = \"a\", func = \"b\" } }\n",
 			`p.lua:1: routine "x": a routine needs exactly one of lua, http, wasm`, Options{Plugins: fakePlugins{}}},
+		{"routine shadows a plugin's", "routine \"fraud.check\" { lua = function() end }\n",
+			`p.lua:1: routine "fraud.check" is also defined by a plugin`, Options{Plugins: fakePlugins{}}},
 		{"not a state", okWorkflow("A = { routine = \"r\" },"),
 			`p.lua:2: workflow "w": state "A" must be built with task{...}, choice{...}, pass{...}, wait{...}, await{...}, parallel{...}, map{...}, call{...}, succeed{...} or fail{...}, got table`, Options{}},
 		{"extend unknown workflow", "extend(\"nope\", function(wf) end)\n", `p.lua:1: extend: unknown workflow "nope"`, Options{}},

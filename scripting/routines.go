@@ -2,7 +2,8 @@ package scripting
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -106,20 +107,16 @@ func (l *loader) defineObserver(t *lua.LTable, pos flow.Pos) {
 // and hooks, versions.
 func (l *loader) finish(hash string) {
 	if p := l.cfg.plugins; p != nil {
-		names := make([]string, 0)
-		for name := range p.Routines() {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
+		routines := p.Routines()
+		for _, name := range slices.Sorted(maps.Keys(routines)) {
 			if pos, dup := l.routinePos[name]; dup {
 				l.problem(pos, fmt.Sprintf("routine %q is also defined by a plugin", name))
 				continue
 			}
-			l.b.Routines[name] = p.Routines()[name]
+			l.b.Routines[name] = routines[name]
 		}
 	}
-	for _, name := range l.workflowNames() {
+	for _, name := range slices.Sorted(maps.Keys(l.b.Workflows)) {
 		w := l.b.Workflows[name]
 		if w.Version == "" {
 			w.Version = hash
@@ -162,13 +159,4 @@ func (l *loader) routine(name string) flow.Routine { return l.b.Routines[name] }
 func (l *loader) known(name string) bool {
 	_, ok := l.routinePos[name]
 	return ok || l.b.Routines[name] != nil
-}
-
-func (l *loader) workflowNames() []string {
-	names := make([]string, 0, len(l.b.Workflows))
-	for name := range l.b.Workflows {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
