@@ -14,6 +14,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting"
+	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
 
@@ -24,6 +25,8 @@ type sidecarConfig struct {
 	LuaTimeout time.Duration
 	MaxPayload int
 	Log        *slog.Logger
+	// OnEvent sees every committed history event (serve feeds metrics).
+	OnEvent func(workflow string, ev *store.Event)
 }
 
 // sidecar is Orbit wired together: store, scripts and engine.
@@ -75,7 +78,7 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 	}
 	s.store = st
 	s.engine = engine.New(engine.Config{
-		Store: st, Log: cfg.Log, MaxPayload: cfg.MaxPayload,
+		Store: st, Log: cfg.Log, MaxPayload: cfg.MaxPayload, OnEvent: cfg.OnEvent,
 		Compile: func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) },
 	})
 	if err := s.engine.Load(ctx, b); err != nil {

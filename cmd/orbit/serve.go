@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+func init() {
+	register("serve", "run the sidecar: load scripts, resume instances, serve the HTTP API", cmdServe)
+}
+
+// shutdownGrace is how long running steps get to checkpoint on SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+// sweepInterval is how often ended instances past --retention are purged.
+const sweepInterval = time.Minute
+
+func cmdServe(args []string, _, stderr io.Writer) int {
+	fs := newFlags("serve", "[flags]  (each flag also from ORBIT_<NAME>)", stderr)
+	listen := fs.String("listen", "127.0.0.1:7077", "address of the HTTP API; port 0 picks a free one")
+	scripts := fs.String("scripts", "./scripts", "scripts directory (the bundle)")
+	_ = fs.String("plugins", "./plugins.d", "plugins directory")
+	data := fs.String("data", "./data/orbit.db", "bbolt data file")
+	token := fs.String("token", "", "bearer token every /v1 request must carry")
+	maxPayload := byteSize(256 << 10)
+	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data (256KiB, 1MiB, bytes)")
+	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
+	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
+	storeKind := fs.String("store", "bbolt", "store backend (bbolt)")
+	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
+	verbose := fs.Bool("v", false, "log debug messages")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 0 {
+		fs.Usage()
+		return 2
+	}
+	if err := fromEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 2
+	}
+	if *storeKind != "bbolt" {
+		fmt.Fprintf(stderr, "orbit: --store %q is not supported; the only store is bbolt\n", *storeKind)
+		return 2
+	}
+	if *retention <= 0 {
+		fmt.Fprintln(stderr, "orbit: --retention must be positive")
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	metrics := api.NewMetrics()
+	cfg := sidecarConfig{Scripts: *scripts, Data: *data, LuaTimeout: *luaTimeout, MaxPayload: int(maxPayload),
+		Log: log, OnEvent: metrics.OnEvent}
+	opts := scriptOptions(cfg)
+	b, ok := loadBundle(*scripts, opts, stderr)
+	if !ok {
+		return 1
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: listen on %s: %v\n", *listen, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := openSidecar(ctx, cfg, opts, b)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	var closing atomic.Bool
+	srv := api.New(api.Options{
+		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), Metrics: metrics, Log: log,
+		Ready: func() error {
+			if closing.Load() {
+				return errors.New("shutting down")
+			}
+			return nil
+		},
+	})
+	go sweepRetention(ctx, s.store, *retention, sweepInterval, log)
+	if *pprofAddr != "" {
+		p := servePprof(*pprofAddr, log)
+		defer p.Close()
+	}
+	// The startup line goes with the log, to stderr, so that one stream
+	// tells the whole story of a run.
+	fmt.Fprintf(stderr, "orbit: listening on %s (scripts %s: %d workflows, bundle %s; data %s; resumed %s)\n",
+		ln.Addr(), *scripts, len(b.Workflows), short(b.Hash), *data, resumed(s.store))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	exit := 0
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-served:
+		log.Error("serve", "err", err)
+		exit = 1
+	}
+	closing.Store(true)
+	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(grace); err != nil {
+		log.Warn("requests still open at shutdown", "err", err)
+	}
+	s.close(grace)
+	return exit
+}
+
+// resumed describes the instances that had not ended at startup, which the
+// engine carries on with.
+func resumed(st store.Store) string {
+	counts := map[store.Status]int{}
+	total := 0
+	if err := st.Unfinished(func(_ string, status store.Status) error {
+		counts[status]++
+		total++
+		return nil
+	}); err != nil {
+		return "unknown: " + err.Error()
+	}
+	if total == 0 {
+		return "0 instances"
+	}
+	parts := make([]string, 0, len(counts))
+	for status, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d %s", n, strings.ToLower(string(status))))
+	}
+	sort.Strings(parts)
+	return fmt.Sprintf("%d instances: %s", total, strings.Join(parts, ", "))
+}
