@@ -59,7 +59,7 @@ func (v *vm) limitRep() {
 		return
 	}
 	strlib.RawSetString("rep", v.L.NewFunction(func(L *lua.LState) int {
-		if len(L.CheckString(1))*L.CheckInt(2) > maxRep {
+		if size, n := len(L.CheckString(1)), L.CheckInt(2); size > 0 && n > maxRep/size {
 			L.RaiseError("string.rep: result longer than %d bytes", maxRep)
 		}
 		return rep.GFunction(L)
