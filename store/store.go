@@ -117,6 +117,8 @@ type Event struct {
 	DelayMS  int64           `json:"delay_ms,omitempty"`
 	Event    string          `json:"event,omitempty"`
 	Child    string          `json:"child,omitempty"`
+	From     string          `json:"from_version,omitempty"` // Migrated
+	To       string          `json:"to_version,omitempty"`   // Migrated
 }
 
 // Timer is a durable wake-up for an instance. (At, Instance, Kind) is its key.

@@ -22,14 +22,16 @@ const (
 	msgResume                 // undo a pause
 	msgRedrive                // run a failed instance again from its failed state
 	msgAppend                 // append a history event (observer failures)
+	msgMigrate                // move to another version of the workflow
 )
 
 type message struct {
-	kind  msgKind
-	event store.Event
-	timer *store.Timer // msgAppend: an observer job to remove with the event
-	cause string
-	reply chan error
+	kind    msgKind
+	event   store.Event
+	timer   *store.Timer // msgAppend: an observer job to remove with the event
+	migrate *migrateRequest
+	cause   string
+	reply   chan error
 }
 
 func (m message) answer(err error) {
@@ -258,6 +260,8 @@ func (d *driver) apply(m message) error {
 		in.PausedStatus, in.PausedWaiting = "", nil
 		d.touch()
 		return nil
+	case msgMigrate:
+		return d.migrate(m.migrate)
 	case msgRedrive:
 		if in.Status != store.Failed && in.Status != store.TimedOut {
 			return ErrNotEnded
