@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/scripting"
+)
+
+func init() {
+	register("bench", "measure Orbit against calling the services directly", cmdBench)
+}
+
+// benchConfig is one benchmark run (SPEC 6).
+type benchConfig struct {
+	steps, concurrency int
+	duration, warmup   time.Duration
+	mode               string
+}
+
+// sideResult is what one side of the benchmark measured.
+type sideResult struct {
+	Completed     int     `json:"completed"`
+	Errors        int     `json:"errors"`
+	WPS           float64 `json:"wps"`
+	P50           float64 `json:"p50_ms"`
+	P99           float64 `json:"p99_ms"`
+	Max           float64 `json:"max_ms"`
+	CPUPer1000    float64 `json:"cpu_s_per_1000"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	CommitsPerSec float64 `json:"commits_per_s,omitempty"`
+	PerCommit     float64 `json:"instances_per_commit,omitempty"`
+}
+
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--mode durable|express] [--json]", stderr)
+	var c benchConfig
+	fs.IntVar(&c.steps, "steps", 3, "task states per workflow (HTTP calls to the downstream)")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent starters")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each side")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time before each side")
+	fs.StringVar(&c.mode, "mode", "durable", "durable or express")
+	asJSON := fs.Bool("json", false, "end with one JSON line of the results")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || (c.mode != "durable" && c.mode != "express") {
+		fs.Usage()
+		return 2
+	}
+	down, err := startDownstream()
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit bench: %v\n", err)
+		return 1
+	}
+	defer down.Close()
+	url := "http://" + down.Addr().String()
+
+	fmt.Fprintf(stderr, "bench: direct, %d steps, concurrency %d, %s (+%s warm-up)\n", c.steps, c.concurrency, c.duration, c.warmup)
+	direct := measure(c, directWorkflow(url, c.steps))
+
+	fmt.Fprintf(stderr, "bench: orbit (%s), same load\n", c.mode)
+	orbit, err := benchOrbit(c, url)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit bench: %v\n", err)
+		return 1
+	}
+	ratio := 0.0
+	if direct.WPS > 0 {
+		ratio = orbit.WPS / direct.WPS
+	}
+	fmt.Fprintf(stdout, "%d steps, concurrency %d, %s each, mode %s\n\n", c.steps, c.concurrency, c.duration, c.mode)
+	fmt.Fprintf(stdout, "%-7s %10s %9s %9s %9s %12s %10s %8s\n", "side", "wf/s", "p50 ms", "p99 ms", "max ms", "CPU s/1000", "peak RSS", "errors")
+	for _, r := range []struct {
+		name string
+		res  sideResult
+	}{{"direct", direct}, {"orbit", orbit}} {
+		fmt.Fprintf(stdout, "%-7s %10.0f %9.2f %9.2f %9.2f %12.3f %8.1fMB %8d\n", r.name, r.res.WPS, r.res.P50, r.res.P99, r.res.Max,
+			r.res.CPUPer1000, r.res.PeakRSSMB, r.res.Errors)
+	}
+	fmt.Fprintf(stdout, "\nratio orbit/direct: %.3f\n", ratio)
+	fmt.Fprintf(stdout, "store: %.0f commits/s, %.1f instances per commit\n", orbit.CommitsPerSec, orbit.PerCommit)
+	if *asJSON {
+		out, _ := json.Marshal(map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
+			"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds()})
+		fmt.Fprintln(stdout, string(out))
+	}
+	return 0
+}
+
+// startDownstream serves every step at once, on loopback.
+func startDownstream() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"ok":true}`)
+	}}
+	go srv.Serve(ln)
+	return ln, nil
+}
+
+// directWorkflow calls the steps one after another with no orchestrator.
+func directWorkflow(url string, steps int) func() error {
+	client := &fasthttp.Client{MaxConnsPerHost: 4096}
+	urls := make([]string, steps)
+	for i := range urls {
+		urls[i] = url + "/step/" + strconv.Itoa(i+1)
+	}
+	return func() error {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		for _, u := range urls {
+			req.Reset()
+			req.SetRequestURI(u)
+			req.Header.SetMethod("POST")
+			req.Header.SetContentType("application/json")
+			req.SetBodyString(`{}`)
+			if err := client.Do(req, resp); err != nil {
+				return err
+			}
+			if resp.StatusCode() != 200 {
+				return fmt.Errorf("step answered %d", resp.StatusCode())
+			}
+			var v any
+			if err := json.Unmarshal(resp.Body(), &v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// benchOrbit starts Orbit in-process on a fresh temporary store, over its
+// real HTTP API, and measures synchronous starts of the steps workflow.
+func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
+	var src strings.Builder
+	for i := 1; i <= c.steps; i++ {
+		fmt.Fprintf(&src, "routine \"step%d\" { http = { method = \"POST\", url = %q, timeout = \"5s\" } }\n", i, downstream+"/step/"+strconv.Itoa(i))
+	}
+	mode := ""
+	if c.mode == "express" {
+		mode = `mode = "express",`
+	}
+	fmt.Fprintf(&src, "workflow \"bench\" { start = \"S1\", %s states = {\n", mode)
+	for i := 1; i <= c.steps; i++ {
+		next := ""
+		if i < c.steps {
+			next = fmt.Sprintf(", next = \"S%d\"", i+1)
+		}
+		fmt.Fprintf(&src, "  S%d = task { routine = \"step%d\", result = \"$.s%d\"%s },\n", i, i, i, next)
+	}
+	src.WriteString("} }\n")
+
+	cfg := sidecarConfig{Log: discardLog(), LuaTimeout: 100 * time.Millisecond}
+	opts := scriptOptions(cfg)
+	b, err := scripting.LoadSources([]flow.Source{{Path: "bench.lua", Body: []byte(src.String())}}, opts)
+	if err != nil {
+		return sideResult{}, fmt.Errorf("bench bundle: %w", err)
+	}
+	ctx := context.Background()
+	s, err := openSidecar(ctx, cfg, opts, b)
+	if err != nil {
+		return sideResult{}, err
+	}
+	defer s.close(ctx)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return sideResult{}, err
+	}
+	srv := api.New(api.Options{Engine: s.engine, Log: cfg.Log, MaxInFlight: 1 << 16})
+	go srv.Serve(ln)
+	defer srv.Shutdown(ctx)
+
+	client := &fasthttp.Client{MaxConnsPerHost: 4096}
+	startURL := "http://" + ln.Addr().String() + "/v1/workflows/bench/instances?wait=30s"
+	start := func() error {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI(startURL)
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(`{}`)
+		if err := client.Do(req, resp); err != nil {
+			return err
+		}
+		if resp.StatusCode() != 200 || !strings.Contains(string(resp.Body()), `"SUCCEEDED"`) {
+			return fmt.Errorf("start answered %d: %.200s", resp.StatusCode(), resp.Body())
+		}
+		return nil
+	}
+	before := s.store.Stats()
+	res := measure(c, start)
+	after := s.store.Stats()
+	secs := c.duration.Seconds() + c.warmup.Seconds()
+	if commits := after.Commits - before.Commits; commits > 0 {
+		res.CommitsPerSec = float64(commits) / secs
+		res.PerCommit = float64(after.Checkpoints-before.Checkpoints) / float64(commits)
+	}
+	return res, nil
+}
+
+// measure runs work from c.concurrency goroutines for the warm-up and then
+// the measured duration, timing each completed workflow.
+func measure(c benchConfig, work func() error) sideResult {
+	var measuring, stop atomic.Bool
+	var errs atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for range c.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for !stop.Load() {
+				t0 := time.Now()
+				err := work()
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	peak := sampleRSS()
+	time.Sleep(c.warmup)
+	cpu0 := cpuTime()
+	peak.reset()
+	measuring.Store(true)
+	time.Sleep(c.duration)
+	measuring.Store(false)
+	cpu := cpuTime() - cpu0
+	rss := peak.stop()
+	stop.Store(true)
+	wg.Wait()
+
+	slices.Sort(lat)
+	r := sideResult{Completed: len(lat), Errors: int(errs.Load()), WPS: float64(len(lat)) / c.duration.Seconds(), PeakRSSMB: rss}
+	if n := len(lat); n > 0 {
+		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+		r.P50, r.P99, r.Max = ms(lat[n*50/100]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
+		r.CPUPer1000 = cpu.Seconds() / float64(n) * 1000
+	}
+	return r
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rssSampler keeps the largest resident set size seen, in MB.
+type rssSampler struct {
+	mu   sync.Mutex
+	peak float64
+	done chan struct{}
+}
+
+func sampleRSS() *rssSampler {
+	s := &rssSampler{done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				if v := rssMB(); v > 0 {
+					s.mu.Lock()
+					s.peak = max(s.peak, v)
+					s.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) reset() { s.mu.Lock(); s.peak = rssMB(); s.mu.Unlock() }
+
+func (s *rssSampler) stop() float64 {
+	close(s.done)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.peak, rssMB())
+}
+
+// rssMB reads the current resident set size from /proc (0 elsewhere).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
