@@ -1,0 +1,397 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sidecar is a running `orbit serve` on an OS-chosen loopback port.
+type sidecar struct {
+	t      *testing.T
+	proc   *running
+	addr   string
+	banner string // the startup line
+	token  string
+	http   *http.Client
+}
+
+// serve starts `orbit serve` on the test bundle with data in the given
+// file and returns once it listens; the startup line names the port.
+func serve(t *testing.T, env []string, data string, extra ...string) *sidecar {
+	t.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--scripts", "testdata/serve", "--data", data}, extra...)
+	r := startOrbit(t, env, args...)
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				t.Fatal("orbit serve exited before listening")
+			}
+			if _, rest, found := strings.Cut(line, "orbit: listening on "); found {
+				addr, _, _ := strings.Cut(rest, " ")
+				// Keep reading the log so that the server never blocks on it.
+				go func() {
+					for range r.lines {
+					}
+				}()
+				return &sidecar{t: t, proc: r, addr: addr, banner: line, http: &http.Client{Timeout: 30 * time.Second}}
+			}
+		case <-timeout:
+			t.Fatal("orbit serve never printed its listening line")
+		}
+	}
+}
+
+// flakyDownstream answers 500 until recovered, for the redrive test.
+func flakyDownstream(t *testing.T) (string, *atomic.Bool) {
+	t.Helper()
+	var ok atomic.Bool
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		if !ok.Load() {
+			w.WriteHeader(500)
+			io.WriteString(w, `{"down": true}`)
+			return
+		}
+		io.WriteString(w, `{"up": true}`)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "FLAKY_URL=http://" + ln.Addr().String(), &ok
+}
+
+// noFlaky satisfies the bundle's ${FLAKY_URL} in tests that never call it.
+var noFlaky = []string{"FLAKY_URL=http://127.0.0.1:9"}
+
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+	obj    map[string]any
+}
+
+func (s *sidecar) do(method, path, body string) answer {
+	s.t.Helper()
+	req, err := http.NewRequest(method, "http://"+s.addr+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header, body: b}
+	json.Unmarshal(b, &a.obj)
+	return a
+}
+
+// must checks the status and returns the answer.
+func (a answer) must(t *testing.T, status int) answer {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
+	}
+	return a
+}
+
+func (a answer) str(key string) string { s, _ := a.obj[key].(string); return s }
+
+func (a answer) code() string {
+	e, _ := a.obj["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (a answer) waiting() map[string]any { w, _ := a.obj["waiting"].(map[string]any); return w }
+
+func (a answer) output() string { b, _ := json.Marshal(a.obj["output"]); return string(b) }
+
+func (s *sidecar) start(wf, query, input string) answer {
+	s.t.Helper()
+	return s.do("POST", "/v1/workflows/"+wf+"/instances"+query, input)
+}
+
+// until polls an instance until cond holds.
+func (s *sidecar) until(id, what string, cond func(answer) bool) answer {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		a := s.do("GET", "/v1/instances/"+id, "")
+		if a.status == 200 && cond(a) {
+			return a
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("instance %s never got %s; last %d %s", id, what, a.status, a.body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (s *sidecar) status(id, status string) answer {
+	s.t.Helper()
+	return s.until(id, status, func(a answer) bool { return a.str("status") == status })
+}
+
+func (s *sidecar) waitsFor(id, kind string) answer {
+	s.t.Helper()
+	return s.until(id, "waiting for "+kind, func(a answer) bool { return a.waiting()["kind"] == kind })
+}
+
+func TestServeSyncAndIdempotentStart(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"))
+	a := s.start("echo", "?wait=10s", `{"n": 1}`).must(t, 200)
+	if a.str("status") != "SUCCEEDED" || a.output() != `{"n":1}` {
+		t.Fatalf("sync start answered %s", a.body)
+	}
+	s.start("approval", "?id=order-1", `{"n": 1}`).must(t, 201)
+	again := s.start("approval", "?id=order-1", `{"n":1}`).must(t, 200)
+	if again.str("id") != "order-1" || again.str("started_at") == "" {
+		t.Fatalf("repeated start answered %s", again.body)
+	}
+	if a := s.start("approval", "?id=order-1", `{"n": 2}`); a.status != 409 || a.code() != "conflict" {
+		t.Fatalf("other input answered %d %s", a.status, a.body)
+	}
+	if a := s.start("nope", "", `{}`); a.status != 404 || a.code() != "unknown_workflow" {
+		t.Fatalf("unknown workflow answered %d %s", a.status, a.body)
+	}
+	if a := s.start("echo", "", `{"n":`); a.status != 400 || a.code() != "bad_request" {
+		t.Fatalf("bad JSON answered %d %s", a.status, a.body)
+	}
+}
+
+func TestServeEarlyEventIsKept(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"))
+	id := s.start("late", "", `{}`).must(t, 201).str("id")
+	s.waitsFor(id, "timer")
+	s.do("POST", "/v1/instances/"+id+"/events/approved", `{"by": "ada"}`).must(t, 202)
+	if a := s.status(id, "SUCCEEDED"); a.output() != `{"approval":{"by":"ada"}}` {
+		t.Fatalf("output %s, want the early event's payload", a.output())
+	}
+	if a := s.do("POST", "/v1/instances/"+id+"/events/approved", `{}`); a.status != 409 || a.code() != "ended" {
+		t.Fatalf("event to an ended instance answered %d %s", a.status, a.body)
+	}
+	if a := s.do("POST", "/v1/instances/nope/events/approved", `{}`); a.status != 404 {
+		t.Fatalf("event to an unknown instance answered %d %s", a.status, a.body)
+	}
+}
+
+func TestServeCancelCascadesToChild(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"))
+	id := s.start("parent", "", `{}`).must(t, 201).str("id")
+	child, _ := s.waitsFor(id, "child").waiting()["instance"].(string)
+	s.waitsFor(child, "event")
+	s.do("POST", "/v1/instances/"+id+"/cancel", "").must(t, 202)
+	if a := s.status(id, "CANCELLED"); a.str("error") != "States.Cancelled" {
+		t.Fatalf("cancelled parent %s", a.body)
+	}
+	s.status(child, "CANCELLED")
+	s.do("POST", "/v1/instances/"+id+"/cancel", "").must(t, 409)
+}
+
+func TestServePauseResumeAndRedrive(t *testing.T) {
+	flaky, up := flakyDownstream(t)
+	s := serve(t, []string{flaky}, filepath.Join(t.TempDir(), "orbit.db"))
+	id := s.start("approval", "", `{}`).must(t, 201).str("id")
+	s.waitsFor(id, "event")
+	s.do("POST", "/v1/instances/"+id+"/pause", "").must(t, 202)
+	s.waitsFor(id, "paused")
+	s.do("POST", "/v1/instances/"+id+"/events/approved", `true`).must(t, 202)
+	if a := s.do("GET", "/v1/instances/"+id, "").must(t, 200); a.str("status") != "PAUSED" {
+		t.Fatalf("a paused instance took its event: %s", a.body)
+	}
+	s.do("POST", "/v1/instances/"+id+"/resume", "").must(t, 202)
+	s.status(id, "SUCCEEDED")
+
+	f := s.start("flaky", "?wait=10s", `{}`).must(t, 200)
+	if f.str("status") != "FAILED" || f.str("error") != "Http.500" {
+		t.Fatalf("flaky answered %s", f.body)
+	}
+	up.Store(true)
+	s.do("POST", "/v1/instances/"+f.str("id")+"/redrive", "").must(t, 202)
+	if a := s.status(f.str("id"), "SUCCEEDED"); a.output() != `{"answer":{"up":true}}` {
+		t.Fatalf("redriven output %s", a.output())
+	}
+}
+
+func TestServeListPages(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"))
+	for i := range 5 {
+		s.start("echo", "?wait=10s", fmt.Sprintf(`{"i":%d}`, i)).must(t, 200)
+	}
+	s.start("approval", "", `{}`).must(t, 201)
+	seen := map[string]bool{}
+	q := url.Values{"workflow": {"echo"}, "limit": {"2"}}
+	for pages := 1; ; pages++ {
+		a := s.do("GET", "/v1/instances?"+q.Encode(), "").must(t, 200)
+		items, _ := a.obj["instances"].([]any)
+		for _, it := range items {
+			seen[it.(map[string]any)["id"].(string)] = true
+		}
+		next := a.str("next_cursor")
+		if next == "" {
+			break
+		}
+		if pages > 3 {
+			t.Fatalf("more than 3 pages of 2 for 5 instances")
+		}
+		q.Set("cursor", next)
+	}
+	if len(seen) != 5 {
+		t.Fatalf("paging saw %d instances, want 5", len(seen))
+	}
+}
+
+func TestServeTokenPayloadLimitAndHealth(t *testing.T) {
+	env := append([]string{"ORBIT_MAX_PAYLOAD=1KiB"}, noFlaky...)
+	s := serve(t, env, filepath.Join(t.TempDir(), "orbit.db"), "--token", "s3cret")
+	if a := s.do("GET", "/v1/workflows", ""); a.status != 401 || a.code() != "unauthorized" {
+		t.Fatalf("no token answered %d %s", a.status, a.body)
+	}
+	s.token = "s3cret"
+	wfs := s.do("GET", "/v1/workflows", "").must(t, 200)
+	if list, _ := wfs.obj["workflows"].([]any); len(list) != 7 {
+		t.Fatalf("workflows %s", wfs.body)
+	}
+	big := `"` + strings.Repeat("x", 1024) + `"`
+	if a := s.start("echo", "", big); a.status != 413 || a.code() != "payload_too_large" {
+		t.Fatalf("large input answered %d %s", a.status, a.body)
+	}
+	s.do("GET", "/healthz", "").must(t, 200)
+	s.do("GET", "/readyz", "").must(t, 200)
+	s.start("echo", "?wait=10s", `{}`).must(t, 200)
+	m := s.do("GET", "/metrics", "").must(t, 200)
+	if !bytes.Contains(m.body, []byte(`orbit_instances_started_total{workflow="echo"} 1`)) {
+		t.Fatalf("metrics lack the start:\n%s", m.body)
+	}
+	if a := s.do("DELETE", "/v1/workflows", ""); a.status != 405 || a.code() != "method_not_allowed" {
+		t.Fatalf("DELETE answered %d %s", a.status, a.body)
+	}
+	if a := s.do("GET", "/v2", ""); a.status != 404 || a.code() != "not_found" {
+		t.Fatalf("unknown path answered %d %s", a.status, a.body)
+	}
+}
+
+func TestClientCommands(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"), "--token", "tk")
+	env := []string{"ORBIT_ADDR=" + s.addr, "ORBIT_TOKEN=tk"}
+	out, errOut, code := runOrbit(t, env, "start", "echo", "--input", `{"hi":1}`, "--wait", "10s")
+	if code != 0 || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, `{"hi":1}`) {
+		t.Fatalf("start --wait: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = runOrbit(t, env, "start", "approval", "--id", "cli-1", "--json")
+	if code != 0 || !strings.Contains(out, `"id":"cli-1"`) {
+		t.Fatalf("start --json: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code = runOrbit(t, env, "start", "approval", "--id", "cli-1", "--input", `{"other":1}`)
+	if code != 1 || !strings.Contains(errOut, "conflict") {
+		t.Fatalf("conflicting start: exit %d, stderr %q", code, errOut)
+	}
+	s.token = "tk"
+	s.waitsFor("cli-1", "event")
+	if out, errOut, code = runOrbit(t, env, "send", "cli-1", "approved", "--input", `"yes"`); code != 0 {
+		t.Fatalf("send: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	s.status("cli-1", "SUCCEEDED")
+	out, _, code = runOrbit(t, env, "get", "cli-1")
+	if code != 0 || !strings.Contains(out, "status    SUCCEEDED") {
+		t.Fatalf("get: exit %d, %q", code, out)
+	}
+	out, _, code = runOrbit(t, env, "history", "cli-1")
+	if code != 0 || !strings.Contains(out, "EventReceived") || !strings.HasPrefix(out, "SEQ") {
+		t.Fatalf("history: exit %d, %q", code, out)
+	}
+	out, _, code = runOrbit(t, env, "list", "--workflow", "approval")
+	if code != 0 || !strings.Contains(out, "cli-1") || strings.Contains(out, "echo") {
+		t.Fatalf("list: exit %d, %q", code, out)
+	}
+	_, errOut, code = runOrbit(t, env, "cancel", "cli-1")
+	if code != 1 || !strings.Contains(errOut, "ended") {
+		t.Fatalf("cancel of an ended instance: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runOrbit(t, []string{"ORBIT_ADDR=" + s.addr}, "get", "cli-1")
+	if code != 1 || !strings.Contains(errOut, "unauthorized") {
+		t.Fatalf("get without token: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"))
+	s.start("approval", "", `{}`).must(t, 201)
+	if err := s.proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.proc.Wait(); err != nil {
+		t.Fatalf("orbit serve after SIGTERM: %v", err)
+	}
+}
+
+// TestServeKill9Resumes kills the sidecar while instances wait on a timer,
+// an event, a child and a concurrency queue, restarts it on the same data
+// file, and shows every one of them finishing.
+func TestServeKill9Resumes(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "orbit.db")
+	s := serve(t, noFlaky, data)
+	approval := s.start("approval", "", `{}`).must(t, 201).str("id")
+	parent := s.start("parent", "", `{}`).must(t, 201).str("id")
+	first := s.start("serial", "?id=serial-1", `{"key": "k"}`).must(t, 201).str("id")
+	s.waitsFor(first, "event")
+	second := s.start("serial", "?id=serial-2", `{"key": "k"}`).must(t, 201).str("id")
+	if w := s.waitsFor(second, "concurrency").waiting(); w["key"] != "k" {
+		t.Fatalf("queued instance waits for %v", w)
+	}
+	s.waitsFor(approval, "event")
+	child, _ := s.waitsFor(parent, "child").waiting()["instance"].(string)
+	s.waitsFor(child, "event")
+	nap := s.start("nap", "", `{}`).must(t, 201).str("id") // last, so its timer is still ahead
+	s.waitsFor(nap, "timer")
+
+	killed(t, s.proc)
+	s = serve(t, noFlaky, data)
+	if !strings.Contains(s.banner, "resumed 6 instances") {
+		t.Errorf("startup line %q does not count the 6 unfinished instances", s.banner)
+	}
+
+	s.do("POST", "/v1/instances/"+approval+"/events/approved", `"ok"`).must(t, 202)
+	s.do("POST", "/v1/instances/"+child+"/events/approved", `"fine"`).must(t, 202)
+	s.do("POST", "/v1/instances/"+first+"/events/go", `1`).must(t, 202)
+	s.waitsFor(second, "event")
+	s.do("POST", "/v1/instances/"+second+"/events/go", `2`).must(t, 202)
+
+	if a := s.status(nap, "SUCCEEDED"); a.output() != `"rested"` {
+		t.Errorf("nap output %s", a.output())
+	}
+	if a := s.status(approval, "SUCCEEDED"); a.output() != `{"approval":"ok"}` {
+		t.Errorf("approval output %s", a.output())
+	}
+	if a := s.status(parent, "SUCCEEDED"); a.output() != `{"both":["fine","b"],"child":{"approval":"fine"}}` {
+		t.Errorf("parent output %s", a.output())
+	}
+	if a := s.status(first, "SUCCEEDED"); a.output() != `{"go":1,"key":"k"}` {
+		t.Errorf("first serial output %s", a.output())
+	}
+	if a := s.status(second, "SUCCEEDED"); a.output() != `{"go":2,"key":"k"}` {
+		t.Errorf("second serial output %s", a.output())
+	}
+}
