@@ -10,6 +10,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/memory"
 )
 
 // transitions is a workflow of ten task states, each adding one: a run is
@@ -86,3 +87,7 @@ func BenchmarkTransitionBolt(b *testing.B) { benchEngine(b, openBolt(b), false) 
 // BenchmarkTransitionBoltParallel runs 64 instances at once, so group
 // commit shares each fsync among many checkpoints.
 func BenchmarkTransitionBoltParallel(b *testing.B) { benchEngine(b, openBolt(b), true) }
+
+// BenchmarkTransitionMemory measures the engine alone: the same workflow
+// on the in-memory store, with no disk.
+func BenchmarkTransitionMemory(b *testing.B) { benchEngine(b, memory.New(), false) }

@@ -1,0 +1,39 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFakeFiresDueCallbacksInOrder(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewFake(start)
+	fired := make(chan int, 3)
+	c.AfterFunc(2*time.Second, func() { fired <- 2 })
+	c.AfterFunc(time.Second, func() { fired <- 1 })
+	stopped := c.AfterFunc(time.Second, func() { fired <- -1 })
+	if !stopped.Stop() || stopped.Stop() {
+		t.Fatal("Stop must report true once, then false")
+	}
+	if c.Waiters() != 2 {
+		t.Fatalf("waiters %d, want 2", c.Waiters())
+	}
+	c.Advance(999 * time.Millisecond)
+	if c.Waiters() != 2 || len(fired) != 0 {
+		t.Fatal("nothing is due yet")
+	}
+	c.Advance(time.Millisecond)
+	if got := <-fired; got != 1 {
+		t.Fatalf("fired %d", got)
+	}
+	c.Advance(time.Second)
+	if got := <-fired; got != 2 {
+		t.Fatalf("fired %d", got)
+	}
+	if !c.Now().Equal(start.Add(2 * time.Second)) {
+		t.Fatalf("now %v", c.Now())
+	}
+	if c.Waiters() != 0 {
+		t.Fatalf("waiters %d", c.Waiters())
+	}
+}
