@@ -20,7 +20,7 @@ import (
 // server is the API over a real engine on a real bbolt file, listening on
 // an OS-chosen loopback port.
 type server struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	engine *engine.Engine
 	api    *api.Server
@@ -28,9 +28,15 @@ type server struct {
 	token  string
 }
 
-func newServer(t *testing.T, b *flow.Bundle, opt api.Options) *server {
+func newServer(t testing.TB, b *flow.Bundle, opt api.Options) *server {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
+	return newServerOn(t, b, opt, bolt.Options{NoSync: true})
+}
+
+// newServerOn is newServer with the store's options: benchmarks keep fsync.
+func newServerOn(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Options) *server {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bopt)
 	if err != nil {
 		t.Fatal(err)
 	}
