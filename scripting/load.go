@@ -63,9 +63,7 @@ func Load(dir string, opt Options) (*flow.Bundle, error) {
 		if err != nil {
 			return err
 		}
-		// Hidden entries are editors' and tools' (lock files, swap files,
-		// .git), never scripts.
-		if path != dir && strings.HasPrefix(d.Name(), ".") {
+		if path != dir && hidden(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -165,3 +163,7 @@ func hashSources(srcs []flow.Source) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// hidden reports whether a directory entry is an editor's or a tool's (lock
+// files, swap files, .git) rather than part of the bundle.
+func hidden(name string) bool { return strings.HasPrefix(name, ".") }
