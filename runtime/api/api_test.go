@@ -437,3 +437,29 @@ func TestInFlightBoundAnswers429(t *testing.T) {
 	wg.Wait()
 	s.get("/v1/workflows").want(t, 200, "")
 }
+
+func TestShutdownAnswersWaitingStarts(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	answered := make(chan reply, 1)
+	go func() { answered <- s.post("/v1/workflows/await/instances?wait=1m&id=held", `{}`) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.engine.Get("held"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held start never began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.api.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a waiting start: %v", err)
+	}
+	r := <-answered
+	r.want(t, 201, "")
+	if r.str("id") != "held" {
+		t.Errorf("answer %s", r.body)
+	}
+}
