@@ -17,7 +17,7 @@ import (
 )
 
 // guestHost loads the test reactor as plugin "guest", allowed to reach srv.
-func guestHost(t *testing.T, srv *httptest.Server, poolSize int, logs io.Writer) (*plugins.Host, *pluginstest.KV) {
+func guestHost(t *testing.T, srv *httptest.Server, timeout string, logs io.Writer) (*plugins.Host, *pluginstest.KV) {
 	t.Helper()
 	dir := t.TempDir()
 	u, _ := url.Parse(srv.URL)
@@ -25,11 +25,13 @@ func guestHost(t *testing.T, srv *httptest.Server, poolSize int, logs io.Writer)
 		"name":          "guest",
 		"allowed_hosts": []string{u.Host},
 		"memory_limit":  "32MiB",
-		"timeout":       "500ms",
+		"timeout":       timeout,
 		"config":        map[string]string{"greeting": "hello"},
 	}, built.Module("guest"))
 	kv := pluginstest.NewKV()
-	return open(t, dir, kv, poolSize, logs), kv
+	// One instance, so that every failure must be followed by a fresh
+	// instance for the next call to pass.
+	return open(t, dir, kv, 1, logs), kv
 }
 
 func call(t *testing.T, h *plugins.Host, fn string, input any) (any, error) {
@@ -72,9 +74,7 @@ func TestGuest(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := &logBuffer{}
-	// One instance, so that every failure below must be followed by a
-	// fresh one for the next call to pass.
-	h, kv := guestHost(t, srv, 1, logs)
+	h, kv := guestHost(t, srv, "500ms", logs)
 
 	t.Run("echo", func(t *testing.T) {
 		in := map[string]any{"n": 1.5, "s": "x", "a": []any{true, nil}}
@@ -119,6 +119,9 @@ func TestGuest(t *testing.T) {
 		wantHealthy(t, h)
 	})
 	t.Run("memory bomb", func(t *testing.T) {
+		// A timeout long enough for the bomb to reach the cap even when
+		// the race detector slows memory growth tenfold.
+		h, _ := guestHost(t, srv, "20s", nil)
 		_, err := call(t, h, "bomb", nil)
 		var fe *flow.Error
 		if !errors.As(err, &fe) || (fe.Name != flow.ErrPluginMemory && fe.Name != flow.ErrPluginTrap) {

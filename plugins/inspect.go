@@ -18,12 +18,22 @@ const inspectTimeout = 10 * time.Second
 // against the ABI; a reactor that passes is also instantiated in the
 // sandbox to ask its orbit_abi_version. An error means the bytes are not a
 // WebAssembly module at all; a module that merely does not fit is a
-// Report with Problems.
-func Inspect(ctx context.Context, wasm []byte) (*Report, error) {
+// Report with Problems. cacheDir, when not empty, is a compilation cache
+// as in Options.
+func Inspect(ctx context.Context, wasm []byte, cacheDir string) (*Report, error) {
 	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil)), poolSize: 1}
 	m := &Manifest{Name: "inspect", MemoryLimit: "4GiB", memoryBytes: maxMemory, Timeout: inspectTimeout.String(), timeout: inspectTimeout}
 	p := &plugin{m: m, h: h, log: h.log}
-	p.rt = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
+	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
+	if cacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("compilation cache %s: %w", cacheDir, err)
+		}
+		defer cache.Close(ctx)
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	p.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer p.rt.Close(ctx)
 	if err := p.provideImports(ctx); err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 func TestInspect(t *testing.T) {
 	inspect := func(t *testing.T, wasm []byte) *plugins.Report {
 		t.Helper()
-		rep, err := plugins.Inspect(context.Background(), wasm)
+		rep, err := plugins.Inspect(context.Background(), wasm, built.CacheDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestInspect(t *testing.T) {
 		}
 	})
 	t.Run("not wasm", func(t *testing.T) {
-		if _, err := plugins.Inspect(context.Background(), []byte("hello")); err == nil {
+		if _, err := plugins.Inspect(context.Background(), []byte("hello"), ""); err == nil {
 			t.Fatal("Inspect accepted bytes that are not WebAssembly")
 		}
 	})

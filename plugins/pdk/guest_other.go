@@ -10,6 +10,11 @@ func Handle[In, Out any](ptr, size uint32, fn func(In) (Out, error)) uint64 {
 	panic("pdk: Handle is only usable in a wasm guest; test the handler with pdk.Typed")
 }
 
+// HandleRaw is Handle for a raw Handler; it too panics outside a guest.
+func HandleRaw(ptr, size uint32, h Handler) uint64 {
+	panic("pdk: HandleRaw is only usable in a wasm guest; test the Handler directly")
+}
+
 // Outside a guest every host function is unavailable.
 
 func rawLog(int32, unsafe.Pointer, uint32) {}

@@ -24,11 +24,18 @@ func alloc(size uint32) uint32 {
 // Handle runs one exported call: it decodes the input the host placed at
 // ptr, calls fn, and returns the packed reply the ABI expects.
 func Handle[In, Out any](ptr, size uint32, fn func(In) (Out, error)) uint64 {
+	return HandleRaw(ptr, size, Typed(fn))
+}
+
+// HandleRaw is Handle for a Handler that works on the JSON bytes itself,
+// for plugins where decoding into Go values costs too much. The input is
+// only valid during the call.
+func HandleRaw(ptr, size uint32, h Handler) uint64 {
 	var input []byte
 	if size > 0 {
 		input = in[:size] // ptr is where alloc put in
 	}
-	reply = Typed(fn)(input)
+	reply = h(input)
 	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(reply))))<<32 | uint64(len(reply))
 }
 

@@ -18,6 +18,17 @@ func echo(ptr, size uint32) uint64 {
 	return pdk.Handle(ptr, size, func(in any) (any, error) { return in, nil })
 }
 
+// echo_raw answers without decoding: the cost of the ABI alone.
+//
+//go:wasmexport echo_raw
+func echoRaw(ptr, size uint32) uint64 {
+	return pdk.HandleRaw(ptr, size, func(input []byte) []byte {
+		return append(append(append(buf[:0], `{"result":`...), input...), '}')
+	})
+}
+
+var buf []byte
+
 //go:wasmexport fail
 func fail(ptr, size uint32) uint64 {
 	return pdk.Handle(ptr, size, func(in struct{ Name, Cause string }) (any, error) { return nil, pdk.Fail(in.Name, in.Cause) })
@@ -40,7 +51,7 @@ var hoard [][]byte
 func bomb(ptr, size uint32) uint64 {
 	return pdk.Handle(ptr, size, func(any) (any, error) {
 		for {
-			hoard = append(hoard, make([]byte, 1<<20))
+			hoard = append(hoard, make([]byte, 8<<20))
 		}
 	})
 }
