@@ -99,7 +99,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 			return nil
 		},
 	})
-	go sweepRetention(ctx, s.store, *retention, sweepInterval, log)
+	go sweepRetention(ctx, s.engine, *retention, sweepInterval, log)
 	if *pprofAddr != "" {
 		p := servePprof(*pprofAddr, log)
 		defer p.Close()
