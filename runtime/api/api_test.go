@@ -463,3 +463,11 @@ func TestShutdownAnswersWaitingStarts(t *testing.T) {
 		t.Errorf("answer %s", r.body)
 	}
 }
+
+func TestWorkflowVersionsComeFromTheWiring(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{Versions: func(string) []string { return []string{"v0"} }})
+	d := s.get("/v1/workflows/echo").want(t, 200, "")
+	if vs, _ := json.Marshal(d.json["versions"]); string(vs) != `["v0","v1"]` {
+		t.Errorf("versions %s, want the kept v0 and the current v1", vs)
+	}
+}

@@ -51,10 +51,18 @@ func sortedNames(b *flow.Bundle) []string {
 	return names
 }
 
-// versions lists the versions a start may name. The engine keeps older
-// bundles but does not yet say which versions they carry, so this is the
-// current one.
-func (s *Server) versions(wf *flow.Workflow) []string { return []string{wf.Version} }
+// versions lists the versions a start may name, the current one always
+// among them.
+func (s *Server) versions(wf *flow.Workflow) []string {
+	if s.opt.Versions == nil {
+		return []string{wf.Version}
+	}
+	vs := s.opt.Versions(wf.Name)
+	if !slices.Contains(vs, wf.Version) {
+		vs = append(vs, wf.Version)
+	}
+	return vs
+}
 
 // Workflow is the answer of GET /v1/workflows/{name}.
 type Workflow struct {
