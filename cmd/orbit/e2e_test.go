@@ -285,11 +285,72 @@ func TestServeTokenPayloadLimitAndHealth(t *testing.T) {
 	if !bytes.Contains(m.body, []byte(`orbit_instances_started_total{workflow="echo"} 1`)) {
 		t.Fatalf("metrics lack the start:\n%s", m.body)
 	}
+	d := s.do("GET", "/v1/workflows/parent", "").must(t, 200)
+	if states, _ := d.obj["states"].([]any); len(states) != 2 || d.str("start") != "Child" {
+		t.Fatalf("workflow detail %s", d.body)
+	}
+	g := s.do("GET", "/v1/workflows/parent/graph?format=mermaid", "").must(t, 200)
+	if !strings.HasPrefix(string(g.body), "flowchart") {
+		t.Fatalf("mermaid graph %q", g.body)
+	}
+	if g := s.do("GET", "/v1/workflows/parent/graph", "").must(t, 200); !strings.HasPrefix(string(g.body), "digraph") {
+		t.Fatalf("dot graph %q", g.body)
+	}
+	s.do("GET", "/v1/plugins", "").must(t, 200)
 	if a := s.do("DELETE", "/v1/workflows", ""); a.status != 405 || a.code() != "method_not_allowed" {
 		t.Fatalf("DELETE answered %d %s", a.status, a.body)
 	}
 	if a := s.do("GET", "/v2", ""); a.status != 404 || a.code() != "not_found" {
 		t.Fatalf("unknown path answered %d %s", a.status, a.body)
+	}
+}
+
+func TestServeInFlightBound(t *testing.T) {
+	s := serve(t, noFlaky, filepath.Join(t.TempDir(), "orbit.db"), "--max-in-flight", "1")
+	held := make(chan int, 1)
+	go func() {
+		// The polling below may take the one slot first: try again then.
+		for {
+			resp, err := http.Post("http://"+s.addr+"/v1/workflows/approval/instances?wait=1m&id=held", "application/json", nil)
+			if err != nil {
+				held <- 0
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 429 {
+				held <- resp.StatusCode
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		a := s.do("GET", "/v1/instances/held", "")
+		if a.status == 429 {
+			if a.code() != "too_many_requests" || a.header.Get("Retry-After") == "" {
+				t.Fatalf("429 answer %v %s", a.header, a.body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never answered 429 with a request held; last %d %s", a.status, a.body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A shutdown answers the held start at once.
+	if err := s.proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if status := <-held; status != 201 {
+		t.Fatalf("held start answered %d on shutdown, want 201", status)
+	}
+}
+
+func TestServeRefusesBrokenScripts(t *testing.T) {
+	_, errOut, code := runOrbit(t, nil, "serve", "--listen", "127.0.0.1:0", "--scripts", "testdata/broken",
+		"--data", filepath.Join(t.TempDir(), "orbit.db"))
+	if code != 1 || !strings.Contains(errOut, "syntax.lua:3: ") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
 

@@ -41,6 +41,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	storeKind := fs.String("store", "bbolt", "store backend (bbolt)")
+	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	pos, code, ok := parse(fs, args)
@@ -91,7 +92,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	var closing atomic.Bool
 	srv := api.New(api.Options{
-		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), Metrics: metrics, Log: log,
+		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
 		Ready: func() error {
 			if closing.Load() {
 				return errors.New("shutting down")

@@ -46,7 +46,9 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		}
 		wait = min(d, s.opt.MaxWait)
 	}
-	inst, existing, err := s.engine.Start(ctx, p[0], engine.StartOptions{
+	// The commit runs to its end even when a shutdown ends the request's
+	// context: a start half refused after it was written helps nobody.
+	inst, existing, err := s.engine.Start(context.Background(), p[0], engine.StartOptions{
 		ID: id, Version: string(q.Peek("version")), Input: body,
 		TraceParent: string(ctx.Request.Header.Peek("traceparent")),
 	})
@@ -204,7 +206,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, p []string) {
 	if !ok {
 		return
 	}
-	if err := s.engine.Send(ctx, p[0], p[1], body); err != nil {
+	if err := s.engine.Send(context.Background(), p[0], p[1], body); err != nil {
 		s.writeEngineError(ctx, err)
 		return
 	}
