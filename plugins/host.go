@@ -279,7 +279,24 @@ func (h *Host) enter() bool {
 	return true
 }
 
-// routine is a plugin function as a flow.Routine.
+// errClosed answers calls on a closed Host. A Live retries them on its
+// current Host; anyone else sees a plugin that is gone.
+var errClosed = flow.Errorf(flow.ErrPluginNotFound, "plugins were unloaded (reloaded or shut down)")
+
+// call runs one plugin function unless the Host is closing.
+func (h *Host) call(ctx context.Context, plugin, fn string, input any, c *flow.Context) (any, error) {
+	if !h.enter() {
+		return nil, errClosed
+	}
+	defer h.inflight.Done()
+	p, ok := h.plugins[plugin]
+	if !ok {
+		return nil, flow.Errorf(flow.ErrPluginNotFound, "no plugin %q is loaded", plugin)
+	}
+	return p.call(ctx, fn, input, c)
+}
+
+// routine is a plugin function as a flow.Routine, bound to one Host.
 type routine struct {
 	h      *Host
 	plugin string
@@ -288,9 +305,5 @@ type routine struct {
 
 // Call runs the plugin function with the task's input.
 func (r *routine) Call(ctx context.Context, input any, c *flow.Context) (any, error) {
-	if !r.h.enter() {
-		return nil, flow.Errorf(flow.ErrPluginNotFound, "plugin %s: unloaded (plugins were reloaded)", r.plugin)
-	}
-	defer r.h.inflight.Done()
-	return r.h.plugins[r.plugin].call(ctx, r.fn, input, c)
+	return r.h.call(ctx, r.plugin, r.fn, input, c)
 }

@@ -181,3 +181,74 @@ func TestLoadProblems(t *testing.T) {
 		t.Log(err)
 	})
 }
+
+func TestLiveReload(t *testing.T) {
+	dir := t.TempDir()
+	addPlugin(t, dir, map[string]any{"name": "guest", "routines": map[string]string{"guest.echo": "echo"}}, built.Module("guest"))
+	first := open(t, dir, nil, 1, nil)
+	live := plugins.NewLive(first)
+	byFunc, err := live.Func("guest", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := live.Routines()["guest.echo"]
+	bound, _ := first.Func("guest", "echo")
+
+	second := open(t, dir, nil, 1, nil)
+	if err := live.Replace(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []flow.Routine{byFunc, byName} {
+		if out, err := r.Call(context.Background(), "after reload", &flow.Context{}); err != nil || out != "after reload" {
+			t.Fatalf("late-bound routine after reload = %v, %v", out, err)
+		}
+	}
+	_, err = bound.Call(context.Background(), 1.0, &flow.Context{})
+	wantName(t, err, flow.ErrPluginNotFound)
+
+	// A reload that drops the plugin leaves its routines failing by name.
+	if err := live.Replace(context.Background(), open(t, t.TempDir(), nil, 1, nil)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = byFunc.Call(context.Background(), 1.0, &flow.Context{})
+	wantName(t, err, flow.ErrPluginNotFound)
+}
+
+func TestLiveReloadUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	addPlugin(t, dir, map[string]any{"name": "guest"}, built.Module("guest"))
+	live := plugins.NewLive(open(t, dir, nil, 2, nil))
+	r, err := live.Func("guest", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := r.Call(context.Background(), "x", &flow.Context{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 3 {
+		if err := live.Replace(context.Background(), open(t, dir, nil, 2, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a call failed across reloads: %v", err)
+		}
+	}
+}
