@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/scripting"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -90,9 +92,12 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
 	}
+	kept := newKeptVersions(s.store, func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) }, log)
+	kept.remember(b)
 	var closing atomic.Bool
 	srv := api.New(api.Options{
 		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
+		Versions: kept.versions,
 		Ready: func() error {
 			if closing.Load() {
 				return errors.New("shutting down")
