@@ -1,8 +1,7 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
+		"errors"
 	"net"
 
 	"github.com/valyala/fasthttp"
@@ -40,17 +39,6 @@ type ErrorDetail struct {
 
 func writeError(ctx *fasthttp.RequestCtx, status int, code, message string) {
 	writeJSON(ctx, status, ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
-}
-
-func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
-	ctx.Response.ResetBody()
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	if err := json.NewEncoder(ctx).Encode(v); err != nil {
-		ctx.Response.ResetBody()
-		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		ctx.SetBodyString(`{"error":{"code":"internal","message":"cannot encode the answer"}}` + "\n")
-	}
 }
 
 // writeEngineError answers an engine or store error with its status; what
