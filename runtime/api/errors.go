@@ -1,7 +1,7 @@
 package api
 
 import (
-		"errors"
+	"errors"
 	"net"
 
 	"github.com/valyala/fasthttp"
