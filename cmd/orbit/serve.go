@@ -39,7 +39,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	data := fs.String("data", "./data/orbit.db", "bbolt data file")
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
 	maxPayload := byteSize(256 << 10)
-	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data (256KiB, 1MiB, bytes)")
+	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data, a `size` like 256KiB, 1MiB or 262144")
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	storeKind := fs.String("store", "bbolt", "store backend (bbolt)")
