@@ -120,6 +120,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	exit := 0
 	select {
 	case <-ctx.Done():
+		stop() // a second signal ends the process at once
 		log.Info("shutting down")
 	case err := <-served:
 		log.Error("serve", "err", err)

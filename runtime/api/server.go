@@ -20,6 +20,7 @@ import (
 // Options configures a Server. Engine is required; every other field has a
 // default.
 type Options struct {
+	// Engine runs the instances the API starts and controls.
 	Engine *engine.Engine
 	// Token, when set, is required on every /v1 request as
 	// "Authorization: Bearer <token>".
