@@ -471,3 +471,18 @@ func TestWorkflowVersionsComeFromTheWiring(t *testing.T) {
 		t.Errorf("versions %s, want the kept v0 and the current v1", vs)
 	}
 }
+
+func TestPauseDuringALongStepIsAccepted(t *testing.T) {
+	f := newFixture()
+	s := newServer(t, f.bundle, api.Options{ControlWait: 10 * time.Millisecond})
+	id := s.post("/v1/workflows/late/instances", `{}`).want(t, 201, "").str("id")
+	s.status(id, "RUNNING")
+	// The step holds until the gate opens: the pause is answered before.
+	if r := s.post("/v1/instances/"+id+"/pause", "").want(t, 202, ""); r.str("status") != "RUNNING" {
+		t.Errorf("pause during a step answered %s", r.body)
+	}
+	f.late.open()
+	s.waitsFor(id, "paused")
+	s.post("/v1/instances/"+id+"/resume", "").want(t, 202, "")
+	s.waitsFor(id, "event")
+}

@@ -161,6 +161,14 @@ func (s *server) status(id, status string) reply {
 	return s.until(id, status, func(r reply) bool { return r.str("status") == status })
 }
 
+func (s *server) waitsFor(id, kind string) reply {
+	s.t.Helper()
+	return s.until(id, "waiting for "+kind, func(r reply) bool {
+		w, _ := r.json["waiting"].(map[string]any)
+		return w != nil && w["kind"] == kind
+	})
+}
+
 // Builders keep test workflows short.
 
 func bundle(wfs ...*flow.Workflow) *flow.Bundle {

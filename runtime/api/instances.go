@@ -220,12 +220,28 @@ func (s *Server) redrive(ctx *fasthttp.RequestCtx, p []string) {
 	s.control(ctx, p[0], s.engine.Redrive)
 }
 
-// control runs one of the engine's instance controls; the engine answers
-// once the change is checkpointed, so the status reported is the new one.
+// control runs one of the engine's instance controls. The engine answers
+// once the change is checkpointed, so the status reported is the new one;
+// but a pause waits for the running step, which may be a long call, so
+// past ControlWait the request is answered as accepted and the change
+// lands when the step ends.
 func (s *Server) control(ctx *fasthttp.RequestCtx, id string, do func(string) error) {
-	if err := do(id); err != nil {
-		s.writeEngineError(ctx, err)
-		return
+	done := make(chan error, 1)
+	go func() { done <- do(id) }()
+	timer := time.NewTimer(s.opt.ControlWait)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.writeEngineError(ctx, err)
+			return
+		}
+	case <-timer.C:
+		go func() {
+			if err := <-done; err != nil {
+				s.opt.Log.Warn("instance control failed after its request was answered", "instance", id, "err", err)
+			}
+		}()
 	}
 	out := Accepted{ID: id}
 	if inst, err := s.engine.Get(id); err == nil {

@@ -34,6 +34,9 @@ type Options struct {
 	MaxInFlight int
 	// MaxWait caps the wait of a synchronous start; 0: 5 minutes.
 	MaxWait time.Duration
+	// ControlWait bounds how long cancel, pause, resume and redrive wait
+	// for the engine before answering 202 anyway; 0: 2 seconds.
+	ControlWait time.Duration
 	// Timeouts against slow clients; 0: 30s read, 30s write, 2m idle.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// Metrics is served at /metrics; its OnEvent must be the engine's
@@ -85,6 +88,7 @@ func New(opt Options) *Server {
 	if opt.MaxWait <= 0 {
 		opt.MaxWait = defaultMaxWait
 	}
+	opt.ControlWait = orDefault(opt.ControlWait, 2*time.Second)
 	opt.ReadTimeout = orDefault(opt.ReadTimeout, 30*time.Second)
 	opt.WriteTimeout = orDefault(opt.WriteTimeout, 30*time.Second)
 	opt.IdleTimeout = orDefault(opt.IdleTimeout, 2*time.Minute)
