@@ -354,9 +354,12 @@ func TestPluginsHealthAndReadiness(t *testing.T) {
 }
 
 func TestMetricsCountFromEngineEvents(t *testing.T) {
-	s := newServer(t, newFixture().bundle, api.Options{})
+	m := api.NewMetrics()
+	s := newServer(t, newFixture().bundle, api.Options{Metrics: m})
 	s.post("/v1/workflows/echo/instances?wait=10s", `{}`).want(t, 200, "")
 	s.post("/v1/workflows/flaky/instances?wait=10s", `{}`).want(t, 200, "")
+	m.Reloaded(0)
+	m.Reloaded(2)
 	r := s.get("/metrics").want(t, 200, "")
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("content type %q", ct)
@@ -367,6 +370,9 @@ func TestMetricsCountFromEngineEvents(t *testing.T) {
 		`orbit_instances_ended_total{status="FAILED",workflow="flaky"} 1`,
 		`orbit_steps_total{workflow="echo"} 1`,
 		`orbit_errors_total{error="Boom",workflow="flaky"} 1`,
+		`orbit_reloads_total{result="failed"} 1`,
+		`orbit_reloads_total{result="ok"} 1`,
+		`orbit_reload_problems 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(r.body), line) {

@@ -17,6 +17,8 @@ type Metrics struct {
 	ended    *prometheus.CounterVec
 	steps    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
+	problems prometheus.Gauge
 }
 
 // NewMetrics makes the counters, with the Go runtime and process
@@ -36,8 +38,14 @@ func NewMetrics() *Metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orbit_errors_total", Help: "Errors raised in states, each counted once where it was retried, caught or ended the instance.",
 		}, []string{"workflow", "error"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orbit_reloads_total", Help: "Loads of the scripts directory after a change, by result (ok, failed).",
+		}, []string{"result"}),
+		problems: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orbit_reload_problems", Help: "Problems of the last reload; 0 when the running bundle is the latest.",
+		}),
 	}
-	m.registry.MustRegister(m.started, m.ended, m.steps, m.errors,
+	m.registry.MustRegister(m.started, m.ended, m.steps, m.errors, m.reloads, m.problems,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -69,6 +77,17 @@ func (m *Metrics) OnEvent(workflow string, ev *store.Event) {
 		m.ended.WithLabelValues(workflow, string(store.TimedOut)).Inc()
 		m.errors.WithLabelValues(workflow, ev.Error).Inc()
 	}
+}
+
+// Reloaded records a reload of the scripts: problems is how many the new
+// sources had (0: the new bundle runs now).
+func (m *Metrics) Reloaded(problems int) {
+	result := "ok"
+	if problems > 0 {
+		result = "failed"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+	m.problems.Set(float64(problems))
 }
 
 // serveMetrics renders the registry in the Prometheus text format.
