@@ -103,7 +103,6 @@ func New(opt Options) *Server {
 	s.http = &fasthttp.Server{
 		Handler:               s.serve,
 		ErrorHandler:          s.connError,
-		Name:                  "orbit",
 		ReadTimeout:           opt.ReadTimeout,
 		WriteTimeout:          opt.WriteTimeout,
 		IdleTimeout:           opt.IdleTimeout,
