@@ -15,13 +15,16 @@ package plugins
 //	<func>(ptr i32, len i32) -> i64          one per routine or hook
 //	_initialize()                            optional; run once per instance
 //
-// One instance serves many calls, one at a time. A call is: the host calls
-// orbit_alloc(len(input)), writes the JSON input there, and calls
-// <func>(ptr, len). The function returns (replyPtr << 32) | replyLen; the
-// reply must stay readable until the next call into the instance (a guest
-// keeps one growing buffer for it). The input buffer belongs to the guest;
-// it is valid only during the call. An empty input is passed as (0, 0)
-// without calling orbit_alloc.
+// One instance serves many calls, one at a time. A call is: the host
+// writes the JSON input into an input buffer and calls <func>(ptr, len).
+// The function returns (replyPtr << 32) | replyLen; the reply must stay
+// readable until the next call into the instance (a guest keeps one
+// growing buffer for it). An empty input is passed as (0, 0).
+//
+// The input buffer comes from orbit_alloc(n): it holds n bytes and stays
+// reserved for input until the next orbit_alloc, so the host reuses it for
+// every input of up to n bytes and calls orbit_alloc only for a larger
+// one. The guest reads the input only during the call.
 //
 // A command (the portable kind, for languages that cannot export
 // functions) exports `_start` and `memory`. Each call runs a fresh instance

@@ -23,6 +23,8 @@ type instance struct {
 	alloc  api.Function
 	fns    map[string]api.Function // exports resolved so far
 	stack  []uint64                // reused by CallWithStack: no allocation per call
+	inPtr  uint64                  // the input buffer orbit_alloc gave last
+	inCap  uint64                  // its size
 	stdout guestLog
 	stderr guestLog
 
@@ -132,11 +134,16 @@ func (i *instance) invoke(ctx context.Context, fn string, input []byte, c *flow.
 
 	var ptr uint64
 	if len(input) > 0 {
-		i.stack[0] = uint64(len(input))
-		if err := i.alloc.CallWithStack(ctx, i.stack); err != nil {
-			return nil, err
+		// The last buffer serves again when the input fits: a call into
+		// the guest saved, which with interruption on is a goroutine saved.
+		if uint64(len(input)) > i.inCap {
+			i.stack[0] = uint64(len(input))
+			if err := i.alloc.CallWithStack(ctx, i.stack); err != nil {
+				return nil, err
+			}
+			i.inPtr, i.inCap = i.stack[0], uint64(len(input))
 		}
-		ptr = i.stack[0]
+		ptr = i.inPtr
 		if !i.mod.Memory().Write(uint32(ptr), input) {
 			return nil, fmt.Errorf("%s returned %d, outside memory, for %d bytes", exportAlloc, ptr, len(input))
 		}
