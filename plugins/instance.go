@@ -44,14 +44,14 @@ func instanceFrom(ctx context.Context) *instance {
 	return inst
 }
 
-// moduleConfig is the sandbox of one instance (see the WASI part of abi.go).
+// moduleConfig is the sandbox of one instance (see the WASI part of abi.go);
+// args are a command's arguments after the plugin's name.
 func (i *instance) moduleConfig(args []string) wazero.ModuleConfig {
 	name := i.p.m.Name
 	i.stdout = guestLog{log: i.p.log.With("stream", "stdout"), level: slog.LevelInfo}
 	i.stderr = guestLog{log: i.p.log.With("stream", "stderr"), level: slog.LevelWarn}
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that many instances of one module can coexist
-		WithArgs(append([]string{name}, args...)...).
 		WithStdout(&i.stdout).
 		WithStderr(&i.stderr).
 		WithSysWalltime().
@@ -60,6 +60,8 @@ func (i *instance) moduleConfig(args []string) wazero.ModuleConfig {
 		WithRandSource(rand.Reader)
 	if i.p.kind == KindReactor {
 		cfg = cfg.WithStartFunctions(exportInitialize)
+	} else {
+		cfg = cfg.WithArgs(append([]string{name}, args...)...) // a command dispatches on them
 	}
 	return cfg
 }
