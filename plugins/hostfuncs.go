@@ -205,6 +205,10 @@ func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
 	if t := time.Duration(req.TimeoutMS) * time.Millisecond; t > 0 && t < timeout {
 		timeout = t
 	}
+	if timeout <= 0 { // the client would take zero for "its default"
+		i.fail(stack, CodeFailed, "%s %s: the call's time is up", req.Method, req.URL)
+		return
+	}
 	headers := i.taskHeaders(req.Headers, req.Body != "")
 	status, respHeaders, body, err := i.p.h.http.Do(ctx, req.Method, req.URL, headers, []byte(req.Body), timeout)
 	if err != nil {

@@ -5,14 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 )
-
-// inspectTimeout bounds the trial instantiation: a Go guest's start-up
-// takes milliseconds, so a module still starting after this never will.
-const inspectTimeout = 10 * time.Second
 
 // Inspect compiles a module, lists its exports and imports and checks it
 // against the ABI; a reactor that passes is also instantiated in the
@@ -22,7 +17,7 @@ const inspectTimeout = 10 * time.Second
 // as in Options.
 func Inspect(ctx context.Context, wasm []byte, cacheDir string) (*Report, error) {
 	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil)), poolSize: 1}
-	m := &Manifest{Name: "inspect", MemoryLimit: "4GiB", memoryBytes: maxMemory, Timeout: inspectTimeout.String(), timeout: inspectTimeout}
+	m := &Manifest{Name: "inspect", MemoryLimit: "4GiB", memoryBytes: maxMemory, Timeout: startTimeout.String(), timeout: startTimeout}
 	p := &plugin{m: m, h: h, log: h.log}
 	cfg := wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true)
 	if cacheDir != "" {
@@ -48,7 +43,7 @@ func Inspect(ctx context.Context, wasm []byte, cacheDir string) (*Report, error)
 	if !rep.Fits() || rep.Kind != KindReactor {
 		return rep, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	inst, version, err := p.instantiate(ctx)
 	if err != nil {

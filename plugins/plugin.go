@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -67,7 +68,7 @@ func (p *plugin) setup(ctx context.Context, wasm []byte) error {
 	compiled, err := p.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		if strings.Contains(err.Error(), "over limit") {
-			return fmt.Errorf("compile: %w: the module needs more than memory_limit %s; raise it in %s", err, p.m.MemoryLimit, ManifestFile)
+			return fmt.Errorf("compile: %w: the module asks for more memory than memory_limit %s allows; raise it in %s", err, p.m.MemoryLimit, ManifestFile)
 		}
 		return fmt.Errorf("compile: %w", err)
 	}
@@ -89,10 +90,21 @@ func (p *plugin) setup(ctx context.Context, wasm []byte) error {
 	}
 	if p.kind == KindReactor {
 		p.pool = newPool(p.h.poolSize, p.newReactor)
-		return p.pool.warm(ctx)
+		wctx, cancel := context.WithTimeout(ctx, startTimeout)
+		defer cancel()
+		if err := p.pool.warm(wctx); err != nil {
+			if wctx.Err() != nil {
+				return fmt.Errorf("%w (its start-up ran past %s)", err, startTimeout)
+			}
+			return err
+		}
 	}
 	return nil
 }
+
+// startTimeout bounds a module's start-up (_initialize) at load: a Go
+// guest's takes milliseconds, so one still starting after this never will.
+const startTimeout = 10 * time.Second
 
 // call runs fn with input: what every plugin routine and hook comes to.
 func (p *plugin) call(ctx context.Context, fn string, input any, c *flow.Context) (any, error) {
