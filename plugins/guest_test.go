@@ -118,6 +118,12 @@ func TestGuest(t *testing.T) {
 		wantName(t, err, flow.ErrPluginTimeout)
 		wantHealthy(t, h)
 	})
+	t.Run("sleep", func(t *testing.T) {
+		// The guest sleeps for an hour; the test ending at all is the point.
+		_, err := call(t, h, "sleep", nil)
+		wantName(t, err, flow.ErrPluginTimeout)
+		wantHealthy(t, h)
+	})
 	t.Run("memory bomb", func(t *testing.T) {
 		// A timeout long enough for the bomb to reach the cap even when
 		// the race detector slows memory growth tenfold.

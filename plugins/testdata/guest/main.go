@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"os"
+	"time"
 
 	"github.com/orbit-sidecar/orbit/plugins/pdk"
 )
@@ -42,6 +43,14 @@ func loop(ptr, size uint32) uint64 {
 		for i := 0; ; i++ {
 			sink += i
 		}
+	})
+}
+
+//go:wasmexport sleep
+func sleep(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(any) (any, error) {
+		time.Sleep(time.Hour)
+		return "woke", nil
 	})
 }
 
