@@ -96,6 +96,6 @@ const (
 
 // Kinds of module.
 const (
-	KindReactor = "reactor"
-	KindCommand = "command"
+	KindReactor = "reactor" // exports functions; pooled instances serve many calls
+	KindCommand = "command" // exports _start; a fresh instance per call
 )

@@ -21,6 +21,7 @@ type boundedBuffer struct {
 	over bool
 }
 
+// Write buffers p unless the reply would outgrow maxCommandReply.
 func (b *boundedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > maxCommandReply {
 		b.over = true

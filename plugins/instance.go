@@ -115,6 +115,7 @@ func (p *plugin) instantiate(ctx context.Context) (*instance, int32, error) {
 // the routine shape; it leaves the instance healthy.
 type errNoExport struct{ reason string }
 
+// Error is the reason, as Plugin.NotFound's cause.
 func (e errNoExport) Error() string { return e.reason }
 
 // invoke runs one reactor call and returns the guest's reply, still in its

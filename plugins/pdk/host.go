@@ -27,6 +27,7 @@ type HostError struct {
 	Message string
 }
 
+// Error is the host's explanation.
 func (e *HostError) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("orbit host error %d", e.Code)

@@ -11,6 +11,7 @@ type Error struct {
 	Cause string `json:"cause"`
 }
 
+// Error prints the name and the cause.
 func (e *Error) Error() string { return e.Name + ": " + e.Cause }
 
 // Fail returns a named error for a handler to return, for example
