@@ -6,40 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/plugins/pluginstest"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
-
-// examplesAt copies the built examples into a fresh plugins directory,
-// pointing the fraud plugin's endpoint and allow-list at riskURL.
-func examplesAt(t *testing.T, riskURL string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"fraud", "audit"} {
-		var m map[string]any
-		raw, err := os.ReadFile(filepath.Join(built.PluginsDir, name, plugins.ManifestFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		if name == "fraud" {
-			u, _ := url.Parse(riskURL)
-			m["allowed_hosts"] = []string{u.Host}
-			m["config"] = map[string]string{"endpoint": riskURL, "threshold": "0.8"}
-		}
-		addPlugin(t, dir, m, filepath.Join(built.PluginsDir, name, name+".wasm"))
-	}
-	return dir
-}
 
 func TestExampleFraudRoutine(t *testing.T) {
 	var got map[string]any
@@ -53,7 +25,7 @@ func TestExampleFraudRoutine(t *testing.T) {
 		_, _ = w.Write([]byte(`{"risk": 0.93}`))
 	}))
 	defer risk.Close()
-	h := open(t, examplesAt(t, risk.URL), pluginstest.NewKV(), 0, nil)
+	h := open(t, built.Examples(t, risk.URL), pluginstest.NewKV(), 0, nil)
 
 	score, ok := h.Routines()["fraud.score"]
 	if !ok {
@@ -81,7 +53,7 @@ func TestExampleFraudRoutine(t *testing.T) {
 
 func TestExampleAuditHook(t *testing.T) {
 	kv := pluginstest.NewKV()
-	h := open(t, examplesAt(t, "http://127.0.0.1:1"), kv, 0, nil)
+	h := open(t, built.Examples(t, "http://127.0.0.1:1"), kv, 0, nil)
 
 	hooks := h.Hooks()
 	if len(hooks) != 1 {

@@ -2,13 +2,10 @@ package plugins_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -30,35 +27,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// addPlugin writes a plugin folder into dir: the manifest (module defaults
-// to the file's base name) and a copy of the module.
-func addPlugin(t testing.TB, dir string, manifest map[string]any, module string) {
-	t.Helper()
-	name := fmt.Sprint(manifest["name"])
-	sub := filepath.Join(dir, name)
-	if err := os.MkdirAll(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := manifest["module"]; !ok {
-		manifest["module"] = filepath.Base(module)
-	}
-	raw, err := json.MarshalIndent(manifest, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(sub, plugins.ManifestFile), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if module != "" {
-		wasm, err := os.ReadFile(module)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(sub, filepath.Base(module)), wasm, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// addPlugin is pluginstest.AddPlugin, short for the many tests here.
+var addPlugin = pluginstest.AddPlugin
 
 // logBuffer collects what plugins log, for assertions.
 type logBuffer struct {

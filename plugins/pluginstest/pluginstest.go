@@ -9,18 +9,23 @@
 //		os.Exit(code)
 //	}
 //
-// Then plugins.Open(b.PluginsDir, plugins.Options{CacheDir: b.CacheDir, KV: pluginstest.NewKV()})
-// loads the fraud and audit examples.
+// Then plugins.Open(b.Examples(t, riskURL), plugins.Options{CacheDir: b.CacheDir, KV: pluginstest.NewKV()})
+// loads the fraud and audit examples, fraud pointed at a test risk service:
+// routine fraud.score, and a hook on place_order's Save state that keeps
+// "audit/<instance>" in namespace "audit".
 package pluginstest
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -84,6 +89,64 @@ func (b *Built) Remove() {
 
 // Module is the path of a test module by name ("guest", "command").
 func (b *Built) Module(name string) string { return filepath.Join(b.ModulesDir, name+".wasm") }
+
+// Examples copies the built examples into a fresh plugins directory, with
+// the fraud plugin's endpoint and allow-list pointed at riskURL (a test
+// server answering POST /score with {"risk": n}).
+func (b *Built) Examples(tb testing.TB, riskURL string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	u, err := url.Parse(riskURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, name := range []string{"fraud", "audit"} {
+		var m map[string]any
+		raw, err := os.ReadFile(filepath.Join(b.PluginsDir, name, "plugin.json"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			tb.Fatal(err)
+		}
+		if name == "fraud" {
+			m["allowed_hosts"] = []string{u.Host}
+			m["config"] = map[string]string{"endpoint": riskURL, "threshold": "0.8"}
+		}
+		AddPlugin(tb, dir, m, filepath.Join(b.PluginsDir, name, name+".wasm"))
+	}
+	return dir
+}
+
+// AddPlugin writes a plugin folder dir/<name>: the manifest (its module
+// defaults to the module file's name) and a copy of the module, if any.
+func AddPlugin(tb testing.TB, dir string, manifest map[string]any, module string) {
+	tb.Helper()
+	sub := filepath.Join(dir, fmt.Sprint(manifest["name"]))
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if _, ok := manifest["module"]; !ok {
+		manifest["module"] = filepath.Base(module)
+	}
+	raw, err := json.MarshalIndent(manifest, "", "  ")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "plugin.json"), raw, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if module == "" {
+		return
+	}
+	wasm, err := os.ReadFile(module)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, filepath.Base(module)), wasm, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
 
 // KV is an in-memory plugins.KV, safe for concurrent use.
 type KV struct {
