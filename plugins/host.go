@@ -80,15 +80,10 @@ func Open(dir string, opt Options) (*Host, error) {
 		return nil, fmt.Errorf("plugins: compilation cache %s: %w", opt.CacheDir, err)
 	}
 	ctx := context.Background()
-	var errs []error
-	for _, m := range manifests {
-		p, err := loadPlugin(ctx, h, m, h.cache)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		h.plugins[m.Name] = p
-		h.order = append(h.order, m.Name)
+	loaded, errs := loadAll(ctx, h, manifests)
+	for _, p := range loaded {
+		h.plugins[p.m.Name] = p
+		h.order = append(h.order, p.m.Name)
 	}
 	errs = append(errs, h.indexRoutines()...)
 	if len(errs) > 0 {
@@ -96,6 +91,35 @@ func Open(dir string, opt Options) (*Host, error) {
 		return nil, errors.Join(errs...)
 	}
 	return h, nil
+}
+
+// loadAll loads the plugins in parallel, one per CPU at a time: compiling
+// a Go guest without the cache takes a CPU for a second or two, so a first
+// start with several plugins goes as fast as the machine allows. The
+// result keeps the manifests' order.
+func loadAll(ctx context.Context, h *Host, manifests []*Manifest) ([]*plugin, []error) {
+	loaded := make([]*plugin, len(manifests))
+	failed := make([]error, len(manifests))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, m := range manifests {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			loaded[i], failed[i] = loadPlugin(ctx, h, m, h.cache)
+		})
+	}
+	wg.Wait()
+	var out []*plugin
+	var errs []error
+	for i := range manifests {
+		if failed[i] != nil {
+			errs = append(errs, failed[i])
+		} else {
+			out = append(out, loaded[i])
+		}
+	}
+	return out, errs
 }
 
 // loadManifests reads every folder's manifest and checks that names are
