@@ -137,9 +137,16 @@ func TestGuest(t *testing.T) {
 		wantHealthy(t, h)
 	})
 	t.Run("panic", func(t *testing.T) {
+		count := func() any { out, _ := call(t, h, "count", nil); return out }
+		first, second := count(), count()
 		_, err := call(t, h, "boom", nil)
 		if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "panic: boom") {
 			t.Fatalf("cause = %q, want the panic message", fe.Cause)
+		}
+		// The pool holds one instance: a count that starts over shows the
+		// one that panicked was replaced, not reused.
+		if second.(float64) != first.(float64)+1 || count() != 1.0 {
+			t.Fatalf("counts around a panic: %v, %v, then not a fresh instance", first, second)
 		}
 		wantHealthy(t, h)
 	})

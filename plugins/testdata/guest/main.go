@@ -35,6 +35,15 @@ func fail(ptr, size uint32) uint64 {
 	return pdk.Handle(ptr, size, func(in struct{ Name, Cause string }) (any, error) { return nil, pdk.Fail(in.Name, in.Cause) })
 }
 
+var calls int
+
+// count tells how many calls this instance has served: 1 on a fresh one.
+//
+//go:wasmexport count
+func count(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(any) (int, error) { calls++; return calls, nil })
+}
+
 var sink int
 
 //go:wasmexport loop
