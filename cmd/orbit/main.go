@@ -19,6 +19,10 @@ type command struct {
 
 var commands = map[string]command{}
 
+func init() {
+	register("plugin", "inspect a WebAssembly module: exports, imports, ABI fit", cmdPlugin)
+}
+
 func register(name, summary string, run func(args []string, stdout, stderr io.Writer) int) {
 	commands[name] = command{run: run, summary: summary}
 }

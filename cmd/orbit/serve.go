@@ -35,7 +35,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	fs := newFlags("serve", "[flags]  (each flag also from ORBIT_<NAME>)", stderr)
 	listen := fs.String("listen", "127.0.0.1:7077", "address of the HTTP API; port 0 picks a free one")
 	scripts := fs.String("scripts", "./scripts", "scripts directory (the bundle)")
-	_ = fs.String("plugins", "./plugins.d", "plugins directory")
+	pluginsDir := fs.String("plugins", "./plugins.d", "plugins directory (one folder per plugin: plugin.json and its module)")
 	data := fs.String("data", "./data/orbit.db", "bbolt data file")
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
 	maxPayload := byteSize(256 << 10)
@@ -75,6 +75,14 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	cfg := sidecarConfig{Scripts: *scripts, Data: *data, LuaTimeout: *luaTimeout, MaxPayload: int(maxPayload),
 		Log: log, OnEvent: metrics.OnEvent}
 	opts := scriptOptions(cfg)
+	kv := &storeKV{}
+	live, err := openPlugins(*pluginsDir, *data, opts.HTTP, kv, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	opts.Plugins = live
+	defer live.Host().Close(context.Background())
 	b, ok := loadBundle(*scripts, opts, stderr)
 	if !ok {
 		return 1
@@ -92,11 +100,13 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
 	}
+	kv.st.Store(s.store)
 	kept := newKeptVersions(s.store, func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) }, log)
 	kept.remember(b)
 	var closing atomic.Bool
 	srv := api.New(api.Options{
 		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
+		Plugins: func() any { return live.Host().Info() },
 		Versions: kept.versions,
 		Ready: func() error {
 			if closing.Load() {

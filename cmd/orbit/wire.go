@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/httpcall"
+	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting"
@@ -111,4 +113,45 @@ func (s *sidecar) removeTemp() {
 	if s.tempDir != "" {
 		os.RemoveAll(s.tempDir)
 	}
+}
+
+// storeKV gives plugins the store's key-value space once the store is
+// open (plugins load with the bundle, before the store opens).
+type storeKV struct{ st atomic.Pointer[bolt.DB] }
+
+func (k *storeKV) db() (*bolt.DB, error) {
+	if st := k.st.Load(); st != nil {
+		return st, nil
+	}
+	return nil, errors.New("the store is not open yet")
+}
+
+func (k *storeKV) KVGet(ns, key string) ([]byte, error) {
+	st, err := k.db()
+	if err != nil {
+		return nil, err
+	}
+	return st.KVGet(ns, key)
+}
+
+func (k *storeKV) KVPut(ns, key string, value []byte) error {
+	st, err := k.db()
+	if err != nil {
+		return err
+	}
+	return st.KVPut(ns, key, value)
+}
+
+// openPlugins loads a plugins directory; its compilation cache lives next
+// to the data file so that a restart does not compile again.
+func openPlugins(dir, data string, http *httpcall.Client, kv plugins.KV, log *slog.Logger) (*plugins.Live, error) {
+	cache := ""
+	if data != "" {
+		cache = filepath.Join(filepath.Dir(data), "wasm-cache")
+	}
+	h, err := plugins.Open(dir, plugins.Options{CacheDir: cache, HTTP: http, KV: kv, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	return plugins.NewLive(h), nil
 }
