@@ -104,4 +104,3 @@ func TestPluginRoutineAndHookRunInAWorkflow(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-

@@ -106,7 +106,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	var closing atomic.Bool
 	srv := api.New(api.Options{
 		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
-		Plugins: func() any { return live.Host().Info() },
+		Plugins:  func() any { return live.Host().Info() },
 		Versions: kept.versions,
 		Ready: func() error {
 			if closing.Load() {
