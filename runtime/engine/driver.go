@@ -402,7 +402,7 @@ func (d *driver) afterCommit() {
 			ev := &d.batch.Events[i]
 			wf := d.inst.Workflow
 			if ev.Instance != d.id {
-				wf = "" // a child's first events; its own driver reports the rest
+				wf = d.childWorkflow(ev.Instance) // a child's first events
 			}
 			e.onEvent(wf, ev)
 		}
@@ -485,3 +485,13 @@ func (d *driver) unpark() {
 }
 
 func timePtr(t time.Time) *time.Time { return &t }
+
+// childWorkflow names the workflow of a child started in this checkpoint.
+func (d *driver) childWorkflow(id string) string {
+	for _, in := range d.batch.Instances {
+		if in.ID == id {
+			return in.Workflow
+		}
+	}
+	return ""
+}
