@@ -103,9 +103,15 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	kv.st.Store(s.store)
 	kept := newKeptVersions(s.store, func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) }, log)
 	kept.remember(b)
+	rl := &reloader{scripts: *scripts, plugins: *pluginsDir, data: *data, opts: opts, live: live, kv: kv,
+		engine: s.engine, metrics: metrics, kept: kept, log: log}
+	if err := rl.watch(ctx); err != nil {
+		log.Warn("scripts are not watched for changes; SIGHUP reloads them", "err", err)
+	}
 	var closing atomic.Bool
 	srv := api.New(api.Options{
-		Engine: s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
+		Problems: rl.Problems,
+		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
 		Plugins:  func() any { return live.Host().Info() },
 		Versions: kept.versions,
 		Ready: func() error {
