@@ -254,3 +254,16 @@ func (in *Instance) Public() Public {
 		Input: in.Input, Output: in.Output, Error: in.Error, Cause: in.Cause, StartedAt: in.StartedAt,
 		UpdatedAt: in.UpdatedAt, EndedAt: in.EndedAt, Waiting: in.Waiting, Parent: in.Parent}
 }
+
+// EndTime is when a terminal instance ended, for retention: its EndedAt,
+// or its last update when it has none; zero while it has not ended.
+func (in *Instance) EndTime() time.Time {
+	switch {
+	case !in.Status.Terminal():
+		return time.Time{}
+	case in.EndedAt != nil && !in.EndedAt.IsZero():
+		return *in.EndedAt
+	default:
+		return in.UpdatedAt
+	}
+}

@@ -128,14 +128,7 @@ func endNanos(in *store.Instance) uint64 {
 	if !in.Status.Terminal() {
 		return 0
 	}
-	var n uint64
-	if in.EndedAt != nil {
-		n = nanos(*in.EndedAt)
-	}
-	if n == 0 {
-		n = nanos(in.UpdatedAt)
-	}
-	return max(n, 1)
+	return max(nanos(in.EndTime()), 1)
 }
 
 // encode validates and copies b. Everything that can fail for a reason of

@@ -414,12 +414,5 @@ func endNanos(in *store.Instance) uint64 {
 	if !in.Status.Terminal() {
 		return 0
 	}
-	var n uint64
-	if in.EndedAt != nil {
-		n = nanos(*in.EndedAt)
-	}
-	if n == 0 {
-		n = nanos(in.UpdatedAt)
-	}
-	return max(n, 1)
+	return max(nanos(in.EndTime()), 1)
 }
