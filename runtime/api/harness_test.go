@@ -14,6 +14,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
 
@@ -171,26 +172,10 @@ func (s *server) waitsFor(id, kind string) reply {
 
 // Builders keep test workflows short.
 
-func bundle(wfs ...*flow.Workflow) *flow.Bundle {
-	b := &flow.Bundle{Hash: "test", Workflows: map[string]*flow.Workflow{}}
-	for _, w := range wfs {
-		if w.Version == "" {
-			w.Version = "v1"
-		}
-		w.Index()
-		b.Workflows[w.Name] = w
-	}
-	return b
-}
-
-func workflow(name, start string, states ...*flow.State) *flow.Workflow {
-	m := flow.Machine{Start: start, States: map[string]*flow.State{}}
-	for _, st := range states {
-		m.States[st.Name] = st
-		m.Order = append(m.Order, st.Name)
-	}
-	return &flow.Workflow{Name: name, Machine: m}
-}
+var (
+	bundle   = flowtest.Bundle
+	workflow = flowtest.Workflow
+)
 
 func fn(f func(ctx context.Context, in any, c *flow.Context) (any, error)) flow.Routine {
 	return flow.RoutineFunc(f)

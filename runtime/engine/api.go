@@ -264,13 +264,6 @@ func (e *Engine) ended(id string) {
 	}
 }
 
-// Running reports how many instances have a driver now.
-func (e *Engine) Running() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.owners)
-}
-
 func sortSources(files []flow.Source) {
 	slices.SortFunc(files, func(a, b flow.Source) int { return strings.Compare(a.Path, b.Path) })
 }

@@ -61,11 +61,9 @@ type driver struct {
 	fctx     flow.Context
 	batch    store.Batch
 	inbox    []message
-	wake     []string      // instances to wake after the commit
-	cancel   []string      // children to cancel after the commit
-	fired    []store.Timer // timers to forget after the commit
-	events   []store.Event // committed events, for observers
-	endedNow bool          // the pending checkpoint ends the instance
+	wake     []string // instances to wake after the commit
+	cancel   []string // children to cancel after the commit
+	endedNow bool     // the pending checkpoint ends the instance
 }
 
 var driverPool = sync.Pool{New: func() any { return new(driver) }}
@@ -131,7 +129,7 @@ func (d *driver) run() {
 
 func (d *driver) release() {
 	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
-		cancel: d.cancel[:0], fired: d.fired[:0], events: d.events[:0]}
+		cancel: d.cancel[:0]}
 	d.batch.Reset()
 	driverPool.Put(d)
 }

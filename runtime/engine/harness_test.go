@@ -11,6 +11,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
@@ -181,30 +182,11 @@ func js(v any) string {
 // registry finds test bundles by hash when the engine recompiles kept ones.
 var registry = map[string]*flow.Bundle{}
 
-func bundle(wfs ...*flow.Workflow) *flow.Bundle {
-	b := &flow.Bundle{Hash: "test", Workflows: map[string]*flow.Workflow{}}
-	for _, w := range wfs {
-		if w.Version == "" {
-			w.Version = "v1"
-		}
-		w.Index()
-		b.Workflows[w.Name] = w
-	}
-	return b
-}
-
-func machine(start string, states ...*flow.State) flow.Machine {
-	m := flow.Machine{Start: start, States: map[string]*flow.State{}}
-	for _, s := range states {
-		m.States[s.Name] = s
-		m.Order = append(m.Order, s.Name)
-	}
-	return m
-}
-
-func workflow(name, start string, states ...*flow.State) *flow.Workflow {
-	return &flow.Workflow{Name: name, Machine: machine(start, states...)}
-}
+var (
+	bundle   = flowtest.Bundle
+	machine  = flowtest.Machine
+	workflow = flowtest.Workflow
+)
 
 func sub(start string, states ...*flow.State) *flow.Machine {
 	m := machine(start, states...)

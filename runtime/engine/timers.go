@@ -135,13 +135,6 @@ func (q *timerQueue) stop() {
 	q.mu.Unlock()
 }
 
-// len reports how many timers are indexed.
-func (q *timerQueue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.h)
-}
-
 // nopTimer marks the queue armed while a tick for due timers is on its way.
 type nopTimer struct{}
 
