@@ -32,6 +32,7 @@ func (s *Server) table() []route {
 		r("GET", "/v1/workflows/{}", s.getWorkflow),
 		r("GET", "/v1/workflows/{}/graph", s.graph),
 		r("POST", "/v1/workflows/{}/instances", s.start),
+		r("POST", "/v1/workflows/{}/migrate", s.migrateWorkflow),
 		r("GET", "/v1/instances", s.list),
 		r("GET", "/v1/instances/{}", s.get),
 		r("GET", "/v1/instances/{}/history", s.history),
@@ -40,6 +41,7 @@ func (s *Server) table() []route {
 		r("POST", "/v1/instances/{}/pause", s.pause),
 		r("POST", "/v1/instances/{}/resume", s.resume),
 		r("POST", "/v1/instances/{}/redrive", s.redrive),
+		r("POST", "/v1/instances/{}/migrate", s.migrate),
 		r("GET", "/v1/plugins", s.plugins),
 	}
 }
