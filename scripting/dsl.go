@@ -29,10 +29,11 @@ type loader struct {
 	sealed bool
 }
 
-// extension is one extend(name, fn) call, applied after all base
+// extension is one extend(name, [opts,] fn) call, applied after all base
 // definitions.
 type extension struct {
 	workflow string
+	priority int
 	fn       *lua.LFunction
 	pos      flow.Pos
 }
@@ -71,7 +72,14 @@ func newLoader(cfg *config, v *vm, p *pool, replay bool) *loader {
 	}))
 	L.SetGlobal("extend", L.NewFunction(func(L *lua.LState) int {
 		l.checkLoading(L, "extend")
-		l.exts = append(l.exts, extension{workflow: L.CheckString(1), fn: L.CheckFunction(2), pos: whereToPos(L.Where(1))})
+		e := extension{workflow: L.CheckString(1), pos: whereToPos(L.Where(1))}
+		fn := 2
+		if opts, ok := L.Get(2).(*lua.LTable); ok {
+			e.priority = l.extendOptions(opts, e)
+			fn = 3
+		}
+		e.fn = L.CheckFunction(fn)
+		l.exts = append(l.exts, e)
 		return 0
 	}))
 	return l

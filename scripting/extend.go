@@ -1,8 +1,10 @@
 package scripting
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	lua "github.com/yuin/gopher-lua"
@@ -10,9 +12,12 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
-// applyExtensions runs the extend() functions in file order (SPEC 1.4),
-// each with a handle on its workflow.
+// applyExtensions runs the extend() functions (SPEC 1.4), each with a
+// handle on its workflow: by priority, lower first, and among equals in
+// the order the extend calls ran, which is the files' path order (a
+// required file runs where it is required).
 func (l *loader) applyExtensions() {
+	slices.SortStableFunc(l.exts, func(a, b extension) int { return cmp.Compare(a.priority, b.priority) })
 	for _, e := range l.exts {
 		w, ok := l.b.Workflows[e.workflow]
 		if !ok {
@@ -27,6 +32,19 @@ func (l *loader) applyExtensions() {
 			return
 		}
 	}
+}
+
+// extendOptions reads the table between an extension's name and its
+// function.
+func (l *loader) extendOptions(t *lua.LTable, e extension) int {
+	f := l.fields(t, e.pos, fmt.Sprintf("extend %q", e.workflow))
+	n, _ := f.num("priority")
+	if n != math.Trunc(n) || math.Abs(n) > math.MaxInt32 {
+		f.problem("field %q must be a whole number, got %v", "priority", n)
+		n = 0
+	}
+	f.done(false)
+	return int(n)
 }
 
 // extensionAPI is the `wf` an extension receives; every method reports
