@@ -25,6 +25,7 @@ type apiError struct {
 	Status  int
 	Code    string
 	Message string
+	Body    []byte // the answer as it came, for answers that carry more than the error
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -66,9 +67,9 @@ func (c *apiClient) call(method, path string, query url.Values, body []byte) ([]
 	if resp.StatusCode/100 != 2 {
 		var eb api.ErrorBody
 		if json.Unmarshal(out, &eb) != nil || eb.Error.Code == "" {
-			return nil, &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(out))}
+			return nil, &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(out)), Body: out}
 		}
-		return nil, &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		return nil, &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Body: out}
 	}
 	return out, nil
 }

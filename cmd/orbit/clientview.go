@@ -93,6 +93,8 @@ func eventDetail(e *store.Event) string {
 	}
 	add("event", e.Event)
 	add("child", e.Child)
+	add("from", e.From)
+	add("to", e.To)
 	if e.Attempt > 0 {
 		add("attempt", strconv.Itoa(e.Attempt))
 	}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+)
+
+func init() {
+	register("migrate", "move waiting instances to another version of their workflow", cmdMigrate)
+}
+
+// migrateTimeout bounds a whole workflow's migration, which moves its
+// instances one after another.
+const migrateTimeout = 5 * time.Minute
+
+// cmdMigrate moves every waiting instance of a workflow (--workflow) or one
+// instance (--id) to version --to, printing a line per instance and a
+// summary. With --dry-run nothing moves: the lines say what would. A real
+// run where some instance could not move exits 1.
+func cmdMigrate(args []string, stdout, stderr io.Writer) int {
+	c := newClientCmd("migrate", "(--workflow W | --id ID) --to VERSION [--dry-run]", stdout, stderr)
+	workflow := c.fs.String("workflow", "", "migrate every waiting instance of this workflow")
+	id := c.fs.String("id", "", "migrate this one instance")
+	to := c.fs.String("to", "", "the version to move to, as a start's --version names it")
+	dryRun := c.fs.Bool("dry-run", false, "change nothing; report for each instance whether it would move and why not")
+	if code, ok := c.parse(args, 0); !ok {
+		return code
+	}
+	if *to == "" || (*workflow == "") == (*id == "") {
+		fmt.Fprintln(stderr, "orbit: migrate needs --to and one of --workflow or --id")
+		c.fs.Usage()
+		return 2
+	}
+	q := url.Values{"version": {*to}}
+	if *dryRun {
+		q.Set("dry_run", "true")
+	}
+	path := "/v1/workflows/" + seg(*workflow) + "/migrate"
+	if *id != "" {
+		path = "/v1/instances/" + seg(*id) + "/migrate"
+	}
+	out, err := newAPIClient(*c.addr, *c.token, migrateTimeout).call("POST", path, q, nil)
+	var ae *apiError
+	if err != nil && *id != "" && errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		out, err = ae.Body, nil // the instance cannot move: the answer says why
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	var ms []*engine.Migration
+	if *id != "" {
+		var m engine.Migration
+		err = json.Unmarshal(out, &m)
+		ms = append(ms, &m)
+	} else {
+		var l api.Migrations
+		err = json.Unmarshal(out, &l)
+		ms = l.Migrations
+	}
+	if err == nil && *c.asJSON {
+		_, err = stdout.Write(out)
+	} else if err == nil {
+		err = writeMigrations(stdout, ms, *dryRun)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 1
+	}
+	for _, m := range ms {
+		if !m.Moved && !*dryRun {
+			return 1
+		}
+	}
+	return 0
+}
+
+// writeMigrations prints one instance a line — its versions, the state it
+// moves to, and whether it moved (would move) or why it cannot — then how
+// many did.
+func writeMigrations(w io.Writer, ms []*engine.Migration, dryRun bool) error {
+	if len(ms) == 0 {
+		_, err := fmt.Fprintln(w, "no waiting instances to migrate")
+		return err
+	}
+	verb := "moved"
+	if dryRun {
+		verb = "would move"
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tVERSION\tSTATE\tRESULT")
+	moved := 0
+	for _, m := range ms {
+		result := verb
+		if m.Moved {
+			moved++
+		} else {
+			result = "cannot: " + m.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", m.Instance, m.From, m.To, m.State, result)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	prefix := ""
+	if dryRun {
+		prefix = "dry run: "
+	}
+	_, err := fmt.Fprintf(w, "%s%d of %d %s, %d cannot\n", prefix, moved, len(ms), verb, len(ms)-moved)
+	return err
+}
