@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type benchConfig struct {
 	steps, concurrency int
 	duration, warmup   time.Duration
 	mode               string
+	cpuProfile         string // profile of the orbit side, for pprof
 }
 
 // sideResult is what one side of the benchmark measured.
@@ -55,6 +57,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each side")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time before each side")
 	fs.StringVar(&c.mode, "mode", "durable", "durable or express")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the orbit side to this file")
 	asJSON := fs.Bool("json", false, "end with one JSON line of the results")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
@@ -207,6 +210,17 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 			return fmt.Errorf("start answered %d: %.200s", resp.StatusCode(), resp.Body())
 		}
 		return nil
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return sideResult{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return sideResult{}, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	before := s.store.Stats()
 	res := measure(c, start)

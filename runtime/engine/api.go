@@ -47,9 +47,9 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	if err != nil {
 		return nil, false, err
 	}
-	id := opt.ID
-	if id == "" {
-		id = newID()
+	id, generated := opt.ID, opt.ID == ""
+	if generated {
+		id = newID(e.clock.Now())
 	} else if err := CheckID(id); err != nil {
 		return nil, false, err
 	}
@@ -59,15 +59,17 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		e.mu.Unlock()
 		return nil, false, ErrClosed
 	}
-	if prev, err := e.store.Instance(id); err == nil {
-		e.mu.Unlock()
-		if prev.Workflow != workflow || !bytes.Equal(prev.Input, input) {
-			return nil, false, ErrConflict
+	if !generated { // a fresh id cannot be stored already
+		if prev, err := e.store.Instance(id); err == nil {
+			e.mu.Unlock()
+			if prev.Workflow != workflow || !bytes.Equal(prev.Input, input) {
+				return nil, false, ErrConflict
+			}
+			return prev, true, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			e.mu.Unlock()
+			return nil, false, err
 		}
-		return prev, true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		e.mu.Unlock()
-		return nil, false, err
 	}
 	if e.owners[id] != nil {
 		// Another start with this id is committing right now.
@@ -149,9 +151,17 @@ func CheckID(id string) error {
 	return nil
 }
 
-func newID() string {
+// newID makes a random id that sorts by start time (the layout of a UUIDv7):
+// instances started together share the store's pages, so a group commit
+// writes a few pages instead of one per instance.
+func newID(now time.Time) string {
 	var b [16]byte
-	rand.Read(b[:])
+	rand.Read(b[6:])
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
 	return hex.EncodeToString(b[:])
 }
 
@@ -216,9 +226,11 @@ func (e *Engine) Redrive(id string) error { return e.ask(id, msgRedrive, "") }
 // Wait blocks until the instance ends or ctx is done, and returns it as it
 // is then.
 func (e *Engine) Wait(ctx context.Context, id string) (*store.Instance, error) {
-	ch := make(chan struct{})
+	ch := make(chan *store.Instance, 1)
 	e.mu.Lock()
 	e.waiters[id] = append(e.waiters[id], ch)
+	d := e.owners[id]
+	running := d != nil && !d.over
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
@@ -233,35 +245,46 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.Instance, error) {
 		}
 		e.mu.Unlock()
 	}()
-	// An express instance is not stored until it ends: know whether it runs
-	// before looking in the store.
-	e.mu.Lock()
-	_, running := e.owners[id]
-	e.mu.Unlock()
-	inst, err := e.store.Instance(id)
-	if errors.Is(err, store.ErrNotFound) {
-		if !running {
-			return nil, err
+	// A driver that has not ended will hand over the final instance; only
+	// an instance without one needs a look in the store (an express
+	// instance is not stored until it ends).
+	if !running {
+		inst, err := e.store.Instance(id)
+		if err != nil || inst.Status.Terminal() {
+			return inst, err
 		}
-	} else if err != nil || inst.Status.Terminal() {
-		return inst, err
 	}
 	select {
-	case <-ch:
+	case inst := <-ch:
+		return inst, nil
 	case <-ctx.Done():
+		return e.store.Instance(id)
 	}
-	return e.store.Instance(id)
 }
 
-// ended wakes everyone waiting for the instance to end.
-func (e *Engine) ended(id string) {
+// ended hands the final instance to everyone waiting for it to end, and
+// marks the driver over so that later waiters read the store instead.
+func (d *driver) ended() {
+	e := d.e
 	e.mu.Lock()
-	ws := e.waiters[id]
-	delete(e.waiters, id)
+	d.over = true
+	ws := e.waiters[d.id]
+	delete(e.waiters, d.id)
 	e.mu.Unlock()
-	for _, ch := range ws {
-		close(ch)
+	if len(ws) == 0 {
+		return
 	}
+	final := d.inst.Clone()
+	for _, ch := range ws {
+		ch <- final
+	}
+}
+
+// setOver records, for Wait, whether the loaded instance has ended.
+func (d *driver) setOver(over bool) {
+	d.e.mu.Lock()
+	d.over = over
+	d.e.mu.Unlock()
 }
 
 func sortSources(files []flow.Source) {

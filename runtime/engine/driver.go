@@ -64,6 +64,7 @@ type driver struct {
 	wake     []string // instances to wake after the commit
 	cancel   []string // children to cancel after the commit
 	endedNow bool     // the pending checkpoint ends the instance
+	over     bool     // the instance has ended (guarded by Engine.mu, for Wait)
 }
 
 var driverPool = sync.Pool{New: func() any { return new(driver) }}
@@ -159,6 +160,7 @@ func (d *driver) load() error {
 	}
 	d.inst = inst
 	if inst.Status.Terminal() {
+		d.setOver(true)
 		return nil
 	}
 	return d.resolve()
@@ -271,6 +273,7 @@ func (d *driver) apply(m message) error {
 		}
 		in.Status, in.Error, in.Cause, in.EndedAt, in.Output = store.Running, "", "", nil, nil
 		in.Waiting = nil
+		d.setOver(false)
 		d.clearFanOut()
 		d.setDeadline()
 		d.enter(in.State, d.data, d.dataEnc)
@@ -421,7 +424,7 @@ func (d *driver) afterCommit() {
 				e.post(id, message{kind: msgWake})
 			}
 		}
-		e.ended(d.id)
+		d.ended()
 	}
 }
 

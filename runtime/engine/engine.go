@@ -71,7 +71,7 @@ type Engine struct {
 	current *flow.Bundle
 	bundles map[string]*flow.Bundle
 	owners  map[string]*driver // instances that have a driver now
-	waiters map[string][]chan struct{}
+	waiters map[string][]chan *store.Instance
 	closed  bool
 	drivers sync.WaitGroup
 }
@@ -89,7 +89,7 @@ func New(cfg Config) *Engine {
 		onEvent:    cfg.OnEvent,
 		bundles:    map[string]*flow.Bundle{},
 		owners:     map[string]*driver{},
-		waiters:    map[string][]chan struct{}{},
+		waiters:    map[string][]chan *store.Instance{},
 	}
 	if e.clock == nil {
 		e.clock = clock.Real{}
