@@ -50,7 +50,7 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 	// context: a start half refused after it was written helps nobody.
 	inst, existing, err := s.engine.Start(context.Background(), p[0], engine.StartOptions{
 		ID: id, Version: string(q.Peek("version")), Input: body,
-		TraceParent: string(ctx.Request.Header.Peek("traceparent")),
+		TraceParent: string(ctx.Request.Header.Peek("traceparent")), Wait: wait > 0,
 	})
 	if err != nil {
 		s.writeEngineError(ctx, err)
@@ -63,9 +63,11 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		ended, err := s.engine.Wait(wctx, inst.ID)
 		cancel()
-		if err == nil {
-			inst = ended
+		if err != nil {
+			s.writeEngineError(ctx, err)
+			return
 		}
+		inst = ended
 	}
 	if existing || inst.Status.Terminal() {
 		writeJSON(ctx, fasthttp.StatusOK, inst.Public())

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
@@ -22,6 +23,11 @@ type StartOptions struct {
 	Version     string          // run the newest kept bundle labelling the workflow so
 	Input       json.RawMessage // JSON; empty means null
 	TraceParent string          // W3C traceparent of the request, or empty for a new trace
+	// Wait says the caller will Wait for the end. An instance with a
+	// generated id is then stored with its first step instead of before
+	// it, saving a commit; Wait stores it if it gives up first, so the
+	// instance is durable before anyone learns its id.
+	Wait bool
 }
 
 // Start creates an instance and sets it running. existing is true when an
@@ -113,7 +119,10 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		}
 	}
 	snapshot := in.Clone()
-	if !in.Express {
+	if opt.Wait && generated && !in.Express && in.Status == store.Running {
+		d.unsaved = &unsavedStart{batch: store.Batch{Instances: []*store.Instance{snapshot},
+			Events: slices.Clone(d.batch.Events), SetTimers: slices.Clone(d.batch.SetTimers)}}
+	} else if !in.Express {
 		if err := e.store.Commit(ctx, &d.batch); err != nil {
 			e.mu.Lock()
 			delete(e.owners, id)
@@ -258,8 +267,52 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.Instance, error) {
 	case inst := <-ch:
 		return inst, nil
 	case <-ctx.Done():
-		return e.store.Instance(id)
 	}
+	e.mu.Lock()
+	var u *unsavedStart
+	if d := e.owners[id]; d != nil {
+		u = d.unsaved
+	}
+	e.mu.Unlock()
+	if u != nil {
+		if err := u.save(e.store); err != nil {
+			return nil, err
+		}
+	}
+	return e.store.Instance(id)
+}
+
+// unsavedStart is the start checkpoint of an instance whose driver stores
+// it with the first step (StartOptions.Wait). Whichever comes first, that
+// commit or a Wait giving up, writes it; the mutex keeps the older record
+// from landing after the newer one.
+type unsavedStart struct {
+	mu    sync.Mutex
+	saved bool
+	batch store.Batch
+}
+
+// save writes the start checkpoint unless the driver has written more.
+func (u *unsavedStart) save(s store.Store) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.saved {
+		return nil
+	}
+	if err := s.Commit(context.Background(), &u.batch); err != nil {
+		return err
+	}
+	u.saved = true
+	return nil
+}
+
+// commit writes the driver's first checkpoint, which holds the start too.
+func (u *unsavedStart) commit(s store.Store, b *store.Batch) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	err := s.Commit(context.Background(), b)
+	u.saved = u.saved || err == nil
+	return err
 }
 
 // ended hands the final instance to everyone waiting for it to end, and

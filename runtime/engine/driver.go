@@ -61,10 +61,12 @@ type driver struct {
 	fctx     flow.Context
 	batch    store.Batch
 	inbox    []message
-	wake     []string // instances to wake after the commit
-	cancel   []string // children to cancel after the commit
-	endedNow bool     // the pending checkpoint ends the instance
-	over     bool     // the instance has ended (guarded by Engine.mu, for Wait)
+	wake     []string      // instances to wake after the commit
+	cancel   []string      // children to cancel after the commit
+	endedNow bool          // the pending checkpoint ends the instance
+	over     bool          // the instance has ended (guarded by Engine.mu, for Wait)
+	unsaved  *unsavedStart // the start, until the first commit stores it
+	started  bool          // the first commit after an unsaved start is done
 }
 
 var driverPool = sync.Pool{New: func() any { return new(driver) }}
@@ -379,7 +381,7 @@ func (d *driver) commit() bool {
 	if d.inst.Express && d.inst.Status == store.Running && len(d.batch.SetTimers) == 0 {
 		return true
 	}
-	if err := d.e.store.Commit(context.Background(), &d.batch); err != nil {
+	if err := d.write(); err != nil {
 		d.e.log.Error("checkpoint failed; the instance resumes from its last checkpoint", "instance", d.id, "err", err)
 		d.batch.Reset()
 		d.inst = nil // reload from the store on the next message
@@ -387,6 +389,16 @@ func (d *driver) commit() bool {
 	}
 	d.afterCommit()
 	return true
+}
+
+// write commits the batch; the first commit after an unsaved start goes
+// through it so that a Wait giving up cannot store the start after it.
+func (d *driver) write() error {
+	if d.unsaved != nil && !d.started {
+		d.started = true
+		return d.unsaved.commit(d.e.store, &d.batch)
+	}
+	return d.e.store.Commit(context.Background(), &d.batch)
 }
 
 // afterCommit tells the rest of the engine what the checkpoint changed.
