@@ -151,11 +151,12 @@ func (e *encoded) encode(b *store.Batch) error {
 		if ev.Seq == 0 {
 			return fmt.Errorf("event %s of instance %q: seq must start at 1", ev.Type, ev.Instance)
 		}
-		v, err := e.marshal(ev)
-		if err != nil {
+		off := len(e.buf)
+		var err error
+		if e.buf, err = appendEvent(e.buf, ev); err != nil {
 			return fmt.Errorf("encode event %d of instance %q: %w", ev.Seq, ev.Instance, err)
 		}
-		e.events = append(e.events, encEvent{instance: ev.Instance, seq: ev.Seq, value: v})
+		e.events = append(e.events, encEvent{instance: ev.Instance, seq: ev.Seq, value: span{off, len(e.buf)}})
 	}
 	for _, ts := range [2][]store.Timer{b.SetTimers, b.DelTimers} {
 		for _, t := range ts {
@@ -211,11 +212,12 @@ func (e *encoded) instance(in *store.Instance) error {
 	start, end := nanos(in.StartedAt), endNanos(in)
 	off := len(e.buf)
 	e.buf = appendHeader(e.buf, start, end)
-	if err := e.json.Encode(in); err != nil {
+	var err error
+	if e.buf, err = appendInstance(e.buf, in); err != nil {
 		e.buf = e.buf[:off]
 		return fmt.Errorf("encode instance %q: %w", in.ID, err)
 	}
-	record := span{off, len(e.buf) - 1}
+	record := span{off, len(e.buf)}
 	lv := len(e.buf)
 	e.buf = append(e.buf, in.Status...)
 	e.buf = append(e.buf, sep)

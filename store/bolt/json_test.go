@@ -1,0 +1,92 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+var tricky = []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
+	"<html> & 'amp'", "ünïcödé ✓ 🚀", "bad \xff\xfe utf8", "line\u2028para\u2029", "\xe2\x80"}
+
+// appendString matches encoding/json with HTML escaping off, byte for byte.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range tricky {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		if got := appendString(nil, s); string(got) != string(bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+			t.Errorf("%q: got %s, want %s", s, got, want.Bytes())
+		}
+	}
+}
+
+// The hand-written encoders say what encoding/json says about every field,
+// and what they write decodes to the same values.
+func TestRecordEncodersMatchEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 30, 0, 123456789, time.FixedZone("x", 3600))
+	later := at.Add(time.Hour)
+	full := &store.Instance{
+		ID: "id", Workflow: "wf", Version: "v1", Status: store.Paused, State: tricky[2],
+		Input: json.RawMessage(`{"a":[1,2]}`), Output: json.RawMessage(`"out"`), Error: "E", Cause: tricky[3],
+		StartedAt: at, UpdatedAt: later, EndedAt: &later,
+		Waiting: &store.WaitingFor{Kind: "event", Event: "ev", Until: &later, Attempt: 2, Error: "e", Instance: "c", Key: "k"},
+		Bundle:  "hash", Machine: "m", Data: json.RawMessage(`{"x":null}`), Attempt: 3,
+		Visits: map[string]int{"A": 1, tricky[7]: 2}, Seq: 42, Parent: "p", Index: 7, MapItem: true,
+		Children: []string{"c1", tricky[4]}, TraceParent: "tp", ConcKey: "ck", ConcSeq: 9, Deadline: &at, Express: true,
+		Items: 12, NextItem: 11, Collected: map[int]json.RawMessage{2: json.RawMessage(`1`), 10: json.RawMessage(`{"y":true}`)},
+		PausedStatus: store.Waiting, PausedWaiting: &store.WaitingFor{Kind: "timer"},
+	}
+	for _, in := range []*store.Instance{full, {ID: "min", Status: store.Running, StartedAt: at, UpdatedAt: at}} {
+		got, err := appendInstance(nil, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, got, in)
+		var back store.Instance
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(in)
+		var viaStd store.Instance
+		json.Unmarshal(want, &viaStd)
+		if !reflect.DeepEqual(back, viaStd) {
+			t.Errorf("decoded\n%+v\nwant\n%+v", back, viaStd)
+		}
+	}
+	for _, ev := range []*store.Event{
+		{Seq: 3, Type: "TaskFailed", Time: at, State: "S", Input: json.RawMessage(`[]`), Output: json.RawMessage(`null`),
+			Error: tricky[5], Cause: tricky[6], Attempt: 2, DelayMS: 1500, Event: "e", Child: "c", From: "v1", To: "v2"},
+		{Seq: 1, Type: "ExecutionStarted", Time: at},
+	} {
+		got, err := appendEvent(nil, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, got, ev)
+	}
+	if _, err := appendEvent(nil, &store.Event{Seq: 1, Output: json.RawMessage(`{bad`)}); err == nil {
+		t.Error("an event with invalid raw JSON was encoded")
+	}
+}
+
+func sameJSON(t *testing.T, got []byte, v any) {
+	t.Helper()
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	json.Unmarshal(want, &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
