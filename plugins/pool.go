@@ -16,16 +16,16 @@ func newPool(size int, create func(ctx context.Context) (*instance, error)) *poo
 	return &pool{slots: make(chan struct{}, size), idle: make(chan *instance, size), new: create}
 }
 
-// warm fills the pool so that the first calls do not pay for instantiation
-// (about 5 ms for a Go guest, mostly its runtime's start-up).
+// warm makes one instance so that the first call does not pay for
+// instantiation (about 5 ms for a Go guest, mostly its runtime's start-up).
+// More are made as concurrent calls need them and then kept: an idle
+// sidecar holds one instance per plugin, not one per core.
 func (p *pool) warm(ctx context.Context) error {
-	for range cap(p.idle) {
-		inst, err := p.new(ctx)
-		if err != nil {
-			return err
-		}
-		p.idle <- inst
+	inst, err := p.new(ctx)
+	if err != nil {
+		return err
 	}
+	p.idle <- inst
 	return nil
 }
 
