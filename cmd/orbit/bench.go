@@ -32,7 +32,9 @@ type benchConfig struct {
 	steps, concurrency int
 	duration, warmup   time.Duration
 	mode               string
-	cpuProfile         string // profile of the orbit side, for pprof
+	rate               float64 // workflows per second to offer; 0: as fast as they complete
+	waiting            int     // instances to park for the waiting-work measurement
+	cpuProfile         string  // profile of the orbit side, for pprof
 }
 
 // sideResult is what one side of the benchmark measured.
@@ -50,19 +52,21 @@ type sideResult struct {
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--mode durable|express] [--json]", stderr)
+	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--mode durable|express] [--rate N] [--waiting N] [--json]", stderr)
 	var c benchConfig
 	fs.IntVar(&c.steps, "steps", 3, "task states per workflow (HTTP calls to the downstream)")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent starters")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each side")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time before each side")
 	fs.StringVar(&c.mode, "mode", "durable", "durable or express")
+	fs.Float64Var(&c.rate, "rate", 0, "offer this many workflows per second in all (0: each starter starts the next as soon as one ends)")
+	fs.IntVar(&c.waiting, "waiting", 0, "also park this many awaiting instances; report their memory and the restart time")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the orbit side to this file")
 	asJSON := fs.Bool("json", false, "end with one JSON line of the results")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || (c.mode != "durable" && c.mode != "express") {
+	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || c.rate < 0 || c.waiting < 0 || (c.mode != "durable" && c.mode != "express") {
 		fs.Usage()
 		return 2
 	}
@@ -98,9 +102,26 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\nratio orbit/direct: %.3f\n", ratio)
 	fmt.Fprintf(stdout, "store: %.0f commits/s, %.1f instances per commit\n", orbit.CommitsPerSec, orbit.PerCommit)
+	summary := map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
+		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds()}
+	if c.rate > 0 {
+		summary["rate"] = c.rate
+	}
+	if c.waiting > 0 {
+		fmt.Fprintf(stderr, "bench: parking %d awaiting instances\n", c.waiting)
+		w, err := benchWaiting(c.waiting, c.concurrency, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "orbit bench: waiting: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\nwaiting: %d instances parked at %.0f/s; RSS %.1fMB at rest (store %.0fMB)\n",
+			w.Instances, w.ParkPerSec, w.RSSMB, w.StoreMB)
+		fmt.Fprintf(stdout, "restart: ready in %.0f ms at %.1fMB RSS; waiting instances re-checked in %.0f ms more; peak RSS %.1fMB; resumed: %v\n",
+			w.RestartMS, w.RestartRSSMB, w.RecheckMS, w.PeakRSSMB, w.Resumed)
+		summary["waiting"] = w
+	}
 	if *asJSON {
-		out, _ := json.Marshal(map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
-			"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds()})
+		out, _ := json.Marshal(summary)
 		fmt.Fprintln(stdout, string(out))
 	}
 	return 0
@@ -233,6 +254,32 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 	return res, nil
 }
 
+// pace offers start times at rate per second, or returns nil for a closed
+// loop. A start time waits in the buffer while every starter is busy; the
+// channel yields zero times once stop is set.
+func pace(rate float64, stop *atomic.Bool) <-chan time.Time {
+	if rate <= 0 {
+		return nil
+	}
+	due := make(chan time.Time, 1<<16)
+	go func() {
+		defer close(due)
+		interval := time.Duration(float64(time.Second) / rate)
+		next := time.Now()
+		for !stop.Load() {
+			if wait := time.Until(next); wait > 0 {
+				time.Sleep(wait)
+			}
+			select {
+			case due <- next:
+			default: // far behind: the offered load is past what completes
+			}
+			next = next.Add(interval)
+		}
+	}()
+	return due
+}
+
 // measure runs work from c.concurrency goroutines for the warm-up and then
 // the measured duration, timing each completed workflow.
 func measure(c benchConfig, work func() error) sideResult {
@@ -241,6 +288,7 @@ func measure(c benchConfig, work func() error) sideResult {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
+	due := pace(c.rate, &stop)
 	for range c.concurrency {
 		wg.Add(1)
 		go func() {
@@ -248,6 +296,13 @@ func measure(c benchConfig, work func() error) sideResult {
 			local := make([]time.Duration, 0, 4096)
 			for !stop.Load() {
 				t0 := time.Now()
+				if due != nil {
+					// Latency counts from when the start was due, so that a
+					// backlog shows in it instead of hiding.
+					if t0 = <-due; t0.IsZero() {
+						break
+					}
+				}
 				err := work()
 				if !measuring.Load() {
 					continue

@@ -74,6 +74,8 @@ type Engine struct {
 	waiters map[string][]chan *store.Instance
 	closed  bool
 	drivers sync.WaitGroup
+
+	rechecked chan struct{} // closed when Open's re-check is done
 }
 
 // New makes an engine. Call Load with a bundle and Open before starting
@@ -240,15 +242,50 @@ func (e *Engine) Open(ctx context.Context) error {
 	for _, id := range running {
 		e.post(id, message{kind: msgWake})
 	}
-	// A waiting instance may have missed a wake-up (an event kept or a child
-	// ended just before the crash); re-checking is cheap and idempotent.
+	e.rechecked = make(chan struct{})
 	go func() {
-		for _, id := range waiting {
-			e.post(id, message{kind: msgWake})
-		}
+		defer close(e.rechecked)
+		e.recheck(waiting)
 	}()
 	e.timers.start()
 	return nil
+}
+
+// Rechecked waits until Open's background re-check of the waiting
+// instances is done.
+func (e *Engine) Rechecked(ctx context.Context) error {
+	select {
+	case <-e.rechecked:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// recheckWorkers bounds the drivers that re-check waiting instances after
+// a restart, so that a hundred thousand of them cost a few loads at a time
+// rather than a driver each at once.
+const recheckWorkers = 8
+
+// recheck wakes every waiting instance once, in the background: one may
+// have missed a wake-up (an event kept or a child ended just before the
+// crash). A re-check is idempotent; timers need none, they fire from the
+// heap.
+func (e *Engine) recheck(ids []string) {
+	var wg sync.WaitGroup
+	next := make(chan string)
+	for range min(recheckWorkers, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				e.ask(id, msgWake, "")
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
 }
 
 // Close stops new work, lets every driver finish its current step and

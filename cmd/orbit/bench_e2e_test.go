@@ -1,0 +1,54 @@
+package main_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// A short orbit bench run measures both sides, the store and the waiting
+// work, and ends with its JSON line.
+func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
+	out, stderr, code := runOrbit(t, nil, "bench", "--duration", "1s", "--warmup", "0s", "--concurrency", "4",
+		"--rate", "200", "--waiting", "300", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var res struct {
+		Direct, Orbit benchSide
+		Ratio         float64 `json:"ratio"`
+		Waiting       struct {
+			Instances int     `json:"instances"`
+			RSSMB     float64 `json:"rss_mb"`
+			RestartMS float64 `json:"restart_ms"`
+			Resumed   bool    `json:"resumed"`
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("last line is not the JSON summary: %v\n%s", err, out)
+	}
+	for side, r := range map[string]benchSide{"direct": res.Direct, "orbit": res.Orbit} {
+		if r.Completed == 0 || r.Errors != 0 || r.WPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
+			t.Errorf("%s: %+v", side, r)
+		}
+	}
+	if res.Orbit.CommitsPerSec <= 0 || res.Ratio <= 0 {
+		t.Errorf("orbit side without store figures or ratio: %+v ratio %v", res.Orbit, res.Ratio)
+	}
+	if w := res.Waiting; w.Instances != 300 || w.RSSMB <= 0 || w.RestartMS <= 0 || !w.Resumed {
+		t.Errorf("waiting: %+v", w)
+	}
+	if !strings.Contains(out, "ratio orbit/direct:") || !strings.Contains(out, "restart: ready in") {
+		t.Errorf("table missing:\n%s", out)
+	}
+}
+
+type benchSide struct {
+	Completed     int     `json:"completed"`
+	Errors        int     `json:"errors"`
+	WPS           float64 `json:"wps"`
+	P50           float64 `json:"p50_ms"`
+	P99           float64 `json:"p99_ms"`
+	CommitsPerSec float64 `json:"commits_per_s"`
+}
