@@ -28,7 +28,6 @@ type reloader struct {
 	kv                     plugins.KV
 	engine                 *engine.Engine
 	metrics                *api.Metrics
-	kept                   *keptVersions
 	log                    *slog.Logger
 
 	mu       sync.Mutex
@@ -65,7 +64,6 @@ func (r *reloader) reload() {
 		r.fail([]string{err.Error()})
 		return
 	}
-	r.kept.remember(b)
 	r.problems = nil
 	r.metrics.Reloaded(0)
 	r.log.Info("bundle reloaded", "bundle", short(b.Hash), "workflows", len(b.Workflows))

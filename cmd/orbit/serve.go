@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/api"
-	"github.com/orbit-sidecar/orbit/runtime/flow"
-	"github.com/orbit-sidecar/orbit/scripting"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -101,10 +99,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	kv.st.Store(s.store)
-	kept := newKeptVersions(s.store, func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) }, log)
-	kept.remember(b)
 	rl := &reloader{scripts: *scripts, plugins: *pluginsDir, data: *data, opts: opts, live: live, kv: kv,
-		engine: s.engine, metrics: metrics, kept: kept, log: log}
+		engine: s.engine, metrics: metrics, log: log}
 	if err := rl.watch(ctx); err != nil {
 		log.Warn("scripts are not watched for changes; SIGHUP reloads them", "err", err)
 	}
@@ -112,8 +108,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	srv := api.New(api.Options{
 		Problems: rl.Problems,
 		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
-		Plugins:  func() any { return live.Host().Info() },
-		Versions: kept.versions,
+		Plugins: func() any { return live.Host().Info() },
 		Ready: func() error {
 			if closing.Load() {
 				return errors.New("shutting down")

@@ -470,11 +470,15 @@ func TestShutdownAnswersWaitingStarts(t *testing.T) {
 	}
 }
 
-func TestWorkflowVersionsComeFromTheWiring(t *testing.T) {
-	s := newServer(t, newFixture().bundle, api.Options{Versions: func(string) []string { return []string{"v0"} }})
-	d := s.get("/v1/workflows/echo").want(t, 200, "")
-	if vs, _ := json.Marshal(d.json["versions"]); string(vs) != `["v0","v1"]` {
-		t.Errorf("versions %s, want the kept v0 and the current v1", vs)
+func TestWorkflowVersionsAreTheKeptBundles(t *testing.T) {
+	v1, v2 := orderVersions()
+	s := newServer(t, v1, api.Options{})
+	if err := s.engine.Load(context.Background(), v2); err != nil {
+		t.Fatal(err)
+	}
+	d := s.get("/v1/workflows/order").want(t, 200, "")
+	if vs, _ := json.Marshal(d.json["versions"]); string(vs) != `["v1","v2"]` {
+		t.Errorf("versions %s, want the kept v1 and the current v2", vs)
 	}
 }
 

@@ -72,17 +72,10 @@ func (s *Server) migrate(ctx *fasthttp.RequestCtx, p []string) {
 	writeJSON(ctx, fasthttp.StatusOK, m)
 }
 
-// knownVersion says whether a start could name the version: the current
-// bundle's or one the wiring reports as kept (what GET /v1/workflows/{name}
-// lists under versions). Without that report the engine is left to look
-// among the kept bundles, and an unknown version is its reason to refuse.
+// knownVersion says whether a start could name the version (what GET
+// /v1/workflows/{name} lists under versions).
 func (s *Server) knownVersion(workflow, version string) bool {
-	if b := s.engine.Bundle(); b != nil {
-		if wf := b.Workflows[workflow]; wf != nil && wf.Version == version {
-			return true
-		}
-	}
-	return s.opt.Versions == nil || slices.Contains(s.opt.Versions(workflow), version)
+	return slices.Contains(s.engine.Versions(workflow), version)
 }
 
 // migrateWorkflow answers POST /v1/workflows/{name}/migrate: every

@@ -56,8 +56,7 @@ func migrations(t *testing.T, r reply) map[string]map[string]any {
 // each then finishes on its version.
 func TestMigrateDryRunThenReal(t *testing.T) {
 	v1, v2 := orderVersions()
-	// The wiring reports the kept versions, as orbit serve's does.
-	s := newServer(t, v1, api.Options{Versions: func(string) []string { return []string{"v1", "v2"} }})
+	s := newServer(t, v1, api.Options{})
 	s.post("/v1/workflows/order/instances?id=a", `{"n":1}`).want(t, 201, "")
 	s.post("/v1/workflows/order/instances?id=b", `{"n":2}`).want(t, 201, "")
 	s.waitsFor("a", "event")
@@ -140,7 +139,7 @@ func TestMigrateDryRunThenReal(t *testing.T) {
 
 func TestMigrateErrors(t *testing.T) {
 	v1, v2 := orderVersions()
-	s := newServer(t, v1, api.Options{Versions: func(string) []string { return []string{"v1", "v2"} }})
+	s := newServer(t, v1, api.Options{})
 	s.post("/v1/workflows/order/instances?id=a", `{}`).want(t, 201, "")
 	s.waitsFor("a", "event")
 	if err := s.engine.Load(context.Background(), v2); err != nil {

@@ -45,9 +45,6 @@ type Options struct {
 	// Problems returns the current reload problems as file:line: message
 	// strings, for GET /v1/workflows; nil: none.
 	Problems func() []string
-	// Versions lists the versions of a workflow that a start may name (the
-	// kept bundles'); nil: only the current one.
-	Versions func(workflow string) []string
 	// Plugins returns the loaded plugins for GET /v1/plugins; nil or a nil
 	// result: an empty list.
 	Plugins func() any

@@ -51,18 +51,8 @@ func sortedNames(b *flow.Bundle) []string {
 	return names
 }
 
-// versions lists the versions a start may name, the current one always
-// among them.
-func (s *Server) versions(wf *flow.Workflow) []string {
-	if s.opt.Versions == nil {
-		return []string{wf.Version}
-	}
-	vs := s.opt.Versions(wf.Name)
-	if !slices.Contains(vs, wf.Version) {
-		vs = append(vs, wf.Version)
-	}
-	return vs
-}
+// versions lists the versions a start may name.
+func (s *Server) versions(wf *flow.Workflow) []string { return s.engine.Versions(wf.Name) }
 
 // Workflow is the answer of GET /v1/workflows/{name}.
 type Workflow struct {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -208,6 +209,33 @@ func (e *Engine) bundleFor(name, version string) (*flow.Bundle, *flow.Workflow, 
 		return nil, nil, fmt.Errorf("%w %q version %q", ErrUnknownWorkflow, name, version)
 	}
 	return nil, nil, fmt.Errorf("%w %q", ErrUnknownWorkflow, name)
+}
+
+// Versions lists the versions of a workflow that a start may name, oldest
+// bundle first, each once: the kept bundles' and the current one's.
+func (e *Engine) Versions(workflow string) []string {
+	var out []string
+	add := func(b *flow.Bundle) {
+		if wf := b.Workflows[workflow]; wf != nil && !slices.Contains(out, wf.Version) {
+			out = append(out, wf.Version)
+		}
+	}
+	kept, err := e.store.Bundles()
+	if err != nil {
+		e.log.Warn("list kept bundles", "err", err)
+	}
+	for _, k := range kept {
+		b, err := e.bundle(k.Hash)
+		if err != nil {
+			e.log.Warn("kept bundle does not compile", "bundle", k.Hash, "err", err)
+			continue
+		}
+		add(b)
+	}
+	if cur := e.Bundle(); cur != nil {
+		add(cur)
+	}
+	return out
 }
 
 // Open resumes every instance that had not ended: running states run

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,26 @@ func TestSweepPurgesEndedAndUnneededBundles(t *testing.T) {
 	}
 	h.engine.Send(ctx, waiting, "go", nil)
 	output(t, h.end(waiting))
+}
+
+// Versions are read from every kept bundle, oldest first and each once,
+// also after a restart, when the kept bundles are compiled again.
+func TestVersionsOfKeptBundles(t *testing.T) {
+	w := func() *flow.Workflow { return workflow("w", "A", &flow.State{Name: "A", Kind: flow.Succeed}) }
+	h := newHarness(t, versioned("k1", "v1", w()))
+	for _, b := range []*flow.Bundle{versioned("k2", "v2", w()), versioned("k3", "v1", w())} {
+		if err := h.engine.Load(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		h.bundle = b
+	}
+	for range 2 {
+		if got := h.engine.Versions("w"); !slices.Equal(got, []string{"v1", "v2"}) {
+			t.Fatalf("versions %v, want [v1 v2]", got)
+		}
+		h.restart()
+	}
+	if got := h.engine.Versions("other"); len(got) != 0 {
+		t.Errorf("versions of an unknown workflow %v", got)
+	}
 }
