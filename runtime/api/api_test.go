@@ -496,3 +496,17 @@ func TestPauseDuringALongStepIsAccepted(t *testing.T) {
 	s.post("/v1/instances/"+id+"/resume", "").want(t, 202, "")
 	s.waitsFor(id, "event")
 }
+
+// A synchronous start with a generated id is stored with its first step;
+// when the wait runs out first, the start is stored before the answer
+// names the instance, so the id the caller gets is always there.
+func TestWaitThatRunsOutAnswersAStoredInstance(t *testing.T) {
+	f := newFixture()
+	s := newServer(t, f.bundle, api.Options{})
+	id := s.post("/v1/workflows/late/instances?wait=20ms", `{}`).want(t, 201, "").str("id")
+	if r := s.get("/v1/instances/"+id).want(t, 200, ""); r.str("status") != "RUNNING" || r.str("state") != "Hold" {
+		t.Fatalf("after the wait ran out: %s", r.body)
+	}
+	f.late.open()
+	s.waitsFor(id, "event")
+}
