@@ -333,10 +333,10 @@ func (d *driver) ended() {
 	}
 }
 
-// setOver records, for Wait, whether the loaded instance has ended.
-func (d *driver) setOver(over bool) {
+// restarted marks a redriven instance as running again, for Wait.
+func (d *driver) restarted() {
 	d.e.mu.Lock()
-	d.over = over
+	d.over = false
 	d.e.mu.Unlock()
 }
 

@@ -162,7 +162,7 @@ func (d *driver) load() error {
 	}
 	d.inst = inst
 	if inst.Status.Terminal() {
-		d.setOver(true)
+		d.ended() // a Wait that raced with this driver's start learns it here
 		return nil
 	}
 	return d.resolve()
@@ -275,7 +275,7 @@ func (d *driver) apply(m message) error {
 		}
 		in.Status, in.Error, in.Cause, in.EndedAt, in.Output = store.Running, "", "", nil, nil
 		in.Waiting = nil
-		d.setOver(false)
+		d.restarted()
 		d.clearFanOut()
 		d.setDeadline()
 		d.enter(in.State, d.data, d.dataEnc)
