@@ -279,8 +279,8 @@ func (e *Engine) Open(ctx context.Context) error {
 	return nil
 }
 
-// Rechecked waits until Open's background re-check of the waiting
-// instances is done.
+// Rechecked waits until the background re-check of the waiting instances
+// that Open started is done. Call it after Open.
 func (e *Engine) Rechecked(ctx context.Context) error {
 	select {
 	case <-e.rechecked:
