@@ -46,23 +46,11 @@ type WaitingFor struct {
 	Key      string     `json:"key,omitempty"`
 }
 
-// Instance is the durable record of one workflow instance. The fields up to
-// Waiting are the public shape of SPEC 2.1; the rest is the engine's
-// bookkeeping, kept in the same record so that one write checkpoints all.
+// Instance is the durable record of one workflow instance: its public
+// shape (SPEC 2.1) and the engine's bookkeeping, kept in the same record so
+// that one write checkpoints all.
 type Instance struct {
-	ID        string          `json:"id"`
-	Workflow  string          `json:"workflow"`
-	Version   string          `json:"version"`
-	Status    Status          `json:"status"`
-	State     string          `json:"state,omitempty"`
-	Input     json.RawMessage `json:"input,omitempty"`
-	Output    json.RawMessage `json:"output,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	Cause     string          `json:"cause,omitempty"`
-	StartedAt time.Time       `json:"started_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	EndedAt   *time.Time      `json:"ended_at,omitempty"`
-	Waiting   *WaitingFor     `json:"waiting,omitempty"`
+	Public
 
 	Bundle      string          `json:"bundle"`             // hash of the bundle it runs on
 	Machine     string          `json:"machine,omitempty"`  // key of the machine inside the workflow ("" for the body)
@@ -70,7 +58,6 @@ type Instance struct {
 	Attempt     int             `json:"attempt,omitempty"`  // 1-based attempt of the current state
 	Visits      map[string]int  `json:"visits,omitempty"`   // entries per state
 	Seq         uint64          `json:"seq"`                // last history sequence number
-	Parent      string          `json:"parent,omitempty"`   // instance that waits for this one
 	Index       int             `json:"index,omitempty"`    // index among the parent's children
 	MapItem     bool            `json:"map_item,omitempty"` // a map iterator's run: ctx.item_index is Index
 	Children    []string        `json:"children,omitempty"`
@@ -90,6 +77,24 @@ type Instance struct {
 	// What a paused instance goes back to on resume.
 	PausedStatus  Status      `json:"paused_status,omitempty"`
 	PausedWaiting *WaitingFor `json:"paused_waiting,omitempty"`
+}
+
+// Public is an instance as the API and the command line show it (SPEC 2.1).
+type Public struct {
+	ID        string          `json:"id"`
+	Workflow  string          `json:"workflow"`
+	Version   string          `json:"version"`
+	Status    Status          `json:"status"`
+	State     string          `json:"state,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Output    json.RawMessage `json:"output,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Cause     string          `json:"cause,omitempty"`
+	StartedAt time.Time       `json:"started_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	EndedAt   *time.Time      `json:"ended_at,omitempty"`
+	Waiting   *WaitingFor     `json:"waiting,omitempty"`
+	Parent    string          `json:"parent,omitempty"` // instance that waits for this one
 }
 
 // Clone copies the record so that one goroutine can keep changing it while
@@ -228,31 +233,6 @@ type Store interface {
 type Stats struct {
 	Commits     uint64 // write transactions
 	Checkpoints uint64 // batches written
-}
-
-// Public is an instance as the API and the command line show it (SPEC 2.1).
-type Public struct {
-	ID        string          `json:"id"`
-	Workflow  string          `json:"workflow"`
-	Version   string          `json:"version"`
-	Status    Status          `json:"status"`
-	State     string          `json:"state,omitempty"`
-	Input     json.RawMessage `json:"input,omitempty"`
-	Output    json.RawMessage `json:"output,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	Cause     string          `json:"cause,omitempty"`
-	StartedAt time.Time       `json:"started_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	EndedAt   *time.Time      `json:"ended_at,omitempty"`
-	Waiting   *WaitingFor     `json:"waiting,omitempty"`
-	Parent    string          `json:"parent,omitempty"`
-}
-
-// Public returns the instance's public view.
-func (in *Instance) Public() Public {
-	return Public{ID: in.ID, Workflow: in.Workflow, Version: in.Version, Status: in.Status, State: in.State,
-		Input: in.Input, Output: in.Output, Error: in.Error, Cause: in.Cause, StartedAt: in.StartedAt,
-		UpdatedAt: in.UpdatedAt, EndedAt: in.EndedAt, Waiting: in.Waiting, Parent: in.Parent}
 }
 
 // EndTime is when a terminal instance ended, for retention: its EndedAt,

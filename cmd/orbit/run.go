@@ -75,7 +75,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		out, _ := json.Marshal(inst.Public())
+		out, _ := json.Marshal(inst.Public)
 		fmt.Fprintln(stdout, string(out))
 	} else if inst.Status == store.Succeeded {
 		fmt.Fprintln(stdout, string(inst.Output))

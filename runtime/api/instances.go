@@ -70,7 +70,7 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		inst = ended
 	}
 	if existing || inst.Status.Terminal() {
-		writeJSON(ctx, fasthttp.StatusOK, inst.Public())
+		writeJSON(ctx, fasthttp.StatusOK, inst.Public)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status})
@@ -102,7 +102,7 @@ func (s *Server) get(ctx *fasthttp.RequestCtx, p []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, inst.Public())
+	writeJSON(ctx, fasthttp.StatusOK, inst.Public)
 }
 
 // History is the answer of GET /v1/instances/{id}/history.
@@ -166,7 +166,7 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 	}
 	out := List{Instances: make([]store.Public, len(insts)), NextCursor: next}
 	for i, in := range insts {
-		out.Instances[i] = in.Public()
+		out.Instances[i] = in.Public
 	}
 	writeJSON(ctx, fasthttp.StatusOK, out)
 }

@@ -75,7 +75,7 @@ func (s *Server) migrate(ctx *fasthttp.RequestCtx, p []string) {
 // knownVersion says whether a start could name the version (what GET
 // /v1/workflows/{name} lists under versions).
 func (s *Server) knownVersion(workflow, version string) bool {
-	return slices.Contains(s.engine.Versions(workflow), version)
+	return slices.Contains(s.engine.Versions()[workflow], version)
 }
 
 // migrateWorkflow answers POST /v1/workflows/{name}/migrate: every

@@ -32,10 +32,11 @@ func (s *Server) listWorkflows(ctx *fasthttp.RequestCtx, _ []string) {
 		}
 	}
 	if b := s.engine.Bundle(); b != nil {
+		versions := s.engine.Versions()
 		for _, name := range sortedNames(b) {
 			wf := b.Workflows[name]
 			out.Workflows = append(out.Workflows, WorkflowSummary{
-				Name: name, Version: wf.Version, Versions: s.versions(wf), States: slices.Clone(wf.Order),
+				Name: name, Version: wf.Version, Versions: versions[name], States: slices.Clone(wf.Order),
 			})
 		}
 	}
@@ -50,9 +51,6 @@ func sortedNames(b *flow.Bundle) []string {
 	slices.Sort(names)
 	return names
 }
-
-// versions lists the versions a start may name.
-func (s *Server) versions(wf *flow.Workflow) []string { return s.engine.Versions(wf.Name) }
 
 // Workflow is the answer of GET /v1/workflows/{name}.
 type Workflow struct {
@@ -98,7 +96,7 @@ func (s *Server) getWorkflow(ctx *fasthttp.RequestCtx, p []string) {
 	if wf == nil {
 		return
 	}
-	out := Workflow{Name: wf.Name, Version: wf.Version, Versions: s.versions(wf), Mode: "durable",
+	out := Workflow{Name: wf.Name, Version: wf.Version, Versions: s.engine.Versions()[wf.Name], Mode: "durable",
 		Start: wf.Start, States: describe(&wf.Machine)}
 	if wf.Mode == flow.Express {
 		out.Mode = "express"

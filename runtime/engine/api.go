@@ -94,9 +94,17 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		tp = newTraceParent()
 	}
 	in := &store.Instance{
-		ID: id, Workflow: wf.Name, Version: wf.Version, Bundle: b.Hash, Status: store.Running,
-		Input: input, StartedAt: now, UpdatedAt: now, Express: wf.Mode == flow.Express,
-		TraceParent: tp,
+		Public: store.Public{ID: id, Workflow: wf.Name, Version: wf.Version, Status: store.Running,
+			Input: input, StartedAt: now, UpdatedAt: now},
+		Bundle: b.Hash, Express: wf.Mode == flow.Express, TraceParent: tp,
+	}
+	// abandon hands the id back when the start fails after claiming it.
+	abandon := func() {
+		e.mu.Lock()
+		delete(e.owners, id)
+		e.mu.Unlock()
+		e.drivers.Done()
+		d.release()
 	}
 	d.inst, d.bundle, d.wf, d.machine = in, b, wf, wf.Machines[""]
 	d.data = data
@@ -106,11 +114,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	if wf.Concurrency != nil {
 		key, err := concurrencyKey(wf, data, d.context())
 		if err != nil {
-			e.mu.Lock()
-			delete(e.owners, id)
-			e.mu.Unlock()
-			e.drivers.Done()
-			d.release()
+			abandon()
 			return nil, false, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
 		in.ConcKey, in.ConcSeq = key, e.conc.arrival(time.Now())
@@ -124,11 +128,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 			Events: slices.Clone(d.batch.Events), SetTimers: slices.Clone(d.batch.SetTimers)}}
 	} else if !in.Express {
 		if err := e.store.Commit(ctx, &d.batch); err != nil {
-			e.mu.Lock()
-			delete(e.owners, id)
-			e.mu.Unlock()
-			e.drivers.Done()
-			d.release()
+			abandon()
 			return nil, false, fmt.Errorf("start %s: %w", id, err)
 		}
 		d.afterCommit()

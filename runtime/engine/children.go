@@ -56,9 +56,9 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 	for p.NextItem < p.Items && len(p.Children) < limit {
 		i := p.NextItem
 		child := &store.Instance{
-			ID: childID(p, i), Workflow: p.Workflow, Version: p.Version, Bundle: p.Bundle,
-			Status: store.Running, StartedAt: now, UpdatedAt: now, Parent: p.ID, Index: i,
-			Attempt: 1, TraceParent: p.TraceParent,
+			Public: store.Public{ID: childID(p, i), Workflow: p.Workflow, Version: p.Version,
+				Status: store.Running, StartedAt: now, UpdatedAt: now, Parent: p.ID},
+			Bundle: p.Bundle, Index: i, Attempt: 1, TraceParent: p.TraceParent,
 		}
 		input := in
 		var m *flow.Machine

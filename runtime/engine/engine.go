@@ -192,16 +192,11 @@ func (e *Engine) bundleFor(name, version string) (*flow.Bundle, *flow.Workflow, 
 		return cur, wf, nil
 	}
 	if version != "" {
-		kept, err := e.store.Bundles()
+		kept, err := e.keptBundles()
 		if err != nil {
 			return nil, nil, err
 		}
-		for i := len(kept) - 1; i >= 0; i-- {
-			b, err := e.bundle(kept[i].Hash)
-			if err != nil {
-				e.log.Warn("kept bundle does not compile", "bundle", kept[i].Hash, "err", err)
-				continue
-			}
+		for _, b := range slices.Backward(kept) {
 			if wf := b.Workflows[name]; wf != nil && wf.Version == version {
 				return b, wf, nil
 			}
@@ -211,29 +206,42 @@ func (e *Engine) bundleFor(name, version string) (*flow.Bundle, *flow.Workflow, 
 	return nil, nil, fmt.Errorf("%w %q", ErrUnknownWorkflow, name)
 }
 
-// Versions lists the versions of a workflow that a start may name, oldest
-// bundle first, each once: the kept bundles' and the current one's.
-func (e *Engine) Versions(workflow string) []string {
-	var out []string
-	add := func(b *flow.Bundle) {
-		if wf := b.Workflows[workflow]; wf != nil && !slices.Contains(out, wf.Version) {
-			out = append(out, wf.Version)
-		}
-	}
+// keptBundles compiles (once each) the kept bundles, oldest first,
+// leaving out any that no longer compile.
+func (e *Engine) keptBundles() ([]*flow.Bundle, error) {
 	kept, err := e.store.Bundles()
 	if err != nil {
-		e.log.Warn("list kept bundles", "err", err)
+		return nil, err
 	}
+	out := make([]*flow.Bundle, 0, len(kept))
 	for _, k := range kept {
 		b, err := e.bundle(k.Hash)
 		if err != nil {
 			e.log.Warn("kept bundle does not compile", "bundle", k.Hash, "err", err)
 			continue
 		}
-		add(b)
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Versions lists, for every workflow, the versions a start may name,
+// oldest bundle first, each once: the kept bundles' and the current one's.
+func (e *Engine) Versions() map[string][]string {
+	kept, err := e.keptBundles()
+	if err != nil {
+		e.log.Warn("list kept bundles", "err", err)
 	}
 	if cur := e.Bundle(); cur != nil {
-		add(cur)
+		kept = append(kept, cur)
+	}
+	out := map[string][]string{}
+	for _, b := range kept {
+		for name, wf := range b.Workflows {
+			if !slices.Contains(out[name], wf.Version) {
+				out[name] = append(out[name], wf.Version)
+			}
+		}
 	}
 	return out
 }

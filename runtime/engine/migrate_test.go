@@ -131,12 +131,12 @@ func TestVersionsOfKeptBundles(t *testing.T) {
 		h.bundle = b
 	}
 	for range 2 {
-		if got := h.engine.Versions("w"); !slices.Equal(got, []string{"v1", "v2"}) {
+		if got := h.engine.Versions()["w"]; !slices.Equal(got, []string{"v1", "v2"}) {
 			t.Fatalf("versions %v, want [v1 v2]", got)
 		}
 		h.restart()
 	}
-	if got := h.engine.Versions("other"); len(got) != 0 {
+	if got := h.engine.Versions()["other"]; len(got) != 0 {
 		t.Errorf("versions of an unknown workflow %v", got)
 	}
 }

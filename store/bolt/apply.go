@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/orbit-sidecar/orbit/store"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -56,17 +57,13 @@ func (w *writer) apply(e *encoded) error {
 		}
 	}
 	for _, t := range e.setTimers {
-		at := nanos(t.At)
-		w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
-		w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
+		w.timerKeys(t)
 		if err := putBoth(w.bucket(bTimers), w.key, w.bucket(bInstanceTimers), w.key2); err != nil {
 			return fmt.Errorf("timer of %q: %w", t.Instance, err)
 		}
 	}
 	for _, t := range e.delTimers {
-		at := nanos(t.At)
-		w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
-		w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
+		w.timerKeys(t)
 		if err := deleteBoth(w.bucket(bTimers), w.key, w.bucket(bInstanceTimers), w.key2); err != nil {
 			return fmt.Errorf("timer of %q: %w", t.Instance, err)
 		}
@@ -105,6 +102,14 @@ func (w *writer) apply(e *encoded) error {
 		}
 	}
 	return nil
+}
+
+// timerKeys puts a timer's key in the due-time index in w.key and its key
+// in the per-instance index in w.key2.
+func (w *writer) timerKeys(t store.Timer) {
+	at := nanos(t.At)
+	w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
+	w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
 }
 
 // upsert writes a record and moves its index entries when the times they

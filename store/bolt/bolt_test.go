@@ -38,7 +38,7 @@ func open(t testing.TB, path string) *bolt.DB {
 }
 
 func running(id string) *store.Instance {
-	return &store.Instance{ID: id, Workflow: "wf", Status: store.Running, StartedAt: time.Now()}
+	return &store.Instance{Public: store.Public{ID: id, Workflow: "wf", Status: store.Running, StartedAt: time.Now()}}
 }
 
 func TestSecondOpenSaysInUse(t *testing.T) {

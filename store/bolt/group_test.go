@@ -22,7 +22,7 @@ func TestGroupFailureIsolated(t *testing.T) {
 	var group []*job
 	for _, id := range []string{"a", huge, "b"} {
 		j := getJob()
-		b := &store.Batch{Instances: []*store.Instance{{ID: id, Status: store.Running}}}
+		b := &store.Batch{Instances: []*store.Instance{{Public: store.Public{ID: id, Status: store.Running}}}}
 		if err := j.enc.encode(b); err != nil {
 			t.Fatal(err)
 		}

@@ -32,17 +32,18 @@ func TestRecordEncodersMatchEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 11, 26, 9, 30, 0, 123456789, time.FixedZone("x", 3600))
 	later := at.Add(time.Hour)
 	full := &store.Instance{
-		ID: "id", Workflow: "wf", Version: "v1", Status: store.Paused, State: tricky[2],
-		Input: json.RawMessage(`{"a":[1,2]}`), Output: json.RawMessage(`"out"`), Error: "E", Cause: tricky[3],
-		StartedAt: at, UpdatedAt: later, EndedAt: &later,
-		Waiting: &store.WaitingFor{Kind: "event", Event: "ev", Until: &later, Attempt: 2, Error: "e", Instance: "c", Key: "k"},
-		Bundle:  "hash", Machine: "m", Data: json.RawMessage(`{"x":null}`), Attempt: 3,
-		Visits: map[string]int{"A": 1, tricky[7]: 2}, Seq: 42, Parent: "p", Index: 7, MapItem: true,
+		Public: store.Public{ID: "id", Workflow: "wf", Version: "v1", Status: store.Paused, State: tricky[2],
+			Input: json.RawMessage(`{"a":[1,2]}`), Output: json.RawMessage(`"out"`), Error: "E", Cause: tricky[3],
+			StartedAt: at, UpdatedAt: later, EndedAt: &later,
+			Waiting: &store.WaitingFor{Kind: "event", Event: "ev", Until: &later, Attempt: 2, Error: "e", Instance: "c", Key: "k"},
+			Parent:  "p"},
+		Bundle: "hash", Machine: "m", Data: json.RawMessage(`{"x":null}`), Attempt: 3,
+		Visits: map[string]int{"A": 1, tricky[7]: 2}, Seq: 42, Index: 7, MapItem: true,
 		Children: []string{"c1", tricky[4]}, TraceParent: "tp", ConcKey: "ck", ConcSeq: 9, Deadline: &at, Express: true,
 		Items: 12, NextItem: 11, Collected: map[int]json.RawMessage{2: json.RawMessage(`1`), 10: json.RawMessage(`{"y":true}`)},
 		PausedStatus: store.Waiting, PausedWaiting: &store.WaitingFor{Kind: "timer"},
 	}
-	for _, in := range []*store.Instance{full, {ID: "min", Status: store.Running, StartedAt: at, UpdatedAt: at}} {
+	for _, in := range []*store.Instance{full, {Public: store.Public{ID: "min", Status: store.Running, StartedAt: at, UpdatedAt: at}}} {
 		got, err := appendInstance(nil, in)
 		if err != nil {
 			t.Fatal(err)

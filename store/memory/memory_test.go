@@ -37,7 +37,7 @@ func TestConformance(t *testing.T) {
 }
 
 func running(id string) *store.Instance {
-	return &store.Instance{ID: id, Workflow: "wf", Status: store.Running, StartedAt: time.Now()}
+	return &store.Instance{Public: store.Public{ID: id, Workflow: "wf", Status: store.Running, StartedAt: time.Now()}}
 }
 
 func commit(t *testing.T, s *memory.Store, b *store.Batch) {

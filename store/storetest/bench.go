@@ -32,8 +32,9 @@ func (c *checkpointer) step(ctx context.Context, st store.Store) error {
 	if step == 0 {
 		id := fmt.Sprintf("inst-%09d", c.ids.Add(1))
 		c.in = store.Instance{
-			ID: id, Workflow: "place_order", Version: "v1", Bundle: "bundle",
-			Input: json.RawMessage(`{"order":{"id":"o-1","amount":42.5}}`), StartedAt: now,
+			Public: store.Public{ID: id, Workflow: "place_order", Version: "v1",
+				Input: json.RawMessage(`{"order":{"id":"o-1","amount":42.5}}`), StartedAt: now},
+			Bundle: "bundle",
 		}
 	}
 	c.in.Status, c.in.State, c.in.UpdatedAt = store.Running, fmt.Sprintf("Step%d", step), now

@@ -74,15 +74,17 @@ func at(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
 
 func newInstance(id, workflow string, status store.Status, start time.Time) *store.Instance {
 	in := &store.Instance{
-		ID:        id,
-		Workflow:  workflow,
-		Version:   "v1",
-		Status:    status,
-		State:     "Start",
-		Input:     json.RawMessage(`{"order":{"id":"` + id + `"}}`),
-		StartedAt: start,
-		UpdatedAt: start,
-		Bundle:    "bundle-1",
+		Public: store.Public{
+			ID:        id,
+			Workflow:  workflow,
+			Version:   "v1",
+			Status:    status,
+			State:     "Start",
+			Input:     json.RawMessage(`{"order":{"id":"` + id + `"}}`),
+			StartedAt: start,
+			UpdatedAt: start,
+		},
+		Bundle: "bundle-1",
 	}
 	if status.Terminal() {
 		end := start.Add(time.Second)
