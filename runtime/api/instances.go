@@ -58,9 +58,9 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 	}
 	ctx.Response.Header.Set("Location", "/v1/instances/"+inst.ID)
 	if wait > 0 && !inst.Status.Terminal() {
-		// The request context ends on shutdown, so a waiting client gets its
-		// 201 at once instead of holding the server up.
-		wctx, cancel := context.WithTimeout(ctx, wait)
+		// A shutdown ends the wait, so a waiting client gets its 201 at once
+		// instead of holding the server up.
+		wctx, cancel := context.WithTimeout(s.closing, wait)
 		ended, err := s.engine.Wait(wctx, inst.ID)
 		cancel()
 		if err != nil {

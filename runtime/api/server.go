@@ -63,6 +63,13 @@ type Server struct {
 	http     *fasthttp.Server
 	routes   []route
 	inFlight atomic.Int64
+
+	// closing ends when Shutdown starts, so that waiting synchronous starts
+	// answer at once. Waits derive from it rather than from a request's
+	// context: fasthttp recycles a RequestCtx when its handler returns, and
+	// a deadline timer firing later would read the next request's values.
+	closing context.Context
+	close   context.CancelFunc
 }
 
 const (
@@ -93,6 +100,7 @@ func New(opt Options) *Server {
 		opt.Log = slog.Default()
 	}
 	s := &Server{opt: opt, engine: opt.Engine, metrics: opt.Metrics}
+	s.closing, s.close = context.WithCancel(context.Background())
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
@@ -125,7 +133,10 @@ func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
 
 // Shutdown stops accepting, ends waits of synchronous starts early and
 // waits for open requests to finish or ctx to end.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.close()
+	return s.http.ShutdownWithContext(ctx)
+}
 
 // fasthttpLogger sends fasthttp's own messages to slog.
 type fasthttpLogger struct{ log *slog.Logger }
