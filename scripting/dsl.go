@@ -116,10 +116,11 @@ func (l *loader) register(fn *lua.LFunction) fnRef {
 	return fnRef{pool: l.pool, idx: len(l.vm.funcs) - 1}
 }
 
-// run executes the compiled files in order, then the extensions. Each
-// file runs through require, so a file another one required already is
-// not run again.
-func (l *loader) run(protos []*lua.FunctionProto) {
+// run executes the compiled files in order, then adds the declarative
+// formats' definitions, then applies the extensions. Each file runs
+// through require, so a file another one required already is not run
+// again.
+func (l *loader) run(protos []*lua.FunctionProto, byFormat [][]flow.Source) {
 	L := l.vm.L
 	l.mods = newModules(protos)
 	req := L.NewFunction(l.mods.require)
@@ -134,6 +135,7 @@ func (l *loader) run(protos []*lua.FunctionProto) {
 			return
 		}
 	}
+	l.defineFormats(byFormat)
 	l.applyExtensions()
 	l.sealed = true
 }

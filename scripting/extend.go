@@ -174,6 +174,12 @@ func (l *loader) addState(w *flow.Workflow, m *flow.Machine, name string, sp *st
 // and defaults are the ones a written field gets.
 func (l *loader) set(w *flow.Workflow, s *flow.State, field string, value lua.LValue, pos flow.Pos) {
 	sp := l.specs[s]
+	if sp == nil {
+		// A state of a declarative format has no Lua table to rebuild it
+		// from; the other methods work on any state.
+		l.problem(pos, fmt.Sprintf("extend %q, set: state %q is not written in Lua (it comes from %s); set works on Lua states only", w.Name, s.Name, s.Pos.File))
+		return
+	}
 	t := l.vm.L.NewTable()
 	sp.t.ForEach(func(k, v lua.LValue) { t.RawSet(k, v) })
 	t.RawSetString(field, value)

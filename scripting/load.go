@@ -42,9 +42,9 @@ type Options struct {
 // DefaultLuaTimeout is the per-call limit when Options.LuaTimeout is 0.
 const DefaultLuaTimeout = 100 * time.Millisecond
 
-// Load reads every *.lua file under dir, subfolders included and hidden
-// entries skipped (or the single file dir names), and loads them as one
-// bundle. Problems in the scripts come back as
+// Load reads every *.lua file under dir, and every file of a declarative
+// format (*.asl.json, ...), subfolders included and hidden entries skipped
+// (or the single file dir names), and loads them as one bundle. Problems in the scripts come back as
 // flow.Problems, with paths relative to dir; I/O failures as plain errors.
 func Load(dir string, opt Options) (*flow.Bundle, error) {
 	info, err := os.Stat(dir)
@@ -69,7 +69,7 @@ func Load(dir string, opt Options) (*flow.Bundle, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".lua") {
+		if _, ok := formatOf(path); d.IsDir() || !ok {
 			return nil
 		}
 		body, err := os.ReadFile(path)
@@ -102,16 +102,20 @@ func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 	if cfg.timeout <= 0 {
 		cfg.timeout = DefaultLuaTimeout
 	}
-	protos, probs := compile(srcs)
+	if probs := duplicates(srcs); len(probs) > 0 {
+		return nil, probs
+	}
+	luaSrcs, byFormat := partition(srcs)
+	protos, probs := compile(luaSrcs)
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	p := &pool{cfg: cfg, protos: protos}
+	p := &pool{cfg: cfg, protos: protos, formatSrcs: byFormat}
 	v := newVM(cfg)
 	l := newLoader(cfg, v, p, false)
 	hash := hashSources(srcs)
 	l.b.Hash, l.b.Sources = hash, srcs
-	l.run(protos)
+	l.run(protos, byFormat)
 	l.finish(hash)
 	// Validate judges the model; the loader what only the source shows.
 	// The model is complete enough to judge even when the source had
@@ -132,11 +136,7 @@ func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 func compile(srcs []flow.Source) ([]*lua.FunctionProto, flow.Problems) {
 	var probs flow.Problems
 	protos := make([]*lua.FunctionProto, 0, len(srcs))
-	for i, src := range srcs {
-		if i > 0 && srcs[i-1].Path == src.Path {
-			probs = append(probs, flow.Problem{Pos: flow.Pos{File: src.Path, Line: 1}, Message: "the file is given twice"})
-			continue
-		}
+	for _, src := range srcs {
 		chunk, err := parse.Parse(bytes.NewReader(src.Body), src.Path)
 		if err == nil {
 			var proto *lua.FunctionProto
@@ -148,6 +148,17 @@ func compile(srcs []flow.Source) ([]*lua.FunctionProto, flow.Problems) {
 		probs = append(probs, syntaxProblem(err, src))
 	}
 	return protos, probs
+}
+
+// duplicates reports files given twice (srcs is sorted by path).
+func duplicates(srcs []flow.Source) flow.Problems {
+	var probs flow.Problems
+	for i := 1; i < len(srcs); i++ {
+		if srcs[i-1].Path == srcs[i].Path {
+			probs = append(probs, flow.Problem{Pos: flow.Pos{File: srcs[i].Path, Line: 1}, Message: "the file is given twice"})
+		}
+	}
+	return probs
 }
 
 // hashSources is the bundle's identity: sha256 over each path and body,

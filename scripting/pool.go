@@ -47,9 +47,12 @@ type vm struct {
 type pool struct {
 	cfg    *config
 	protos []*lua.FunctionProto // compiled sources, in load order
-	nfuncs int
-	mu     sync.Mutex
-	idle   []*vm
+	// formatSrcs are the declarative formats' files, by format: a new
+	// state defines them again so that extensions find their workflows.
+	formatSrcs [][]flow.Source
+	nfuncs     int
+	mu         sync.Mutex
+	idle       []*vm
 }
 
 // get borrows a state, preparing a new one when none is idle.
@@ -90,7 +93,7 @@ func (p *pool) prepare() (*vm, error) {
 	v := newVM(p.cfg)
 	v.quiet = true
 	l := newLoader(p.cfg, v, p, true)
-	l.run(p.protos)
+	l.run(p.protos, p.formatSrcs)
 	v.quiet = false
 	if len(l.probs) > 0 || v.broken {
 		v.L.Close()

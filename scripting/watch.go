@@ -123,7 +123,8 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 	}
 	// A removed or renamed folder takes its scripts with it; anything
 	// else counts when it is a script.
-	return strings.HasSuffix(name, ".lua") || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)
+	_, script := formatOf(name)
+	return script || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)
 }
 
 // Close stops watching; closing again does nothing.
