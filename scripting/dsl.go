@@ -63,6 +63,7 @@ func newLoader(cfg *config, v *vm, p *pool, replay bool) *loader {
 			return 1
 		}))
 	}
+	setCondBuilders(L, v)
 	L.SetGlobal("routine", l.named("routine", l.defineRoutine))
 	L.SetGlobal("workflow", l.named("workflow", l.defineWorkflow))
 	L.SetGlobal("observe", L.NewFunction(func(L *lua.LState) int {

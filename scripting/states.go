@@ -207,7 +207,16 @@ func (l *loader) kindState(f *fields, s *flow.State, wf string, pos flow.Pos) {
 
 func (l *loader) rule(t *lua.LTable, pos flow.Pos, what string) flow.Rule {
 	f := l.fields(t, pos, what)
-	r := flow.Rule{Pos: pos, Next: f.str("next")}
+	r := flow.Rule{Pos: pos, Next: f.str("next"), Name: f.str("name")}
+	switch w := f.get("when"); w.(type) {
+	case *lua.LNilType, lua.LString, *lua.LFunction:
+	default:
+		if r.When = condOf(w); r.When == nil {
+			f.wrongType("when", "a condition (all, any, none, eq, ne, lt, lte, gt, gte), a path string or a function(data, ctx)", w)
+		}
+		f.done(false)
+		return r
+	}
 	switch w := f.expr("when").(type) {
 	case nil:
 	case luaExpr:

@@ -510,3 +510,20 @@ func TestWaitThatRunsOutAnswersAStoredInstance(t *testing.T) {
 	f.late.open()
 	s.waitsFor(id, "event")
 }
+
+// A declarative choice rule shows its name and condition, so a client can
+// read the workflow without its scripts.
+func TestWorkflowDetailShowsConditions(t *testing.T) {
+	when := &flow.Compare{Path: flow.MustPath("$.total"), Op: flow.Gt, Value: 100.0}
+	b := bundle(workflow("route", "Route",
+		&flow.State{Name: "Route", Kind: flow.Choice, Default: "Done",
+			Rules: []flow.Rule{{Name: "big", When: when, Next: "Done"}}},
+		&flow.State{Name: "Done", Kind: flow.Succeed}))
+	s := newServer(t, b, api.Options{})
+	d := s.get("/v1/workflows/route").want(t, 200, "")
+	route := d.json["states"].([]any)[0].(map[string]any)
+	got, _ := json.Marshal(route["transitions"])
+	if want := `[{"on":"choice","rule":"big","to":"Done","when":"$.total \u003e 100"},{"on":"default","to":"Done"}]`; string(got) != want {
+		t.Errorf("transitions %s, want %s", got, want)
+	}
+}

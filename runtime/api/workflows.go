@@ -83,10 +83,13 @@ type Machine struct {
 }
 
 // Transition is one way out of a state: "next", "choice", "default" or
-// "catch" (with the errors it catches).
+// "catch" (with the errors it catches). A choice rule carries its name and,
+// when it is declarative, its condition as text.
 type Transition struct {
 	To     string   `json:"to"`
 	On     string   `json:"on"`
+	Rule   string   `json:"rule,omitempty"`
+	When   string   `json:"when,omitempty"`
 	Errors []string `json:"errors,omitempty"`
 }
 
@@ -125,7 +128,7 @@ func describe(m *flow.Machine) []StateSummary {
 		ss := StateSummary{Name: name, Kind: st.Kind.String(), Routine: st.RoutineName, Event: st.Event,
 			Workflow: st.Workflow, Transitions: []Transition{}}
 		for _, r := range st.Rules {
-			ss.Transitions = append(ss.Transitions, Transition{To: r.Next, On: "choice"})
+			ss.Transitions = append(ss.Transitions, Transition{To: r.Next, On: "choice", Rule: r.Name, When: flow.CondText(r.When)})
 		}
 		if st.Default != "" {
 			ss.Transitions = append(ss.Transitions, Transition{To: st.Default, On: "default"})

@@ -138,7 +138,7 @@ func (d *diagram) machine(m *Machine, label string) *cluster {
 			e := edge{from: id, to: to}
 			switch t.Kind {
 			case edgeRule:
-				e.label = fmt.Sprintf("rule %d", t.N)
+				e.label = s.Rules[t.N-1].Label(t.N)
 			case edgeDefault:
 				e.label = "default"
 			case edgeCatch:

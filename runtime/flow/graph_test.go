@@ -19,7 +19,13 @@ func graphWorkflow() *Workflow {
 		&State{Name: "Check order", Kind: Task, RoutineName: "orders.check", Next: "Route",
 			Catch: []Catcher{{Errors: []string{"Payment.*", ErrTimeout}, Next: "Declined"}}},
 		&State{Name: "Route", Kind: Choice,
-			Rules:   []Rule{{Next: "Fan out"}, {Next: "Each"}},
+			Rules: []Rule{
+				{Name: "big", Next: "Fan out", When: &Connective{Junction: All, Conds: []Cond{
+					&Compare{Path: MustPath("$.total"), Op: Gt, Value: 100.0},
+					&Connective{Junction: Any, Conds: []Cond{
+						&Compare{Path: MustPath("$.country"), Op: Eq, Value: "DE"},
+						&Compare{Path: MustPath("$.vip"), Op: Eq, Value: true}}}}}},
+				{Next: "Each"}},
 			Default: "Declined"},
 		&State{Name: "Fan out", Kind: Parallel, Next: `Done "ok"`,
 			Branches: []*Machine{

@@ -103,9 +103,25 @@ type State struct {
 
 // Rule is one rule of a choice state.
 type Rule struct {
+	Name string // optional; drawn on the rule's edge
 	When Cond
 	Next string
 	Pos  Pos
+}
+
+// Label is how the rule is drawn: its name and its condition as text,
+// whichever it has, or "rule n" (1-based) when it has neither.
+func (r *Rule) Label(n int) string {
+	text := CondText(r.When)
+	switch {
+	case r.Name != "" && text != "":
+		return r.Name + ": " + text
+	case r.Name != "":
+		return r.Name
+	case text != "":
+		return text
+	}
+	return fmt.Sprintf("rule %d", n)
 }
 
 // Retrier says how to retry errors it matches (SPEC 1.3).

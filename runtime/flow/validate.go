@@ -157,6 +157,7 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 			if r.When == nil {
 				v.add(orPos(r.Pos, pos), "%s, rule %d: no when", prefix, i+1)
 			}
+			v.cond(r.When, orPos(r.Pos, pos), fmt.Sprintf("%s, rule %d", prefix, i+1))
 		}
 	case Wait:
 		switch {
@@ -212,6 +213,27 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 			v.add(tpos, "%s%s: %s is missing", prefix, where, field)
 		case m.States[t.To] == nil:
 			v.add(tpos, "%s%s: %s %q is not a state of this %s", prefix, where, field, t.To, sc.noun)
+		}
+	}
+}
+
+// cond checks a declarative condition: loaders build them from text, so an
+// empty connective or a missing path is the user's to fix, not a panic.
+func (v *validator) cond(c Cond, pos Pos, prefix string) {
+	switch k := c.(type) {
+	case *Compare:
+		if k.Path == nil {
+			v.add(pos, "%s: a comparison has no path", prefix)
+		}
+		if _, ok := ParseOp(k.Op.String()); !ok {
+			v.add(pos, "%s: unknown comparison %s; use one of %s", prefix, k.Op, OpNames())
+		}
+	case *Connective:
+		if len(k.Conds) == 0 {
+			v.add(pos, "%s: %s has no conditions", prefix, k.Junction)
+		}
+		for _, m := range k.Conds {
+			v.cond(m, pos, prefix)
 		}
 	}
 }
