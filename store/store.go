@@ -67,6 +67,19 @@ type Instance struct {
 	Deadline    *time.Time      `json:"deadline,omitempty"`        // workflow timeout
 	Express     bool            `json:"express,omitempty"`         // checkpointed only when parking or ending
 
+	// Where the current state's visit began: the seq of its StateEntered
+	// event and its time (ASL's context object and error causes name them).
+	Entered   uint64    `json:"entered,omitempty"`
+	EnteredAt time.Time `json:"entered_at,omitzero"`
+	// Root is the top-level instance a branch or item runs for ("" at the
+	// top), whose input and start the states of nested machines may read.
+	Root string `json:"root,omitempty"`
+	// Variables (a JSON object) the instance's states assigned, and those
+	// it sees from the machines around it (ASL's Assign). Workflows without
+	// variables leave both empty.
+	Vars  json.RawMessage `json:"vars,omitempty"`
+	Outer json.RawMessage `json:"outer,omitempty"`
+
 	// Fan-out bookkeeping of a parallel, map or call state: how many
 	// children the state has in all, how many were started, and the
 	// outputs collected so far by child index.

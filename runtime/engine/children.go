@@ -86,9 +86,17 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 			d.raise(st, fe)
 			return false
 		}
+		if st.Kind != flow.Call {
+			// A called workflow is an execution of its own; branches and
+			// items share their parent's.
+			if fe := d.childScope(child); fe != nil {
+				d.raise(st, fe)
+				return false
+			}
+		}
 		child.State, child.Data, child.Input = m.Start, enc, enc
 		child.Visits = map[string]int{m.Start: 1}
-		child.Seq = 2
+		child.Seq, child.Entered, child.EnteredAt = 2, 2, now
 		d.batch.Instances = append(d.batch.Instances, child)
 		d.batch.Events = append(d.batch.Events,
 			store.Event{Instance: child.ID, Seq: 1, Type: "ExecutionStarted", Time: now, Input: enc},

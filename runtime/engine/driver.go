@@ -59,6 +59,8 @@ type driver struct {
 	data     any             // decoded inst.Data
 	dataEnc  json.RawMessage // inst.Data as last encoded
 	fctx     flow.Context
+	scope    scope
+	execFn   func() (flow.Execution, error) // d.execution, bound once per driver
 	batch    store.Batch
 	inbox    []message
 	wake     []string      // instances to wake after the commit
@@ -69,7 +71,11 @@ type driver struct {
 	started  bool          // the first commit after an unsaved start is done
 }
 
-var driverPool = sync.Pool{New: func() any { return new(driver) }}
+var driverPool = sync.Pool{New: func() any {
+	d := new(driver)
+	d.execFn = d.execution
+	return d
+}}
 
 // post delivers a message to an instance, starting a driver if it has none.
 func (e *Engine) post(id string, m message) {
@@ -132,7 +138,7 @@ func (d *driver) run() {
 
 func (d *driver) release() {
 	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
-		cancel: d.cancel[:0]}
+		cancel: d.cancel[:0], execFn: d.execFn}
 	d.batch.Reset()
 	driverPool.Put(d)
 }
@@ -189,7 +195,7 @@ func (d *driver) resolve() error {
 			return fmt.Errorf("decode data: %w", err)
 		}
 	}
-	return nil
+	return d.loadScope()
 }
 
 func (d *driver) handle(msgs []message) {

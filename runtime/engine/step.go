@@ -33,6 +33,9 @@ func (d *driver) context() *flow.Context {
 		c.ItemIndex = in.Index
 	}
 	c.TraceParent = in.TraceParent
+	c.EnteredAt, c.Entered = in.EnteredAt, in.Entered
+	c.Vars = d.scope.all
+	c.Execution = d.execFn
 	return c
 }
 
@@ -196,8 +199,9 @@ func (d *driver) cancelPending() bool {
 }
 
 func (d *driver) choose(st *flow.State, in any, c *flow.Context) {
-	next := ""
-	for _, r := range st.Rules {
+	next, finish := "", st.Finish
+	for i := range st.Rules {
+		r := &st.Rules[i]
 		ok, err := r.When.Test(in, c)
 		if err != nil {
 			d.raise(st, flow.AsError(err, flow.ErrRuntime))
@@ -205,6 +209,9 @@ func (d *driver) choose(st *flow.State, in any, c *flow.Context) {
 		}
 		if ok {
 			next = r.Next
+			if r.Finish != nil {
+				finish = r.Finish
+			}
 			break
 		}
 	}
@@ -215,9 +222,28 @@ func (d *driver) choose(st *flow.State, in any, c *flow.Context) {
 		d.raise(st, flow.Errorf(flow.ErrNoChoiceMatched, "no rule of choice %s matched and it has no default", st.Name))
 		return
 	}
+	if finish != nil {
+		d.finish(st, finish, next, d.data, in, c)
+		return
+	}
 	out, err := eval(st.Output, in, c)
 	if err != nil {
 		d.raise(st, flow.AsError(err, flow.ErrRuntime))
+		return
+	}
+	d.exit(st, next, out)
+}
+
+// finish leaves st for next with what f makes of the state's input and
+// result.
+func (d *driver) finish(st *flow.State, f flow.Finisher, next string, input, result any, c *flow.Context) {
+	out, vars, err := f.Finish(input, result, c)
+	if err != nil {
+		d.raise(st, flow.AsError(err, flow.ErrRuntime))
+		return
+	}
+	if fe := d.assign(vars); fe != nil {
+		d.raise(st, fe)
 		return
 	}
 	d.exit(st, next, out)
@@ -334,6 +360,10 @@ func (d *driver) recheck() bool {
 
 // complete places a state's result into the data and leaves the state.
 func (d *driver) complete(st *flow.State, res any) {
+	if st.Finish != nil {
+		d.finish(st, st.Finish, st.Next, d.data, res, d.context())
+		return
+	}
 	data := res
 	switch {
 	case st.DiscardResult:
@@ -380,6 +410,7 @@ func (d *driver) enter(name string, data any, enc json.RawMessage) {
 	in.Attempt = 1
 	in.Data, d.dataEnc, d.data = enc, enc, data
 	d.event(store.Event{Type: "StateEntered", State: name, Input: enc})
+	in.Entered, in.EnteredAt = in.Seq, d.e.clock.Now()
 }
 
 // encode marshals a value once for the record and its events, enforcing
@@ -398,6 +429,10 @@ func (d *driver) encode(v any) (json.RawMessage, *flow.Error) {
 // raise handles an error of state st: retry, catch, or fail the machine.
 func (d *driver) raise(st *flow.State, fe *flow.Error) {
 	in := d.inst
+	if fe.Terminal {
+		d.fail(fe)
+		return
+	}
 	if r := matchRetrier(st.Retry, fe.Name); r != nil && in.Attempt-1 < r.MaxAttempts {
 		delay := r.Delay(in.Attempt, d.e.random())
 		in.Attempt++
@@ -420,6 +455,21 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 		d.clearFanOut()
 		d.event(store.Event{Type: "ErrorCaught", State: st.Name, Error: fe.Name, Cause: fe.Cause})
 		var data any = map[string]any{"error": fe.Name, "cause": fe.Cause}
+		if c.Finish != nil {
+			// A catcher's own failure is not caught again: the
+			// machine fails with it.
+			out, vars, err := c.Finish.Finish(d.data, data, d.context())
+			fe := flow.AsError(err, flow.ErrRuntime)
+			if fe == nil {
+				fe = d.assign(vars)
+			}
+			if fe != nil {
+				d.fail(fe)
+				return
+			}
+			d.exit(st, c.Next, out)
+			return
+		}
 		if c.Result != nil && !c.Result.IsRoot() {
 			var err error
 			if data, err = c.Result.Set(d.data, data); err != nil {

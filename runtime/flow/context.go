@@ -1,6 +1,9 @@
 package flow
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Context is the read-only `ctx` a routine or expression sees (SPEC 1.1).
 // The engine reuses one Context per running instance, so callees must not
@@ -17,4 +20,21 @@ type Context struct {
 	IdempotencyKey string
 	ItemIndex      int    // index inside a map iterator, -1 elsewhere
 	TraceParent    string // W3C traceparent of the instance
+	EnteredAt      time.Time
+	Entered        uint64 // history seq of the StateEntered event of this visit
+	// Vars are the variables in force: those the instance's states
+	// assigned over those of the machines around it. Nil when none.
+	Vars map[string]any
+	// Execution describes the top-level instance; nil outside the engine.
+	// It may read the store, so callers ask only when they need it.
+	Execution func() (Execution, error)
+}
+
+// Execution is the top-level instance a state runs for: the instance
+// itself, or the one whose parallel branch or map item it runs in.
+type Execution struct {
+	ID        string
+	Workflow  string
+	Input     json.RawMessage
+	StartedAt time.Time
 }

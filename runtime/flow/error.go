@@ -27,6 +27,10 @@ const (
 type Error struct {
 	Name  string `json:"error"`
 	Cause string `json:"cause"`
+	// Terminal errors end the machine at once: no retrier or catcher
+	// applies (ASL's States.Runtime, which even a catcher naming it does
+	// not catch).
+	Terminal bool `json:"-"`
 }
 
 func (e *Error) Error() string {

@@ -60,6 +60,12 @@ type State struct {
 	Result        *Path // where the state's result goes; nil means "$"
 	DiscardResult bool  // result = false
 	Output        Expr  // nil: the whole data
+	// Finish, when set, makes the state's output and the variables it
+	// assigns from its input and its result, in place of Result,
+	// DiscardResult and Output (ASL's ResultSelector, ResultPath,
+	// OutputPath and Assign, or JSONata's Output and Assign). A choice
+	// calls it with its input as the result.
+	Finish Finisher
 
 	// task
 	RoutineName string
@@ -107,6 +113,16 @@ type Rule struct {
 	When Cond
 	Next string
 	Pos  Pos
+	// Finish, when set, shapes the output and variables of a choice that
+	// took this rule; nil leaves it to the state's.
+	Finish Finisher
+}
+
+// Finisher shapes what a state leaves behind: given the data the state was
+// entered with and its result, the output passed on and the variables the
+// state assigns (nil: none). The input and result must not be modified.
+type Finisher interface {
+	Finish(input, result any, c *Context) (output any, assign map[string]any, err error)
 }
 
 // Label is how the rule is drawn: its name and its condition as text,
@@ -167,6 +183,9 @@ type Catcher struct {
 	Next   string
 	Result *Path // where {error, cause} goes; nil means "$"
 	Pos    Pos
+	// Finish, when set, replaces Result: it gets the state's input and the
+	// error as {"error": name, "cause": cause}.
+	Finish Finisher
 }
 
 // Machine is a set of states with a start: a workflow's body, a parallel

@@ -79,6 +79,12 @@ func (o *object) uint(k string, v uint64) {
 	o.b = strconv.AppendUint(o.b, v, 10)
 }
 
+func (o *object) uintOmit(k string, v uint64) {
+	if v != 0 {
+		o.uint(k, v)
+	}
+}
+
 func (o *object) boolOmit(k string, v bool) {
 	if v {
 		o.key(k)
@@ -172,6 +178,13 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 	o.intOmit("concurrency_seq", in.ConcSeq)
 	o.timeOmit("deadline", in.Deadline)
 	o.boolOmit("express", in.Express)
+	o.uintOmit("entered", in.Entered)
+	if !in.EnteredAt.IsZero() {
+		o.time("entered_at", in.EnteredAt)
+	}
+	o.strOmit("root", in.Root)
+	o.raw("vars", in.Vars)
+	o.raw("outer", in.Outer)
 	o.intOmit("items", int64(in.Items))
 	o.intOmit("next_item", int64(in.NextItem))
 	if len(in.Collected) > 0 {

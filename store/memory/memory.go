@@ -329,6 +329,7 @@ func checkJSON(raw ...json.RawMessage) error {
 func copyInstance(in *store.Instance) *store.Instance {
 	c := in.Clone()
 	c.Input, c.Output, c.Data = bytes.Clone(in.Input), bytes.Clone(in.Output), bytes.Clone(in.Data)
+	c.Vars, c.Outer = bytes.Clone(in.Vars), bytes.Clone(in.Outer)
 	for k, v := range c.Collected {
 		c.Collected[k] = bytes.Clone(v)
 	}
