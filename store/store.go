@@ -4,11 +4,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,6 +31,9 @@ const (
 	Cancelled Status = "CANCELLED"
 	TimedOut  Status = "TIMED_OUT"
 )
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{Queued, Running, Waiting, Paused, Succeeded, Failed, Cancelled, TimedOut}
 
 // Terminal reports whether an instance with this status has ended.
 func (s Status) Terminal() bool {
@@ -195,12 +200,39 @@ type BundleSources struct {
 	AddedAt time.Time         `json:"added_at"`
 }
 
-// Query selects instances for List.
+// Query selects instances for List and Count. Empty fields select all.
 type Query struct {
 	Workflow string
+	Version  string // the workflow version label
 	Status   Status
-	Limit    int    // 0: 100
-	Cursor   string // from a previous page
+	// IDContains keeps the instances whose id holds this text, so that a
+	// search for an order id finds the instance and its children.
+	IDContains string
+	Limit      int    // 0: 100; Count ignores it
+	Cursor     string // from a previous page; Count ignores it
+}
+
+// Matches reports whether in is one of the instances q selects.
+func (q *Query) Matches(in *Public) bool {
+	return (q.Workflow == "" || in.Workflow == q.Workflow) && (q.Version == "" || in.Version == q.Version) &&
+		(q.Status == "" || in.Status == q.Status) && (q.IDContains == "" || strings.Contains(in.ID, q.IDContains))
+}
+
+// Tally is how many of the instances a Count selects share one workflow,
+// version and status.
+type Tally struct {
+	Workflow string `json:"workflow"`
+	Version  string `json:"version"`
+	Status   Status `json:"status"`
+	Count    int    `json:"count"`
+}
+
+// SortTallies puts tallies in Count's order: by workflow, version, status.
+func SortTallies(ts []Tally) {
+	slices.SortFunc(ts, func(a, b Tally) int {
+		return cmp.Or(strings.Compare(a.Workflow, b.Workflow), strings.Compare(a.Version, b.Version),
+			strings.Compare(string(a.Status), string(b.Status)))
+	})
 }
 
 // Store is a durable home for instances, history, timers, pending events,
@@ -215,6 +247,10 @@ type Store interface {
 	// List returns instances newest first, and the cursor of the next page
 	// ("" at the end).
 	List(q Query) ([]*Instance, string, error)
+	// Count counts the instances q selects, one tally per workflow, version
+	// and status that has any, sorted by SortTallies. It reads the whole
+	// listing index, so it costs time in proportion to the instances kept.
+	Count(q Query) ([]Tally, error)
 	// History returns an instance's events with seq > after, at most limit
 	// (0: all).
 	History(id string, after uint64, limit int) ([]Event, error)

@@ -208,6 +208,60 @@ func TestListPagesNewestFirst(t *testing.T) {
 	s.get("/v1/instances?status=SLEEPING").want(t, 400, api.CodeBadRequest)
 }
 
+// TestCountsAndListFilters counts instances by status and by workflow,
+// version and status, with the list's filters, and lists by version and
+// id text.
+func TestCountsAndListFilters(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	for i := range 3 {
+		s.post(fmt.Sprintf("/v1/workflows/echo/instances?wait=10s&id=order-%d", i), `{}`).want(t, 200, "")
+	}
+	s.post("/v1/workflows/await/instances?id=order-9", `{}`).want(t, 201, "")
+	s.waitsFor("order-9", "event")
+
+	r := s.get("/v1/counts").want(t, 200, "")
+	var c api.Counts
+	if err := json.Unmarshal(r.body, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Total != 4 || c.ByStatus["SUCCEEDED"] != 3 || c.ByStatus["WAITING"] != 1 || len(c.ByStatus) != 8 {
+		t.Errorf("counts %s: want 4 in all, 3 succeeded, 1 waiting, every status named", r.body)
+	}
+	if len(c.Groups) != 2 || c.Groups[0].Workflow != "await" || c.Groups[0].Version != "v1" || c.Groups[0].Count != 1 ||
+		c.Groups[1].Workflow != "echo" || c.Groups[1].Status != "SUCCEEDED" || c.Groups[1].Count != 3 {
+		t.Errorf("groups %+v", c.Groups)
+	}
+	for path, total := range map[string]float64{
+		"/v1/counts?workflow=echo":                 3,
+		"/v1/counts?status=waiting":                1,
+		"/v1/counts?workflow=echo&version=v9":      0,
+		"/v1/counts?id_contains=der-1":             1,
+		"/v1/counts?workflow=await&status=Running": 0,
+	} {
+		if got := s.get(path).want(t, 200, "").json["total"]; got != total {
+			t.Errorf("%s: total %v, want %v", path, got, total)
+		}
+	}
+	s.get("/v1/counts?status=SLEEPING").want(t, 400, api.CodeBadRequest)
+
+	ids := func(path string) []string {
+		var out []string
+		for _, it := range s.get(path).want(t, 200, "").json["instances"].([]any) {
+			out = append(out, it.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	if got := ids("/v1/instances?id_contains=order-&version=v1&status=succeeded"); strings.Join(got, " ") != "order-2 order-1 order-0" {
+		t.Errorf("succeeded orders on v1: %v", got)
+	}
+	if got := ids("/v1/instances?version=v2"); len(got) != 0 {
+		t.Errorf("version v2 lists %v", got)
+	}
+	if got := ids("/v1/instances?id_contains=9"); len(got) != 1 || got[0] != "order-9" {
+		t.Errorf("id_contains=9 lists %v", got)
+	}
+}
+
 func TestEarlyEventIsKeptAndDelivered(t *testing.T) {
 	f := newFixture()
 	s := newServer(t, f.bundle, api.Options{})

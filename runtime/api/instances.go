@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -143,8 +144,11 @@ const maxListLimit = 1000
 
 // list answers GET /v1/instances, newest first.
 func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
-	q := ctx.QueryArgs()
-	limit, ok := intArg(ctx, q, "limit", 100)
+	q, ok := query(ctx)
+	if !ok {
+		return
+	}
+	limit, ok := intArg(ctx, ctx.QueryArgs(), "limit", 100)
 	if !ok {
 		return
 	}
@@ -152,14 +156,8 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("limit must be 1 to %d", maxListLimit))
 		return
 	}
-	status := store.Status(q.Peek("status"))
-	if status != "" && !knownStatus(status) {
-		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown status %q", status))
-		return
-	}
-	insts, next, err := s.engine.List(store.Query{
-		Workflow: string(q.Peek("workflow")), Status: status, Limit: limit, Cursor: string(q.Peek("cursor")),
-	})
+	q.Limit, q.Cursor = limit, string(ctx.QueryArgs().Peek("cursor"))
+	insts, next, err := s.engine.List(q)
 	if err != nil {
 		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "cannot list instances: "+err.Error())
 		return
@@ -171,13 +169,56 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 	writeJSON(ctx, fasthttp.StatusOK, out)
 }
 
-func knownStatus(s store.Status) bool {
-	switch s {
-	case store.Queued, store.Running, store.Waiting, store.Paused,
-		store.Succeeded, store.Failed, store.Cancelled, store.TimedOut:
-		return true
+// Counts is the answer of GET /v1/counts.
+type Counts struct {
+	// Total is how many instances the filters select.
+	Total int `json:"total"`
+	// ByStatus has every status, those without instances at 0.
+	ByStatus map[store.Status]int `json:"by_status"`
+	// Groups tallies the instances by workflow, version and status.
+	Groups []store.Tally `json:"groups"`
+}
+
+// count answers GET /v1/counts: the instances the list's filters select,
+// counted by status and by workflow, version and status.
+func (s *Server) count(ctx *fasthttp.RequestCtx, _ []string) {
+	q, ok := query(ctx)
+	if !ok {
+		return
 	}
-	return false
+	groups, err := s.engine.Count(q)
+	if err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	out := Counts{ByStatus: make(map[store.Status]int, len(store.Statuses)), Groups: groups}
+	if out.Groups == nil {
+		out.Groups = []store.Tally{}
+	}
+	for _, st := range store.Statuses {
+		out.ByStatus[st] = 0
+	}
+	for _, g := range groups {
+		out.ByStatus[g.Status] += g.Count
+		out.Total += g.Count
+	}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}
+
+// query reads the filters that GET /v1/instances and GET /v1/counts share:
+// workflow, version, status (in any letter case) and id_contains.
+func query(ctx *fasthttp.RequestCtx) (store.Query, bool) {
+	args := ctx.QueryArgs()
+	q := store.Query{Workflow: string(args.Peek("workflow")), Version: string(args.Peek("version")),
+		IDContains: string(args.Peek("id_contains"))}
+	if st := args.Peek("status"); len(st) > 0 {
+		q.Status = store.Status(bytes.ToUpper(st))
+		if !slices.Contains(store.Statuses, q.Status) {
+			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown status %q", st))
+			return q, false
+		}
+	}
+	return q, true
 }
 
 // intArg reads a non-negative integer query argument, answering 400 when

@@ -34,6 +34,7 @@ func (s *Server) table() []route {
 		r("POST", "/v1/workflows/{}/instances", s.start),
 		r("POST", "/v1/workflows/{}/migrate", s.migrateWorkflow),
 		r("GET", "/v1/instances", s.list),
+		r("GET", "/v1/counts", s.count),
 		r("GET", "/v1/instances/{}", s.get),
 		r("GET", "/v1/instances/{}/history", s.history),
 		r("POST", "/v1/instances/{}/events/{}", s.send),

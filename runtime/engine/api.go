@@ -194,6 +194,9 @@ func (e *Engine) History(id string, after uint64, limit int) ([]store.Event, err
 // List pages through instances, newest first.
 func (e *Engine) List(q store.Query) ([]*store.Instance, string, error) { return e.store.List(q) }
 
+// Count tallies the instances q selects by workflow, version and status.
+func (e *Engine) Count(q store.Query) ([]store.Tally, error) { return e.store.Count(q) }
+
 // Send delivers an event. It is kept durably until the instance awaits it.
 func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMessage) error {
 	if len(payload) > e.maxPayload {

@@ -22,7 +22,7 @@
 //
 //	instances        id -> header(start ns, end ns: 16 bytes) + JSON Instance
 //	unfinished       id -> status                      (non-terminal instances only)
-//	list             ^start ns + id -> status 0x00 workflow   (newest first)
+//	list             ^start ns + id -> status 0x00 workflow 0x00 version   (newest first)
 //	ended            end ns + id -> ""                 (terminal instances, oldest end first)
 //	history          id 0x00 seq -> JSON Event
 //	timers           at ns + instance 0x00 kind -> ""  (earliest first)
@@ -35,8 +35,10 @@
 // keys were built from, so an upsert or a purge finds the stale index
 // entries without decoding the old JSON.
 //
-// The list value carries status and workflow so that filtered listings skip
-// non-matching instances without loading them. The unfinished index is what
+// The list value carries status, workflow and version so that filtered
+// listings and counts skip or tally instances without loading them. Files
+// written before the version joined it hold "status 0x00 workflow"; for
+// those entries a version filter or count reads the record. The unfinished index is what
 // recovery reads on start; it is kept in the same transaction as the record,
 // so it can never disagree with it.
 package bolt

@@ -18,7 +18,7 @@ type encInstance struct {
 	terminal   bool
 	start, end uint64
 	record     span // header + JSON
-	listVal    span // status 0x00 workflow
+	listVal    span // status 0x00 workflow 0x00 version
 	statusLen  int  // status is the first statusLen bytes of listVal
 }
 
@@ -209,6 +209,11 @@ func (e *encoded) instance(in *store.Instance) error {
 	if err := checkName("instance", in.ID); err != nil {
 		return err
 	}
+	// The listing index separates the workflow from the version with a
+	// zero byte, so the name must not hold one.
+	if strings.IndexByte(in.Workflow, sep) >= 0 {
+		return fmt.Errorf("instance %q: workflow %q contains a zero byte", in.ID, in.Workflow)
+	}
 	start, end := nanos(in.StartedAt), endNanos(in)
 	off := len(e.buf)
 	e.buf = appendHeader(e.buf, start, end)
@@ -222,6 +227,8 @@ func (e *encoded) instance(in *store.Instance) error {
 	e.buf = append(e.buf, in.Status...)
 	e.buf = append(e.buf, sep)
 	e.buf = append(e.buf, in.Workflow...)
+	e.buf = append(e.buf, sep)
+	e.buf = append(e.buf, in.Version...)
 	e.instances = append(e.instances, encInstance{
 		id:        in.ID,
 		terminal:  in.Status.Terminal(),

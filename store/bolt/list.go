@@ -40,16 +40,29 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 		}
 		var last []byte
 		for ; k != nil; k, v = c.Next() {
-			if !matches(v, q) {
+			e := parseListEntry(k, v)
+			if !e.matches(&q) {
 				continue
+			}
+			var in *store.Instance
+			if !e.hasVersion && q.Version != "" {
+				var err error
+				if in, err = loadInstance(instances, string(e.id)); err != nil {
+					return err
+				}
+				if in.Version != q.Version {
+					continue
+				}
 			}
 			if len(out) == limit {
 				next = base64.RawURLEncoding.EncodeToString(last)
 				return nil
 			}
-			in, err := loadInstance(instances, string(k[8:]))
-			if err != nil {
-				return err
+			if in == nil {
+				var err error
+				if in, err = loadInstance(instances, string(e.id)); err != nil {
+					return err
+				}
 			}
 			out = append(out, in)
 			last = k
@@ -62,14 +75,99 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 	return out, next, nil
 }
 
-// matches filters on the list value (status 0x00 workflow), without loading
-// the record. A filter walks the index until it fills a page, which is
-// cheap per entry but proportional to what it skips.
-func matches(v []byte, q store.Query) bool {
-	i := bytes.IndexByte(v, sep)
-	if i < 0 {
-		return false
+// countChunk is how many listing entries one read transaction of Count
+// walks: a long read transaction would hold up a writer that must grow
+// the file.
+const countChunk = 8192
+
+// Count counts the instances q selects by workflow, version and status,
+// from the listing index alone (the records of entries written before the
+// index held versions are read for theirs).
+func (db *DB) Count(q store.Query) ([]store.Tally, error) {
+	idx := map[string]int{} // status 0x00 workflow 0x00 version -> index in out
+	var out []store.Tally
+	var seek, group []byte
+	for more := true; more; {
+		more = false
+		err := db.bolt.View(func(tx *bbolt.Tx) error {
+			instances := bucket(tx, bInstances)
+			c := bucket(tx, bList).Cursor()
+			k, v := c.First()
+			if seek != nil {
+				k, v = c.Seek(seek)
+			}
+			for n := 0; k != nil; k, v = c.Next() {
+				if n == countChunk {
+					seek, more = append(seek[:0], k...), true
+					return nil
+				}
+				n++
+				e := parseListEntry(k, v)
+				if !e.matches(&q) {
+					continue
+				}
+				if !e.hasVersion {
+					in, err := loadInstance(instances, string(e.id))
+					if err != nil {
+						return err
+					}
+					if q.Version != "" && in.Version != q.Version {
+						continue
+					}
+					e.version = []byte(in.Version)
+				}
+				group = append(append(append(append(append(group[:0], e.status...), sep), e.workflow...), sep), e.version...)
+				i, ok := idx[string(group)]
+				if !ok {
+					i = len(out)
+					idx[string(group)] = i
+					out = append(out, store.Tally{Workflow: string(e.workflow), Version: string(e.version),
+						Status: store.Status(e.status)})
+				}
+				out[i].Count++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	return (q.Status == "" || string(v[:i]) == string(q.Status)) &&
-		(q.Workflow == "" || string(v[i+1:]) == q.Workflow)
+	store.SortTallies(out)
+	return out, nil
+}
+
+var sepBytes = []byte{sep}
+
+// listEntry is one entry of the listing index, its parts pointing into the
+// key and value.
+type listEntry struct {
+	id                        []byte
+	status, workflow, version []byte
+	// hasVersion is false for entries written before the value held the
+	// version.
+	hasVersion bool
+}
+
+// parseListEntry splits a listing key (^start ns + id) and value (status
+// 0x00 workflow 0x00 version, or status 0x00 workflow in older files).
+func parseListEntry(k, v []byte) listEntry {
+	e := listEntry{id: k[8:]}
+	status, rest, ok := bytes.Cut(v, sepBytes)
+	if !ok {
+		return e
+	}
+	e.status = status
+	e.workflow, e.version, e.hasVersion = bytes.Cut(rest, sepBytes)
+	return e
+}
+
+// matches applies the filters that the entry alone can answer; a version
+// filter on an entry without a version is left to the caller. A filter
+// walks the index until it fills a page, which is cheap per entry but
+// proportional to what it skips.
+func (e *listEntry) matches(q *store.Query) bool {
+	return (q.Status == "" || string(e.status) == string(q.Status)) &&
+		(q.Workflow == "" || string(e.workflow) == q.Workflow) &&
+		(q.Version == "" || !e.hasVersion || string(e.version) == q.Version) &&
+		(q.IDContains == "" || bytes.Contains(e.id, []byte(q.IDContains)))
 }

@@ -57,8 +57,7 @@ func (s *Store) List(q store.Query) ([]*store.Instance, string, error) {
 	s.mu.RLock()
 	for id, r := range s.instances {
 		l := listed{start: r.start, id: id, in: r.in}
-		if (q.Status == "" || r.in.Status == q.Status) && (q.Workflow == "" || r.in.Workflow == q.Workflow) &&
-			(after == nil || compareListed(*after, l) < 0) {
+		if q.Matches(&r.in.Public) && (after == nil || compareListed(*after, l) < 0) {
 			hits = append(hits, l)
 		}
 	}
@@ -76,6 +75,29 @@ func (s *Store) List(q store.Query) ([]*store.Instance, string, error) {
 		out[i] = copyInstance(l.in)
 	}
 	return out, next, nil
+}
+
+// Count counts the instances q selects by workflow, version and status.
+func (s *Store) Count(q store.Query) ([]store.Tally, error) {
+	idx := map[store.Tally]int{}
+	var out []store.Tally
+	s.mu.RLock()
+	for _, r := range s.instances {
+		if !q.Matches(&r.in.Public) {
+			continue
+		}
+		k := store.Tally{Workflow: r.in.Workflow, Version: r.in.Version, Status: r.in.Status}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, k)
+		}
+		out[i].Count++
+	}
+	s.mu.RUnlock()
+	store.SortTallies(out)
+	return out, nil
 }
 
 // History returns an instance's events with seq > after, at most limit

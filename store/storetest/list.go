@@ -42,13 +42,17 @@ func listAll(t *testing.T, s store.Store, q store.Query) []string {
 }
 
 // seedList stores 25 instances started one second apart: i%2 picks the
-// workflow, i%3 the status.
+// workflow, i%3 the status, i<10 the version (v1, else v2).
 func seedList(t *testing.T, s store.Store) (newestFirst []string) {
 	statuses := []store.Status{store.Running, store.Waiting, store.Succeeded}
 	var b store.Batch
 	for i := range 25 {
 		id := fmt.Sprintf("inst-%02d", i)
-		b.Instances = append(b.Instances, newInstance(id, fmt.Sprintf("wf%d", i%2), statuses[i%3], at(i)))
+		in := newInstance(id, fmt.Sprintf("wf%d", i%2), statuses[i%3], at(i))
+		if i >= 10 {
+			in.Version = "v2"
+		}
+		b.Instances = append(b.Instances, in)
 		newestFirst = append(newestFirst, id)
 	}
 	commit(t, s, &b)
@@ -109,6 +113,12 @@ func testListFilters(t *testing.T, s store.Store) {
 		{store.Query{Workflow: "wf0", Status: store.Succeeded}, filter(func(i int) bool { return i%2 == 0 && i%3 == 2 })},
 		{store.Query{Workflow: "nope"}, nil},
 		{store.Query{Status: store.Cancelled}, nil},
+		{store.Query{Version: "v1"}, filter(func(i int) bool { return i < 10 })},
+		{store.Query{Workflow: "wf1", Version: "v2", Status: store.Running},
+			filter(func(i int) bool { return i%2 == 1 && i >= 10 && i%3 == 0 })},
+		{store.Query{IDContains: "-1"}, filter(func(i int) bool { return i >= 10 && i < 20 })},
+		{store.Query{IDContains: "3", Workflow: "wf0"}, filter(func(i int) bool { return i%2 == 0 && (i%10 == 3 || i/10 == 3) })},
+		{store.Query{IDContains: "inst-99"}, nil},
 	}
 	for _, c := range cases {
 		for _, limit := range []int{0, 1, 2, 3, 4, 100} {
@@ -144,5 +154,76 @@ func testListFollowsUpdates(t *testing.T, s store.Store) {
 	upsert(t, s, c)
 	if got := listAll(t, s, store.Query{Limit: 1}); len(got) != 3 || got[2] != "b" {
 		t.Errorf("with a tie: %v, want a and c, then b", got)
+	}
+}
+
+func testCount(t *testing.T, s store.Store) {
+	seedList(t, s)
+	// What the filters of seedList's instances give, tallied by hand.
+	want := map[store.Tally]int{}
+	statuses := []store.Status{store.Running, store.Waiting, store.Succeeded}
+	for i := range 25 {
+		k := store.Tally{Workflow: fmt.Sprintf("wf%d", i%2), Version: "v1", Status: statuses[i%3]}
+		if i >= 10 {
+			k.Version = "v2"
+		}
+		want[k]++
+	}
+	check := func(q store.Query, keep func(store.Tally) bool) {
+		t.Helper()
+		got, err := s.Count(q)
+		if err != nil {
+			t.Fatalf("count %+v: %v", q, err)
+		}
+		var exp []store.Tally
+		for k, n := range want {
+			if keep(k) {
+				k.Count = n
+				exp = append(exp, k)
+			}
+		}
+		store.SortTallies(exp)
+		if !slices.Equal(got, exp) {
+			t.Errorf("count %+v = %v, want %v", q, got, exp)
+		}
+	}
+	check(store.Query{}, func(store.Tally) bool { return true })
+	check(store.Query{Workflow: "wf1"}, func(k store.Tally) bool { return k.Workflow == "wf1" })
+	check(store.Query{Version: "v2", Status: store.Waiting}, func(k store.Tally) bool {
+		return k.Version == "v2" && k.Status == store.Waiting
+	})
+	check(store.Query{Workflow: "nope"}, func(store.Tally) bool { return false })
+	// Limit and cursor do not narrow a count.
+	check(store.Query{Limit: 1, Cursor: "ignored"}, func(store.Tally) bool { return true })
+
+	got, err := s.Count(store.Query{IDContains: "inst-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, k := range got {
+		total += k.Count
+	}
+	if total != 5 { // inst-20 to inst-24
+		t.Errorf("count of ids holding inst-2 = %d (%v), want 5", total, got)
+	}
+
+	// A status change moves the instance from one tally to the other.
+	in := mustInstance(t, s, "inst-00")
+	in.Status = store.Cancelled
+	upsert(t, s, in)
+	want[store.Tally{Workflow: "wf0", Version: "v1", Status: store.Running}]--
+	want[store.Tally{Workflow: "wf0", Version: "v1", Status: store.Cancelled}]++
+	check(store.Query{Workflow: "wf0", Version: "v1"}, func(k store.Tally) bool {
+		return k.Workflow == "wf0" && k.Version == "v1"
+	})
+	// So does a migration to another version.
+	in.Version = "v2"
+	upsert(t, s, in)
+	want[store.Tally{Workflow: "wf0", Version: "v1", Status: store.Cancelled}]--
+	want[store.Tally{Workflow: "wf0", Version: "v2", Status: store.Cancelled}]++
+	check(store.Query{Workflow: "wf0"}, func(k store.Tally) bool { return k.Workflow == "wf0" && want[k] > 0 })
+	if got := listAll(t, s, store.Query{Version: "v1", Workflow: "wf0", Status: store.Cancelled}); len(got) != 0 {
+		t.Errorf("after the move, v1 still lists %v", got)
 	}
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListOrder", testListOrder},
 		{"ListFilters", testListFilters},
 		{"ListFollowsUpdates", testListFollowsUpdates},
+		{"Count", testCount},
 		{"History", testHistory},
 		{"Timers", testTimers},
 		{"Pending", testPending},
