@@ -2,6 +2,7 @@ package plugins_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 func TestOpenMissingDir(t *testing.T) {
@@ -86,6 +88,29 @@ func TestCloseRefusesNewCalls(t *testing.T) {
 	}
 	_, err = r.Call(context.Background(), 1.0, &flow.Context{})
 	wantName(t, err, flow.ErrPluginNotFound)
+}
+
+// A hook may watch every history event the engine writes, Migrated
+// included: the manifest is checked against the store's one list.
+func TestHooksMayWatchEveryEventType(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "guest.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range store.EventTypes {
+		manifest := fmt.Sprintf(`{"name": "p", "module": "guest.wasm", "hooks": [{"workflow": "*", "on": %q, "func": "f"}]}`, typ)
+		if err := os.WriteFile(filepath.Join(dir, plugins.ManifestFile), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := plugins.LoadManifest(dir)
+		if err != nil {
+			t.Errorf("on %q: %v", typ, err)
+			continue
+		}
+		if m.Hooks[0].On != typ {
+			t.Errorf("on %q read as %q", typ, m.Hooks[0].On)
+		}
+	}
 }
 
 func TestBadManifests(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // ManifestFile is the name of a plugin folder's manifest.
@@ -45,19 +47,10 @@ type Manifest struct {
 
 // Hook is a manifest hook: a plugin function run as an observer (SPEC 1.4).
 type Hook struct {
-	Workflow string `json:"workflow"`
-	On       string `json:"on"`
-	State    string `json:"state,omitempty"`
-	Func     string `json:"func"`
-}
-
-// historyEvents are the event types a hook may observe (SPEC 2.4).
-var historyEvents = map[string]bool{
-	"ExecutionStarted": true, "StateEntered": true, "TaskScheduled": true, "TaskSucceeded": true,
-	"TaskFailed": true, "TaskRetryScheduled": true, "ErrorCaught": true, "StateExited": true,
-	"TimerStarted": true, "TimerFired": true, "EventAwaited": true, "EventReceived": true,
-	"ChildStarted": true, "ChildCompleted": true, "ObserverFailed": true, "ExecutionSucceeded": true,
-	"ExecutionFailed": true, "ExecutionCancelled": true, "ExecutionTimedOut": true,
+	Workflow string          `json:"workflow"`
+	On       store.EventType `json:"on"`
+	State    string          `json:"state,omitempty"`
+	Func     string          `json:"func"`
 }
 
 var (
@@ -126,7 +119,7 @@ func (m *Manifest) validate() []error {
 		if h.Workflow == "" {
 			bad(field+".workflow", "is required (a workflow name or \"*\")")
 		}
-		if !historyEvents[h.On] {
+		if !h.On.Valid() {
 			bad(field+".on", "%q is not a history event type (for example \"StateExited\")", h.On)
 		}
 		if !exportPattern.MatchString(h.Func) {

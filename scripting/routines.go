@@ -9,6 +9,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 func (l *loader) defineRoutine(name string, t *lua.LTable, pos flow.Pos) {
@@ -93,7 +94,7 @@ func (l *loader) wasmRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Rout
 
 func (l *loader) defineObserver(t *lua.LTable, pos flow.Pos) {
 	f := l.fields(t, pos, "observe")
-	o := &flow.Observer{Pos: pos, Workflow: f.str("workflow"), On: f.str("on"), State: f.str("state"),
+	o := &flow.Observer{Pos: pos, Workflow: f.str("workflow"), On: store.EventType(f.str("on")), State: f.str("state"),
 		RoutineName: f.str("routine"), Input: f.expr("input")}
 	for i, rt := range f.tables("retry") {
 		o.Retry = append(o.Retry, l.retrier(rt, pos, fmt.Sprintf("observe, retry %d", i+1)))

@@ -40,15 +40,28 @@ func (s Status) Terminal() bool {
 	return s == Succeeded || s == Failed || s == Cancelled || s == TimedOut
 }
 
-// Waiting says what a non-running instance waits for (SPEC 2.1).
+// WaitingKind names what a non-running instance waits for (SPEC 2.1).
+type WaitingKind string
+
+// The waiting kinds, as the API shows them in "waiting": {"kind": ...}.
+const (
+	WaitEvent       WaitingKind = "event"       // an await state waits for a named event
+	WaitTimer       WaitingKind = "timer"       // a wait state waits for its time
+	WaitRetry       WaitingKind = "retry"       // a failed state waits for its next attempt
+	WaitChild       WaitingKind = "child"       // a parallel, map or call state waits for child instances
+	WaitConcurrency WaitingKind = "concurrency" // a QUEUED instance waits for a slot of its concurrency key
+	WaitPaused      WaitingKind = "paused"      // a paused instance waits for a resume
+)
+
+// WaitingFor says what a non-running instance waits for (SPEC 2.1).
 type WaitingFor struct {
-	Kind     string     `json:"kind"` // event, timer, retry, child, concurrency, paused
-	Event    string     `json:"event,omitempty"`
-	Until    *time.Time `json:"until,omitempty"`
-	Attempt  int        `json:"attempt,omitempty"`
-	Error    string     `json:"error,omitempty"`
-	Instance string     `json:"instance,omitempty"`
-	Key      string     `json:"key,omitempty"`
+	Kind     WaitingKind `json:"kind"`
+	Event    string      `json:"event,omitempty"`
+	Until    *time.Time  `json:"until,omitempty"`
+	Attempt  int         `json:"attempt,omitempty"`
+	Error    string      `json:"error,omitempty"`
+	Instance string      `json:"instance,omitempty"`
+	Key      string      `json:"key,omitempty"`
 }
 
 // Instance is the durable record of one workflow instance: its public
@@ -125,11 +138,51 @@ func (in *Instance) Clone() *Instance {
 	return &c
 }
 
+// EventType names a history event (SPEC 2.4). It is also what an
+// observer's or a plugin hook's "on" matches.
+type EventType string
+
+// The history event types, in the order an instance usually meets them.
+const (
+	EventExecutionStarted   EventType = "ExecutionStarted"
+	EventStateEntered       EventType = "StateEntered"
+	EventTaskScheduled      EventType = "TaskScheduled"
+	EventTaskSucceeded      EventType = "TaskSucceeded"
+	EventTaskFailed         EventType = "TaskFailed"
+	EventTaskRetryScheduled EventType = "TaskRetryScheduled"
+	EventErrorCaught        EventType = "ErrorCaught"
+	EventStateExited        EventType = "StateExited"
+	EventTimerStarted       EventType = "TimerStarted"
+	EventTimerFired         EventType = "TimerFired"
+	EventEventAwaited       EventType = "EventAwaited"
+	EventEventReceived      EventType = "EventReceived"
+	EventChildStarted       EventType = "ChildStarted"
+	EventChildCompleted     EventType = "ChildCompleted"
+	EventObserverFailed     EventType = "ObserverFailed"
+	EventMigrated           EventType = "Migrated"
+	EventExecutionSucceeded EventType = "ExecutionSucceeded"
+	EventExecutionFailed    EventType = "ExecutionFailed"
+	EventExecutionCancelled EventType = "ExecutionCancelled"
+	EventExecutionTimedOut  EventType = "ExecutionTimedOut"
+)
+
+// EventTypes lists every history event type: the only values an observer
+// or a hook can watch, so anything else is a typo.
+var EventTypes = []EventType{
+	EventExecutionStarted, EventStateEntered, EventTaskScheduled, EventTaskSucceeded, EventTaskFailed,
+	EventTaskRetryScheduled, EventErrorCaught, EventStateExited, EventTimerStarted, EventTimerFired,
+	EventEventAwaited, EventEventReceived, EventChildStarted, EventChildCompleted, EventObserverFailed,
+	EventMigrated, EventExecutionSucceeded, EventExecutionFailed, EventExecutionCancelled, EventExecutionTimedOut,
+}
+
+// Valid reports whether t is one of EventTypes.
+func (t EventType) Valid() bool { return slices.Contains(EventTypes, t) }
+
 // Event is one history event (SPEC 2.4).
 type Event struct {
 	Instance string          `json:"-"`
 	Seq      uint64          `json:"seq"`
-	Type     string          `json:"type"`
+	Type     EventType       `json:"type"`
 	Time     time.Time       `json:"time"`
 	State    string          `json:"state,omitempty"`
 	Input    json.RawMessage `json:"input,omitempty"`

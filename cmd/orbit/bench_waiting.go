@@ -52,7 +52,7 @@ func benchWaiting(n, concurrency int, stderr io.Writer) (waitingResult, error) {
 	var parked atomic.Int64
 	cfg := sidecarConfig{Data: filepath.Join(dir, "orbit.db"), Log: discardLog(), LuaTimeout: 100 * time.Millisecond,
 		OnEvent: func(_ string, ev *store.Event) {
-			if ev.Type == "EventAwaited" {
+			if ev.Type == store.EventEventAwaited {
 				parked.Add(1)
 			}
 		}}

@@ -47,15 +47,15 @@ func waitingText(w *store.WaitingFor) string {
 	if w == nil {
 		return ""
 	}
-	s := w.Kind
+	s := string(w.Kind)
 	switch w.Kind {
-	case "event":
+	case store.WaitEvent:
 		s += " " + w.Event
-	case "retry":
+	case store.WaitRetry:
 		s += " attempt " + strconv.Itoa(w.Attempt) + " after " + w.Error
-	case "child":
+	case store.WaitChild:
 		s += " " + w.Instance
-	case "concurrency":
+	case store.WaitConcurrency:
 		s += " key " + w.Key
 	}
 	if w.Until != nil {

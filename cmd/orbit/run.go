@@ -103,7 +103,7 @@ func waitForEnd(ctx context.Context, e *engine.Engine, id string, stderr io.Writ
 			return inst, nil
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("interrupted; instance %s was %s", id, inst.Status)
-		case inst.Status == store.Waiting && inst.Waiting != nil && inst.Waiting.Kind == "event":
+		case inst.Status == store.Waiting && inst.Waiting != nil && inst.Waiting.Kind == store.WaitEvent:
 			return nil, fmt.Errorf("instance %s waits in state %s for event %q, which only a running sidecar (orbit serve) can deliver",
 				id, inst.State, inst.Waiting.Event)
 		}
@@ -125,11 +125,11 @@ func describeWait(in *store.Instance) string {
 		until = " until " + w.Until.Format(time.RFC3339)
 	}
 	switch w.Kind {
-	case "timer":
+	case store.WaitTimer:
 		return fmt.Sprintf("waits in state %s: timer%s", in.State, until)
-	case "retry":
+	case store.WaitRetry:
 		return fmt.Sprintf("waits in state %s: retry attempt %d after %s%s", in.State, w.Attempt, w.Error, until)
-	case "child":
+	case store.WaitChild:
 		return fmt.Sprintf("waits in state %s: child instance %s", in.State, w.Instance)
 	default:
 		return fmt.Sprintf("waits in state %s: %s", in.State, w.Kind)

@@ -60,20 +60,20 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 // error once.
 func (m *Metrics) OnEvent(workflow string, ev *store.Event) {
 	switch ev.Type {
-	case "ExecutionStarted":
+	case store.EventExecutionStarted:
 		m.started.WithLabelValues(workflow).Inc()
-	case "StateEntered":
+	case store.EventStateEntered:
 		m.steps.WithLabelValues(workflow).Inc()
-	case "TaskRetryScheduled", "ErrorCaught":
+	case store.EventTaskRetryScheduled, store.EventErrorCaught:
 		m.errors.WithLabelValues(workflow, ev.Error).Inc()
-	case "ExecutionSucceeded":
+	case store.EventExecutionSucceeded:
 		m.ended.WithLabelValues(workflow, string(store.Succeeded)).Inc()
-	case "ExecutionCancelled":
+	case store.EventExecutionCancelled:
 		m.ended.WithLabelValues(workflow, string(store.Cancelled)).Inc()
-	case "ExecutionFailed":
+	case store.EventExecutionFailed:
 		m.ended.WithLabelValues(workflow, string(store.Failed)).Inc()
 		m.errors.WithLabelValues(workflow, ev.Error).Inc()
-	case "ExecutionTimedOut":
+	case store.EventExecutionTimedOut:
 		m.ended.WithLabelValues(workflow, string(store.TimedOut)).Inc()
 		m.errors.WithLabelValues(workflow, ev.Error).Inc()
 	}

@@ -109,7 +109,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	d.inst, d.bundle, d.wf, d.machine = in, b, wf, wf.Machines[""]
 	d.data = data
 	d.setDeadline()
-	d.event(store.Event{Type: "ExecutionStarted", Input: input})
+	d.event(store.Event{Type: store.EventExecutionStarted, Input: input})
 	d.enter(wf.Start, data, input)
 	if wf.Concurrency != nil {
 		key, err := concurrencyKey(wf, data, d.context())
@@ -119,7 +119,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		}
 		in.ConcKey, in.ConcSeq = key, e.conc.arrival(time.Now())
 		if !e.conc.acquire(slotKey(wf.Name, key), wf.Concurrency.Limit, id) {
-			in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: "concurrency", Key: key}
+			in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: store.WaitConcurrency, Key: key}
 		}
 	}
 	snapshot := in.Clone()

@@ -41,7 +41,7 @@ func (d *driver) fanOut(st *flow.State, in any, c *flow.Context) {
 	if !d.startChildren(st, in) {
 		return
 	}
-	d.park(&store.WaitingFor{Kind: "child", Instance: d.inst.Children[0]})
+	d.park(&store.WaitingFor{Kind: store.WaitChild, Instance: d.inst.Children[0]})
 }
 
 // startChildren starts children until the state's concurrency is reached.
@@ -99,9 +99,9 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 		child.Seq, child.Entered, child.EnteredAt = 2, 2, now
 		d.batch.Instances = append(d.batch.Instances, child)
 		d.batch.Events = append(d.batch.Events,
-			store.Event{Instance: child.ID, Seq: 1, Type: "ExecutionStarted", Time: now, Input: enc},
-			store.Event{Instance: child.ID, Seq: 2, Type: "StateEntered", Time: now, State: m.Start, Input: enc})
-		d.event(store.Event{Type: "ChildStarted", State: st.Name, Child: child.ID})
+			store.Event{Instance: child.ID, Seq: 1, Type: store.EventExecutionStarted, Time: now, Input: enc},
+			store.Event{Instance: child.ID, Seq: 2, Type: store.EventStateEntered, Time: now, State: m.Start, Input: enc})
+		d.event(store.Event{Type: store.EventChildStarted, State: st.Name, Child: child.ID})
 		p.Children = append(p.Children, child.ID)
 		p.NextItem++
 		d.wake = append(d.wake, child.ID)
@@ -154,7 +154,7 @@ func (d *driver) collect(st *flow.State) bool {
 			continue
 		case c.Status == store.Succeeded:
 			p.Collected[c.Index] = c.Output
-			d.event(store.Event{Type: "ChildCompleted", State: st.Name, Child: id, Output: c.Output})
+			d.event(store.Event{Type: store.EventChildCompleted, State: st.Name, Child: id, Output: c.Output})
 		default:
 			if failure == nil {
 				failure = &flow.Error{Name: c.Error, Cause: c.Cause}
@@ -162,7 +162,7 @@ func (d *driver) collect(st *flow.State) bool {
 					failure.Name = flow.ErrTaskFailed
 				}
 			}
-			d.event(store.Event{Type: "ChildCompleted", State: st.Name, Child: id, Error: c.Error, Cause: c.Cause})
+			d.event(store.Event{Type: store.EventChildCompleted, State: st.Name, Child: id, Error: c.Error, Cause: c.Cause})
 		}
 		changed = true
 	}

@@ -248,7 +248,7 @@ func (d *driver) apply(m message) error {
 		if cause == "" {
 			cause = "cancelled"
 		}
-		d.end(store.Cancelled, "ExecutionCancelled", nil, &flow.Error{Name: flow.ErrCancelled, Cause: cause})
+		d.end(store.Cancelled, store.EventExecutionCancelled, nil, &flow.Error{Name: flow.ErrCancelled, Cause: cause})
 		return nil
 	case msgPause:
 		if in.Status.Terminal() {
@@ -256,7 +256,7 @@ func (d *driver) apply(m message) error {
 		}
 		if in.Status != store.Paused {
 			in.PausedStatus, in.PausedWaiting = in.Status, in.Waiting
-			in.Status, in.Waiting = store.Paused, &store.WaitingFor{Kind: "paused"}
+			in.Status, in.Waiting = store.Paused, &store.WaitingFor{Kind: store.WaitPaused}
 			d.touch()
 		}
 		return nil
@@ -294,7 +294,7 @@ func (d *driver) apply(m message) error {
 func (d *driver) evaluate() {
 	for d.inst != nil && !d.inst.Status.Terminal() {
 		if d.deadlinePassed() {
-			d.end(store.TimedOut, "ExecutionTimedOut", nil, &flow.Error{Name: flow.ErrTimeout,
+			d.end(store.TimedOut, store.EventExecutionTimedOut, nil, &flow.Error{Name: flow.ErrTimeout,
 				Cause: fmt.Sprintf("workflow %s exceeded its timeout of %s", d.inst.Workflow, d.wf.Timeout)})
 			d.commit()
 			return
@@ -447,7 +447,7 @@ func (d *driver) afterCommit() {
 }
 
 // end finishes the instance with a terminal status.
-func (d *driver) end(status store.Status, evType string, output json.RawMessage, fe *flow.Error) {
+func (d *driver) end(status store.Status, evType store.EventType, output json.RawMessage, fe *flow.Error) {
 	in := d.inst
 	now := d.e.clock.Now()
 	in.Status, in.EndedAt, in.Waiting = status, &now, nil

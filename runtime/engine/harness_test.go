@@ -123,9 +123,9 @@ func (h *harness) until(id string, what string, cond func(*store.Instance) bool)
 	}
 }
 
-func (h *harness) waitingFor(id, kind string) *store.Instance {
+func (h *harness) waitingFor(id string, kind store.WaitingKind) *store.Instance {
 	h.t.Helper()
-	return h.until(id, "waiting for "+kind, func(in *store.Instance) bool {
+	return h.until(id, "waiting for "+string(kind), func(in *store.Instance) bool {
 		return in.Status == store.Waiting && in.Waiting != nil && in.Waiting.Kind == kind
 	})
 }
@@ -155,7 +155,7 @@ func (h *harness) history(id string) []store.Event {
 func types(evs []store.Event) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
-		out[i] = e.Type
+		out[i] = string(e.Type)
 	}
 	return out
 }

@@ -136,7 +136,7 @@ func (d *driver) migrate(req *migrateRequest) error {
 	if in.Visits[state] == 0 {
 		in.Visits[state] = 1
 	}
-	d.event(store.Event{Type: "Migrated", State: state, From: from, To: wf.Version, Input: enc})
+	d.event(store.Event{Type: store.EventMigrated, State: state, From: from, To: wf.Version, Input: enc})
 	return nil
 }
 
@@ -144,15 +144,15 @@ func (d *driver) migrate(req *migrateRequest) error {
 // old, or "" when it can.
 func compatible(old, target *flow.State, w *store.WaitingFor) string {
 	switch w.Kind {
-	case "timer":
+	case store.WaitTimer:
 		if target.Kind != flow.Wait {
 			return fmt.Sprintf("it waits on a timer but state %q is a %s", target.Name, target.Kind)
 		}
-	case "event":
+	case store.WaitEvent:
 		if target.Kind != flow.Await || target.Event != w.Event {
 			return fmt.Sprintf("it waits for event %q but state %q does not await it", w.Event, target.Name)
 		}
-	case "retry":
+	case store.WaitRetry:
 		if old != nil && target.Kind != old.Kind {
 			return fmt.Sprintf("it waits to retry a %s but state %q is a %s", old.Kind, target.Name, target.Kind)
 		}

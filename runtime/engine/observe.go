@@ -49,7 +49,7 @@ func (d *driver) owe(ev *store.Event) {
 		return
 	}
 	for i, o := range d.bundle.Observers {
-		if (o.Workflow != "*" && o.Workflow != d.inst.Workflow) || o.On != ev.Type || (o.State != "" && o.State != ev.State) {
+		if (o.Workflow != "*" && o.Workflow != d.inst.Workflow) || store.EventType(o.On) != ev.Type || (o.State != "" && o.State != ev.State) {
 			continue
 		}
 		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: ev.Time, Instance: d.id, Kind: observerJob(ev.Seq, i, 1)})
@@ -123,7 +123,7 @@ func (q *observerQueue) call(t store.Timer) {
 		e.timers.add(next)
 		return
 	}
-	q.done(t, &store.Event{Type: "ObserverFailed", State: ev.State, Error: fe.Name,
+	q.done(t, &store.Event{Type: store.EventObserverFailed, State: ev.State, Error: fe.Name,
 		Cause: o.RoutineName + ": " + fe.Cause, Attempt: attempt})
 }
 

@@ -81,8 +81,8 @@ func (d *driver) step() bool {
 			d.fail(fe)
 			return true
 		}
-		d.event(store.Event{Type: "StateExited", State: st.Name, Output: enc})
-		d.end(store.Succeeded, "ExecutionSucceeded", enc, nil)
+		d.event(store.Event{Type: store.EventStateExited, State: st.Name, Output: enc})
+		d.end(store.Succeeded, store.EventExecutionSucceeded, enc, nil)
 	case flow.Fail:
 		name, err1 := flow.Text(st.Error, in, c)
 		cause, err2 := flow.Text(st.Cause, in, c)
@@ -109,7 +109,7 @@ func eval(e flow.Expr, data any, c *flow.Context) (any, error) {
 
 // task calls the state's routine with the attempt's deadline.
 func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
-	ev := store.Event{Type: "TaskScheduled", State: st.Name, Attempt: c.Attempt}
+	ev := store.Event{Type: store.EventTaskScheduled, State: st.Name, Attempt: c.Attempt}
 	if st.Input == nil {
 		ev.Input = d.dataEnc
 	} else {
@@ -147,17 +147,17 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 			// A cancel message ends the instance; the step's error is moot.
 			return true
 		}
-		d.event(store.Event{Type: "TaskFailed", State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
+		d.event(store.Event{Type: store.EventTaskFailed, State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
 		d.raise(st, fe)
 		return true
 	}
 	out, fe := d.encode(res)
 	if fe != nil {
-		d.event(store.Event{Type: "TaskFailed", State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
+		d.event(store.Event{Type: store.EventTaskFailed, State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
 		d.raise(st, fe)
 		return true
 	}
-	d.event(store.Event{Type: "TaskSucceeded", State: st.Name, Output: out, Attempt: c.Attempt})
+	d.event(store.Event{Type: store.EventTaskSucceeded, State: st.Name, Output: out, Attempt: c.Attempt})
 	d.complete(st, res)
 	return true
 }
@@ -265,19 +265,19 @@ func (d *driver) wait(st *flow.State, in any, c *flow.Context) {
 		}
 		until = t
 	}
-	d.event(store.Event{Type: "TimerStarted", State: st.Name, DelayMS: until.Sub(c.Now).Milliseconds()})
-	d.park(&store.WaitingFor{Kind: "timer", Until: timePtr(until)})
+	d.event(store.Event{Type: store.EventTimerStarted, State: st.Name, DelayMS: until.Sub(c.Now).Milliseconds()})
+	d.park(&store.WaitingFor{Kind: store.WaitTimer, Until: timePtr(until)})
 }
 
 func (d *driver) await(st *flow.State, in any) {
 	if d.takeEvent(st) {
 		return
 	}
-	w := &store.WaitingFor{Kind: "event", Event: st.Event}
+	w := &store.WaitingFor{Kind: store.WaitEvent, Event: st.Event}
 	if st.Timeout > 0 {
 		w.Until = timePtr(d.e.clock.Now().Add(st.Timeout))
 	}
-	d.event(store.Event{Type: "EventAwaited", State: st.Name, Event: st.Event})
+	d.event(store.Event{Type: store.EventEventAwaited, State: st.Name, Event: st.Event})
 	d.park(w)
 }
 
@@ -301,7 +301,7 @@ func (d *driver) takeEvent(st *flow.State) bool {
 	if d.inst.Status == store.Waiting {
 		d.unpark()
 	}
-	d.event(store.Event{Type: "EventReceived", State: st.Name, Event: st.Event, Output: p.Payload})
+	d.event(store.Event{Type: store.EventEventReceived, State: st.Name, Event: st.Event, Output: p.Payload})
 	d.complete(st, payload)
 	return true
 }
@@ -323,12 +323,12 @@ func (d *driver) recheck() bool {
 		return true
 	}
 	switch w.Kind {
-	case "timer":
+	case store.WaitTimer:
 		if !due {
 			return false
 		}
 		d.unpark()
-		d.event(store.Event{Type: "TimerFired", State: st.Name})
+		d.event(store.Event{Type: store.EventTimerFired, State: st.Name})
 		in, err := eval(st.Input, d.data, d.context())
 		if err != nil {
 			d.raise(st, flow.AsError(err, flow.ErrRuntime))
@@ -336,13 +336,13 @@ func (d *driver) recheck() bool {
 		}
 		d.complete(st, in)
 		return true
-	case "retry":
+	case store.WaitRetry:
 		if !due {
 			return false
 		}
 		d.unpark()
 		return true
-	case "event":
+	case store.WaitEvent:
 		if d.takeEvent(st) {
 			return true
 		}
@@ -352,7 +352,7 @@ func (d *driver) recheck() bool {
 		d.unpark()
 		d.raise(st, flow.Errorf(flow.ErrTimeout, "await %s: event %s did not arrive within %s", st.Name, st.Event, st.Timeout))
 		return true
-	case "child":
+	case store.WaitChild:
 		return d.collect(st)
 	}
 	return false
@@ -391,9 +391,9 @@ func (d *driver) exit(st *flow.State, next string, out any) {
 		return
 	}
 	d.data = out // observers of StateExited see the output
-	d.event(store.Event{Type: "StateExited", State: st.Name, Output: enc})
+	d.event(store.Event{Type: store.EventStateExited, State: st.Name, Output: enc})
 	if next == "" {
-		d.end(store.Succeeded, "ExecutionSucceeded", enc, nil)
+		d.end(store.Succeeded, store.EventExecutionSucceeded, enc, nil)
 		return
 	}
 	d.enter(next, out, enc)
@@ -409,7 +409,7 @@ func (d *driver) enter(name string, data any, enc json.RawMessage) {
 	in.Visits[name]++
 	in.Attempt = 1
 	in.Data, d.dataEnc, d.data = enc, enc, data
-	d.event(store.Event{Type: "StateEntered", State: name, Input: enc})
+	d.event(store.Event{Type: store.EventStateEntered, State: name, Input: enc})
 	in.Entered, in.EnteredAt = in.Seq, d.e.clock.Now()
 }
 
@@ -437,14 +437,14 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 		delay := r.Delay(in.Attempt, d.e.random())
 		in.Attempt++
 		d.clearFanOut()
-		d.event(store.Event{Type: "TaskRetryScheduled", State: st.Name, Error: fe.Name, Cause: fe.Cause,
+		d.event(store.Event{Type: store.EventTaskRetryScheduled, State: st.Name, Error: fe.Name, Cause: fe.Cause,
 			Attempt: in.Attempt, DelayMS: delay.Milliseconds()})
 		if delay <= 0 {
 			d.touch()
 			return
 		}
 		until := d.e.clock.Now().Add(delay)
-		d.park(&store.WaitingFor{Kind: "retry", Attempt: in.Attempt, Error: fe.Name, Until: &until})
+		d.park(&store.WaitingFor{Kind: store.WaitRetry, Attempt: in.Attempt, Error: fe.Name, Until: &until})
 		return
 	}
 	for i := range st.Catch {
@@ -453,7 +453,7 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 			continue
 		}
 		d.clearFanOut()
-		d.event(store.Event{Type: "ErrorCaught", State: st.Name, Error: fe.Name, Cause: fe.Cause})
+		d.event(store.Event{Type: store.EventErrorCaught, State: st.Name, Error: fe.Name, Cause: fe.Cause})
 		var data any = map[string]any{"error": fe.Name, "cause": fe.Cause}
 		if c.Finish != nil {
 			// A catcher's own failure is not caught again: the
@@ -494,7 +494,7 @@ func matchRetrier(rs []flow.Retrier, name string) *flow.Retrier {
 
 // fail ends the instance as FAILED, keeping its state and data for redrive.
 func (d *driver) fail(fe *flow.Error) {
-	d.end(store.Failed, "ExecutionFailed", nil, fe)
+	d.end(store.Failed, store.EventExecutionFailed, nil, fe)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // Kind is a state type (SPEC 1.1).
@@ -268,9 +270,9 @@ func (w *Workflow) Index() {
 
 // Observer runs a routine when a history event happens (SPEC 1.4).
 type Observer struct {
-	Workflow    string // a name or "*"
-	On          string // history event type
-	State       string // optional
+	Workflow    string          // a name or "*"
+	On          store.EventType // history event type
+	State       string          // optional
 	RoutineName string
 	Routine     Routine
 	Input       Expr // applied to the instance data; nil: the event

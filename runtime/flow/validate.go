@@ -6,16 +6,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-)
 
-// eventTypes are the history event types of SPEC 2.4: the only values an
-// observer's `on` can ever match, so anything else is a typo.
-var eventTypes = []string{
-	"ExecutionStarted", "StateEntered", "TaskScheduled", "TaskSucceeded", "TaskFailed",
-	"TaskRetryScheduled", "ErrorCaught", "StateExited", "TimerStarted", "TimerFired",
-	"EventAwaited", "EventReceived", "ChildStarted", "ChildCompleted", "ObserverFailed",
-	"ExecutionSucceeded", "ExecutionFailed", "ExecutionCancelled", "ExecutionTimedOut",
-}
+	"github.com/orbit-sidecar/orbit/store"
+)
 
 // Validate checks the structure of every workflow of the bundle, every
 // machine nested in them (parallel branches, map iterators) and every
@@ -271,8 +264,8 @@ func (v *validator) observer(n int, o *Observer) {
 			v.add(o.Pos, "%s: the bundle defines no such workflow", prefix)
 		}
 	}
-	if !slices.Contains(eventTypes, o.On) {
-		v.add(o.Pos, "%s: on %q is not a history event type; use one of %s", prefix, o.On, strings.Join(eventTypes, ", "))
+	if !o.On.Valid() {
+		v.add(o.Pos, "%s: on %q is not a history event type; use one of %s", prefix, o.On, eventTypeList)
 	}
 	if w != nil && o.State != "" && !hasState(&w.Machine, o.State) {
 		v.add(o.Pos, "%s: state %q is not a state of the workflow", prefix, o.State)
@@ -443,3 +436,12 @@ func canEnd(m *Machine) map[string]bool {
 	}
 	return ends
 }
+
+// eventTypeList is store.EventTypes for messages.
+var eventTypeList = func() string {
+	names := make([]string, len(store.EventTypes))
+	for i, t := range store.EventTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}()

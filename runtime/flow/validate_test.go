@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // at is a position in the fixture file, so expectations read as file:line.
@@ -61,6 +63,18 @@ func TestValidateAcceptsValidBundle(t *testing.T) {
 	b.Observers = append(b.Observers, nil)
 	if ps := Validate(b); len(ps) != 0 {
 		t.Fatalf("want no problems, got:\n%v", ps)
+	}
+}
+
+// An observer may watch every history event the engine writes, Migrated
+// included: the list it is checked against is the store's one list.
+func TestValidateAcceptsEveryEventType(t *testing.T) {
+	for _, typ := range store.EventTypes {
+		b := validBundle()
+		b.Observers[0].On, b.Observers[0].State = typ, ""
+		if ps := Validate(b); len(ps) != 0 {
+			t.Errorf("on %q: %v", typ, ps)
+		}
 	}
 }
 
@@ -203,7 +217,7 @@ func TestValidateProblems(t *testing.T) {
 				`wf.lua:1: workflow "order": concurrency limit is 0; it must be 1 or more`,
 			}},
 		{"observer event type", func(b *Bundle) { b.Observers[0].On = "StateExit" },
-			[]string{`wf.lua:20: observer 1 of workflow "order": on "StateExit" is not a history event type; use one of ExecutionStarted, StateEntered, TaskScheduled, TaskSucceeded, TaskFailed, TaskRetryScheduled, ErrorCaught, StateExited, TimerStarted, TimerFired, EventAwaited, EventReceived, ChildStarted, ChildCompleted, ObserverFailed, ExecutionSucceeded, ExecutionFailed, ExecutionCancelled, ExecutionTimedOut`}},
+			[]string{`wf.lua:20: observer 1 of workflow "order": on "StateExit" is not a history event type; use one of ExecutionStarted, StateEntered, TaskScheduled, TaskSucceeded, TaskFailed, TaskRetryScheduled, ErrorCaught, StateExited, TimerStarted, TimerFired, EventAwaited, EventReceived, ChildStarted, ChildCompleted, ObserverFailed, Migrated, ExecutionSucceeded, ExecutionFailed, ExecutionCancelled, ExecutionTimedOut`}},
 		{"observer workflow", func(b *Bundle) { b.Observers[0].Workflow = "other" },
 			[]string{`wf.lua:20: observer 1 of workflow "other": the bundle defines no such workflow`}},
 		{"observer without workflow", func(b *Bundle) { b.Observers[0].Workflow = "" },

@@ -111,7 +111,7 @@ func (o *object) waiting(k string, w *store.WaitingFor) {
 	}
 	o.key(k)
 	in := openObject(o.b)
-	in.str("kind", w.Kind)
+	in.str("kind", string(w.Kind))
 	in.strOmit("event", w.Event)
 	in.timeOmit("until", w.Until)
 	in.intOmit("attempt", int64(w.Attempt))
@@ -208,7 +208,7 @@ func appendEvent(b []byte, ev *store.Event) ([]byte, error) {
 	}
 	o := openObject(b)
 	o.uint("seq", ev.Seq)
-	o.str("type", ev.Type)
+	o.str("type", string(ev.Type))
 	o.time("time", ev.Time)
 	o.strOmit("state", ev.State)
 	o.raw("input", ev.Input)

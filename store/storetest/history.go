@@ -9,7 +9,7 @@ import (
 	"github.com/orbit-sidecar/orbit/store"
 )
 
-func event(instance string, seq uint64, typ string) store.Event {
+func event(instance string, seq uint64, typ store.EventType) store.Event {
 	return store.Event{
 		Instance: instance, Seq: seq, Type: typ, Time: at(int(seq)), State: "S",
 		Output: json.RawMessage(fmt.Sprintf(`{"n":%d}`, seq)),
