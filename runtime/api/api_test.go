@@ -129,6 +129,19 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
+// An input on which the workflow's concurrency key does not resolve is the
+// client's mistake: 400 naming the key, not an internal error.
+func TestStartWithoutConcurrencyKeyIsBadRequest(t *testing.T) {
+	serial := workflow("serial", "Wait", &flow.State{Name: "Wait", Kind: flow.Await, Event: "go"})
+	serial.Concurrency = &flow.Concurrency{Key: flow.MustPath("$.order"), Limit: 1}
+	s := newServer(t, bundle(serial), api.Options{})
+	r := s.post("/v1/workflows/serial/instances", `{"other": 1}`).want(t, 400, api.CodeBadRequest)
+	if e, _ := r.json["error"].(map[string]any); !strings.Contains(fmt.Sprint(e["message"]), "$.order") {
+		t.Errorf("message %v does not name the key", e["message"])
+	}
+	s.post("/v1/workflows/serial/instances", `{"order": "o-1"}`).want(t, 201, "")
+}
+
 func TestStartPassesTraceParent(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{})
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

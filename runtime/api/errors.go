@@ -44,27 +44,47 @@ func writeError(ctx *fasthttp.RequestCtx, status int, code, message string) {
 // writeEngineError answers an engine or store error with its status; what
 // no case names is a 500 and is logged, since the caller did nothing wrong.
 func (s *Server) writeEngineError(ctx *fasthttp.RequestCtx, err error) {
+	a := engineAnswer(err)
+	if a.status == fasthttp.StatusInternalServerError {
+		s.opt.Log.Error("api request failed", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
+	}
+	if a.retryAfter != "" {
+		ctx.Response.Header.Set("Retry-After", a.retryAfter)
+	}
+	writeError(ctx, a.status, a.code, a.message)
+}
+
+// errorAnswer is how the API answers one error.
+type errorAnswer struct {
+	status     int
+	code       string
+	message    string
+	retryAfter string // seconds, for 503
+}
+
+// engineAnswer maps every sentinel error of the engine (runtime/engine's
+// errors.go) and the store to its answer; anything else is internal.
+func engineAnswer(err error) errorAnswer {
+	msg := err.Error()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(ctx, fasthttp.StatusNotFound, CodeNotFound, "instance not found")
+		return errorAnswer{status: fasthttp.StatusNotFound, code: CodeNotFound, message: "instance not found"}
 	case errors.Is(err, engine.ErrUnknownWorkflow):
-		writeError(ctx, fasthttp.StatusNotFound, CodeUnknownWorkflow, err.Error())
-	case errors.Is(err, engine.ErrConflict):
-		writeError(ctx, fasthttp.StatusConflict, CodeConflict, err.Error())
+		return errorAnswer{status: fasthttp.StatusNotFound, code: CodeUnknownWorkflow, message: msg}
+	case errors.Is(err, engine.ErrConflict), errors.Is(err, engine.ErrNotEnded), errors.Is(err, engine.ErrNotPaused),
+		errors.Is(err, engine.ErrCannotMigrate):
+		return errorAnswer{status: fasthttp.StatusConflict, code: CodeConflict, message: msg}
 	case errors.Is(err, engine.ErrEnded):
-		writeError(ctx, fasthttp.StatusConflict, CodeEnded, err.Error())
-	case errors.Is(err, engine.ErrNotEnded), errors.Is(err, engine.ErrNotPaused):
-		writeError(ctx, fasthttp.StatusConflict, CodeConflict, err.Error())
+		return errorAnswer{status: fasthttp.StatusConflict, code: CodeEnded, message: msg}
 	case errors.Is(err, engine.ErrPayloadTooLarge):
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, err.Error())
-	case errors.Is(err, engine.ErrBadID):
-		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, err.Error())
+		return errorAnswer{status: fasthttp.StatusRequestEntityTooLarge, code: CodePayloadTooLarge, message: msg}
+	case errors.Is(err, engine.ErrBadID), errors.Is(err, engine.ErrBadInput):
+		return errorAnswer{status: fasthttp.StatusBadRequest, code: CodeBadRequest, message: msg}
 	case errors.Is(err, engine.ErrClosed):
-		ctx.Response.Header.Set("Retry-After", "1")
-		writeError(ctx, fasthttp.StatusServiceUnavailable, CodeUnavailable, "the sidecar is shutting down")
+		return errorAnswer{status: fasthttp.StatusServiceUnavailable, code: CodeUnavailable,
+			message: "the sidecar is shutting down", retryAfter: "1"}
 	default:
-		s.opt.Log.Error("api request failed", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
-		writeError(ctx, fasthttp.StatusInternalServerError, CodeInternal, err.Error())
+		return errorAnswer{status: fasthttp.StatusInternalServerError, code: CodeInternal, message: msg}
 	}
 }
 

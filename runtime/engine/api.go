@@ -41,13 +41,13 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	if len(bytes.TrimSpace(opt.Input)) > 0 {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, opt.Input); err != nil {
-			return nil, false, fmt.Errorf("input is not JSON: %w", err)
+			return nil, false, fmt.Errorf("%w: input is not JSON: %v", ErrBadInput, err)
 		}
 		input = buf.Bytes()
 	}
 	var data any
 	if err := json.Unmarshal(input, &data); err != nil {
-		return nil, false, fmt.Errorf("input is not JSON: %w", err)
+		return nil, false, fmt.Errorf("%w: input is not JSON: %v", ErrBadInput, err)
 	}
 	b, wf, err := e.bundleFor(workflow, opt.Version)
 	if err != nil {
@@ -205,7 +205,7 @@ func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMes
 	if len(bytes.TrimSpace(payload)) == 0 {
 		payload = json.RawMessage("null")
 	} else if !json.Valid(payload) {
-		return errors.New("event payload is not JSON")
+		return fmt.Errorf("%w: event payload is not JSON", ErrBadInput)
 	}
 	inst, err := e.store.Instance(id)
 	if err != nil {

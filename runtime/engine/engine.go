@@ -24,19 +24,6 @@ import (
 	"github.com/orbit-sidecar/orbit/store"
 )
 
-// Errors the API maps to statuses.
-var (
-	ErrUnknownWorkflow = errors.New("unknown workflow")
-	ErrConflict        = errors.New("an instance with this id exists with another input")
-	ErrEnded           = errors.New("instance has ended")
-	ErrNotEnded        = errors.New("instance has not failed or timed out")
-	ErrPayloadTooLarge = errors.New("payload too large")
-	ErrBadID           = errors.New("bad instance id")
-	ErrClosed          = errors.New("engine is closed")
-	ErrNotPaused       = errors.New("instance is not paused")
-	ErrBadInput        = errors.New("bad input")
-)
-
 // Config wires an engine.
 type Config struct {
 	Store store.Store

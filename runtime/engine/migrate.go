@@ -25,9 +25,6 @@ type Migration struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
-// ErrCannotMigrate wraps the reason an instance cannot move.
-var ErrCannotMigrate = errors.New("cannot migrate")
-
 type migrateRequest struct {
 	version string
 	dryRun  bool
