@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 )
 
 // sidecar is a running `orbit serve` on an OS-chosen loopback port.
@@ -133,20 +136,20 @@ func (s *sidecar) start(wf, query, input string) answer {
 	return s.do("POST", "/v1/workflows/"+wf+"/instances"+query, input)
 }
 
-// until polls an instance until cond holds.
+// String shows the answer in failure messages.
+func (a answer) String() string { return fmt.Sprintf("%d %s", a.status, a.body) }
+
+// until polls an instance until it answers 200 and cond holds; a whole
+// process under test gets twice the usual time.
 func (s *sidecar) until(id, what string, cond func(answer) bool) answer {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	return orbittest.Until(s.t, 2*orbittest.Timeout, "instance "+id+" "+what, func() (answer, error) {
 		a := s.do("GET", "/v1/instances/"+id, "")
-		if a.status == 200 && cond(a) {
-			return a
+		if a.status != 200 {
+			return a, errors.New(a.String())
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("instance %s never got %s; last %d %s", id, what, a.status, a.body)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return a, nil
+	}, cond)
 }
 
 func (s *sidecar) status(id, status string) answer {
@@ -323,19 +326,11 @@ func TestServeInFlightBound(t *testing.T) {
 			}
 		}
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		a := s.do("GET", "/v1/instances/held", "")
-		if a.status == 429 {
-			if a.code() != "too_many_requests" || a.header.Get("Retry-After") == "" {
-				t.Fatalf("429 answer %v %s", a.header, a.body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never answered 429 with a request held; last %d %s", a.status, a.body)
-		}
-		time.Sleep(5 * time.Millisecond)
+	a := orbittest.Until(t, 2*orbittest.Timeout, "a 429 with a request held",
+		func() (answer, error) { return s.do("GET", "/v1/instances/held", ""), nil },
+		func(a answer) bool { return a.status == 429 })
+	if a.code() != "too_many_requests" || a.header.Get("Retry-After") == "" {
+		t.Fatalf("429 answer %v %s", a.header, a.body)
 	}
 	// A shutdown answers the held start at once.
 	if err := s.proc.Process.Signal(syscall.SIGTERM); err != nil {

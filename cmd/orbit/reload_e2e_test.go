@@ -6,7 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 )
 
 // scriptVersion is a workflow that awaits an event and then says which
@@ -80,15 +81,7 @@ func writeFile(t *testing.T, path, body string) {
 // untilWorkflows polls GET /v1/workflows until cond holds on its body.
 func (s *sidecar) untilWorkflows(what string, cond func(string) bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		a := s.do("GET", "/v1/workflows", "")
-		if a.status == 200 && cond(string(a.body)) {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("GET /v1/workflows never showed %s: %s", what, a.body)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	orbittest.Until(s.t, 2*orbittest.Timeout, "GET /v1/workflows showing "+what,
+		func() (answer, error) { return s.do("GET", "/v1/workflows", ""), nil },
+		func(a answer) bool { return a.status == 200 && cond(string(a.body)) })
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
@@ -482,30 +483,17 @@ func TestInFlightBoundAnswers429(t *testing.T) {
 	for _, id := range ids {
 		wg.Go(func() { s.post("/v1/workflows/await/instances?wait=30s&id="+id, `{}`) })
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := s.get("/v1/workflows")
-		if r.status == 429 {
-			r.want(t, 429, api.CodeTooManyRequests)
-			if r.header.Get("Retry-After") != "1" {
-				t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never answered 429 with two requests held")
-		}
-		time.Sleep(time.Millisecond)
+	r := orbittest.Until(t, orbittest.Timeout, "a 429 with two requests held",
+		func() (reply, error) { return s.get("/v1/workflows"), nil },
+		func(r reply) bool { return r.status == 429 })
+	r.want(t, 429, api.CodeTooManyRequests)
+	if r.header.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
 	}
 	// Release the held starts: their events go to the engine directly,
 	// since the API is full.
 	for _, id := range ids {
-		for s.engine.Send(context.Background(), id, "go", nil) != nil {
-			if time.Now().After(deadline) {
-				t.Fatal("cannot release", id)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		orbittest.For(t, orbittest.Timeout, func() error { return s.engine.Send(context.Background(), id, "go", nil) })
 	}
 	wg.Wait()
 	s.get("/v1/workflows").want(t, 200, "")
@@ -515,16 +503,10 @@ func TestShutdownAnswersWaitingStarts(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{})
 	answered := make(chan reply, 1)
 	go func() { answered <- s.post("/v1/workflows/await/instances?wait=1m&id=held", `{}`) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := s.engine.Get("held"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the held start never began")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	orbittest.For(t, orbittest.Timeout, func() error {
+		_, err := s.engine.Get("held")
+		return err
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.api.Shutdown(ctx); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
@@ -141,20 +144,19 @@ func (r reply) want(t *testing.T, status int, code string) reply {
 
 func (r reply) str(key string) string { s, _ := r.json[key].(string); return s }
 
-// until polls GET /v1/instances/{id} until cond holds.
+// String shows the answer in failure messages.
+func (r reply) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
+
+// until polls GET /v1/instances/{id} until it answers 200 and cond holds.
 func (s *server) until(id, what string, cond func(reply) bool) reply {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	return orbittest.Until(s.t, orbittest.Timeout, "instance "+id+" "+what, func() (reply, error) {
 		r := s.get("/v1/instances/" + id)
-		if r.status == 200 && cond(r) {
-			return r
+		if r.status != 200 {
+			return r, errors.New(r.String())
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("instance %s never got %s; last %d %s", id, what, r.status, r.body)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return r, nil
+	}, cond)
 }
 
 func (s *server) status(id, status string) reply {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
@@ -535,13 +536,12 @@ func TestObserverRetriesThenRecordsFailure(t *testing.T) {
 	id := h.start("o", `{}`)
 	h.end(id)
 	h.advance(time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Contains(types(h.history(id)), "ObserverFailed") || got.n() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no ObserverFailed in %v", types(h.history(id)))
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if evs := types(h.history(id)); !slices.Contains(evs, "ObserverFailed") || got.n() == 0 {
+			return fmt.Errorf("no ObserverFailed in %v after %d calls", evs, got.n())
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	if got.n() != 1 {
 		t.Fatalf("observer ran %d times", got.n())
 	}
@@ -571,9 +571,12 @@ func TestRestartRerunsInterruptedTask(t *testing.T) {
 		})})
 	h := newHarness(t, bundle(wf))
 	id := h.start("k", `{}`)
-	for seen.n() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if seen.n() == 0 {
+			return errors.New("the task was never called")
+		}
+		return nil
+	})
 	// Close with an expired grace period: the step is abandoned, not failed.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -646,25 +649,24 @@ func TestObserverOwedBeforeCrashRunsAfterRestart(t *testing.T) {
 	h.end(id)
 	<-first
 	h.restart()
-	deadline := time.Now().Add(10 * time.Second)
-	for got.n() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the owed observer did not run after the restart")
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if got.n() < 2 {
+			return errors.New("the owed observer did not run after the restart")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	if got.keys[0] != got.keys[1] {
 		t.Fatalf("observer keys differ: %v", got.keys)
 	}
 	if slices.Contains(types(h.history(id)), "ObserverFailed") {
 		t.Fatal("an interrupted observer was recorded as failed")
 	}
-	for timers(t, h) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the finished observer job was not removed")
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if n := timers(t, h); n > 0 {
+			return fmt.Errorf("the finished observer job was not removed: %d timers left", n)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func timers(t *testing.T, h *harness) int {

@@ -3,27 +3,33 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/storetest"
 )
 
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// harness is an engine on a real bbolt file with a fake clock.
+// harness is an engine on a real bbolt file with a fake clock. The engine
+// writes through faults, which passes everything on until a test makes
+// writes fail or wait.
 type harness struct {
 	t      *testing.T
 	clock  *clock.Fake
 	path   string
 	store  *bolt.DB
+	faults *storetest.Faulty
 	engine *engine.Engine
 	bundle *flow.Bundle
 }
@@ -43,7 +49,8 @@ func (h *harness) open() {
 		h.t.Fatal(err)
 	}
 	h.store = st
-	h.engine = engine.New(engine.Config{Store: st, Clock: h.clock, Random: func() float64 { return 0.5 },
+	h.faults = storetest.NewFaulty(st)
+	h.engine = engine.New(engine.Config{Store: h.faults, Clock: h.clock, Random: func() float64 { return 0.5 },
 		Compile: func(files []flow.Source) (*flow.Bundle, error) {
 			// Test bundles are Go values; their one source names them.
 			for _, f := range files {
@@ -107,20 +114,11 @@ func (h *harness) end(id string) *store.Instance {
 	return in
 }
 
-// until polls the instance until cond holds (or fails after 10s).
+// until polls the instance until cond holds.
 func (h *harness) until(id string, what string, cond func(*store.Instance) bool) *store.Instance {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		in, err := h.engine.Get(id)
-		if err == nil && cond(in) {
-			return in
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("instance %s never got %s; last %+v (err %v)", id, what, in, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	return orbittest.Until(h.t, orbittest.Timeout, "instance "+id+" "+what,
+		func() (*store.Instance, error) { return h.engine.Get(id) }, cond)
 }
 
 func (h *harness) waitingFor(id string, kind store.WaitingKind) *store.Instance {
@@ -133,13 +131,12 @@ func (h *harness) waitingFor(id string, kind store.WaitingKind) *store.Instance 
 // advance moves the fake clock once the engine has armed its timers.
 func (h *harness) advance(d time.Duration) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.clock.Waiters() == 0 {
-		if time.Now().After(deadline) {
-			h.t.Fatal("no timer armed")
+	orbittest.For(h.t, orbittest.Timeout, func() error {
+		if h.clock.Waiters() == 0 {
+			return errors.New("no timer armed")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	h.clock.Advance(d)
 }
 

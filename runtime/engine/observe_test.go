@@ -1,10 +1,12 @@
 package engine_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -29,13 +31,12 @@ func TestObserverSucceedsOnItsLastRetry(t *testing.T) {
 	}
 	h.advance(time.Second)
 	h.advance(2 * time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for got.n() < 3 || timers(t, h) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("observer ran %d times; %d timers left", got.n(), timers(t, h))
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if got.n() < 3 || timers(t, h) > 0 {
+			return fmt.Errorf("observer ran %d times; %d timers left", got.n(), timers(t, h))
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	if got.n() != 3 {
 		t.Fatalf("observer ran %d times, want 3", got.n())
 	}

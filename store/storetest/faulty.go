@@ -1,0 +1,105 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// Faulty wraps a real store so that a test can make its writes fail, as a
+// full disk does, or hold them, as a slow disk does, at the moment it
+// chooses. Reads always go through: a full disk still reads.
+type Faulty struct {
+	store.Store
+
+	mu      sync.Mutex
+	failure error         // writes fail with it while set
+	held    chan struct{} // writes wait for it to close while set
+
+	refused atomic.Int64 // writes that failed
+	waiting atomic.Int64 // writes waiting on a hold now
+}
+
+// NewFaulty wraps s; it behaves exactly as s until told otherwise.
+func NewFaulty(s store.Store) *Faulty { return &Faulty{Store: s} }
+
+// FailWrites makes every Commit and KVPut fail with err, unwritten, until
+// Heal.
+func (f *Faulty) FailWrites(err error) {
+	f.mu.Lock()
+	f.failure = err
+	f.mu.Unlock()
+}
+
+// Heal lets writes through again.
+func (f *Faulty) Heal() { f.FailWrites(nil) }
+
+// Hold makes writes wait until release is called (or their context ends);
+// then they go through, or fail if FailWrites is in force.
+func (f *Faulty) Hold() (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.held = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			if f.held == ch {
+				f.held = nil
+			}
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Refused counts the writes that failed so far.
+func (f *Faulty) Refused() int64 { return f.refused.Load() }
+
+// Waiting counts the writes waiting on a Hold now.
+func (f *Faulty) Waiting() int64 { return f.waiting.Load() }
+
+// gate holds a write while a Hold is in force and says whether it fails.
+func (f *Faulty) gate(ctx context.Context) error {
+	f.mu.Lock()
+	held := f.held
+	f.mu.Unlock()
+	if held != nil {
+		f.waiting.Add(1)
+		select {
+		case <-held:
+		case <-ctx.Done():
+			f.waiting.Add(-1)
+			return ctx.Err()
+		}
+		f.waiting.Add(-1)
+	}
+	f.mu.Lock()
+	err := f.failure
+	f.mu.Unlock()
+	if err != nil {
+		f.refused.Add(1)
+		return fmt.Errorf("write to store: %w", err)
+	}
+	return nil
+}
+
+// Commit writes through to the wrapped store unless writes fail or are held.
+func (f *Faulty) Commit(ctx context.Context, b *store.Batch) error {
+	if err := f.gate(ctx); err != nil {
+		return err
+	}
+	return f.Store.Commit(ctx, b)
+}
+
+// KVPut writes through to the wrapped store unless writes fail or are held.
+func (f *Faulty) KVPut(ns, key string, value []byte) error {
+	if err := f.gate(context.Background()); err != nil {
+		return err
+	}
+	return f.Store.KVPut(ns, key, value)
+}
