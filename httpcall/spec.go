@@ -36,6 +36,7 @@ var methods = map[string]bool{
 // routine is a loaded Spec: everything that does not depend on the input is
 // worked out once here.
 type routine struct {
+	spec     Spec // as written, for tools that print definitions (orbit convert)
 	c        *Client
 	method   string
 	sendBody bool
@@ -50,7 +51,7 @@ func New(c *Client, s Spec) (flow.Routine, error) {
 	if c == nil {
 		return nil, fmt.Errorf("httpcall: nil client")
 	}
-	r := &routine{c: c, method: strings.ToUpper(s.Method), timeout: s.Timeout, full: s.FullResponse}
+	r := &routine{spec: s, c: c, method: strings.ToUpper(s.Method), timeout: s.Timeout, full: s.FullResponse}
 	if r.method == "" {
 		r.method = "GET"
 	}
@@ -73,6 +74,19 @@ func New(c *Client, s Spec) (flow.Routine, error) {
 		r.headers = append(r.headers, [2]string{k, v})
 	}
 	return r, nil
+}
+
+// Spec returns the routine as it was written, before ${ENV} expansion.
+func (r *routine) Spec() Spec { return r.spec }
+
+// SpecOf returns the spec of an http routine; ok is false for any other
+// routine.
+func SpecOf(r flow.Routine) (s Spec, ok bool) {
+	hr, ok := r.(*routine)
+	if !ok {
+		return Spec{}, false
+	}
+	return hr.spec, true
 }
 
 // Call sends the request for one task attempt and returns its result.

@@ -3,7 +3,9 @@ package scripting
 import (
 	"strings"
 
+	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/scripting/scenario"
 )
 
 // Format is a declarative definition format a scripts directory may hold
@@ -18,12 +20,13 @@ type Format interface {
 	// workflows and routines to b. It sees the routines and workflows the
 	// Lua scripts defined and must not redefine them. Task states name
 	// their routine by RoutineName; the loader resolves the names once
-	// every file is read. Problems carry file:line.
-	Define(files []flow.Source, b *flow.Bundle) flow.Problems
+	// every file is read. Problems carry file:line. http is the load's
+	// client, for the http routines a format declares.
+	Define(files []flow.Source, b *flow.Bundle, http *httpcall.Client) flow.Problems
 }
 
 // formats are the declarative formats the loader knows, besides Lua.
-var formats []Format
+var formats = []Format{scenario.Format{}}
 
 // luaSuffix selects the Lua scripts.
 const luaSuffix = ".lua"
@@ -65,7 +68,7 @@ func partition(srcs []flow.Source) (luaSrcs []flow.Source, byFormat [][]flow.Sou
 func (l *loader) defineFormats(byFormat [][]flow.Source) {
 	for i, files := range byFormat {
 		if len(files) > 0 {
-			l.probs = append(l.probs, formats[i].Define(files, l.b)...)
+			l.probs = append(l.probs, formats[i].Define(files, l.b, l.cfg.http)...)
 		}
 	}
 }

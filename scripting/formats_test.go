@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
@@ -18,7 +19,7 @@ type lineFormat struct{ seen *[]string }
 
 func (lineFormat) Suffix() string { return ".wf.txt" }
 
-func (f lineFormat) Define(files []flow.Source, b *flow.Bundle) flow.Problems {
+func (f lineFormat) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client) flow.Problems {
 	var probs flow.Problems
 	for _, src := range files {
 		*f.seen = append(*f.seen, src.Path)

@@ -95,7 +95,7 @@ func (l *loader) wasmRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Rout
 func (l *loader) defineObserver(t *lua.LTable, pos flow.Pos) {
 	f := l.fields(t, pos, "observe")
 	o := &flow.Observer{Pos: pos, Workflow: f.str("workflow"), On: store.EventType(f.str("on")), State: f.str("state"),
-		RoutineName: f.str("routine"), Input: f.expr("input")}
+		RoutineName: f.str("routine"), Input: f.expr("input"), Before: f.boolean("before")}
 	for i, rt := range f.tables("retry") {
 		o.Retry = append(o.Retry, l.retrier(rt, pos, fmt.Sprintf("observe, retry %d", i+1)))
 	}
@@ -130,7 +130,10 @@ func (l *loader) finish(hash string) {
 			}
 		}
 	}
-	for _, o := range l.observers {
+	// Declarative formats added their observers already; the scripts'
+	// follow, and all of them name their routine.
+	l.b.Observers = append(l.b.Observers, l.observers...)
+	for _, o := range l.b.Observers {
 		if o.RoutineName == "" {
 			continue
 		}
@@ -138,7 +141,6 @@ func (l *loader) finish(hash string) {
 			l.problem(o.Pos, fmt.Sprintf("observe: unknown routine %q", o.RoutineName))
 		}
 	}
-	l.b.Observers = append(l.b.Observers, l.observers...)
 	if p := l.cfg.plugins; p != nil {
 		l.b.Observers = append(l.b.Observers, p.Hooks()...)
 	}

@@ -54,9 +54,9 @@ func cmdGraph(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *format == "mermaid" {
-		fmt.Fprint(stdout, flow.Mermaid(wf))
+		fmt.Fprint(stdout, flow.Mermaid(wf, b.Observers...))
 	} else {
-		fmt.Fprint(stdout, flow.DOT(wf))
+		fmt.Fprint(stdout, flow.DOT(wf, b.Observers...))
 	}
 	return 0
 }

@@ -1,6 +1,8 @@
 // Command shopd is the downstream of the example order workflow: one small
 // HTTP service standing in for the payments, orders and notifications
-// services, so the example bundle runs end to end on one machine.
+// services, so the example bundle runs end to end on one machine. Under
+// /rest/V1/ it also stands in for the Magento services the XML scenarios of
+// examples/xml call.
 //
 //	go run ./examples/shopd -listen 127.0.0.1:7078
 //
@@ -45,6 +47,7 @@ type shop struct {
 	payments int                       // payments authorized so far, for ids
 	tries    map[string]int            // flaky-card authorize calls per Idempotency-Key
 	orders   map[string]map[string]any // saved answers by Idempotency-Key
+	mail     mailbox
 }
 
 func newShop(log *slog.Logger) *shop {
@@ -56,6 +59,7 @@ func (s *shop) routes() http.Handler {
 	mux.HandleFunc("POST /payments/authorize", s.authorize)
 	mux.HandleFunc("POST /orders", s.saveOrder)
 	mux.HandleFunc("POST /notify", s.notify)
+	s.magentoRoutes(mux)
 	return mux
 }
 

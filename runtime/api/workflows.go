@@ -161,10 +161,14 @@ func (s *Server) graph(ctx *fasthttp.RequestCtx, p []string) {
 	if wf == nil {
 		return
 	}
+	var observers []*flow.Observer
+	if b := s.engine.Bundle(); b != nil && b.Workflows[wf.Name] == wf {
+		observers = b.Observers
+	}
 	ctx.SetContentType("text/plain; charset=utf-8")
 	if format == "mermaid" {
-		ctx.SetBodyString(flow.Mermaid(wf))
+		ctx.SetBodyString(flow.Mermaid(wf, observers...))
 	} else {
-		ctx.SetBodyString(flow.DOT(wf))
+		ctx.SetBodyString(flow.DOT(wf, observers...))
 	}
 }

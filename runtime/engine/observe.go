@@ -49,7 +49,7 @@ func (d *driver) owe(ev *store.Event) {
 		return
 	}
 	for i, o := range d.bundle.Observers {
-		if (o.Workflow != "*" && o.Workflow != d.inst.Workflow) || store.EventType(o.On) != ev.Type || (o.State != "" && o.State != ev.State) {
+		if o.Before || (o.Workflow != "*" && o.Workflow != d.inst.Workflow) || store.EventType(o.On) != ev.Type || (o.State != "" && o.State != ev.State) {
 			continue
 		}
 		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: ev.Time, Instance: d.id, Kind: observerJob(ev.Seq, i, 1)})
@@ -100,10 +100,7 @@ func (q *observerQueue) call(t store.Timer) {
 		q.done(t, nil)
 		return
 	}
-	c := flow.Context{Instance: in.ID, Workflow: in.Workflow, Version: in.Version, State: ev.State,
-		Attempt: attempt, Visit: max(in.Visits[ev.State], 1), StartedAt: in.StartedAt, Now: e.clock.Now(),
-		ItemIndex: -1, TraceParent: in.TraceParent,
-		IdempotencyKey: in.ID + "/" + strconv.FormatUint(seq, 10) + "/" + o.RoutineName}
+	c := observerContext(in, o, ev, attempt, e.clock.Now())
 	err = q.invoke(o, ev, &c)
 	if err == nil || q.ctx.Err() != nil {
 		if err == nil {
@@ -125,6 +122,48 @@ func (q *observerQueue) call(t store.Timer) {
 	}
 	q.done(t, &store.Event{Type: store.EventObserverFailed, State: ev.State, Error: fe.Name,
 		Cause: o.RoutineName + ": " + fe.Cause, Attempt: attempt})
+}
+
+// observerContext is the ctx of an observer's call about event ev.
+func observerContext(in *store.Instance, o *flow.Observer, ev *store.Event, attempt int, now time.Time) flow.Context {
+	return flow.Context{Instance: in.ID, Workflow: in.Workflow, Version: in.Version, State: ev.State,
+		Attempt: attempt, Visit: max(in.Visits[ev.State], 1), StartedAt: in.StartedAt, Now: now,
+		ItemIndex: -1, TraceParent: in.TraceParent,
+		IdempotencyKey: in.ID + "/" + strconv.FormatUint(ev.Seq, 10) + "/" + o.RoutineName}
+}
+
+// before runs the observers that watch the entry of st ahead of it
+// (flow.Observer.Before), on the state's first attempt: the state starts
+// once their first call has returned. A failed call does not hold the
+// state up: its retries become observer jobs about the StateEntered
+// event, as for any observer, or it is recorded as ObserverFailed.
+func (d *driver) before(st *flow.State) {
+	if d.bundle == nil || d.inst.Attempt > 1 {
+		return
+	}
+	var ev *store.Event
+	for i, o := range d.bundle.Observers {
+		if !o.Before || o.State != st.Name || (o.Workflow != "*" && o.Workflow != d.inst.Workflow) {
+			continue
+		}
+		if ev == nil {
+			ev = &store.Event{Instance: d.id, Seq: d.inst.Entered, Type: store.EventStateEntered, State: st.Name, Input: d.dataEnc}
+		}
+		now := d.e.clock.Now()
+		c := observerContext(d.inst, o, ev, 1, now)
+		err := d.e.observers.invoke(o, ev, &c)
+		if err == nil {
+			continue
+		}
+		fe := flow.AsError(err, flow.ErrTaskFailed)
+		if r := matchRetrier(o.Retry, fe.Name); r != nil && r.MaxAttempts > 0 && ev.Seq > 0 {
+			d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: now.Add(r.Delay(1, d.e.random())),
+				Instance: d.id, Kind: observerJob(ev.Seq, i, 2)})
+			d.touch()
+			continue
+		}
+		d.event(store.Event{Type: "ObserverFailed", State: st.Name, Error: fe.Name, Cause: o.RoutineName + ": " + fe.Cause, Attempt: 1})
+	}
 }
 
 // load finds the instance, the observer and the event a job is about.

@@ -47,6 +47,7 @@ func (d *driver) step() bool {
 		d.fail(fe)
 		return true
 	}
+	d.before(st)
 	c := d.context()
 	in, err := eval(st.Input, d.data, c)
 	if err != nil {

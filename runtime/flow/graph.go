@@ -3,12 +3,16 @@ package flow
 import (
 	"fmt"
 	"strings"
+
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // DOT draws the workflow as a Graphviz digraph: `orbit graph` and
-// GET /v1/workflows/{name}/graph?format=dot serve it as is.
-func DOT(w *Workflow) string {
-	d := newDiagram(w)
+// GET /v1/workflows/{name}/graph?format=dot serve it as is. Observers of
+// the workflow's states, when given, are drawn beside the states they
+// watch.
+func DOT(w *Workflow, observers ...*Observer) string {
+	d := newDiagram(w, observers)
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph %s {\n", dotQuote(w.Name))
 	b.WriteString("  node [shape=box, style=rounded];\n")
@@ -37,8 +41,8 @@ func DOT(w *Workflow) string {
 // Mermaid draws the workflow as a Mermaid flowchart, which renders inline in
 // GitHub and most documentation sites (format=mermaid). A flowchart rather
 // than a stateDiagram because only flowcharts draw dashed edges for catches.
-func Mermaid(w *Workflow) string {
-	d := newDiagram(w)
+func Mermaid(w *Workflow, observers ...*Observer) string {
+	d := newDiagram(w, observers)
 	var b strings.Builder
 	b.WriteString("flowchart TD\n")
 	d.root.mermaid(&b, "  ")
@@ -64,6 +68,8 @@ type diagram struct {
 	edges    []edge
 	machines int
 	states   int
+	nobs     int
+	ids      map[string]string // state name to node id, first machine that has it first
 }
 
 // cluster is one machine: the body, a parallel branch or a map iterator.
@@ -83,10 +89,11 @@ const (
 )
 
 type node struct {
-	id     string
-	name   string
-	kind   Kind
-	marker marker
+	id       string
+	name     string
+	kind     Kind
+	marker   marker
+	observer bool
 }
 
 type edgeStyle uint8
@@ -103,10 +110,45 @@ type edge struct {
 	style    edgeStyle
 }
 
-func newDiagram(w *Workflow) *diagram {
+func newDiagram(w *Workflow, observers []*Observer) *diagram {
 	d := &diagram{}
 	d.root = d.machine(&w.Machine, "")
+	d.observers(w, observers)
 	return d
+}
+
+// observers draws each observer of a state of w as a node of its own,
+// joined to the state by a dotted edge saying when it runs. Observers of
+// the whole instance (no state) have no state to stand beside.
+func (d *diagram) observers(w *Workflow, observers []*Observer) {
+	for _, o := range observers {
+		if o == nil || o.State == "" || (o.Workflow != "*" && o.Workflow != w.Name) {
+			continue
+		}
+		from, ok := d.ids[o.State]
+		if !ok {
+			continue
+		}
+		id := fmt.Sprintf("o%d", d.nobs)
+		d.nobs++
+		name := cmpOr(o.Name, o.RoutineName)
+		d.root.nodes = append(d.root.nodes, node{id: id, name: name, observer: true})
+		label := string(o.On)
+		switch {
+		case o.Before:
+			label = "before"
+		case o.On == store.EventStateExited:
+			label = "after"
+		}
+		d.edges = append(d.edges, edge{from: from, to: id, label: label, style: styleDotted})
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func (d *diagram) machine(m *Machine, label string) *cluster {
@@ -116,9 +158,15 @@ func (d *diagram) machine(m *Machine, label string) *cluster {
 	// Ids first, so edges can point forward and nested machines number
 	// their states after this one's.
 	ids := make(map[string]string, len(names))
+	if d.ids == nil {
+		d.ids = map[string]string{}
+	}
 	for _, n := range names {
 		ids[n] = fmt.Sprintf("s%d", d.states)
 		d.states++
+		if _, seen := d.ids[n]; !seen {
+			d.ids[n] = ids[n]
+		}
 	}
 	start, end := c.id+"_start", c.id+"_end"
 	c.nodes = append(c.nodes, node{id: start, marker: startMarker})
@@ -186,6 +234,8 @@ func (c *cluster) dot(b *strings.Builder, indent string) {
 			fmt.Fprintf(b, "%s%s [shape=point, width=0.2];\n", indent, n.id)
 		case n.marker == endMarker:
 			fmt.Fprintf(b, "%s%s [shape=doublecircle, label=\"\", width=0.12, style=filled, fillcolor=black];\n", indent, n.id)
+		case n.observer:
+			fmt.Fprintf(b, "%s%s [shape=note, label=%s];\n", indent, n.id, dotQuote(n.name+"\nobserver"))
 		case n.kind == Choice:
 			fmt.Fprintf(b, "%s%s [shape=diamond, label=%s];\n", indent, n.id, dotQuote(n.name+"\n"+n.kind.String()))
 		default:
@@ -211,6 +261,8 @@ func (c *cluster) mermaid(b *strings.Builder, indent string) {
 			fmt.Fprintf(b, "%s%s((\"start\"))\n", indent, n.id)
 		case n.marker == endMarker:
 			fmt.Fprintf(b, "%s%s(((\"end\")))\n", indent, n.id)
+		case n.observer:
+			fmt.Fprintf(b, "%s%s[/%s/]\n", indent, n.id, mermaidLabel(n))
 		case n.kind == Choice:
 			fmt.Fprintf(b, "%s%s{%s}\n", indent, n.id, mermaidLabel(n))
 		default:
@@ -229,7 +281,11 @@ func (c *cluster) mermaid(b *strings.Builder, indent string) {
 // quoting so that it stays markup while a '<' in a name does not.
 func mermaidLabel(n node) string {
 	q := mermaidQuote(n.name)
-	return q[:len(q)-1] + "<br/>" + n.kind.String() + `"`
+	kind := n.kind.String()
+	if n.observer {
+		kind = "observer"
+	}
+	return q[:len(q)-1] + "<br/>" + kind + `"`
 }
 
 // dotQuote makes s one DOT quoted string. Backslashes are doubled so that a

@@ -42,16 +42,29 @@ func graphWorkflow() *Workflow {
 	return &Workflow{Name: "place order", Machine: *body}
 }
 
+// graphObservers watch states of graphWorkflow: after one, before one, on
+// another event, and two that are not drawn (another workflow's, and one
+// of the whole instance).
+func graphObservers() []*Observer {
+	return []*Observer{
+		{Name: "SendEmail", Workflow: "place order", On: "StateExited", State: "Check order", RoutineName: "mail"},
+		{Workflow: "*", On: "StateEntered", State: "Item", Before: true, RoutineName: "audit"},
+		{Workflow: "place order", On: "TaskFailed", State: "Check order", RoutineName: "alert"},
+		{Workflow: "other", On: "StateExited", State: "Route", RoutineName: "no"},
+		{Workflow: "place order", On: "ExecutionSucceeded", RoutineName: "no"},
+	}
+}
+
 func TestGraphGolden(t *testing.T) {
 	for _, tc := range []struct {
 		file   string
-		render func(*Workflow) string
+		render func(*Workflow, ...*Observer) string
 	}{
 		{"graph.dot", DOT},
 		{"graph.mmd", Mermaid},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			got := tc.render(graphWorkflow())
+			got := tc.render(graphWorkflow(), graphObservers()...)
 			path := filepath.Join("testdata", tc.file)
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -65,7 +78,7 @@ func TestGraphGolden(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("%s differs from %s:\n%s", tc.file, path, got)
 			}
-			if again := tc.render(graphWorkflow()); again != got {
+			if again := tc.render(graphWorkflow(), graphObservers()...); again != got {
 				t.Errorf("second rendering differs:\n%s", again)
 			}
 		})

@@ -270,6 +270,7 @@ func (w *Workflow) Index() {
 
 // Observer runs a routine when a history event happens (SPEC 1.4).
 type Observer struct {
+	Name        string          // optional, for diagrams (an XML Observer step's name)
 	Workflow    string          // a name or "*"
 	On          store.EventType // history event type
 	State       string          // optional
@@ -277,7 +278,12 @@ type Observer struct {
 	Routine     Routine
 	Input       Expr // applied to the instance data; nil: the event
 	Retry       []Retrier
-	Pos         Pos
+	// Before makes a StateEntered observer of a state run in the
+	// instance's own step, before the state does: the state starts once
+	// the observer's first call has returned, and sees nothing of it.
+	// Retries of a failed call run in the background, as for any observer.
+	Before bool
+	Pos    Pos
 }
 
 // Source is one file of a bundle.

@@ -273,6 +273,9 @@ func (v *validator) observer(n int, o *Observer) {
 	if o.RoutineName == "" && o.Routine == nil {
 		v.add(o.Pos, "%s: no routine", prefix)
 	}
+	if o.Before && (o.On != store.EventStateEntered || o.State == "") {
+		v.add(o.Pos, "%s: before runs ahead of a state, so it needs on = \"StateEntered\" and a state", prefix)
+	}
 	for i := range o.Retry {
 		v.retrier(&o.Retry[i], fmt.Sprintf("%s, retry %d", prefix, i+1), o.Pos)
 	}
