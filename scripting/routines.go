@@ -95,7 +95,7 @@ func (l *loader) wasmRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Rout
 func (l *loader) defineObserver(t *lua.LTable, pos flow.Pos) {
 	f := l.fields(t, pos, "observe")
 	o := &flow.Observer{Pos: pos, Workflow: f.str("workflow"), On: store.EventType(f.str("on")), State: f.str("state"),
-		RoutineName: f.str("routine"), Input: f.expr("input"), Before: f.boolean("before")}
+		RoutineName: f.str("routine"), Input: f.expr("input"), Before: f.boolean("before"), Name: f.str("name")}
 	for i, rt := range f.tables("retry") {
 		o.Retry = append(o.Retry, l.retrier(rt, pos, fmt.Sprintf("observe, retry %d", i+1)))
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,4 +121,57 @@ func TestXMLExamplesEndToEnd(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// `orbit convert` turns the XML examples into Lua scripts that run to the
+// same output as the XML itself, against the same stand-in service.
+func TestConvertXMLToLuaRoundTrips(t *testing.T) {
+	shop := startShopd(t)
+	env := []string{"SHOP_URL=" + shop}
+	order := func(id, card string) string {
+		return `{"params": {"order": {"id": "` + id + `", "amount": 120, "card": "` + card + `", "email": "ada@example.com"}}}`
+	}
+	for _, tc := range []struct {
+		dir, workflow string
+		inputs        []string
+	}{
+		{"../../examples/xml/run", "ExampleRun", []string{`{"params": {"foo": {"value": 4}}}`}},
+		{"../../examples/xml/order", placeOrderXML, []string{order("7", "4242"), order("8", "4000-0000-0000-0002")}},
+	} {
+		script, errOut, code := runOrbit(t, env, "convert", tc.dir, tc.workflow)
+		if code != 0 || !strings.Contains(script, "workflow ") {
+			t.Fatalf("convert %s: exit %d\n%s%s", tc.dir, code, script, errOut)
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "converted.lua"), []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range tc.inputs {
+			// The stand-in numbers payments, so each side gets its own
+			// order id and the answers are compared without it.
+			fromXML, e1, c1 := runOrbit(t, env, "run", tc.dir, tc.workflow, "--input", in)
+			fromLua, e2, c2 := runOrbit(t, env, "run", dir, tc.workflow, "--input", in)
+			if c1 != 0 || c2 != 0 || withoutTransaction(fromXML) != withoutTransaction(fromLua) {
+				t.Errorf("%s %s: XML exit %d %q %q, Lua exit %d %q %q", tc.workflow, in, c1, fromXML, e1, c2, fromLua, e2)
+			}
+		}
+	}
+	_, errOut, code := runOrbit(t, env, "convert", "../../examples/xml/run", "ExampleRun", "--to", "yaml")
+	if code != 2 || !strings.Contains(errOut, "--to yaml") {
+		t.Errorf("--to yaml: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// withoutTransaction drops the payment's transaction number, which
+// shopd counts up across calls.
+func withoutTransaction(out string) string {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		return out
+	}
+	if p, ok := v["payment"].(map[string]any); ok {
+		delete(p, "transaction")
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

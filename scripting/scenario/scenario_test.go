@@ -321,3 +321,54 @@ func TestMergeOverridesAndTypeConflicts(t *testing.T) {
 		t.Errorf("added retry with defaults: %+v", r)
 	}
 }
+
+// A scenario converted to Lua loads back to the same workflow: the same
+// diagram, observers included, and the same outcome for every input.
+func TestConvertToLuaRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		name, workflow string
+		files          map[string]string
+		inputs         []string
+	}{
+		{"choice", "Route", map[string]string{"route.xml": choiceXML}, []string{
+			`{"param":{"foo":"1"}}`, `{"param":{"foo":0,"bar":2},"code2":"12"}`,
+			`{"param":{"foo":0,"bar":3},"items":[{"qty":5}]}`, `{"param":{"foo":0,"bar":2},"code2":3,"items":[{"qty":5}]}`}},
+		{"order", placeOrder, withLuaRoutines(readExamples(t, "order", "01-sales.xml", "02-sales-payment.xml", "03-vendor-payment.xml"), orderRoutines),
+			[]string{`{"params":{"order":{"id":"1","card":"declined"}}}`, `{"params":{"order":{"id":"2","card":"ok"}}}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fromXML := load(t, tc.files)
+			script, err := scripting.LuaScript(fromXML, tc.workflow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromLua := load(t, map[string]string{"converted.lua": script, "routines.lua": routinesLua})
+			x, l := fromXML.Workflows[tc.workflow], fromLua.Workflows[tc.workflow]
+			if a, b := flow.DOT(x, fromXML.Observers...), flow.DOT(l, fromLua.Observers...); a != b {
+				t.Fatalf("the diagrams differ:\n%s\n%s\nscript:\n%s", a, b, script)
+			}
+			for _, in := range tc.inputs {
+				a, b := run(t, fromXML, tc.workflow, in), run(t, fromLua, tc.workflow, in)
+				if a.Status != b.Status || a.State != b.State || string(a.Output) != string(b.Output) || a.Error != b.Error {
+					t.Errorf("%s: XML ended %s in %s with %s %s, Lua %s in %s with %s %s", in,
+						a.Status, a.State, a.Output, a.Error, b.Status, b.State, b.Output, b.Error)
+				}
+			}
+		})
+	}
+}
+
+func TestConvertRefusesFunctions(t *testing.T) {
+	b := load(t, map[string]string{"w.lua": `
+routine "r" { lua = function(x) return x end }
+workflow "w" { start = "A", states = {
+  A = task { routine = "r", input = function(d) return d.x end, next = "B" },
+  B = choice { { when = function(d) return true end, next = "C" }, default = "C" },
+  C = succeed {},
+} }`})
+	_, err := scripting.LuaScript(b, "w")
+	if err == nil || !strings.Contains(err.Error(), `w, state "A", input is a function, not a path`) ||
+		!strings.Contains(err.Error(), `w, state "B", rule 1: the condition is a function`) {
+		t.Fatalf("got %v", err)
+	}
+}
