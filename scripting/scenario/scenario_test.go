@@ -372,3 +372,27 @@ workflow "w" { start = "A", states = {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A before observer is the engine's before hook on StateEntered; an after
+// one an ordinary observer of StateExited.
+func TestObserverSteps(t *testing.T) {
+	b := load(t, map[string]string{"r.lua": routinesLua, "o.xml": `<config xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><scenario name="s">
+<step xsi:type="Task" name="A" routine="echo" exit="true"/>
+<step xsi:type="Observer" name="Audit" before="A" routine="mail" inputPath="order"><retry exception="States.ALL" attempts="2"/></step>
+<step xsi:type="Observer" name="Mail" after="A" routine="mail"/>
+</scenario></config>`})
+	if len(b.Observers) != 2 {
+		t.Fatalf("observers: %+v", b.Observers)
+	}
+	before, after := b.Observers[0], b.Observers[1]
+	if !before.Before || before.On != store.EventStateEntered || before.State != "A" || before.Name != "Audit" ||
+		before.Input.(*flow.Path).String() != "$.order" || len(before.Retry) != 1 || before.Routine == nil {
+		t.Errorf("before: %+v", before)
+	}
+	if after.Before || after.On != store.EventStateExited || after.State != "A" || after.Input != nil {
+		t.Errorf("after: %+v", after)
+	}
+	if w := b.Workflows["s"]; len(w.Order) != 1 {
+		t.Errorf("observer steps became states: %v", w.Order)
+	}
+}
