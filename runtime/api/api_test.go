@@ -362,6 +362,17 @@ func TestRedriveRunsTheFailedStateAgain(t *testing.T) {
 	s.post("/v1/instances/missing/redrive", "").want(t, 404, api.CodeNotFound)
 }
 
+// A redrive of an instance that is still running is refused at once; it
+// is not queued to run the instance again once its step ends.
+func TestRedriveOfARunningInstanceConflicts(t *testing.T) {
+	f := newFixture()
+	s := newServer(t, f.bundle, api.Options{})
+	id := s.post("/v1/workflows/late/instances", `{}`).want(t, 201, "").str("id")
+	s.post("/v1/instances/"+id+"/redrive", "").want(t, 409, api.CodeConflict)
+	f.late.open()
+	s.waitsFor(id, "event")
+}
+
 func TestWorkflowsDetailAndGraph(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{Problems: func() []string { return []string{"a.lua:3: broken"} }})
 	r := s.get("/v1/workflows").want(t, 200, "")

@@ -232,8 +232,24 @@ func (e *Engine) Pause(id string) error { return e.ask(id, msgPause, "") }
 func (e *Engine) Resume(id string) error { return e.ask(id, msgResume, "") }
 
 // Redrive runs a FAILED or TIMED_OUT instance again from the state that
-// failed, with the data it had there.
-func (e *Engine) Redrive(id string) error { return e.ask(id, msgRedrive, "") }
+// failed, with the data it had there. The status is the one checkpointed
+// when the request comes: an instance still running is refused at once,
+// rather than redriven after it fails.
+func (e *Engine) Redrive(id string) error {
+	in, err := e.store.Instance(id)
+	if err != nil {
+		return err
+	}
+	if in.Status != store.Failed && in.Status != store.TimedOut {
+		return fmt.Errorf("%w: instance %s is %s", ErrNotEnded, id, in.Status)
+	}
+	reply := make(chan error, 1)
+	// The visit it failed in goes along: were the instance redriven and
+	// failed again before this request is handled, this one would be a
+	// second run nobody asked for.
+	e.post(id, message{kind: msgRedrive, entered: in.Entered, reply: reply})
+	return <-reply
+}
 
 // Wait blocks until the instance ends or ctx is done, and returns it as it
 // is then.

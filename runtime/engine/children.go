@@ -62,6 +62,7 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 		}
 		input := in
 		var m *flow.Machine
+		b := d.bundle
 		switch st.Kind {
 		case flow.Parallel:
 			child.Machine = flow.BranchKey(p.Machine, st.Name, i)
@@ -72,14 +73,20 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 			input = in.([]any)[i]
 			m = st.Iterator
 		case flow.Call:
-			b, wf, err := d.e.bundleFor(st.Workflow, st.Version)
+			called, wf, err := d.e.bundleFor(st.Workflow, st.Version)
 			if err != nil {
 				d.raise(st, flow.Errorf(flow.ErrRuntime, "call %s: %v", st.Name, err))
 				return false
 			}
+			b = called
 			child.Workflow, child.Version, child.Bundle = wf.Name, wf.Version, b.Hash
 			child.Express = wf.Mode == flow.Express
 			m = &wf.Machine
+			if wf.Timeout > 0 { // a called workflow keeps its own timeout
+				at := now.Add(wf.Timeout)
+				child.Deadline = &at
+				d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: at, Instance: child.ID, Kind: timerDeadline})
+			}
 		}
 		enc, fe := d.encode(input)
 		if fe != nil {
@@ -98,15 +105,22 @@ func (d *driver) startChildren(st *flow.State, in any) bool {
 		child.Visits = map[string]int{m.Start: 1}
 		child.Seq, child.Entered, child.EnteredAt = 2, 2, now
 		d.batch.Instances = append(d.batch.Instances, child)
-		d.batch.Events = append(d.batch.Events,
-			store.Event{Instance: child.ID, Seq: 1, Type: store.EventExecutionStarted, Time: now, Input: enc},
-			store.Event{Instance: child.ID, Seq: 2, Type: store.EventStateEntered, Time: now, State: m.Start, Input: enc})
+		d.childEvent(b, child, store.Event{Instance: child.ID, Seq: 1, Type: store.EventExecutionStarted, Time: now, Input: enc})
+		d.childEvent(b, child, store.Event{Instance: child.ID, Seq: 2, Type: store.EventStateEntered, Time: now, State: m.Start, Input: enc})
 		d.event(store.Event{Type: store.EventChildStarted, State: st.Name, Child: child.ID})
 		p.Children = append(p.Children, child.ID)
 		p.NextItem++
 		d.wake = append(d.wake, child.ID)
 	}
 	return true
+}
+
+// childEvent adds one of a new child's first events to the checkpoint that
+// starts it, owing its observers (those of the child's bundle b) as the
+// child's own driver would.
+func (d *driver) childEvent(b *flow.Bundle, child *store.Instance, ev store.Event) {
+	d.batch.Events = append(d.batch.Events, ev)
+	d.oweFor(b, child, &d.batch.Events[len(d.batch.Events)-1])
 }
 
 // childID names child i of the current state visit and attempt, so a

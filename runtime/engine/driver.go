@@ -31,6 +31,7 @@ type message struct {
 	timer   *store.Timer // msgAppend: an observer job to remove with the event
 	migrate *migrateRequest
 	cause   string
+	entered uint64 // msgRedrive: the visit (Instance.Entered) whose failure the request saw
 	reply   chan error
 }
 
@@ -271,8 +272,11 @@ func (d *driver) apply(m message) error {
 	case msgMigrate:
 		return d.migrate(m.migrate)
 	case msgRedrive:
-		if in.Status != store.Failed && in.Status != store.TimedOut {
-			return ErrNotEnded
+		switch {
+		case in.Status != store.Failed && in.Status != store.TimedOut:
+			return fmt.Errorf("%w: instance %s is %s", ErrNotEnded, in.ID, in.Status)
+		case in.Entered != m.entered:
+			return fmt.Errorf("%w: instance %s was redriven since this request read it", ErrNotEnded, in.ID)
 		}
 		if d.bundle == nil {
 			if err := d.resolve(); err != nil {
@@ -332,7 +336,7 @@ func (d *driver) deadlinePassed() bool {
 
 func (d *driver) setDeadline() {
 	d.inst.Deadline = nil
-	if d.wf.Timeout > 0 && d.inst.Parent == "" {
+	if d.wf.Timeout > 0 && d.inst.Machine == "" { // a workflow's body, called or not; not a branch or an item
 		at := d.e.clock.Now().Add(d.wf.Timeout)
 		d.inst.Deadline = &at
 		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: at, Instance: d.id, Kind: timerDeadline})
@@ -364,8 +368,10 @@ func (d *driver) touch() {
 	d.batch.Instances = append(d.batch.Instances, d.inst)
 }
 
-// event appends a history event to the pending checkpoint.
+// event appends a history event to the pending checkpoint. It is where
+// every error that reaches the history is bounded.
 func (d *driver) event(ev store.Event) {
+	ev.Error, ev.Cause = flow.BoundName(ev.Error), flow.BoundCause(ev.Cause, d.e.maxCause)
 	d.inst.Seq++
 	ev.Seq = d.inst.Seq
 	ev.Instance = d.id
@@ -454,6 +460,7 @@ func (d *driver) end(status store.Status, evType store.EventType, output json.Ra
 	d.endedNow = true
 	ev := store.Event{Type: evType, State: in.State}
 	if fe != nil {
+		fe = fe.Bounded(d.e.maxCause)
 		in.Error, in.Cause = fe.Name, fe.Cause
 		ev.Error, ev.Cause = fe.Name, fe.Cause
 	} else {

@@ -49,6 +49,7 @@ type Engine struct {
 	log        *slog.Logger
 	compile    func([]flow.Source) (*flow.Bundle, error)
 	maxPayload int
+	maxCause   int // bound of a recorded error cause
 	random     func() float64
 	onEvent    func(string, *store.Event)
 	timers     *timerQueue
@@ -90,6 +91,9 @@ func New(cfg Config) *Engine {
 	if e.maxPayload <= 0 {
 		e.maxPayload = 256 << 10
 	}
+	// A caught error goes into the data, so its cause must leave room
+	// there under the payload limit.
+	e.maxCause = min(flow.MaxErrorCause, e.maxPayload/4)
 	if e.random == nil {
 		e.random = rand.Float64
 	}

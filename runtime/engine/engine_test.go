@@ -453,6 +453,50 @@ func TestRedrive(t *testing.T) {
 	}
 }
 
+// A redrive that comes while the instance runs is refused then, not
+// applied once the run fails: three such redrives used to make four runs.
+func TestRedriveOfARunningInstanceIsRefused(t *testing.T) {
+	var runs calls
+	release := make(chan struct{})
+	wf := workflow("r", "A", &flow.State{Name: "A", Kind: flow.Task, Routine: fn(func(_ any, c *flow.Context) (any, error) {
+		if runs.add(c) == 1 {
+			<-release
+		}
+		return nil, &flow.Error{Name: "Down", Cause: "still"}
+	})})
+	h := newHarness(t, bundle(wf))
+	id := h.start("r", `{}`)
+	h.until(id, "running its step", func(*store.Instance) bool { return runs.n() == 1 })
+	refused := make(chan error, 3)
+	for range 3 {
+		go func() { refused <- h.engine.Redrive(id) }()
+	}
+	for range 3 {
+		select {
+		case err := <-refused:
+			if !errors.Is(err, engine.ErrNotEnded) {
+				t.Fatalf("redrive of a running instance: %v", err)
+			}
+		case <-time.After(orbittest.Timeout):
+			t.Fatal("a redrive of a running instance waited for the step to end")
+		}
+	}
+	close(release)
+	if in := h.end(id); in.Status != store.Failed {
+		t.Fatalf("instance %s", in.Status)
+	}
+	// A redrive of the failed instance runs it once more, and only once.
+	if err := h.engine.Redrive(id); err != nil {
+		t.Fatal(err)
+	}
+	h.until(id, "failed again", func(in *store.Instance) bool {
+		return in.Status == store.Failed && count(types(h.history(id)), "ExecutionFailed") == 2
+	})
+	if runs.n() != 2 {
+		t.Fatalf("%d runs for one redrive", runs.n())
+	}
+}
+
 func TestIdempotentStart(t *testing.T) {
 	wf := workflow("i", "W", &flow.State{Name: "W", Kind: flow.Wait, WaitFor: time.Hour})
 	h := newHarness(t, bundle(wf))

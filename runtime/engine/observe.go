@@ -44,15 +44,19 @@ func (q *observerQueue) stop() {
 
 // owe schedules every observer of the driver's bundle that watches ev, in
 // the checkpoint that writes ev.
-func (d *driver) owe(ev *store.Event) {
-	if d.bundle == nil {
+func (d *driver) owe(ev *store.Event) { d.oweFor(d.bundle, d.inst, ev) }
+
+// oweFor schedules the observers of bundle b that watch ev of instance in
+// (the driver's, or a child it starts, which may run another bundle).
+func (d *driver) oweFor(b *flow.Bundle, in *store.Instance, ev *store.Event) {
+	if b == nil {
 		return
 	}
-	for i, o := range d.bundle.Observers {
-		if o.Before || (o.Workflow != "*" && o.Workflow != d.inst.Workflow) || store.EventType(o.On) != ev.Type || (o.State != "" && o.State != ev.State) {
+	for i, o := range b.Observers {
+		if o.Before || (o.Workflow != "*" && o.Workflow != in.Workflow) || o.On != ev.Type || (o.State != "" && o.State != ev.State) {
 			continue
 		}
-		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: ev.Time, Instance: d.id, Kind: observerJob(ev.Seq, i, 1)})
+		d.batch.SetTimers = append(d.batch.SetTimers, store.Timer{At: ev.Time, Instance: in.ID, Kind: observerJob(ev.Seq, i, 1)})
 	}
 }
 

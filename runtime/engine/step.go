@@ -114,7 +114,14 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 	if st.Input == nil {
 		ev.Input = d.dataEnc
 	} else {
-		ev.Input, _ = json.Marshal(in)
+		// The input goes into the history: it is held to the payload
+		// limit like the data it came from.
+		enc, fe := d.encodeAs("input", in)
+		if fe != nil {
+			d.raise(st, fe)
+			return true
+		}
+		ev.Input = enc
 	}
 	d.event(ev)
 
@@ -391,6 +398,23 @@ func (d *driver) exit(st *flow.State, next string, out any) {
 		d.raise(st, fe)
 		return
 	}
+	d.leave(st, next, out, enc)
+}
+
+// exitCaught is exit for a catcher's result. An error there is not caught
+// again: the same catcher would catch it again, for ever; the machine
+// fails with it.
+func (d *driver) exitCaught(st *flow.State, next string, out any) {
+	enc, fe := d.encode(out)
+	if fe != nil {
+		d.fail(fe)
+		return
+	}
+	d.leave(st, next, out, enc)
+}
+
+// leave records the exit from st with out (encoded as enc) and enters next.
+func (d *driver) leave(st *flow.State, next string, out any, enc json.RawMessage) {
 	d.data = out // observers of StateExited see the output
 	d.event(store.Event{Type: store.EventStateExited, State: st.Name, Output: enc})
 	if next == "" {
@@ -414,21 +438,25 @@ func (d *driver) enter(name string, data any, enc json.RawMessage) {
 	in.Entered, in.EnteredAt = in.Seq, d.e.clock.Now()
 }
 
-// encode marshals a value once for the record and its events, enforcing
+// encode marshals data once for the record and its events, enforcing
 // the payload limit.
-func (d *driver) encode(v any) (json.RawMessage, *flow.Error) {
+func (d *driver) encode(v any) (json.RawMessage, *flow.Error) { return d.encodeAs("data", v) }
+
+// encodeAs is encode for what the message calls what ("data", "input").
+func (d *driver) encodeAs(what string, v any) (json.RawMessage, *flow.Error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, flow.Errorf(flow.ErrRuntime, "state %s: result is not JSON: %v", d.inst.State, err)
+		return nil, flow.Errorf(flow.ErrRuntime, "state %s: %s is not JSON: %v", d.inst.State, what, err)
 	}
 	if len(b) > d.e.maxPayload {
-		return nil, flow.Errorf(flow.ErrPayloadTooLarge, "state %s: data of %d bytes exceeds the limit of %d", d.inst.State, len(b), d.e.maxPayload)
+		return nil, flow.Errorf(flow.ErrPayloadTooLarge, "state %s: %s of %d bytes exceeds the limit of %d", d.inst.State, what, len(b), d.e.maxPayload)
 	}
 	return b, nil
 }
 
 // raise handles an error of state st: retry, catch, or fail the machine.
 func (d *driver) raise(st *flow.State, fe *flow.Error) {
+	fe = fe.Bounded(d.e.maxCause) // a catch puts it into the data
 	in := d.inst
 	if fe.Terminal {
 		d.fail(fe)
@@ -468,7 +496,7 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 				d.fail(fe)
 				return
 			}
-			d.exit(st, c.Next, out)
+			d.exitCaught(st, c.Next, out)
 			return
 		}
 		if c.Result != nil && !c.Result.IsRoot() {
@@ -478,7 +506,7 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 				return
 			}
 		}
-		d.exit(st, c.Next, data)
+		d.exitCaught(st, c.Next, data)
 		return
 	}
 	d.fail(fe)

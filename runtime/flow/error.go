@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Built-in error names (SPEC 1.3).
@@ -23,6 +24,16 @@ const (
 	ErrPluginNotFound  = "Plugin.NotFound"
 )
 
+// Bounds of an error as it is recorded (instance record, history, catch
+// results): a name is an identifier and stays short; a cause is text for
+// people and is cut, with a marker, so that a routine or a script that
+// raises a 16 MiB message does not make a 16 MiB record. They are the
+// bounds Step Functions sets for its own errors.
+const (
+	MaxErrorName  = 256
+	MaxErrorCause = 32 << 10
+)
+
 // Error is a named workflow error: what retriers and catchers match on.
 type Error struct {
 	Name  string `json:"error"`
@@ -38,6 +49,49 @@ func (e *Error) Error() string {
 		return e.Name
 	}
 	return e.Name + ": " + e.Cause
+}
+
+// Bounded returns e with its name cut to MaxErrorName bytes and its cause
+// to maxCause (see BoundCause), or e itself when both fit.
+func (e *Error) Bounded(maxCause int) *Error {
+	name, cause := BoundName(e.Name), BoundCause(e.Cause, maxCause)
+	if len(name) == len(e.Name) && len(cause) == len(e.Cause) {
+		return e
+	}
+	c := *e
+	c.Name, c.Cause = name, cause
+	return &c
+}
+
+// BoundName cuts an error name to MaxErrorName bytes, on a character
+// boundary, so that prefix matchers ("Custom.*") still match it.
+func BoundName(name string) string {
+	if len(name) <= MaxErrorName {
+		return name
+	}
+	return cutRunes(name, MaxErrorName)
+}
+
+// BoundCause cuts a cause to at most max bytes, on a character boundary,
+// ending with a marker that gives its whole length.
+func BoundCause(cause string, max int) string {
+	if len(cause) <= max {
+		return cause
+	}
+	marker := fmt.Sprintf("… [cut: %d bytes in all]", len(cause))
+	if max <= 2*len(marker) {
+		return cutRunes(cause, max) // too small a bound to spend on the marker
+	}
+	return cutRunes(cause, max-len(marker)) + marker
+}
+
+// cutRunes returns the longest prefix of s of at most n bytes that does
+// not split a UTF-8 sequence.
+func cutRunes(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Errorf builds a named error with a formatted cause.

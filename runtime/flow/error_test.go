@@ -3,7 +3,9 @@ package flow
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMatches(t *testing.T) {
@@ -67,5 +69,27 @@ func TestAsError(t *testing.T) {
 	}
 	if got := AsError(errors.New("bad"), ErrRuntime); got.Name != ErrRuntime {
 		t.Errorf("fallback ignored: %+v", got)
+	}
+}
+
+func TestBoundedError(t *testing.T) {
+	small := &Error{Name: "Payment.Declined", Cause: "card"}
+	if small.Bounded(MaxErrorCause) != small {
+		t.Fatal("an error within bounds must come back as it is")
+	}
+	// A multi-byte character straddles every cut: no half characters.
+	name := strings.Repeat("é", MaxErrorName)
+	cause := strings.Repeat("€", 1<<20)
+	b := (&Error{Name: name, Cause: cause}).Bounded(1000)
+	if len(b.Name) > MaxErrorName || !utf8.ValidString(b.Name) || !strings.HasPrefix(name, b.Name) {
+		t.Errorf("name cut to %d bytes, valid %v", len(b.Name), utf8.ValidString(b.Name))
+	}
+	want := fmt.Sprintf("… [cut: %d bytes in all]", len(cause))
+	if len(b.Cause) > 1000 || !utf8.ValidString(b.Cause) || !strings.HasSuffix(b.Cause, want) ||
+		!strings.HasPrefix(cause, strings.TrimSuffix(b.Cause, want)) {
+		t.Errorf("cause cut to %d bytes: ...%q", len(b.Cause), b.Cause[len(b.Cause)-40:])
+	}
+	if tiny := BoundCause(cause, 10); len(tiny) > 10 || !utf8.ValidString(tiny) {
+		t.Errorf("a bound too small for the marker gave %q", tiny)
 	}
 }
