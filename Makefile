@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
 
-.PHONY: build test run lint plugins bench clean
+.PHONY: build test run lint plugins bench clean conformance
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
@@ -27,6 +27,11 @@ run: build plugins
 	@$(BIN)/shopd -listen $(SHOP) & shop=$$!; \
 	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
 	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --scripts scripts --plugins plugins.d --data data/orbit.db
+
+# Pass rates of the Amazon States Language conformance cases, by category
+# (docs/compatibility.md). ORBIT_ASL_CASES=DIR measures another corpus.
+conformance:
+	@$(GO) test -count=1 -run '^TestConformance$$' -v ./asl/ | sed -n 's/^ *//; /^category/,/^JSONata categories/p'
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

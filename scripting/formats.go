@@ -3,6 +3,7 @@ package scripting
 import (
 	"strings"
 
+	"github.com/orbit-sidecar/orbit/asl"
 	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting/scenario"
@@ -26,7 +27,7 @@ type Format interface {
 }
 
 // formats are the declarative formats the loader knows, besides Lua.
-var formats = []Format{scenario.Format{}}
+var formats = []Format{asl.Format{}, scenario.Format{}}
 
 // luaSuffix selects the Lua scripts.
 const luaSuffix = ".lua"

@@ -106,3 +106,16 @@ func (c *Fake) Waiters() int {
 	}
 	return n
 }
+
+// Next returns the time of the earliest scheduled callback, so a test can
+// advance exactly to it; ok is false when none is scheduled.
+func (c *Fake) Next() (at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.pending {
+		if !t.stopped && (!ok || t.at.Before(at)) {
+			at, ok = t.at, true
+		}
+	}
+	return at, ok
+}

@@ -37,3 +37,20 @@ func TestFakeFiresDueCallbacksInOrder(t *testing.T) {
 		t.Fatalf("waiters %d", c.Waiters())
 	}
 }
+
+func TestFakeNextIsTheEarliestLiveCallback(t *testing.T) {
+	c := NewFake(time.Unix(0, 0))
+	if _, ok := c.Next(); ok {
+		t.Fatal("Next with nothing scheduled")
+	}
+	c.AfterFunc(3*time.Second, func() {})
+	early := c.AfterFunc(time.Second, func() {})
+	c.AfterFunc(2*time.Second, func() {})
+	if at, ok := c.Next(); !ok || !at.Equal(time.Unix(1, 0)) {
+		t.Errorf("Next %v %v, want 1s", at, ok)
+	}
+	early.Stop()
+	if at, _ := c.Next(); !at.Equal(time.Unix(2, 0)) {
+		t.Errorf("Next after Stop %v, want 2s", at)
+	}
+}

@@ -478,7 +478,7 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 	}
 	for i := range st.Catch {
 		c := &st.Catch[i]
-		if !flow.Matches(c.Errors, fe.Name) {
+		if !c.Handles(fe.Name) {
 			continue
 		}
 		d.clearFanOut()
@@ -514,7 +514,7 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 
 func matchRetrier(rs []flow.Retrier, name string) *flow.Retrier {
 	for i := range rs {
-		if flow.Matches(rs[i].Errors, name) {
+		if rs[i].Handles(name) {
 			return &rs[i]
 		}
 	}

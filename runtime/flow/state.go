@@ -151,6 +151,18 @@ type Retrier struct {
 	MaxDelay    time.Duration // 0: no cap
 	FullJitter  bool
 	Pos         Pos
+	// Match, when set, decides which errors the retrier applies to in
+	// place of Matches(Errors, name) (ASL's States.TaskFailed matches any
+	// error but States.Timeout).
+	Match func(name string) bool
+}
+
+// Handles reports whether the retrier applies to the error name.
+func (r *Retrier) Handles(name string) bool {
+	if r.Match != nil {
+		return r.Match(name)
+	}
+	return Matches(r.Errors, name)
 }
 
 // DefaultRetrier has SPEC 1.3's defaults; loaders start from it.
@@ -188,6 +200,17 @@ type Catcher struct {
 	// Finish, when set, replaces Result: it gets the state's input and the
 	// error as {"error": name, "cause": cause}.
 	Finish Finisher
+	// Match, when set, decides which errors the catcher takes in place of
+	// Matches(Errors, name).
+	Match func(name string) bool
+}
+
+// Handles reports whether the catcher takes the error name.
+func (c *Catcher) Handles(name string) bool {
+	if c.Match != nil {
+		return c.Match(name)
+	}
+	return Matches(c.Errors, name)
 }
 
 // Machine is a set of states with a start: a workflow's body, a parallel
