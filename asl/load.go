@@ -32,7 +32,9 @@ func (Format) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client) fl
 		l := &loader{file: src.Path, routines: &b.Routines}
 		if old := b.Workflows[name]; old != nil {
 			l.problemAt(1, "workflow %q is already defined at %s", name, old.Pos)
-		} else if w := l.workflow(name, src.Body); w != nil && len(l.probs) == 0 {
+		} else if w := l.workflow(name, src.Body); w != nil {
+			// Added even with problems, so that the bundle's checks
+			// (reachability, routines) report theirs in the same load.
 			b.Workflows[name] = w
 		}
 		probs = append(probs, l.probs...)
