@@ -3,6 +3,7 @@ package bolt
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -21,8 +22,9 @@ import (
 
 // object appends one JSON object's members.
 type object struct {
-	b []byte
-	n int
+	b   []byte
+	n   int
+	err error // the first value that cannot be written
 }
 
 func openObject(b []byte) object { return object{b: append(b, '{')} }
@@ -92,11 +94,17 @@ func (o *object) boolOmit(k string, v bool) {
 	}
 }
 
+// time writes t as RFC 3339 with its fraction. A time encoding/json
+// refuses (a year outside 0 to 9999) fails the record instead of being
+// written in a form that could not be read back.
 func (o *object) time(k string, t time.Time) {
 	o.key(k)
 	o.b = append(o.b, '"')
-	o.b = t.AppendFormat(o.b, time.RFC3339Nano)
-	o.b = append(o.b, '"')
+	b, err := t.AppendText(o.b)
+	if err != nil && o.err == nil {
+		o.err = fmt.Errorf("%s: %w", k, err)
+	}
+	o.b = append(b, '"')
 }
 
 func (o *object) timeOmit(k string, t *time.Time) {
@@ -111,6 +119,7 @@ func (o *object) waiting(k string, w *store.WaitingFor) {
 	}
 	o.key(k)
 	in := openObject(o.b)
+	in.err = o.err
 	in.str("kind", string(w.Kind))
 	in.strOmit("event", w.Event)
 	in.timeOmit("until", w.Until)
@@ -118,7 +127,7 @@ func (o *object) waiting(k string, w *store.WaitingFor) {
 	in.strOmit("error", w.Error)
 	in.strOmit("instance", w.Instance)
 	in.strOmit("key", w.Key)
-	o.b = in.close()
+	o.b, o.err = in.close(), in.err
 }
 
 // appendInstance appends the JSON of an instance record.
@@ -198,6 +207,9 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 	}
 	o.strOmit("paused_status", string(in.PausedStatus))
 	o.waiting("paused_waiting", in.PausedWaiting)
+	if o.err != nil {
+		return b, o.err
+	}
 	return o.close(), nil
 }
 
@@ -221,6 +233,9 @@ func appendEvent(b []byte, ev *store.Event) ([]byte, error) {
 	o.strOmit("child", ev.Child)
 	o.strOmit("from_version", ev.From)
 	o.strOmit("to_version", ev.To)
+	if o.err != nil {
+		return b, o.err
+	}
 	return o.close(), nil
 }
 

@@ -92,3 +92,24 @@ func sameJSON(t *testing.T, got []byte, v any) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// A time encoding/json cannot write (a year past 9999) fails the record:
+// written anyway, it could never be read back and the instance would be
+// lost.
+func TestUnwritableTimeFailsTheRecord(t *testing.T) {
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if b, err := appendEvent(nil, &store.Event{Seq: 1, Type: "TimerStarted", Time: far}); err == nil {
+		t.Errorf("event at year 10000 encoded as %s", b)
+	}
+	now := time.Now()
+	for _, in := range []*store.Instance{
+		{Public: store.Public{ID: "a", Status: store.Running, StartedAt: far, UpdatedAt: now}},
+		{Public: store.Public{ID: "b", Status: store.Waiting, StartedAt: now, UpdatedAt: now,
+			Waiting: &store.WaitingFor{Kind: "timer", Until: &far}}},
+		{Public: store.Public{ID: "c", Status: store.Running, StartedAt: now, UpdatedAt: now}, Deadline: &far},
+	} {
+		if b, err := appendInstance(nil, in); err == nil {
+			t.Errorf("instance %s with a time at year 10000 encoded as %s", in.ID, b)
+		}
+	}
+}
