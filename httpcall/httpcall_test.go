@@ -114,6 +114,50 @@ func TestPlaceholdersAreFilledAndEscaped(t *testing.T) {
 	}
 }
 
+// A placeholder may not stand in the scheme or host: the input would choose
+// where the request goes.
+func TestPlaceholderCannotChooseTheHost(t *testing.T) {
+	for _, url := range []string{"http://{host}/orders", "http://api.internal{suffix}/orders",
+		"http://api.internal:{port}/orders", "{base}/orders", "https://{host}"} {
+		_, err := New(NewClient(), Spec{URL: url})
+		if err == nil || !strings.Contains(err.Error(), "host") && !strings.Contains(err.Error(), "must start with") {
+			t.Errorf("New(%q) = %v, want a load error about the host", url, err)
+		}
+	}
+	for _, url := range []string{"http://api.internal/{id}", "http://api.internal?x={id}", "http://api.internal"} {
+		if _, err := New(NewClient(), Spec{URL: url}); err != nil {
+			t.Errorf("New(%q): %v", url, err)
+		}
+	}
+}
+
+// A value that would add a . or .. segment to the path fails the call
+// before anything is sent: the server would resolve it and the input would
+// reach a path outside the template's.
+func TestPlaceholderCannotClimbThePath(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	for _, id := range []string{"..", ".", "../admin", "a/../../admin"} {
+		_, err := call(t, Spec{URL: s.URL + "/orders/{id}/lines"}, map[string]any{"id": id})
+		if fe := wantName(t, err, flow.ErrRuntime); !strings.Contains(fe.Cause, ". or ..") {
+			t.Errorf("id %q: cause %q", id, fe.Cause)
+		}
+	}
+	s.mu.Lock()
+	n := len(s.reqs)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d requests were sent", n)
+	}
+	for _, id := range []string{"a.b", "...", ".hidden", "v1.2", "..%2Fadmin"} {
+		if _, err := call(t, Spec{URL: s.URL + "/orders/{id}/lines?q={id}"}, map[string]any{"id": id}); err != nil {
+			t.Errorf("id %q: %v", id, err)
+		}
+	}
+	if _, err := call(t, Spec{URL: s.URL + "/orders?next={id}"}, map[string]any{"id": "../.."}); err != nil {
+		t.Errorf("a dotted value in the query: %v", err)
+	}
+}
+
 func TestMissingFieldIsRuntimeError(t *testing.T) {
 	s := newServer(t, reply(200, `{}`))
 	_, err := call(t, Spec{URL: s.URL + "/orders/{id}"}, map[string]any{"other": 1.0})

@@ -18,6 +18,7 @@ import (
 type segment struct {
 	text   string              // literal text, or the field name of a placeholder
 	escape func(string) string // nil for literal text
+	inPath bool                // a placeholder in the URL's path
 }
 
 // uriTemplate is a URL plus query parameters parsed once at load time, so a
@@ -25,6 +26,10 @@ type segment struct {
 type uriTemplate struct {
 	segs   []segment
 	static bool // no placeholders: segs is one literal, the whole URI
+	// dotSegs counts the "." and ".." segments the template's own path
+	// holds; a value that adds one would let the input climb out of the
+	// template's path once the server resolves it.
+	dotSegs int
 }
 
 // parseURI builds the template of a spec's URL and query. ${ENV} is expanded
@@ -39,7 +44,7 @@ func parseURI(rawURL string, query map[string]string) (uriTemplate, error) {
 			if inQuery {
 				esc = url.QueryEscape
 			}
-			t.segs = append(t.segs, segment{text: text, escape: esc})
+			t.segs = append(t.segs, segment{text: text, escape: esc, inPath: !inQuery})
 			return
 		}
 		inQuery = inQuery || strings.Contains(text, "?")
@@ -48,10 +53,8 @@ func parseURI(rawURL string, query map[string]string) (uriTemplate, error) {
 	if err != nil {
 		return t, fmt.Errorf("url: %w", err)
 	}
-	if !strings.HasPrefix(rawURL, "{") {
-		if u := t.literalPrefix(); !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return t, fmt.Errorf("url %q: must start with http:// or https://", u)
-		}
+	if err := checkAuthority(t.literalPrefix(), len(t.segs) > 1 || len(t.segs) == 1 && t.segs[0].escape != nil); err != nil {
+		return t, err
 	}
 	for _, k := range slices.Sorted(maps.Keys(query)) {
 		sep := "&"
@@ -73,7 +76,58 @@ func parseURI(rawURL string, query map[string]string) (uriTemplate, error) {
 		}
 	}
 	t.static = len(t.segs) == 1 && t.segs[0].escape == nil
+	if !t.static {
+		plain, _ := t.fill(nil, func(*segment) (string, error) { return "x", nil })
+		t.dotSegs = dotSegments(plain)
+	}
 	return t, nil
+}
+
+// checkAuthority makes sure that the scheme and host come from the
+// template, never from a task's input: prefix is the text before the first
+// placeholder.
+func checkAuthority(prefix string, placeholders bool) error {
+	rest, ok := strings.CutPrefix(prefix, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(prefix, "https://"); !ok {
+			return fmt.Errorf("url %q: must start with http:// or https://", prefix)
+		}
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 && !placeholders {
+		end = len(rest)
+	}
+	if end <= 0 {
+		return fmt.Errorf("url %q: the host must be written out (or come from ${ENV}); a {field} may not stand in it", prefix)
+	}
+	return nil
+}
+
+// dotSegments counts the "." and ".." segments of a URI's path as a server
+// reads it, percent-decoded.
+func dotSegments(uri []byte) int {
+	s := string(uri)
+	if _, rest, ok := strings.Cut(s, "://"); ok {
+		s = rest
+	}
+	start := strings.IndexByte(s, '/')
+	if start < 0 {
+		return 0
+	}
+	s = s[start:]
+	if end := strings.IndexAny(s, "?#"); end >= 0 {
+		s = s[:end]
+	}
+	if p, err := url.PathUnescape(s); err == nil {
+		s = p
+	}
+	n := 0
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "." || seg == ".." {
+			n++
+		}
+	}
+	return n
 }
 
 // add appends literal text, merging it with a literal before it.
@@ -102,12 +156,33 @@ func (t *uriTemplate) appendTo(dst []byte, input any) ([]byte, error) {
 	if t.static {
 		return append(dst, t.segs[0].text...), nil
 	}
-	for _, s := range t.segs {
+	start := len(dst)
+	dots := false
+	dst, err := t.fill(dst, func(s *segment) (string, error) {
+		v, err := fieldValue(input, s.text)
+		dots = dots || s.inPath && strings.Contains(v, ".")
+		return v, err
+	})
+	if err != nil {
+		return dst, err
+	}
+	// Only a value with a dot can make a dot segment: the check costs
+	// nothing on the usual call.
+	if dots && dotSegments(dst[start:]) > t.dotSegs {
+		return dst, flow.Errorf(flow.ErrRuntime, "url %s: a placeholder's value adds a . or .. segment to the path", dst[start:])
+	}
+	return dst, nil
+}
+
+// fill appends the URI with each placeholder's value, escaped.
+func (t *uriTemplate) fill(dst []byte, value func(*segment) (string, error)) ([]byte, error) {
+	for i := range t.segs {
+		s := &t.segs[i]
 		if s.escape == nil {
 			dst = append(dst, s.text...)
 			continue
 		}
-		v, err := fieldValue(input, s.text)
+		v, err := value(s)
 		if err != nil {
 			return dst, err
 		}
