@@ -143,6 +143,15 @@ func TestStartWithoutConcurrencyKeyIsBadRequest(t *testing.T) {
 	s.post("/v1/workflows/serial/instances", `{"order": "o-1"}`).want(t, 201, "")
 }
 
+// JSON Orbit cannot carry (a number beyond a 64-bit float) is the client's
+// mistake too: 400, not 500.
+func TestStartWithUnrepresentableNumberIsBadRequest(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	if r := s.post("/v1/workflows/echo/instances", `{"n": 1e400}`).want(t, 400, api.CodeBadRequest); !strings.Contains(string(r.body), "input") {
+		t.Errorf("out-of-range number: %s", r.body)
+	}
+}
+
 func TestStartPassesTraceParent(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{})
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -293,6 +302,20 @@ func TestEarlyEventIsKeptAndDelivered(t *testing.T) {
 	s.post("/v1/instances/"+id+"/events/go", `{}`).want(t, 409, api.CodeEnded)
 	s.post("/v1/instances/missing/events/go", `{}`).want(t, 404, api.CodeNotFound)
 	s.post("/v1/instances/"+id+"/events/go", `{nope`).want(t, 400, api.CodeBadRequest)
+}
+
+// An event no await could take is refused with 400 and not kept: a zero
+// byte in its name would break the store's keys, and a payload Orbit cannot
+// decode would fail the await that takes it.
+func TestEventWithUnusableNameOrPayloadIsBadRequest(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
+	s.post("/v1/instances/"+id+"/events/go%00x", `{}`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400}`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/instances/"+id+"/events/go", `{"n": 1}`).want(t, 202, "")
+	if got := s.status(id, "SUCCEEDED"); got.json["output"].(map[string]any)["ev"].(map[string]any)["n"] != 1.0 {
+		t.Fatalf("output %s, want the good event's payload", got.body)
+	}
 }
 
 func TestEventWakesAWaitingInstance(t *testing.T) {

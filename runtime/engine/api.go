@@ -160,6 +160,15 @@ func CheckID(id string) error {
 	return nil
 }
 
+// checkEventName refuses an event name no workflow can await: empty, or
+// holding a zero byte (which separates key parts in the store).
+func checkEventName(name string) error {
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
+		return fmt.Errorf("%w: event name %q must be non-empty text without a zero byte", ErrBadInput, name)
+	}
+	return nil
+}
+
 // newID makes a random id that sorts by start time (the layout of a UUIDv7):
 // instances started together share the store's pages, so a group commit
 // writes a few pages instead of one per instance.
@@ -202,10 +211,14 @@ func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMes
 	if len(payload) > e.maxPayload {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrPayloadTooLarge, len(payload), e.maxPayload)
 	}
+	if err := checkEventName(event); err != nil {
+		return err
+	}
 	if len(bytes.TrimSpace(payload)) == 0 {
 		payload = json.RawMessage("null")
-	} else if !json.Valid(payload) {
-		return fmt.Errorf("%w: event payload is not JSON", ErrBadInput)
+	} else if err := json.Unmarshal(payload, new(any)); err != nil {
+		// Refused now rather than failing the await that would take it.
+		return fmt.Errorf("%w: event payload is not usable JSON: %v", ErrBadInput, err)
 	}
 	inst, err := e.store.Instance(id)
 	if err != nil {

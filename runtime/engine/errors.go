@@ -36,9 +36,10 @@ var (
 	// is not 1 to 128 of [A-Za-z0-9._:-].
 	ErrBadID = errors.New("bad instance id")
 
-	// ErrBadInput is returned by Start when the input is not JSON or the
-	// workflow's concurrency key does not resolve on it, and by Send when
-	// the payload is not JSON.
+	// ErrBadInput is returned by Start when the input is not JSON Orbit can
+	// carry or the workflow's concurrency key does not resolve on it, and by
+	// Send when the payload is not such JSON or the event name is empty or
+	// holds a zero byte.
 	ErrBadInput = errors.New("bad input")
 
 	// ErrCannotMigrate is returned by Migrate when the instance cannot move
