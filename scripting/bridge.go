@@ -2,9 +2,12 @@ package scripting
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -17,6 +20,8 @@ const maxDepth = 200
 // state's json.null sentinel and the metatable that marks arrays.
 type bridge struct {
 	L       *lua.LState
+	dl      *deadline // the state's, polled while converting
+	made    int       // values toLua made since it was last reset
 	null    *lua.LUserData
 	arrayMT *lua.LTable
 }
@@ -27,8 +32,10 @@ func newBridge(L *lua.LState) *bridge {
 	return b
 }
 
-// toLua converts a decoded JSON value to Lua.
+// toLua converts a decoded JSON value to Lua, counting the values it
+// makes in b.made.
 func (b *bridge) toLua(v any) lua.LValue {
+	b.made++
 	switch x := v.(type) {
 	case nil:
 		return lua.LNil
@@ -81,37 +88,76 @@ func (b *bridge) toLua(v any) lua.LValue {
 	}
 }
 
-// fromLua converts a Lua value to a decoded JSON value.
-func (b *bridge) fromLua(v lua.LValue) (any, error) { return b.from(v, 0) }
+// Errors that end a conversion as a whole; they carry no path into the
+// value. errStopped means the call was stopped, which the call reports.
+var (
+	errStopped  = errors.New("the call was stopped")
+	errTooMany  = fmt.Errorf("more than %d values (do tables share sub-tables?)", maxValues)
+	errTooLarge = fmt.Errorf("more than %s as JSON", sizeText(maxString))
+)
 
-func (b *bridge) from(v lua.LValue, depth int) (any, error) {
+// whole reports whether err ends a whole conversion rather than naming a
+// place in the value.
+func whole(err error) bool { return err == errStopped || err == errTooMany || err == errTooLarge }
+
+// fromLua converts a Lua value to a decoded JSON value: at most maxValues
+// values, whose JSON text would be at most maxString bytes, both checked
+// as the conversion goes, so that shared sub-tables cannot multiply it.
+func (b *bridge) fromLua(v lua.LValue) (any, error) {
+	c := converter{bridge: b}
+	return c.from(v, 0)
+}
+
+// converter is one conversion from Lua: what it has produced so far.
+type converter struct {
+	*bridge
+	values int
+	size   int // an upper bound of the JSON text's length
+}
+
+// add counts one value of at most size bytes of JSON.
+func (c *converter) add(size int) error {
+	c.values++
+	c.size += size
+	switch {
+	case c.values > maxValues:
+		return errTooMany
+	case c.size > maxString:
+		return errTooLarge
+	case c.values%pollEvery == 0 && c.dl != nil && c.dl.stopped():
+		return errStopped
+	}
+	return nil
+}
+
+func (c *converter) from(v lua.LValue, depth int) (any, error) {
 	switch x := v.(type) {
 	case *lua.LNilType:
-		return nil, nil
+		return nil, c.add(len("null"))
 	case lua.LBool:
-		return bool(x), nil
+		return bool(x), c.add(len("false"))
 	case lua.LNumber:
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("number %v is not valid JSON", f)
 		}
-		return f, nil
+		return f, c.add(len("-1.2345678901234567e-308"))
 	case lua.LString:
-		return string(x), nil
+		return string(x), c.add(jsonStringLen(string(x)))
 	case *lua.LUserData:
-		if x == b.null {
-			return nil, nil
+		if x == c.null {
+			return nil, c.add(len("null"))
 		}
 	case *lua.LTable:
 		if depth >= maxDepth {
 			return nil, fmt.Errorf("tables nested deeper than %d levels (does a table contain itself?)", maxDepth)
 		}
-		return b.table(x, depth+1)
+		return c.table(x, depth+1)
 	}
 	return nil, fmt.Errorf("a Lua %s cannot be converted to JSON", v.Type())
 }
 
-func (b *bridge) table(t *lua.LTable, depth int) (any, error) {
+func (c *converter) table(t *lua.LTable, depth int) (any, error) {
 	count, maxIdx, allInts := 0, 0, true
 	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
 		count++
@@ -122,8 +168,11 @@ func (b *bridge) table(t *lua.LTable, depth int) (any, error) {
 		}
 		maxIdx = max(maxIdx, int(n))
 	}
+	if err := c.add(2 + count); err != nil { // brackets and separators
+		return nil, err
+	}
 	if count == 0 {
-		if t.Metatable == b.arrayMT {
+		if t.Metatable == c.arrayMT {
 			return []any{}, nil
 		}
 		return map[string]any{}, nil
@@ -131,7 +180,10 @@ func (b *bridge) table(t *lua.LTable, depth int) (any, error) {
 	if allInts && maxIdx == count {
 		arr := make([]any, count)
 		for i := range arr {
-			e, err := b.from(t.RawGetInt(i+1), depth)
+			e, err := c.from(t.RawGetInt(i+1), depth)
+			if whole(err) {
+				return nil, err
+			}
 			if err != nil {
 				return nil, fmt.Errorf("[%d]: %w", i+1, err)
 			}
@@ -155,9 +207,15 @@ func (b *bridge) table(t *lua.LTable, depth int) (any, error) {
 			err = fmt.Errorf("a table key of type %s cannot be a JSON object key", k.Type())
 			return
 		}
+		if c.size += jsonStringLen(key); c.size > maxString {
+			err = errTooLarge
+			return
+		}
 		var ge any
-		if ge, err = b.from(e, depth); err != nil {
-			err = fmt.Errorf("%s: %w", key, err)
+		if ge, err = c.from(e, depth); err != nil {
+			if !whole(err) {
+				err = fmt.Errorf("%s: %w", key, err)
+			}
 			return
 		}
 		obj[key] = ge
@@ -168,17 +226,70 @@ func (b *bridge) table(t *lua.LTable, depth int) (any, error) {
 	return obj, nil
 }
 
+// jsonStringLen is the most bytes encoding/json writes for s: quotes, and
+// escapes for control characters, quotes, backslashes, HTML's <, > and &,
+// U+2028, U+2029 and each byte of invalid UTF-8 (as \ufffd).
+func jsonStringLen(s string) int {
+	n := len(s) + 2
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			n += 5
+		case c == '"' || c == '\\':
+			n++
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	if ascii {
+		return n
+	}
+	if !utf8.ValidString(s) {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				n += 5
+			}
+		}
+		return n
+	}
+	return n + 3*(strings.Count(s, "\u2028")+strings.Count(s, "\u2029"))
+}
+
+// jsonValues is an upper bound of the values in a JSON text: each one but
+// the first follows a '[', a '{' or a ','.
+func jsonValues(s string) int {
+	n, inString := 1, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == ',' || c == '[' || c == '{':
+			n++
+		}
+	}
+	return n
+}
+
 // openJSON installs the json table: encode, decode, null and array.
-func (b *bridge) openJSON() {
-	L := b.L
+func (v *vm) openJSON() {
+	b, L := v.bridge, v.L
 	t := L.NewTable()
 	t.RawSetString("null", b.null)
 	t.RawSetString("encode", L.NewFunction(func(L *lua.LState) int {
-		v, err := b.fromLua(L.CheckAny(1))
+		c := converter{bridge: b}
+		val, err := c.from(L.CheckAny(1), 0)
+		if err == errStopped {
+			L.RaiseError("%s", b.dl.Err())
+		}
 		if err != nil {
 			L.RaiseError("json.encode: %s", err.Error())
 		}
-		raw, err := json.Marshal(v)
+		v.charge("json.encode", c.size)
+		raw, err := json.Marshal(val)
 		if err != nil {
 			L.RaiseError("json.encode: %s", err.Error())
 		}
@@ -186,8 +297,16 @@ func (b *bridge) openJSON() {
 		return 1
 	}))
 	t.RawSetString("decode", L.NewFunction(func(L *lua.LState) int {
+		text := L.CheckString(1)
+		n := jsonValues(text)
+		if n > maxValues {
+			L.RaiseError("json.decode: the text holds more than %d values", maxValues)
+		}
+		// Decoded values cost far more than their text: a Lua table is
+		// over a hundred bytes, an empty JSON object two.
+		v.charge("json.decode", len(text)+decodedValueCost*n)
 		var v any
-		if err := json.Unmarshal([]byte(L.CheckString(1)), &v); err != nil {
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
 			L.RaiseError("json.decode: %s", err.Error())
 		}
 		L.Push(b.toLua(v))
@@ -198,6 +317,7 @@ func (b *bridge) openJSON() {
 		if !ok {
 			a = L.NewTable()
 		}
+		v.checkWritable("json.array", a)
 		a.Metatable = b.arrayMT
 		L.Push(a)
 		return 1

@@ -131,9 +131,8 @@ routine "r" { lua = function(input, ctx) return ctx.state end }`
 		t.Fatal(err)
 	}
 	c := &flow.Context{State: "real"}
-	if _, err := b.Routines["w"].Call(context.Background(), nil, c); err != nil {
-		t.Fatal(err)
-	}
+	_, err = b.Routines["w"].Call(context.Background(), nil, c)
+	wantError(t, err, flow.ErrTaskFailed, "c.lua:1: rawset: ctx is read-only")
 	if out, _ := b.Routines["r"].Call(context.Background(), nil, c); out != "real" {
 		t.Errorf("ctx.state after a rawset in an earlier call: %v", out)
 	}

@@ -36,6 +36,9 @@ func (d *deadline) fire(why int32) {
 	}
 }
 
+// stopped reports whether the call must stop.
+func (d *deadline) stopped() bool { return d.why.Load() != running }
+
 // Deadline is unknown to Lua; the timer enforces it.
 func (d *deadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 

@@ -39,4 +39,23 @@
 // or channel. require("lib.util") (or "lib/util") reaches only files of the
 // bundle: every file runs once per state, in lexical order or earlier when
 // required, and require returns what the file returned.
+//
+// # Limits
+//
+// Nothing a script does may take the process down (limits.go): every
+// library function that can allocate in proportion to its arguments checks
+// the size first, `..` is compiled into a call of a checked function
+// (concat.go), the pattern functions run Orbit's own matcher, which checks
+// the deadline while it backtracks (pattern.go), and at most one call per
+// core runs at once. A call stopped by its deadline is discarded whatever
+// it returned.
+//
+// # Isolation
+//
+// Once the bundle's top-level code has run in a state, seal freezes the
+// globals table and the libraries: each is left empty, reading through its
+// metatable from a hidden table, so that every write reaches a metamethod.
+// A call's globals go to an overlay dropped when the state is put back;
+// writes to the libraries are errors. Tables that top-level code keeps in
+// locals are not frozen: they are the bundle's to keep constant.
 package scripting

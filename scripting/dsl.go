@@ -123,7 +123,7 @@ func (l *loader) register(fn *lua.LFunction) fnRef {
 // again.
 func (l *loader) run(protos []*lua.FunctionProto, byFormat [][]flow.Source) {
 	L := l.vm.L
-	l.mods = newModules(protos)
+	l.mods = newModules(protos, l.vm.concatFn)
 	req := L.NewFunction(l.mods.require)
 	L.SetGlobal("require", req)
 	for _, proto := range protos {
@@ -138,6 +138,7 @@ func (l *loader) run(protos []*lua.FunctionProto, byFormat [][]flow.Source) {
 	}
 	l.defineFormats(byFormat)
 	l.applyExtensions()
+	l.vm.seal()
 	l.sealed = true
 }
 
@@ -153,7 +154,7 @@ func (l *loader) checkLoading(L *lua.LState, what string) {
 // longer usable (a runaway script was stopped).
 func (l *loader) loadCall(nargs int, at flow.Pos) bool {
 	limit := l.cfg.loadTimeout()
-	err := l.vm.call(nil, nargs, 0, limit)
+	err := l.vm.call(nil, nargs, 0, limit, nil)
 	if err == nil {
 		return true
 	}

@@ -311,7 +311,7 @@ routine "ok" { lua = function(input) return input end }`
 		}
 	}
 	p := b.Routines["ok"].(luaRoutine).pool
-	v, err := p.get()
+	v, err := p.get(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,12 +32,11 @@ type luaCond struct{ fnRef }
 // Test calls the function and applies Lua truthiness to its result, which
 // needs no conversion.
 func (e luaCond) Test(data any, c *flow.Context) (bool, error) {
-	v, _, err := e.run(nil, data, c, flow.ErrRuntime)
+	v, err := e.run(nil, data, c, flow.ErrRuntime, truthResult)
 	if err != nil {
 		return false, err
 	}
-	ok := lua.LVAsBool(v.L.Get(-1))
-	v.L.Pop(1)
+	ok := v.truth
 	e.pool.put(v)
 	return ok, nil
 }
@@ -51,68 +50,99 @@ func (r luaRoutine) Call(ctx context.Context, input any, c *flow.Context) (any, 
 	return r.value(ctx, input, c, flow.ErrTaskFailed)
 }
 
-// run calls the function with (arg, ctx) and returns the state holding its
-// one result on the stack; the caller pops it and puts the state back. On
-// error the state is already back and the error is named (fallback when the
-// script's error has no name of its own).
-func (r fnRef) run(parent context.Context, arg any, c *flow.Context, fallback string) (*vm, *lua.LFunction, error) {
-	v, err := r.pool.get()
-	if err != nil {
-		return nil, nil, err
-	}
-	fn := v.begin(r.idx, c)
-	v.L.Push(v.toLua(arg))
-	v.L.Push(v.ctxProxy)
-	if err := v.call(parent, 2, 1, r.pool.cfg.timeout); err != nil {
-		err = v.scriptError(err, fn, fallback)
-		r.pool.put(v)
-		return nil, nil, err
-	}
-	return v, fn, nil
-}
-
-// value is run followed by converting the result to JSON.
-func (r fnRef) value(parent context.Context, arg any, c *flow.Context, fallback string) (any, error) {
-	v, fn, err := r.run(parent, arg, c, fallback)
+// run calls the function with (arg, ctx) and finish on its one result,
+// and returns the state, whose result fields the caller reads before
+// putting it back. On error the state is already back and the error is
+// named (fallback when the script's error has no name of its own).
+func (r fnRef) run(parent context.Context, arg any, c *flow.Context, fallback string, finish func(*vm) error) (*vm, error) {
+	v, err := r.pool.get(parent)
 	if err != nil {
 		return nil, err
 	}
-	defer r.pool.put(v)
+	in, err := v.argument(arg)
+	if err != nil {
+		r.pool.put(v)
+		return nil, err
+	}
+	v.fn, v.fallback = v.begin(r.idx, c), fallback
+	v.L.Push(in)
+	v.L.Push(v.ctxProxy)
+	if err := v.call(parent, 2, 1, r.pool.cfg.timeout, finish); err != nil {
+		err = v.scriptError(err, v.fn, fallback)
+		r.pool.put(v)
+		return nil, err
+	}
+	return v, nil
+}
+
+// value is run converting the result to JSON.
+func (r fnRef) value(parent context.Context, arg any, c *flow.Context, fallback string) (any, error) {
+	v, err := r.run(parent, arg, c, fallback, valueResult)
+	if err != nil {
+		return nil, err
+	}
+	out := v.out
+	v.out = nil
+	r.pool.put(v)
+	return out, nil
+}
+
+// truthResult and valueResult are run's finishers: they take the call's
+// result off the stack, as a truth value or as JSON.
+func truthResult(v *vm) error {
+	v.truth = lua.LVAsBool(v.L.Get(-1))
+	v.L.Pop(1)
+	return nil
+}
+
+func valueResult(v *vm) error {
 	out, err := v.fromLua(v.L.Get(-1))
 	v.L.Pop(1)
 	if err != nil {
-		return nil, flow.Errorf(fallback, "%s: the function returned %s", funcPos(fn), err)
+		return flow.Errorf(v.fallback, "%s: the function returned %s", funcPos(v.fn), err)
 	}
-	return out, nil
+	v.out = out
+	return nil
 }
 
 // migrateFunc adapts migrate = function(from_version, state, data) return
 // state, data end to Workflow.Migrate.
 func migrateFunc(ref fnRef) func(string, string, any) (string, any, error) {
 	return func(from, state string, data any) (string, any, error) {
-		v, err := ref.pool.get()
+		v, err := ref.pool.get(nil)
 		if err != nil {
 			return "", nil, err
 		}
 		defer ref.pool.put(v)
-		fn := v.begin(ref.idx, nil)
+		in, err := v.argument(data)
+		if err != nil {
+			return "", nil, err
+		}
+		v.fn = v.begin(ref.idx, nil)
 		v.L.Push(lua.LString(from))
 		v.L.Push(lua.LString(state))
-		v.L.Push(v.toLua(data))
-		if err := v.call(nil, 3, 2, ref.pool.cfg.timeout); err != nil {
-			return "", nil, v.scriptError(err, fn, flow.ErrRuntime)
+		v.L.Push(in)
+		if err := v.call(nil, 3, 2, ref.pool.cfg.timeout, migrateResult); err != nil {
+			return "", nil, v.scriptError(err, v.fn, flow.ErrRuntime)
 		}
-		defer v.L.Pop(2)
-		next, ok := v.L.Get(-2).(lua.LString)
-		if !ok {
-			return "", nil, flow.Errorf(flow.ErrRuntime, "%s: migrate must return a state name and the data", funcPos(fn))
-		}
-		out, err := v.fromLua(v.L.Get(-1))
-		if err != nil {
-			return "", nil, flow.Errorf(flow.ErrRuntime, "%s: migrate returned %s", funcPos(fn), err)
-		}
-		return string(next), out, nil
+		out := v.out.([2]any)
+		v.out = nil
+		return out[0].(string), out[1], nil
 	}
+}
+
+func migrateResult(v *vm) error {
+	defer v.L.Pop(2)
+	next, ok := v.L.Get(-2).(lua.LString)
+	if !ok {
+		return flow.Errorf(flow.ErrRuntime, "%s: migrate must return a state name and the data", funcPos(v.fn))
+	}
+	out, err := v.fromLua(v.L.Get(-1))
+	if err != nil {
+		return flow.Errorf(flow.ErrRuntime, "%s: migrate returned %s", funcPos(v.fn), err)
+	}
+	v.out = [2]any{string(next), out}
+	return nil
 }
 
 // begin pushes function idx and points ctx at c for the coming call.

@@ -127,7 +127,7 @@ func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 		return nil, slices.CompactFunc(probs, func(a, b flow.Problem) bool { return a == b })
 	}
 	p.nfuncs = len(v.funcs)
-	p.put(v)
+	p.keep(v)
 	return l.b, nil
 }
 
@@ -140,7 +140,7 @@ func compile(srcs []flow.Source) ([]*lua.FunctionProto, flow.Problems) {
 		chunk, err := parse.Parse(bytes.NewReader(src.Body), src.Path)
 		if err == nil {
 			var proto *lua.FunctionProto
-			if proto, err = lua.Compile(chunk, src.Path); err == nil {
+			if proto, err = lua.Compile(wrapChunk(chunk), src.Path); err == nil {
 				protos = append(protos, proto)
 				continue
 			}

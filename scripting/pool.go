@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -41,6 +42,23 @@ type vm struct {
 	// stoppedAt is the message gopher-lua raised where a deadline stopped
 	// the script; it carries the file:line.
 	stoppedAt string
+	// allocated is what the running call has created so far (limits.go).
+	allocated int
+	// concatFn is `..` (concat.go), handed to every file as it runs.
+	concatFn *lua.LFunction
+
+	// The running call's function and what its finisher read (funcs.go).
+	fn       *lua.LFunction
+	fallback string
+	truth    bool
+	out      any
+
+	// Set by seal once the bundle has run (sandbox.go).
+	frozen      map[*lua.LTable]*frozenTable
+	globals     *lua.LTable // the globals table, empty: reads go through
+	globalsBase *lua.LTable // what the bundle's top-level code defined
+	overlayMT   *lua.LTable // metatable of overlay: reads fall through to globalsBase
+	overlay     *lua.LTable // globals the running call set, or nil
 }
 
 // pool keeps the prepared states of one bundle.
@@ -55,8 +73,29 @@ type pool struct {
 	idle       []*vm
 }
 
-// get borrows a state, preparing a new one when none is idle.
-func (p *pool) get() (*vm, error) {
+// slots bounds the Lua calls that run at once in the process. A call is
+// all CPU, so more at once than there are cores only stretches each one's
+// wall time towards its deadline, and multiplies the memory calls may hold
+// (docs/scripts.md, "Security"). A call waits for a slot before its
+// deadline starts.
+var slots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// get borrows a state, preparing a new one when none is idle, once a slot
+// is free; ctx (nil for expressions) may give up the wait.
+func (p *pool) get(ctx context.Context) (*vm, error) {
+	select {
+	case slots <- struct{}{}:
+	default:
+		var done <-chan struct{}
+		if ctx != nil {
+			done = ctx.Done()
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-done:
+			return nil, ctxError(ctx)
+		}
+	}
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
 		v := p.idle[n-1]
@@ -65,16 +104,23 @@ func (p *pool) get() (*vm, error) {
 		return v, nil
 	}
 	p.mu.Unlock()
-	return p.prepare()
+	v, err := p.prepare()
+	if err != nil {
+		<-slots
+	}
+	return v, err
 }
 
-// put returns a borrowed state.
+// put returns a borrowed state and its slot.
 func (p *pool) put(v *vm) {
-	v.cur = nil
-	if k, _ := v.ctxProxy.Next(lua.LNil); k != lua.LNil {
-		// A script wrote into ctx with rawset; give the next call a clean one.
-		v.ctxProxy = v.newCtxProxy()
-	}
+	v.cur, v.fn = nil, nil
+	v.dropOverlay()
+	p.keep(v)
+	<-slots
+}
+
+// keep adds a state to the idle ones, unless it is broken or enough are.
+func (p *pool) keep(v *vm) {
 	if !v.broken {
 		p.mu.Lock()
 		if len(p.idle) < maxIdle {
@@ -113,9 +159,13 @@ func (p *pool) prepare() (*vm, error) {
 }
 
 // call runs the function on top of the stack with nargs arguments under the
-// Lua deadline and, for routines, the caller's context. It leaves nret
-// results on the stack when err is nil.
-func (v *vm) call(parent context.Context, nargs, nret int, limit time.Duration) error {
+// Lua deadline and, for routines, the caller's context. finish, when not
+// nil, takes the nret results off the stack while the deadline still runs,
+// so that converting them is bounded by it too; without it the results stay
+// on the stack when err is nil. A call stopped by its deadline or its
+// caller is discarded whatever it returned: a script can catch the
+// deadline's error with pcall, and a library call can end after it.
+func (v *vm) call(parent context.Context, nargs, nret int, limit time.Duration, finish func(*vm) error) error {
 	if parent != nil && parent.Err() != nil {
 		v.L.Pop(nargs + 1)
 		return ctxError(parent)
@@ -124,32 +174,44 @@ func (v *vm) call(parent context.Context, nargs, nret int, limit time.Duration) 
 	if parent != nil && parent.Done() != nil {
 		stop = context.AfterFunc(parent, func() { v.dl.fire(cancelled) })
 	}
+	v.allocated = 0
 	v.dl.timer.Reset(limit)
 	err := v.L.PCall(nargs, nret, nil)
+	if err == nil && finish != nil {
+		err = finish(v)
+	}
+	why := v.dl.why.Load()
 	if !v.dl.timer.Stop() {
-		v.broken = true
+		// It fired, or is firing: the call ran to its deadline.
+		if why == running {
+			why = expired
+		}
 	}
-	if stop != nil && !stop() {
-		v.broken = true
+	if stop != nil && !stop() && why == running {
+		why = cancelled // the caller gave up as the call ended
 	}
-	if err == nil {
-		return nil
-	}
-	switch v.dl.why.Load() {
+	switch why {
+	case running:
+		return err
 	case expired:
 		v.broken = true
 		if apiErr, ok := err.(*lua.ApiError); ok {
 			v.stoppedAt = apiErr.Object.String()
 		}
+		if err == nil && finish == nil {
+			v.L.Pop(nret)
+		}
 		if pos, _ := splitPos(v.stoppedAt, flow.Pos{}); pos.File != "" {
 			return flow.Errorf(flow.ErrRuntime, "lua call exceeded %s (stopped at %s)", limit, pos)
 		}
 		return flow.Errorf(flow.ErrRuntime, "lua call exceeded %s", limit)
-	case cancelled:
+	default:
 		v.broken = true
+		if err == nil && finish == nil {
+			v.L.Pop(nret)
+		}
 		return ctxError(parent)
 	}
-	return err
 }
 
 // ctxError names why the caller's context ended.

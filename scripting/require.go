@@ -14,10 +14,12 @@ type modules struct {
 	protos  map[string]*lua.FunctionProto // by path
 	values  map[string]lua.LValue         // files that ran: their result
 	started map[string]bool               // files that began running
+	concat  *lua.LFunction                // every file's hidden `..` (concat.go)
 }
 
-func newModules(protos []*lua.FunctionProto) *modules {
-	m := &modules{protos: map[string]*lua.FunctionProto{}, values: map[string]lua.LValue{}, started: map[string]bool{}}
+func newModules(protos []*lua.FunctionProto, concat *lua.LFunction) *modules {
+	m := &modules{protos: map[string]*lua.FunctionProto{}, values: map[string]lua.LValue{}, started: map[string]bool{},
+		concat: concat}
 	for _, p := range protos {
 		m.protos[p.SourceName] = p
 	}
@@ -50,7 +52,8 @@ func (m *modules) require(L *lua.LState) int {
 	}
 	m.started[path] = true
 	L.Push(L.NewFunctionFromProto(proto))
-	L.Call(0, 1)
+	L.Push(m.concat)
+	L.Call(1, 1)
 	v := L.Get(-1)
 	if v == lua.LNil {
 		v = lua.LTrue
