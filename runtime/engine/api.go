@@ -98,8 +98,14 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 			Input: input, StartedAt: now, UpdatedAt: now},
 		Bundle: b.Hash, Express: wf.Mode == flow.Express, TraceParent: tp,
 	}
-	// abandon hands the id back when the start fails after claiming it.
+	// abandon hands the id back when the start fails after claiming it,
+	// and the concurrency slot or queue place it took.
 	abandon := func() {
+		if in.ConcKey != "" {
+			for _, next := range e.conc.release(slotKey(wf.Name, in.ConcKey), id) {
+				e.post(next, message{kind: msgWake})
+			}
+		}
 		e.mu.Lock()
 		delete(e.owners, id)
 		e.mu.Unlock()
@@ -112,6 +118,10 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	d.event(store.Event{Type: store.EventExecutionStarted, Input: input})
 	d.enter(wf.Start, data, input)
 	if wf.Concurrency != nil {
+		if err := e.concurrencyRestored(nil); err != nil {
+			abandon()
+			return nil, false, err
+		}
 		key, err := concurrencyKey(wf, data, d.context())
 		if err != nil {
 			abandon()

@@ -20,6 +20,11 @@ type concurrency struct {
 	lastSeq  int64
 	slots    map[string]*slot
 	admitted map[string]bool // queued instances given a slot, not yet running
+
+	// restoreMu serialises the one rebuild from the store; restored says
+	// it is done (Engine.concurrencyRestored).
+	restoreMu sync.Mutex
+	restored  bool
 }
 
 type slot struct {
@@ -127,8 +132,44 @@ func concurrencyKey(wf *flow.Workflow, data any, c *flow.Context) (string, error
 	}
 }
 
+// concurrencyRestored rebuilds the slot counts and queues from the store
+// the first time they are needed, and wakes the queued instances that
+// get a slot. ids are the unfinished instances when the caller has them
+// (Open), nil to read them. Open does it when any instance may hold or
+// wait for a slot or the current bundle declares a key; otherwise the
+// first start or redrive of an instance with a key does it (a start may
+// name an older version that declares one).
+func (e *Engine) concurrencyRestored(ids []string) error {
+	c := e.conc
+	c.restoreMu.Lock()
+	defer c.restoreMu.Unlock()
+	if c.restored {
+		return nil
+	}
+	if ids == nil {
+		if err := e.store.Unfinished(func(id string, _ store.Status) error {
+			ids = append(ids, id)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("list unfinished instances: %w", err)
+		}
+	}
+	admitted, err := e.restoreConcurrency(ids)
+	if err != nil {
+		return fmt.Errorf("restore concurrency queues: %w", err)
+	}
+	c.restored = true
+	for _, id := range admitted {
+		e.post(id, message{kind: msgWake})
+	}
+	return nil
+}
+
 // restoreConcurrency rebuilds slot counts and queues from the unfinished
-// instances of workflows that declare a concurrency key.
+// instances that carry a concurrency key, whatever bundle they run: a
+// slot is held from the start to the end, except by an instance QUEUED
+// or paused while QUEUED, which waits in its key's queue in arrival
+// order. It returns the queued instances that get a slot now.
 func (e *Engine) restoreConcurrency(ids []string) ([]string, error) {
 	type queued struct {
 		in    *store.Instance
@@ -150,7 +191,7 @@ func (e *Engine) restoreConcurrency(ids []string) ([]string, error) {
 			}
 		}
 		k := slotKey(in.Workflow, in.ConcKey)
-		if in.Status == store.Queued {
+		if in.Status == store.Queued || in.Status == store.Paused && in.PausedStatus == store.Queued {
 			waiting = append(waiting, queued{in, limit})
 			continue
 		}

@@ -283,12 +283,18 @@ func (d *driver) apply(m message) error {
 				return err
 			}
 		}
+		if in.ConcKey != "" {
+			if err := d.e.concurrencyRestored(nil); err != nil {
+				return err
+			}
+		}
 		in.Status, in.Error, in.Cause, in.EndedAt, in.Output = store.Running, "", "", nil, nil
 		in.Waiting = nil
 		d.restarted()
 		d.clearFanOut()
 		d.setDeadline()
 		d.enter(in.State, d.data, d.dataEnc)
+		d.requeue()
 		return nil
 	}
 	return fmt.Errorf("unknown message %d", m.kind)
@@ -327,6 +333,23 @@ func (d *driver) evaluate() {
 		if !d.commit() {
 			return
 		}
+	}
+}
+
+// requeue takes a concurrency slot again for a redriven instance, which
+// gave its slot back when it ended, or queues it for one.
+func (d *driver) requeue() {
+	in := d.inst
+	if in.ConcKey == "" || in.Parent != "" {
+		return
+	}
+	limit := 1
+	if c := d.wf.Concurrency; c != nil {
+		limit = c.Limit
+	}
+	in.ConcSeq = d.e.conc.arrival(time.Now())
+	if !d.e.conc.acquire(slotKey(in.Workflow, in.ConcKey), limit, in.ID) {
+		in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: store.WaitConcurrency, Key: in.ConcKey}
 	}
 }
 

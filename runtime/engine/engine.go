@@ -247,6 +247,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		return fmt.Errorf("load timers: %w", err)
 	}
 	var all, running, waiting []string
+	slotted := usesConcurrency(e.Bundle())
 	if err := e.store.Unfinished(func(id string, st store.Status) error {
 		all = append(all, id)
 		switch st {
@@ -254,17 +255,17 @@ func (e *Engine) Open(ctx context.Context) error {
 			running = append(running, id)
 		case store.Waiting:
 			waiting = append(waiting, id)
+		case store.Queued, store.Paused:
+			slotted = true // queued, or perhaps paused while queued
 		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("list unfinished instances: %w", err)
 	}
-	if usesConcurrency(e.Bundle()) {
-		admitted, err := e.restoreConcurrency(all)
-		if err != nil {
-			return fmt.Errorf("restore concurrency queues: %w", err)
+	if slotted {
+		if err := e.concurrencyRestored(all); err != nil {
+			return err
 		}
-		running = append(running, admitted...)
 	}
 	for _, id := range running {
 		e.post(id, message{kind: msgWake})
