@@ -60,27 +60,33 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		return nil, false, err
 	}
 
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, false, ErrClosed
+	claim := &startClaim{workflow: wf.Name, input: input, done: make(chan struct{})}
+	if prev, err := e.claim(ctx, id, claim); prev != nil || err != nil {
+		return prev, prev != nil, err
 	}
 	if !generated { // a fresh id cannot be stored already
+		// The claim keeps every other start of this id out while the store
+		// is read, without holding the engine's lock over the read.
 		if prev, err := e.store.Instance(id); err == nil {
-			e.mu.Unlock()
-			if prev.Workflow != workflow || !bytes.Equal(prev.Input, input) {
-				return nil, false, ErrConflict
-			}
-			return prev, true, nil
+			e.unclaim(id, claim)
+			prev, err := claim.repeat(prev)
+			return prev, err == nil, err
 		} else if !errors.Is(err, store.ErrNotFound) {
-			e.mu.Unlock()
+			e.unclaim(id, claim)
 			return nil, false, err
 		}
 	}
-	if e.owners[id] != nil {
-		// Another start with this id is committing right now.
+	e.mu.Lock()
+	if e.closed || e.owners[id] != nil {
+		// A driver without a record: a control request for an id that does
+		// not exist yet is being answered.
+		closed := e.closed
 		e.mu.Unlock()
-		return nil, false, ErrConflict
+		e.unclaim(id, claim)
+		if closed {
+			return nil, false, ErrClosed
+		}
+		return nil, false, fmt.Errorf("%w: another request for instance %s is in progress; try again", ErrConflict, id)
 	}
 	d := driverPool.Get().(*driver)
 	d.e, d.id = e, id
@@ -111,6 +117,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		e.mu.Unlock()
 		e.drivers.Done()
 		d.release()
+		e.unclaim(id, claim)
 	}
 	d.inst, d.bundle, d.wf, d.machine = in, b, wf, wf.Machines[""]
 	d.data = data
@@ -133,15 +140,24 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		}
 	}
 	snapshot := in.Clone()
-	if opt.Wait && generated && !in.Express && in.Status == store.Running {
+	claim.inst = snapshot
+	switch {
+	case opt.Wait && generated && !in.Express && in.Status == store.Running:
 		d.unsaved = &unsavedStart{batch: store.Batch{Instances: []*store.Instance{snapshot},
 			Events: slices.Clone(d.batch.Events), SetTimers: slices.Clone(d.batch.SetTimers)}}
-	} else if !in.Express {
+		d.claim = claim // repeated starts answer from it until the driver stores the instance
+		claim.settle()
+	case in.Express:
+		d.claim = claim // an express instance is stored only when it parks or ends
+		claim.settle()
+	default:
 		if err := e.store.Commit(ctx, &d.batch); err != nil {
+			claim.inst = nil
 			abandon()
 			return nil, false, fmt.Errorf("start %s: %w", id, err)
 		}
 		d.afterCommit()
+		e.unclaim(id, claim)
 	}
 	go func() {
 		defer e.drivers.Done()
@@ -149,6 +165,72 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		d.runMailbox()
 	}()
 	return snapshot, false, nil
+}
+
+// startClaim marks an id a start is creating, so that a repeated start
+// with the same id waits for it instead of racing it (SPEC 3: the same
+// input answers the instance, another input conflicts). A durable start
+// holds its claim while it commits; an express start, or one stored with
+// its first step, until its driver first stores it, since until then the
+// store knows nothing of it.
+type startClaim struct {
+	workflow string
+	input    []byte
+	done     chan struct{}   // closed (by settle) when inst is set, or when the claim is given up
+	inst     *store.Instance // the instance as started; nil when the start failed
+	once     sync.Once
+}
+
+// settle lets the starts waiting for this one look at it.
+func (c *startClaim) settle() { c.once.Do(func() { close(c.done) }) }
+
+// claim takes the id for a start. When another start holds it, claim
+// waits for that start and answers as a repeat of it (prev), or takes
+// the id once that start has given it up.
+func (e *Engine) claim(ctx context.Context, id string, c *startClaim) (prev *store.Instance, err error) {
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, ErrClosed
+		}
+		other := e.starts[id]
+		if other == nil {
+			e.starts[id] = c
+			e.mu.Unlock()
+			return nil, nil
+		}
+		e.mu.Unlock()
+		select {
+		case <-other.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if other.inst != nil {
+			if other.workflow != c.workflow || !bytes.Equal(other.input, c.input) {
+				return nil, ErrConflict
+			}
+			return other.inst.Clone(), nil
+		}
+	}
+}
+
+// unclaim gives the id up; waiting starts then look again.
+func (e *Engine) unclaim(id string, c *startClaim) {
+	e.mu.Lock()
+	if e.starts[id] == c {
+		delete(e.starts, id)
+	}
+	e.mu.Unlock()
+	c.settle()
+}
+
+// repeat answers a start whose id is already stored as prev.
+func (c *startClaim) repeat(prev *store.Instance) (*store.Instance, error) {
+	if prev.Workflow != c.workflow || !bytes.Equal(prev.Input, c.input) {
+		return nil, ErrConflict
+	}
+	return prev, nil
 }
 
 // runMailbox hands a driver that started work itself over to its mailbox loop.

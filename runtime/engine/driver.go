@@ -69,6 +69,7 @@ type driver struct {
 	endedNow bool          // the pending checkpoint ends the instance
 	over     bool          // the instance has ended (guarded by Engine.mu, for Wait)
 	unsaved  *unsavedStart // the start, until the first commit stores it
+	claim    *startClaim   // the id's start claim, until the first commit stores the instance
 	started  bool          // the first commit after an unsaved start is done
 }
 
@@ -127,6 +128,9 @@ func (d *driver) run() {
 			}
 			delete(e.owners, d.id)
 			e.mu.Unlock()
+			if d.claim != nil { // never stored: an abandoned express instance
+				e.unclaim(d.id, d.claim)
+			}
 			d.release()
 			return
 		}
@@ -456,6 +460,10 @@ func (d *driver) afterCommit() {
 		}
 	}
 	d.batch.Reset()
+	if d.claim != nil { // the store answers repeated starts from now on
+		e.unclaim(d.id, d.claim)
+		d.claim = nil
+	}
 	for _, id := range d.wake {
 		e.post(id, message{kind: msgWake})
 	}

@@ -59,7 +59,8 @@ type Engine struct {
 	mu      sync.Mutex
 	current *flow.Bundle
 	bundles map[string]*flow.Bundle
-	owners  map[string]*driver // instances that have a driver now
+	owners  map[string]*driver     // instances that have a driver now
+	starts  map[string]*startClaim // ids that starts are creating now
 	waiters map[string][]chan *store.Instance
 	closed  bool
 	drivers sync.WaitGroup
@@ -80,6 +81,7 @@ func New(cfg Config) *Engine {
 		onEvent:    cfg.OnEvent,
 		bundles:    map[string]*flow.Bundle{},
 		owners:     map[string]*driver{},
+		starts:     map[string]*startClaim{},
 		waiters:    map[string][]chan *store.Instance{},
 	}
 	if e.clock == nil {

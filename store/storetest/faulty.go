@@ -10,17 +10,20 @@ import (
 )
 
 // Faulty wraps a real store so that a test can make its writes fail, as a
-// full disk does, or hold them, as a slow disk does, at the moment it
-// chooses. Reads always go through: a full disk still reads.
+// full disk does, or hold its writes or instance reads, as a slow disk
+// does, at the moment it chooses. Reads never fail: a full disk still
+// reads.
 type Faulty struct {
 	store.Store
 
-	mu      sync.Mutex
-	failure error         // writes fail with it while set
-	held    chan struct{} // writes wait for it to close while set
+	mu        sync.Mutex
+	failure   error         // writes fail with it while set
+	held      chan struct{} // writes wait for it to close while set
+	heldReads chan struct{} // Instance reads wait for it to close while set
 
-	refused atomic.Int64 // writes that failed
-	waiting atomic.Int64 // writes waiting on a hold now
+	refused      atomic.Int64 // writes that failed
+	waiting      atomic.Int64 // writes waiting on a hold now
+	waitingReads atomic.Int64 // reads waiting on a hold now
 }
 
 // NewFaulty wraps s; it behaves exactly as s until told otherwise.
@@ -39,17 +42,22 @@ func (f *Faulty) Heal() { f.FailWrites(nil) }
 
 // Hold makes writes wait until release is called (or their context ends);
 // then they go through, or fail if FailWrites is in force.
-func (f *Faulty) Hold() (release func()) {
+func (f *Faulty) Hold() (release func()) { return f.hold(&f.held) }
+
+// HoldReads makes Instance reads wait until release is called.
+func (f *Faulty) HoldReads() (release func()) { return f.hold(&f.heldReads) }
+
+func (f *Faulty) hold(gate *chan struct{}) (release func()) {
 	ch := make(chan struct{})
 	f.mu.Lock()
-	f.held = ch
+	*gate = ch
 	f.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			f.mu.Lock()
-			if f.held == ch {
-				f.held = nil
+			if *gate == ch {
+				*gate = nil
 			}
 			f.mu.Unlock()
 			close(ch)
@@ -62,6 +70,22 @@ func (f *Faulty) Refused() int64 { return f.refused.Load() }
 
 // Waiting counts the writes waiting on a Hold now.
 func (f *Faulty) Waiting() int64 { return f.waiting.Load() }
+
+// WaitingReads counts the reads waiting on a HoldReads now.
+func (f *Faulty) WaitingReads() int64 { return f.waitingReads.Load() }
+
+// Instance reads through, once a HoldReads lets it.
+func (f *Faulty) Instance(id string) (*store.Instance, error) {
+	f.mu.Lock()
+	held := f.heldReads
+	f.mu.Unlock()
+	if held != nil {
+		f.waitingReads.Add(1)
+		<-held
+		f.waitingReads.Add(-1)
+	}
+	return f.Store.Instance(id)
+}
 
 // gate holds a write while a Hold is in force and says whether it fails.
 func (f *Faulty) gate(ctx context.Context) error {
