@@ -201,10 +201,14 @@ func (e *Engine) claim(ctx context.Context, id string, c *startClaim) (prev *sto
 			return nil, nil
 		}
 		e.mu.Unlock()
+		e.claimWaits.Add(1)
 		select {
 		case <-other.done:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+		}
+		e.claimWaits.Add(-1)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		if other.inst != nil {
 			if other.workflow != c.workflow || !bytes.Equal(other.input, c.input) {

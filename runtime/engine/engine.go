@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/clock"
@@ -61,9 +62,11 @@ type Engine struct {
 	bundles map[string]*flow.Bundle
 	owners  map[string]*driver     // instances that have a driver now
 	starts  map[string]*startClaim // ids that starts are creating now
-	waiters map[string][]chan *store.Instance
-	closed  bool
-	drivers sync.WaitGroup
+
+	claimWaits atomic.Int64 // starts waiting for another start of their id (for tests)
+	waiters    map[string][]chan *store.Instance
+	closed     bool
+	drivers    sync.WaitGroup
 
 	rechecked chan struct{} // closed when Open's re-check is done
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -116,6 +117,12 @@ func TestRepeatedStartWhileTheFirstCommits(t *testing.T) {
 	})
 	same := h.startAsync("w", "o-1", `{"a": 1}`)
 	other := h.startAsync("w", "o-1", `{"a":2}`)
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if n := engine.ClaimWaits(h.engine); n != 2 {
+			return fmt.Errorf("%d repeated starts wait for the first, want 2", n)
+		}
+		return nil
+	})
 	release()
 	a, b, c := h.outcome(first), h.outcome(same), h.outcome(other)
 	if a.err != nil || a.existing {
