@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orbit-sidecar/orbit/runtime/diagram"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
@@ -55,7 +56,7 @@ func TestDeclarativeConditions(t *testing.T) {
 			}
 		}
 	}
-	if dot := flow.DOT(b.Workflows["route"]); !strings.Contains(dot, `label="big: $.total > 100`) {
+	if dot := diagram.DOT(diagram.New(b.Workflows["route"])); !strings.Contains(dot, `label="big: $.total > 100`) {
 		t.Errorf("the graph does not show the condition:\n%s", dot)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func init() {
 	register("run", "run one instance to its end in-process and print its output", cmdRun)
 	register("validate", "check a bundle and print each problem as file:line: message", cmdValidate)
-	register("graph", "print a workflow's state diagram (DOT or Mermaid)", cmdGraph)
+	register("graph", "print a workflow's state diagram (DOT, Mermaid or SVG)", cmdGraph)
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {

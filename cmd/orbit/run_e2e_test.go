@@ -114,6 +114,13 @@ func TestGraph(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "flowchart") {
 		t.Fatalf("mermaid: exit %d, %q", code, out)
 	}
+	out, _, code = runOrbit(t, nil, "graph", "testdata/run", "greet", "--format", "svg")
+	if code != 0 || !strings.HasPrefix(out, "<svg") || !strings.Contains(out, `data-state="Greet"`) || !strings.HasSuffix(out, "</svg>\n") {
+		t.Fatalf("svg: exit %d, %q", code, out)
+	}
+	if _, _, code = runOrbit(t, nil, "graph", "testdata/run", "greet", "--format", "png"); code != 2 {
+		t.Errorf("format png: exit %d, want 2", code)
+	}
 }
 
 func TestSandboxStopsHostileScripts(t *testing.T) {

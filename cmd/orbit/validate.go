@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/diagram"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
@@ -34,13 +34,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdGraph(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("graph", "FILE_OR_DIR WORKFLOW [--format dot|mermaid]", stderr)
-	format := fs.String("format", "dot", "dot or mermaid")
+	fs := newFlags("graph", "FILE_OR_DIR WORKFLOW [--format dot|mermaid|svg]", stderr)
+	format := fs.String("format", "dot", "dot, mermaid or svg (a picture, laid out by Orbit itself)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
-	if len(pos) != 2 || (*format != "dot" && *format != "mermaid") {
+	if len(pos) != 2 || (*format != "dot" && *format != "mermaid" && *format != "svg") {
 		fs.Usage()
 		return 2
 	}
@@ -53,10 +53,14 @@ func cmdGraph(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: no workflow %q in %s\n", pos[1], pos[0])
 		return 1
 	}
-	if *format == "mermaid" {
-		fmt.Fprint(stdout, flow.Mermaid(wf, b.Observers...))
-	} else {
-		fmt.Fprint(stdout, flow.DOT(wf, b.Observers...))
+	d := diagram.New(wf, b.Observers...)
+	switch *format {
+	case "mermaid":
+		fmt.Fprint(stdout, diagram.Mermaid(d))
+	case "svg":
+		stdout.Write(diagram.SVG(d))
+	default:
+		fmt.Fprint(stdout, diagram.DOT(d))
 	}
 	return 0
 }

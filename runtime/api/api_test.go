@@ -15,6 +15,7 @@ import (
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
 
 // gate blocks a routine until opened, so a test can act while a step runs.
@@ -430,6 +431,58 @@ func TestWorkflowsDetailAndGraph(t *testing.T) {
 	}
 	s.get("/v1/workflows/flaky/graph?format=png").want(t, 400, api.CodeBadRequest)
 	s.get("/v1/workflows/nope/graph").want(t, 404, api.CodeUnknownWorkflow)
+	svg := s.get("/v1/workflows/flaky/graph?format=svg").want(t, 200, "")
+	if svg.header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(string(svg.body), "<svg") ||
+		!strings.Contains(string(svg.body), `data-state="Try"`) {
+		t.Errorf("svg graph %q (%s)", svg.body, svg.header.Get("Content-Type"))
+	}
+}
+
+// TestInstanceGraphShowsThePath draws an instance that went through both
+// branches of a parallel state and waits for an event after it.
+func TestInstanceGraphShowsThePath(t *testing.T) {
+	branch := func(name string) *flow.Machine {
+		m := flowtest.Machine(name, &flow.State{Name: name, Kind: flow.Pass})
+		return &m
+	}
+	b := bundle(workflow("fan", "Both",
+		&flow.State{Name: "Both", Kind: flow.Parallel, Next: "Hold", Branches: []*flow.Machine{branch("Left"), branch("Right")}},
+		&flow.State{Name: "Hold", Kind: flow.Await, Event: "go", Next: "Unused"},
+		&flow.State{Name: "Unused", Kind: flow.Succeed}))
+	s := newServer(t, b, api.Options{})
+	s.post("/v1/workflows/fan/instances?id=f1", `{}`).want(t, 201, "")
+	s.waitsFor("f1", "event")
+
+	g := s.get("/v1/instances/f1/graph?format=svg").want(t, 200, "")
+	body := string(g.body)
+	if g.header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("content type %s", g.header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`class="node parallel visited" data-state="Both" data-machine=""`,
+		`class="node pass visited" data-state="Left" data-machine="Both[0]"`,
+		`class="node pass visited" data-state="Right" data-machine="Both[1]"`,
+		`class="node await visited current" data-state="Hold"`,
+		`class="node succeed" data-state="Unused"`,
+		`class="legend"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("instance graph lacks %s", want)
+		}
+	}
+	// start, Both->Hold, start and end of each branch, and the legend's sample
+	if n := strings.Count(body, `class="edge taken"`); n != 7 {
+		t.Errorf("%d taken edges, want 7", n)
+	}
+	dot := s.get("/v1/instances/f1/graph").want(t, 200, "")
+	if !strings.HasPrefix(string(dot.body), "digraph") || !strings.Contains(string(dot.body), "penwidth=3") {
+		t.Errorf("dot graph %s", dot.body)
+	}
+	if m := s.get("/v1/instances/f1/graph?format=mermaid").want(t, 200, ""); !strings.Contains(string(m.body), "class s1 current") {
+		t.Errorf("mermaid graph %s", m.body)
+	}
+	s.get("/v1/instances/f1/graph?format=gif").want(t, 400, api.CodeBadRequest)
+	s.get("/v1/instances/nope/graph").want(t, 404, api.CodeNotFound)
 }
 
 func TestPluginsHealthAndReadiness(t *testing.T) {

@@ -37,6 +37,7 @@ func (s *Server) table() []route {
 		r("GET", "/v1/counts", s.count),
 		r("GET", "/v1/instances/{}", s.get),
 		r("GET", "/v1/instances/{}/history", s.history),
+		r("GET", "/v1/instances/{}/graph", s.instanceGraph),
 		r("POST", "/v1/instances/{}/events/{}", s.send),
 		r("POST", "/v1/instances/{}/cancel", s.cancel),
 		r("POST", "/v1/instances/{}/pause", s.pause),

@@ -149,26 +149,3 @@ func describe(m *flow.Machine) []StateSummary {
 	}
 	return out
 }
-
-// graph answers GET /v1/workflows/{name}/graph as DOT (default) or Mermaid.
-func (s *Server) graph(ctx *fasthttp.RequestCtx, p []string) {
-	format := string(ctx.QueryArgs().Peek("format"))
-	if format != "" && format != "dot" && format != "mermaid" {
-		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "format must be dot or mermaid")
-		return
-	}
-	wf := s.workflow(ctx, p[0])
-	if wf == nil {
-		return
-	}
-	var observers []*flow.Observer
-	if b := s.engine.Bundle(); b != nil && b.Workflows[wf.Name] == wf {
-		observers = b.Observers
-	}
-	ctx.SetContentType("text/plain; charset=utf-8")
-	if format == "mermaid" {
-		ctx.SetBodyString(flow.Mermaid(wf, observers...))
-	} else {
-		ctx.SetBodyString(flow.DOT(wf, observers...))
-	}
-}

@@ -288,6 +288,21 @@ func newTraceParent() string {
 // Get returns an instance as last checkpointed.
 func (e *Engine) Get(id string) (*store.Instance, error) { return e.store.Instance(id) }
 
+// WorkflowOf returns the definition an instance runs, in the bundle it
+// started on (or was migrated to), which may no longer be the current
+// one; and that bundle's observers.
+func (e *Engine) WorkflowOf(in *store.Instance) (*flow.Workflow, []*flow.Observer, error) {
+	b, err := e.bundle(in.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	wf := b.Workflows[in.Workflow]
+	if wf == nil {
+		return nil, nil, fmt.Errorf("%w %q in bundle %s", ErrUnknownWorkflow, in.Workflow, in.Bundle)
+	}
+	return wf, b.Observers, nil
+}
+
 // History returns an instance's events after seq, at most limit (0: all).
 func (e *Engine) History(id string, after uint64, limit int) ([]store.Event, error) {
 	if _, err := e.store.Instance(id); err != nil {

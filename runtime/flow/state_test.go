@@ -19,7 +19,13 @@ func TestKindAndPosString(t *testing.T) {
 }
 
 func TestWorkflowIndex(t *testing.T) {
-	w := graphWorkflow()
+	w := &Workflow{Name: "w", Machine: *machineOf("Fan out", 1,
+		&State{Name: "Fan out", Kind: Parallel, Next: "Each", Branches: []*Machine{
+			machineOf("A", 1, &State{Name: "A", Kind: Pass}),
+			machineOf("A", 1, &State{Name: "A", Kind: Pass}),
+		}},
+		&State{Name: "Each", Kind: Map, Iterator: machineOf("Item", 1, &State{Name: "Item", Kind: Pass})},
+	)}
 	inner := machineOf("X", 1, &State{Name: "X", Kind: Pass})
 	w.States["Fan out"].Branches[1].States["A"] = &State{Name: "A", Kind: Map, Iterator: inner}
 	w.Index()

@@ -198,7 +198,7 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 			v.add(orPos(c.Pos, pos), "%s, catch %d: no errors; list error names or %q", prefix, i+1, ErrAll)
 		}
 	}
-	for _, t := range transitions(s) {
+	for _, t := range s.Transitions() {
 		tpos := orPos(t.Pos, pos)
 		where, field := t.where()
 		switch {
@@ -329,76 +329,6 @@ func stateNames(m *Machine) (names []string, dups map[string]bool) {
 	return names, dups
 }
 
-// edgeKind says why a state moves to another; the graph styles edges by it.
-type edgeKind uint8
-
-const (
-	edgeNext edgeKind = iota
-	edgeRule
-	edgeDefault
-	edgeCatch
-)
-
-// transition is one way out of a state, shared by validation (targets,
-// reachability) and the graph so both read the model the same way.
-type transition struct {
-	Kind   edgeKind
-	To     string
-	N      int      // 1-based rule or catch number
-	Errors []string // catch matchers
-	Pos    Pos      // the rule or catcher, when known
-}
-
-// where names the part of the state a transition comes from, for messages:
-// the rule or catcher as a scope suffix, and the field that holds the target.
-func (t transition) where() (suffix, field string) {
-	switch t.Kind {
-	case edgeRule:
-		return fmt.Sprintf(", rule %d", t.N), "next"
-	case edgeDefault:
-		return "", "default"
-	case edgeCatch:
-		return fmt.Sprintf(", catch %d", t.N), "next"
-	}
-	return "", "next"
-}
-
-// transitions lists the ways out of s in drawing order. Choice, succeed and
-// fail have no next (SPEC 1.1), so a stray Next on them is not followed.
-func transitions(s *State) []transition {
-	var ts []transition
-	switch s.Kind {
-	case Choice:
-		for i, r := range s.Rules {
-			ts = append(ts, transition{Kind: edgeRule, To: r.Next, N: i + 1, Pos: r.Pos})
-		}
-		if s.Default != "" {
-			ts = append(ts, transition{Kind: edgeDefault, To: s.Default})
-		}
-	case Succeed, Fail:
-	default:
-		if s.Next != "" {
-			ts = append(ts, transition{Kind: edgeNext, To: s.Next})
-		}
-	}
-	for i, c := range s.Catch {
-		ts = append(ts, transition{Kind: edgeCatch, To: c.Next, N: i + 1, Errors: c.Errors, Pos: c.Pos})
-	}
-	return ts
-}
-
-// terminal reports whether s ends its machine: succeed, fail, or any other
-// state but choice without a next.
-func terminal(s *State) bool {
-	switch s.Kind {
-	case Succeed, Fail:
-		return true
-	case Choice:
-		return false
-	}
-	return s.Next == ""
-}
-
 // reachable is the set of states reachable from the start of m.
 func reachable(m *Machine) map[string]bool {
 	seen := map[string]bool{m.Start: true}
@@ -406,7 +336,7 @@ func reachable(m *Machine) map[string]bool {
 	for len(queue) > 0 {
 		s := m.States[queue[0]]
 		queue = queue[1:]
-		for _, t := range transitions(s) {
+		for _, t := range s.Transitions() {
 			if !seen[t.To] && m.States[t.To] != nil {
 				seen[t.To] = true
 				queue = append(queue, t.To)
@@ -427,8 +357,8 @@ func canEnd(m *Machine) map[string]bool {
 			if s == nil || ends[name] {
 				continue
 			}
-			ok := terminal(s)
-			for _, t := range transitions(s) {
+			ok := s.Ends()
+			for _, t := range s.Transitions() {
 				ok = ok || ends[t.To] || m.States[t.To] == nil
 			}
 			if ok {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/clock"
+	"github.com/orbit-sidecar/orbit/runtime/diagram"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting"
@@ -344,7 +345,7 @@ func TestConvertToLuaRoundTrips(t *testing.T) {
 			}
 			fromLua := load(t, map[string]string{"converted.lua": script, "routines.lua": routinesLua})
 			x, l := fromXML.Workflows[tc.workflow], fromLua.Workflows[tc.workflow]
-			if a, b := flow.DOT(x, fromXML.Observers...), flow.DOT(l, fromLua.Observers...); a != b {
+			if a, b := diagram.DOT(diagram.New(x, fromXML.Observers...)), diagram.DOT(diagram.New(l, fromLua.Observers...)); a != b {
 				t.Fatalf("the diagrams differ:\n%s\n%s\nscript:\n%s", a, b, script)
 			}
 			for _, in := range tc.inputs {

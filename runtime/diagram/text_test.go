@@ -1,4 +1,4 @@
-package flow
+package diagram
 
 import (
 	"flag"
@@ -7,46 +7,55 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
+
+// machineOf is flowtest.Machine as a pointer, for branches and iterators.
+func machineOf(start string, states ...*flow.State) *flow.Machine {
+	m := flowtest.Machine(start, states...)
+	return &m
+}
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // graphWorkflow has one of everything the diagram draws differently: a
 // choice with rules and a default, a catch, a parallel with two branches, a
 // map iterator, both end kinds, and names that need quoting.
-func graphWorkflow() *Workflow {
-	body := machineOf("Check order", 1,
-		&State{Name: "Check order", Kind: Task, RoutineName: "orders.check", Next: "Route",
-			Catch: []Catcher{{Errors: []string{"Payment.*", ErrTimeout}, Next: "Declined"}}},
-		&State{Name: "Route", Kind: Choice,
-			Rules: []Rule{
-				{Name: "big", Next: "Fan out", When: &Connective{Junction: All, Conds: []Cond{
-					&Compare{Path: MustPath("$.total"), Op: Gt, Value: 100.0},
-					&Connective{Junction: Any, Conds: []Cond{
-						&Compare{Path: MustPath("$.country"), Op: Eq, Value: "DE"},
-						&Compare{Path: MustPath("$.vip"), Op: Eq, Value: true}}}}}},
+func graphWorkflow() *flow.Workflow {
+	body := machineOf("Check order",
+		&flow.State{Name: "Check order", Kind: flow.Task, RoutineName: "orders.check", Next: "Route",
+			Catch: []flow.Catcher{{Errors: []string{"Payment.*", flow.ErrTimeout}, Next: "Declined"}}},
+		&flow.State{Name: "Route", Kind: flow.Choice,
+			Rules: []flow.Rule{
+				{Name: "big", Next: "Fan out", When: &flow.Connective{Junction: flow.All, Conds: []flow.Cond{
+					&flow.Compare{Path: flow.MustPath("$.total"), Op: flow.Gt, Value: 100.0},
+					&flow.Connective{Junction: flow.Any, Conds: []flow.Cond{
+						&flow.Compare{Path: flow.MustPath("$.country"), Op: flow.Eq, Value: "DE"},
+						&flow.Compare{Path: flow.MustPath("$.vip"), Op: flow.Eq, Value: true}}}}}},
 				{Next: "Each"}},
 			Default: "Declined"},
-		&State{Name: "Fan out", Kind: Parallel, Next: `Done "ok"`,
-			Branches: []*Machine{
-				machineOf("A", 1,
-					&State{Name: "A", Kind: Task, RoutineName: "r", Next: "B"},
-					&State{Name: "B", Kind: Succeed}),
-				machineOf("A", 1, &State{Name: "A", Kind: Pass}),
+		&flow.State{Name: "Fan out", Kind: flow.Parallel, Next: `Done "ok"`,
+			Branches: []*flow.Machine{
+				machineOf("A",
+					&flow.State{Name: "A", Kind: flow.Task, RoutineName: "r", Next: "B"},
+					&flow.State{Name: "B", Kind: flow.Succeed}),
+				machineOf("A", &flow.State{Name: "A", Kind: flow.Pass}),
 			}},
-		&State{Name: "Each", Kind: Map, Next: `Done "ok"`,
-			Iterator: machineOf("Item", 1, &State{Name: "Item", Kind: Task, RoutineName: "r"})},
-		&State{Name: "Declined", Kind: Fail},
-		&State{Name: `Done "ok"`, Kind: Succeed},
+		&flow.State{Name: "Each", Kind: flow.Map, Next: `Done "ok"`,
+			Iterator: machineOf("Item", &flow.State{Name: "Item", Kind: flow.Task, RoutineName: "r"})},
+		&flow.State{Name: "Declined", Kind: flow.Fail},
+		&flow.State{Name: `Done "ok"`, Kind: flow.Succeed},
 	)
-	return &Workflow{Name: "place order", Machine: *body}
+	return &flow.Workflow{Name: "place order", Machine: *body}
 }
 
 // graphObservers watch states of graphWorkflow: after one, before one, on
 // another event, and two that are not drawn (another workflow's, and one
 // of the whole instance).
-func graphObservers() []*Observer {
-	return []*Observer{
+func graphObservers() []*flow.Observer {
+	return []*flow.Observer{
 		{Name: "SendEmail", Workflow: "place order", On: "StateExited", State: "Check order", RoutineName: "mail"},
 		{Workflow: "*", On: "StateEntered", State: "Item", Before: true, RoutineName: "audit"},
 		{Workflow: "place order", On: "TaskFailed", State: "Check order", RoutineName: "alert"},
@@ -58,13 +67,13 @@ func graphObservers() []*Observer {
 func TestGraphGolden(t *testing.T) {
 	for _, tc := range []struct {
 		file   string
-		render func(*Workflow, ...*Observer) string
+		render func(*Diagram) string
 	}{
 		{"graph.dot", DOT},
 		{"graph.mmd", Mermaid},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			got := tc.render(graphWorkflow(), graphObservers()...)
+			got := tc.render(New(graphWorkflow(), graphObservers()...))
 			path := filepath.Join("testdata", tc.file)
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -78,7 +87,7 @@ func TestGraphGolden(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("%s differs from %s:\n%s", tc.file, path, got)
 			}
-			if again := tc.render(graphWorkflow(), graphObservers()...); again != got {
+			if again := tc.render(New(graphWorkflow(), graphObservers()...)); again != got {
 				t.Errorf("second rendering differs:\n%s", again)
 			}
 		})
@@ -104,10 +113,10 @@ func TestGraphQuotesNames(t *testing.T) {
 }
 
 func TestGraphSkipsUnknownTargets(t *testing.T) {
-	w := &Workflow{Name: "w", Machine: *machineOf("A", 1,
-		&State{Name: "A", Kind: Pass, Next: "Missing"})}
+	w := &flow.Workflow{Name: "w", Machine: *machineOf("A",
+		&flow.State{Name: "A", Kind: flow.Pass, Next: "Missing"})}
 	want := "flowchart TD\n  m0_start((\"start\"))\n  s0(\"A<br/>pass\")\n  m0_start --> s0\n"
-	if got := Mermaid(w); got != want {
+	if got := Mermaid(New(w)); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -120,11 +129,11 @@ func TestDOTParsesWithGraphviz(t *testing.T) {
 		t.Skip("Graphviz dot is not installed")
 	}
 	odd := "c\n;{}[]<x>&#\\"
-	w := &Workflow{Name: "we\"ird\\ \n name", Machine: *machineOf(`a "q"`, 1,
-		&State{Name: `a "q"`, Kind: Choice, Rules: []Rule{{Next: `b\l\N`}}, Default: odd},
-		&State{Name: `b\l\N`, Kind: Task, Catch: []Catcher{{Errors: []string{`E"1`}, Next: odd}}},
-		&State{Name: odd, Kind: Succeed})}
-	for _, src := range []string{DOT(w), DOT(graphWorkflow())} {
+	w := &flow.Workflow{Name: "we\"ird\\ \n name", Machine: *machineOf(`a "q"`,
+		&flow.State{Name: `a "q"`, Kind: flow.Choice, Rules: []flow.Rule{{Next: `b\l\N`}}, Default: odd},
+		&flow.State{Name: `b\l\N`, Kind: flow.Task, Catch: []flow.Catcher{{Errors: []string{`E"1`}, Next: odd}}},
+		&flow.State{Name: odd, Kind: flow.Succeed})}
+	for _, src := range []string{DOT(New(w)), DOT(New(graphWorkflow()))} {
 		cmd := exec.Command(dot, "-Tcanon")
 		cmd.Stdin = strings.NewReader(src)
 		if out, err := cmd.CombinedOutput(); err != nil {
