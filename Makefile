@@ -26,7 +26,8 @@ test: plugins
 run: build plugins
 	@$(BIN)/shopd -listen $(SHOP) & shop=$$!; \
 	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
-	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --scripts scripts --plugins plugins.d --data data/orbit.db
+	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --scripts scripts --plugins plugins.d --data data/orbit.db \
+		--script-env SHOP_URL,LOYALTY_URL
 
 # Pass rates of the Amazon States Language conformance cases, by category
 # (docs/compatibility.md). ORBIT_ASL_CASES=DIR measures another corpus.

@@ -25,7 +25,7 @@ func (Format) Suffix() string { return Suffix }
 // Define reads each file as one state machine, the workflow named after
 // the file, and adds it to b. ASL declares no routines, so it needs no
 // HTTP client.
-func (Format) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client) flow.Problems {
+func (Format) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client, _ httpcall.Env) flow.Problems {
 	var probs flow.Problems
 	for _, src := range files {
 		name := strings.TrimSuffix(pathpkg.Base(src.Path), Suffix)

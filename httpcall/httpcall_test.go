@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -173,6 +175,7 @@ func TestEnvIsExpandedAtLoadTime(t *testing.T) {
 	t.Setenv("ORBIT_TEST_BASE", s.URL)
 	t.Setenv("ORBIT_TEST_TOKEN", "s3cret")
 	r, err := New(NewClient(), Spec{
+		Env:     processEnv,
 		Method:  "GET",
 		URL:     "${ORBIT_TEST_BASE}/x",
 		Headers: map[string]string{"Authorization": "Bearer ${ORBIT_TEST_TOKEN}"},
@@ -196,8 +199,12 @@ func TestLoadErrors(t *testing.T) {
 		spec Spec
 		want string
 	}{
-		{Spec{URL: "${ORBIT_TEST_UNSET_URL}/authorize"}, "url: environment variable ORBIT_TEST_UNSET_URL is not set"},
-		{Spec{URL: "http://x", Headers: map[string]string{"K": "${ORBIT_TEST_UNSET_H}"}}, "headers.K: environment variable ORBIT_TEST_UNSET_H is not set"},
+		{Spec{URL: "${ORBIT_TEST_UNSET_URL}/authorize", Env: processEnv}, "url: environment variable ORBIT_TEST_UNSET_URL is not set"},
+		{Spec{URL: "http://x", Headers: map[string]string{"K": "${ORBIT_TEST_UNSET_H}"}, Env: processEnv}, "headers.K: environment variable ORBIT_TEST_UNSET_H is not set"},
+		// Without an Env no variable can be read, set or not.
+		{Spec{URL: "${PATH}/x"}, "url: environment variable PATH is not set"},
+		// The Env's reason is the load error.
+		{Spec{URL: "${HOME}/x", Env: func(name string) (string, error) { return "", fmt.Errorf("%s is hidden", name) }}, "url: HOME is hidden"},
 		{Spec{URL: "http://x/{id"}, "without its closing }"},
 		{Spec{URL: "ftp://x/"}, "must start with http:// or https://"},
 		{Spec{URL: "http://x/", Method: "FETCH"}, `method "FETCH"`},
@@ -562,13 +569,22 @@ func BenchmarkHTTPTask(b *testing.B) {
 	}
 }
 
+// processEnv reads the process environment, as an Env that exposes every
+// variable does.
+func processEnv(name string) (string, error) {
+	if v, ok := os.LookupEnv(name); ok {
+		return v, nil
+	}
+	return "", fmt.Errorf("environment variable %s is not set", name)
+}
+
 func TestEnvFallback(t *testing.T) {
 	t.Setenv("ORBIT_TEST_EMPTY", "")
 	for in, want := range map[string]string{
 		"${ORBIT_TEST_UNSET_FB:-http://127.0.0.1:1}/x": "http://127.0.0.1:1/x",
 		"${ORBIT_TEST_EMPTY:-fallback}":                "fallback",
 	} {
-		got, err := expandEnv(in)
+		got, err := expandEnv(in, processEnv)
 		if err != nil || got != want {
 			t.Errorf("expandEnv(%q) = %q, %v; want %q", in, got, err, want)
 		}

@@ -22,6 +22,7 @@ type Spec struct {
 	Method       string            // GET when empty
 	URL          string            // ${ENV} expanded by New; {field} filled per call
 	Headers      map[string]string // ${ENV} expanded by New; sent after Orbit's own, so they may override them
+	Env          Env               // what ${ENV} may read; nil: no variable
 	Query        map[string]string // values may hold {field}
 	Timeout      time.Duration     // per call; 0 means the client's default
 	FullResponse bool              // result is {status, headers, body}
@@ -46,6 +47,18 @@ type routine struct {
 	full     bool
 }
 
+// Env reads the environment variable a ${NAME} names, or says why it
+// cannot: it is not set, or the operator does not let scripts read it.
+// A ${NAME:-fallback} takes its fallback then.
+type Env func(name string) (string, error)
+
+func (env Env) read(name string) (string, error) {
+	if env == nil {
+		return "", fmt.Errorf("environment variable %s is not set", name)
+	}
+	return env(name)
+}
+
 // New builds a routine from a spec, expanding ${ENV} now (load time).
 func New(c *Client, s Spec) (flow.Routine, error) {
 	if c == nil {
@@ -63,11 +76,11 @@ func New(c *Client, s Spec) (flow.Routine, error) {
 	}
 	r.sendBody = r.method == "POST" || r.method == "PUT" || r.method == "PATCH"
 	var err error
-	if r.uri, err = parseURI(s.URL, s.Query); err != nil {
+	if r.uri, err = parseURI(s.URL, s.Query, s.Env); err != nil {
 		return nil, err
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Headers)) {
-		v, err := expandEnv(s.Headers[k])
+		v, err := expandEnv(s.Headers[k], s.Env)
 		if err != nil {
 			return nil, fmt.Errorf("headers.%s: %w", k, err)
 		}

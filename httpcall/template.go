@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,10 +34,10 @@ type uriTemplate struct {
 // parseURI builds the template of a spec's URL and query. ${ENV} is expanded
 // here; {field} stays a placeholder, escaped for the path or for the query
 // depending on where it stands.
-func parseURI(rawURL string, query map[string]string) (uriTemplate, error) {
+func parseURI(rawURL string, query map[string]string, env Env) (uriTemplate, error) {
 	var t uriTemplate
 	inQuery := false
-	err := scan(rawURL, true, func(text string, field bool) {
+	err := scan(rawURL, true, env, func(text string, field bool) {
 		if field {
 			esc := url.PathEscape
 			if inQuery {
@@ -64,7 +63,7 @@ func parseURI(rawURL string, query map[string]string) (uriTemplate, error) {
 		t.add(sep + url.QueryEscape(k) + "=")
 		// Literal parts of a query value are data, not URL syntax, so they
 		// are escaped too (once, here).
-		err := scan(query[k], true, func(text string, field bool) {
+		err := scan(query[k], true, env, func(text string, field bool) {
 			if field {
 				t.segs = append(t.segs, segment{text: text, escape: url.QueryEscape})
 			} else {
@@ -238,9 +237,9 @@ func jsonType(v any) string {
 
 // expandEnv expands ${ENV} in a header value; braces without a dollar are
 // kept as they are, since header values may legitimately hold them.
-func expandEnv(s string) (string, error) {
+func expandEnv(s string, env Env) (string, error) {
 	var b strings.Builder
-	err := scan(s, false, func(text string, _ bool) { b.WriteString(text) })
+	err := scan(s, false, env, func(text string, _ bool) { b.WriteString(text) })
 	return b.String(), err
 }
 
@@ -249,7 +248,7 @@ func expandEnv(s string) (string, error) {
 // placeholders is set, {field} placeholders, calling emit for each piece.
 // An environment variable's value is always literal, so it can never smuggle
 // in a placeholder.
-func scan(s string, placeholders bool, emit func(text string, field bool)) error {
+func scan(s string, placeholders bool, vars Env, emit func(text string, field bool)) error {
 	for len(s) > 0 {
 		i := strings.IndexByte(s, '{')
 		if i < 0 {
@@ -274,10 +273,10 @@ func scan(s string, placeholders bool, emit func(text string, field bool)) error
 			// ${NAME:-fallback} works as in the shell, so example bundles
 			// run without any environment.
 			name, fallback, hasFallback := strings.Cut(name, ":-")
-			v, ok := os.LookupEnv(name)
-			if !ok || (hasFallback && v == "") {
+			v, err := vars.read(name)
+			if err != nil || (hasFallback && v == "") {
 				if !hasFallback {
-					return fmt.Errorf("environment variable %s is not set", name)
+					return err
 				}
 				v = fallback
 			}

@@ -54,7 +54,7 @@ func FuzzURITemplate(f *testing.F) {
 		if qkey != "" {
 			query = map[string]string{qkey: qval}
 		}
-		tp, err := parseURI(tmpl, query)
+		tp, err := parseURI(tmpl, query, nil)
 		if err != nil {
 			return
 		}

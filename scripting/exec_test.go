@@ -192,7 +192,7 @@ func TestEnvAndLogging(t *testing.T) {
   return { v = env("ORBIT_TEST_VALUE"), missing = env("ORBIT_TEST_UNSET") }
 end }`
 	var buf strings.Builder
-	b, err := LoadSources([]flow.Source{{Path: "e.lua", Body: []byte(src)}}, Options{Logger: newTextLogger(&buf)})
+	b, err := LoadSources([]flow.Source{{Path: "e.lua", Body: []byte(src)}}, Options{Logger: newTextLogger(&buf), Env: exposeTest(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestHTTPRoutine(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("ORBIT_TEST_URL", srv.URL)
 	src := `routine "get" { http = { method = "GET", url = "${ORBIT_TEST_URL}/orders/{id}", timeout = "2s" } }`
-	b, err := LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
+	b, err := LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{Env: exposeTest(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestHTTPRoutine(t *testing.T) {
 	}
 
 	src = "\nroutine \"get\" { http = { url = \"${ORBIT_TEST_UNSET_VAR}/x\" } }"
-	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
+	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{Env: exposeTest(t)})
 	assertProblem(t, b, err, `h.lua:2: routine "get", http: url: environment variable ORBIT_TEST_UNSET_VAR is not set`)
 	src = "routine \"get\" { http = { url = \"http://x\", retries = 2 } }"
 	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})

@@ -22,8 +22,9 @@ type Format interface {
 	// Lua scripts defined and must not redefine them. Task states name
 	// their routine by RoutineName; the loader resolves the names once
 	// every file is read. Problems carry file:line. http is the load's
-	// client, for the http routines a format declares.
-	Define(files []flow.Source, b *flow.Bundle, http *httpcall.Client) flow.Problems
+	// client and env what ${NAME} may read, for the http routines a
+	// format declares.
+	Define(files []flow.Source, b *flow.Bundle, http *httpcall.Client, env httpcall.Env) flow.Problems
 }
 
 // formats are the declarative formats the loader knows, besides Lua.
@@ -69,7 +70,7 @@ func partition(srcs []flow.Source) (luaSrcs []flow.Source, byFormat [][]flow.Sou
 func (l *loader) defineFormats(byFormat [][]flow.Source) {
 	for i, files := range byFormat {
 		if len(files) > 0 {
-			l.probs = append(l.probs, formats[i].Define(files, l.b, l.cfg.http)...)
+			l.probs = append(l.probs, formats[i].Define(files, l.b, l.cfg.http, l.cfg.readEnv)...)
 		}
 	}
 }

@@ -19,7 +19,7 @@ type lineFormat struct{ seen *[]string }
 
 func (lineFormat) Suffix() string { return ".wf.txt" }
 
-func (f lineFormat) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client) flow.Problems {
+func (f lineFormat) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client, _ httpcall.Env) flow.Problems {
 	var probs flow.Problems
 	for _, src := range files {
 		*f.seen = append(*f.seen, src.Path)

@@ -13,3 +13,6 @@ func newTextLogger(w io.Writer) *slog.Logger {
 		return a
 	}}))
 }
+
+// quietLogger drops what scripts and loads log.
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -3,8 +3,6 @@ package scripting
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,13 +209,12 @@ return xpcall(loop, loop)`,
 // Orbit's pattern matcher and string functions pass the Lua 5.1 test
 // suite's pattern and string tests.
 func TestLua51StringSuite(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, name := range []string{"pm.lua", "strings.lua"} {
 		body, err := os.ReadFile(filepath.Join("testdata", "lua51", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = LoadSources([]flow.Source{{Path: name, Body: body}}, Options{LuaTimeout: time.Second, Logger: quiet})
+		_, err = LoadSources([]flow.Source{{Path: name, Body: body}}, Options{LuaTimeout: time.Second, Logger: quietLogger})
 		var ps flow.Problems
 		if errors.As(err, &ps) || err != nil {
 			t.Errorf("%s: %v", name, err)

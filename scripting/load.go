@@ -37,6 +37,9 @@ type Options struct {
 	Plugins    PluginSet        // nil: no plugins
 	LuaTimeout time.Duration    // per Lua call; 0: 100ms (SPEC 1.6)
 	Logger     *slog.Logger     // for log.* and print; nil: slog.Default()
+	// Env is what env(name) and ${NAME} in http routines may read; the
+	// zero Env exposes no variable (docs/scripts.md, "Security").
+	Env Env
 }
 
 // DefaultLuaTimeout is the per-call limit when Options.LuaTimeout is 0.
@@ -95,7 +98,7 @@ func Load(dir string, opt Options) (*flow.Bundle, error) {
 func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 	srcs := slices.Clone(files)
 	slices.SortFunc(srcs, func(a, b flow.Source) int { return strings.Compare(a.Path, b.Path) })
-	cfg := &config{http: opt.HTTP, plugins: opt.Plugins, timeout: opt.LuaTimeout, logger: opt.Logger}
+	cfg := &config{http: opt.HTTP, plugins: opt.Plugins, timeout: opt.LuaTimeout, logger: opt.Logger, env: opt.Env}
 	if cfg.http == nil {
 		cfg.http = httpcall.NewClient()
 	}

@@ -23,6 +23,34 @@ type config struct {
 	plugins PluginSet
 	timeout time.Duration
 	logger  *slog.Logger // nil: slog.Default() at the time of logging
+	env     Env
+	// hidden holds the variables a script tried to read that are set but
+	// not exposed, each warned about once.
+	hidden sync.Map
+}
+
+func (c *config) log() *slog.Logger {
+	if c.logger == nil {
+		return slog.Default()
+	}
+	return c.logger
+}
+
+// readEnv is what env(name) and ${NAME} read. A variable that is set but
+// not exposed reads as unset; the operator is told once, since a fallback
+// may then hide a value they meant scripts to use.
+func (c *config) readEnv(name string) (string, error) {
+	val, ok, hidden := c.env.lookup(name)
+	if ok {
+		return val, nil
+	}
+	if hidden && name != tokenVar {
+		if _, warned := c.hidden.LoadOrStore(name, true); !warned {
+			c.log().Warn("a script reads an environment variable that is not exposed to scripts; expose it with --script-env",
+				"variable", name)
+		}
+	}
+	return "", envError(name, hidden)
 }
 
 // loadTimeout is how long one file (or extension) may run at load time:

@@ -52,7 +52,8 @@ func (l *loader) defineRoutine(name string, t *lua.LTable, pos flow.Pos) {
 func (l *loader) httpRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Routine {
 	f := l.fields(t, pos, what+", http")
 	s := httpcall.Spec{Method: f.str("method"), URL: f.str("url"), Headers: f.stringMap("headers"),
-		Query: f.stringMap("query"), Timeout: f.duration("timeout"), FullResponse: f.boolean("full_response")}
+		Query: f.stringMap("query"), Timeout: f.duration("timeout"), FullResponse: f.boolean("full_response"),
+		Env: l.cfg.readEnv}
 	f.done(false)
 	if s.URL == "" {
 		f.problem("needs a url")

@@ -3,7 +3,6 @@ package scripting
 import (
 	"context"
 	"log/slog"
-	"os"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -41,7 +40,7 @@ func newVM(cfg *config) *vm {
 	v.openJSON()
 	v.openLog()
 	L.SetGlobal("env", L.NewFunction(func(L *lua.LState) int {
-		if val, ok := os.LookupEnv(L.CheckString(1)); ok {
+		if val, err := cfg.readEnv(L.CheckString(1)); err == nil {
 			L.Push(lua.LString(val))
 		} else {
 			L.Push(lua.LNil)

@@ -17,7 +17,8 @@ func init() {
 func cmdConvert(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("convert", "FILE_OR_DIR WORKFLOW [--to lua]", stderr)
 	to := fs.String("to", "lua", "the format to write: lua")
-	pos, code, ok := parse(fs, args)
+	env := scriptEnvFlag(fs)
+	pos, code, ok := parseScripts(fs, args, stderr)
 	if !ok {
 		return code
 	}
@@ -29,7 +30,7 @@ func cmdConvert(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: --to %s: convert writes lua\n", *to)
 		return 2
 	}
-	b, ok := loadBundle(pos[0], scriptOptions(sidecarConfig{Log: discardLog()}), stderr)
+	b, ok := loadBundle(pos[0], scriptOptions(sidecarConfig{Log: discardLog(), ScriptEnv: env.env}), stderr)
 	if !ok {
 		return 1
 	}

@@ -34,6 +34,8 @@ type sidecar struct {
 func serve(t *testing.T, env []string, data string, extra ...string) *sidecar {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--scripts", "testdata/serve", "--data", data}, extra...)
+	// The bundles served read these; a later entry of env overrides it.
+	env = append([]string{"ORBIT_SCRIPT_ENV=FLAKY_URL,SHOP_URL"}, env...)
 	r := startOrbit(t, env, args...)
 	timeout := time.After(30 * time.Second)
 	for {

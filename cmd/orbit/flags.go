@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/orbit-sidecar/orbit/scripting"
 )
 
 // newFlags makes a flag set that reports errors instead of exiting.
@@ -40,14 +43,28 @@ func parse(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
 	}
 }
 
+// parseScripts is parse for a command that loads scripts without reading
+// its other flags from the environment: --script-env still comes from
+// ORBIT_SCRIPT_ENV when not given.
+func parseScripts(fs *flag.FlagSet, args []string, stderr io.Writer) (pos []string, code int, ok bool) {
+	if pos, code, ok = parse(fs, args); !ok {
+		return pos, code, ok
+	}
+	if err := fromEnv(fs, "script-env"); err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return nil, 2, false
+	}
+	return pos, 0, true
+}
+
 // fromEnv fills every flag not given on the command line from
-// ORBIT_<NAME> (dashes become underscores).
-func fromEnv(fs *flag.FlagSet) error {
+// ORBIT_<NAME> (dashes become underscores); with names, only those flags.
+func fromEnv(fs *flag.FlagSet, names ...string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if set[f.Name] || err != nil || (len(names) > 0 && !slices.Contains(names, f.Name)) {
 			return
 		}
 		name := "ORBIT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -57,6 +74,29 @@ func fromEnv(fs *flag.FlagSet) error {
 			}
 		}
 	})
+	return err
+}
+
+// scriptEnv is --script-env: the environment variables scripts may read.
+type scriptEnv struct{ env scripting.Env }
+
+// scriptEnvFlag adds --script-env to a command that loads scripts; every
+// such command reads ORBIT_SCRIPT_ENV when the flag is not given.
+func scriptEnvFlag(fs *flag.FlagSet) *scriptEnv {
+	s := &scriptEnv{}
+	fs.Var(s, "script-env", "environment variables scripts may read with env() and ${NAME}: names and PREFIX_* patterns, comma-separated (never ORBIT_TOKEN)")
+	return s
+}
+
+func (s *scriptEnv) String() string {
+	if s == nil {
+		return ""
+	}
+	return s.env.String()
+}
+
+func (s *scriptEnv) Set(v string) (err error) {
+	s.env, err = scripting.ParseEnv(v)
 	return err
 }
 

@@ -29,7 +29,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log what the engine does to stderr")
 	data := fs.String("data", "", "keep instances in this bbolt file instead of a temporary one; running again resumes them")
 	id := fs.String("id", "", "instance id; with --data, running again with the same id resumes that instance")
-	pos, code, ok := parse(fs, args)
+	env := scriptEnvFlag(fs)
+	pos, code, ok := parseScripts(fs, args, stderr)
 	if !ok {
 		return code
 	}
@@ -46,7 +47,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	cfg := sidecarConfig{Data: *data, LuaTimeout: *luaTimeout, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	cfg := sidecarConfig{Data: *data, LuaTimeout: *luaTimeout, ScriptEnv: env.env, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
 	opts := scriptOptions(cfg)
 	b, ok := loadBundle(pos[0], opts, stderr)
 	if !ok {

@@ -171,7 +171,7 @@ func startDownstream(t *testing.T) (*downstream, string) {
 // runs again on the same data file; the re-run task keeps its key.
 func TestKillDuringTaskAndWait(t *testing.T) {
 	down, url := startDownstream(t)
-	env := []string{"CHARGE_URL=" + url}
+	env := []string{"CHARGE_URL=" + url, "ORBIT_SCRIPT_ENV=CHARGE_URL"}
 	dir := t.TempDir()
 
 	// Inside a task.

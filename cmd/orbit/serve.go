@@ -40,6 +40,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data, a `size` like 256KiB, 1MiB or 262144")
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
+	env := scriptEnvFlag(fs)
 	storeKind := fs.String("store", "bbolt", "store backend (bbolt)")
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
@@ -70,7 +71,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	metrics := api.NewMetrics()
-	cfg := sidecarConfig{Scripts: *scripts, Data: *data, LuaTimeout: *luaTimeout, MaxPayload: int(maxPayload),
+	cfg := sidecarConfig{Scripts: *scripts, Data: *data, LuaTimeout: *luaTimeout, ScriptEnv: env.env, MaxPayload: int(maxPayload),
 		Log: log, OnEvent: metrics.OnEvent}
 	opts := scriptOptions(cfg)
 	kv := &storeKV{}

@@ -10,8 +10,9 @@ import (
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("validate", "FILE_OR_DIR", stderr)
-	pos, code, ok := parse(fs, args)
+	fs := newFlags("validate", "FILE_OR_DIR [--script-env LIST]", stderr)
+	env := scriptEnvFlag(fs)
+	pos, code, ok := parseScripts(fs, args, stderr)
 	if !ok {
 		return code
 	}
@@ -19,7 +20,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg := sidecarConfig{Log: discardLog()}
+	cfg := sidecarConfig{Log: discardLog(), ScriptEnv: env.env}
 	b, ok := loadBundle(pos[0], scriptOptions(cfg), stdout)
 	if !ok {
 		return 1
@@ -34,9 +35,10 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdGraph(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("graph", "FILE_OR_DIR WORKFLOW [--format dot|mermaid|svg]", stderr)
+	fs := newFlags("graph", "FILE_OR_DIR WORKFLOW [--format dot|mermaid|svg] [--script-env LIST]", stderr)
 	format := fs.String("format", "dot", "dot, mermaid or svg (a picture, laid out by Orbit itself)")
-	pos, code, ok := parse(fs, args)
+	env := scriptEnvFlag(fs)
+	pos, code, ok := parseScripts(fs, args, stderr)
 	if !ok {
 		return code
 	}
@@ -44,7 +46,7 @@ func cmdGraph(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	b, ok := loadBundle(pos[0], scriptOptions(sidecarConfig{Log: discardLog()}), stderr)
+	b, ok := loadBundle(pos[0], scriptOptions(sidecarConfig{Log: discardLog(), ScriptEnv: env.env}), stderr)
 	if !ok {
 		return 1
 	}

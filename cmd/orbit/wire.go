@@ -25,6 +25,7 @@ type sidecarConfig struct {
 	Scripts    string
 	Data       string // bbolt file; empty: a temporary one removed on close
 	LuaTimeout time.Duration
+	ScriptEnv  scripting.Env // what scripts may read of the environment
 	MaxPayload int
 	Log        *slog.Logger
 	// OnEvent sees every committed history event (serve feeds metrics).
@@ -58,7 +59,7 @@ func loadBundle(path string, opt scripting.Options, w io.Writer) (*flow.Bundle, 
 }
 
 func scriptOptions(cfg sidecarConfig) scripting.Options {
-	return scripting.Options{HTTP: httpcall.NewClient(), LuaTimeout: cfg.LuaTimeout, Logger: cfg.Log}
+	return scripting.Options{HTTP: httpcall.NewClient(), LuaTimeout: cfg.LuaTimeout, Logger: cfg.Log, Env: cfg.ScriptEnv}
 }
 
 // openSidecar opens the store and an engine for an already loaded bundle,

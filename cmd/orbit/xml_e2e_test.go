@@ -71,7 +71,7 @@ const placeOrderXML = "Magento:Sales:OrderManagement:placeOrder"
 // observer included.
 func TestXMLExamplesEndToEnd(t *testing.T) {
 	shop := startShopd(t)
-	env := []string{"SHOP_URL=" + shop}
+	env := []string{"SHOP_URL=" + shop, "ORBIT_SCRIPT_ENV=SHOP_URL"}
 
 	out, errOut, code := runOrbit(t, env, "run", "../../examples/xml/run", "ExampleRun", "--input", `{"params": {"foo": {"value": 4}}}`)
 	if code != 0 || strings.TrimSpace(out) != `{"bar":{"from":"step1","value":40},"foo":{"value":4}}` {
@@ -127,7 +127,7 @@ func TestXMLExamplesEndToEnd(t *testing.T) {
 // same output as the XML itself, against the same stand-in service.
 func TestConvertXMLToLuaRoundTrips(t *testing.T) {
 	shop := startShopd(t)
-	env := []string{"SHOP_URL=" + shop}
+	env := []string{"SHOP_URL=" + shop, "ORBIT_SCRIPT_ENV=SHOP_URL"}
 	order := func(id, card string) string {
 		return `{"params": {"order": {"id": "` + id + `", "amount": 120, "card": "` + card + `", "email": "ada@example.com"}}}`
 	}

@@ -34,7 +34,7 @@ func (Format) Suffix() string { return ".xml" }
 // Define reads the files in order, merges what they declare and adds the
 // scenarios as workflows, their Observer steps as observers and the
 // routines as http routines.
-func (Format) Define(files []flow.Source, b *flow.Bundle, client *httpcall.Client) flow.Problems {
+func (Format) Define(files []flow.Source, b *flow.Bundle, client *httpcall.Client, env httpcall.Env) flow.Problems {
 	r := &reader{b: b, scenarios: map[string]*scen{}, routines: map[string]*routineDecl{}}
 	for _, src := range files {
 		root, line, err := parse(src.Body)
@@ -44,7 +44,7 @@ func (Format) Define(files []flow.Source, b *flow.Bundle, client *httpcall.Clien
 		}
 		r.file(src.Path, root)
 	}
-	r.buildRoutines(client)
+	r.buildRoutines(client, env)
 	r.buildScenarios()
 	return r.probs
 }
@@ -468,7 +468,7 @@ func (r *reader) routine(e *element, pos flow.Pos) {
 	}
 }
 
-func (r *reader) buildRoutines(client *httpcall.Client) {
+func (r *reader) buildRoutines(client *httpcall.Client, env httpcall.Env) {
 	for _, name := range r.rorder {
 		d := r.routines[name]
 		if _, dup := r.b.Routines[name]; dup {
@@ -479,7 +479,7 @@ func (r *reader) buildRoutines(client *httpcall.Client) {
 			r.problem(d.pos, "routine %q: missing attribute url", name)
 			continue
 		}
-		rt, err := httpcall.New(client, httpcall.Spec{Method: d.method, URL: d.url, Timeout: d.timeout})
+		rt, err := httpcall.New(client, httpcall.Spec{Method: d.method, URL: d.url, Timeout: d.timeout, Env: env})
 		if err != nil {
 			r.problem(d.pos, "routine %q: %s", name, err)
 			continue
