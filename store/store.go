@@ -314,6 +314,9 @@ type Store interface {
 	Timers(fn func(Timer) error) error
 	// Pending returns the oldest kept event of that name for the instance.
 	Pending(instance, name string) (*PendingEvent, error)
+	// PendingSize counts the kept events of an instance, of every name,
+	// and the bytes of their payloads.
+	PendingSize(instance string) (events int, bytes int64, err error)
 	// Bundle reads kept bundle sources.
 	Bundle(hash string) (*BundleSources, error)
 	// Bundles lists kept bundle hashes, oldest first.

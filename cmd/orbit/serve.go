@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -38,6 +39,10 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
 	maxPayload := byteSize(256 << 10)
 	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data, a `size` like 256KiB, 1MiB or 262144")
+	maxPendingEvents := fs.Int("max-pending-events", engine.DefaultMaxPendingEvents,
+		"most events kept for one instance that does not await them yet; more are answered 429")
+	var maxPendingBytes byteSize
+	fs.Var(&maxPendingBytes, "max-pending-bytes", "most payload bytes kept for one instance that does not await them yet, a `size` (default 4 × --max-payload)")
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	env := scriptEnvFlag(fs)
@@ -65,6 +70,15 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "orbit: --retention must be positive")
 		return 2
 	}
+	if *maxPendingEvents <= 0 {
+		fmt.Fprintln(stderr, "orbit: --max-pending-events must be positive")
+		return 2
+	}
+	if maxPendingBytes != 0 && maxPendingBytes < maxPayload {
+		fmt.Fprintf(stderr, "orbit: --max-pending-bytes %s is below --max-payload %s: an event of the largest size could never be kept\n",
+			maxPendingBytes.String(), maxPayload.String())
+		return 2
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -72,7 +86,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	metrics := api.NewMetrics()
 	cfg := sidecarConfig{Scripts: *scripts, Data: *data, LuaTimeout: *luaTimeout, ScriptEnv: env.env, MaxPayload: int(maxPayload),
-		Log: log, OnEvent: metrics.OnEvent}
+		MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes), Log: log, OnEvent: metrics.OnEvent}
 	opts := scriptOptions(cfg)
 	kv := &storeKV{}
 	live, err := openPlugins(*pluginsDir, *data, opts.HTTP, kv, log)

@@ -27,7 +27,11 @@ type sidecarConfig struct {
 	LuaTimeout time.Duration
 	ScriptEnv  scripting.Env // what scripts may read of the environment
 	MaxPayload int
-	Log        *slog.Logger
+	// MaxPendingEvents and MaxPendingBytes bound the events kept for one
+	// instance (engine.Config); 0: the engine's defaults.
+	MaxPendingEvents int
+	MaxPendingBytes  int
+	Log              *slog.Logger
 	// OnEvent sees every committed history event (serve feeds metrics).
 	OnEvent func(workflow string, ev *store.Event)
 }
@@ -82,6 +86,7 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 	s.store = st
 	s.engine = engine.New(engine.Config{
 		Store: st, Log: cfg.Log, MaxPayload: cfg.MaxPayload, OnEvent: cfg.OnEvent,
+		MaxPendingEvents: cfg.MaxPendingEvents, MaxPendingBytes: cfg.MaxPendingBytes,
 		Compile: func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) },
 	})
 	if err := s.engine.Load(ctx, b); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
@@ -284,6 +285,21 @@ func TestCountsAndListFilters(t *testing.T) {
 	if got := ids("/v1/instances?id_contains=9"); len(got) != 1 || got[0] != "order-9" {
 		t.Errorf("id_contains=9 lists %v", got)
 	}
+}
+
+// Events an instance does not await yet are kept up to a bound (100 by
+// default); beyond, 429 too_many_events, and nothing more is kept.
+func TestEventsBeyondTheBoundAre429(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
+	s.waitsFor(id, "event")
+	for i := range engine.DefaultMaxPendingEvents {
+		s.post("/v1/instances/"+id+"/events/early", fmt.Sprint(i)).want(t, 202, "")
+	}
+	s.post("/v1/instances/"+id+"/events/early", `{}`).want(t, 429, api.CodeTooManyEvents)
+	// The event it awaits is still taken.
+	s.post("/v1/instances/"+id+"/events/go", `{}`).want(t, 202, "")
+	s.status(id, "SUCCEEDED")
 }
 
 func TestEarlyEventIsKeptAndDelivered(t *testing.T) {

@@ -21,6 +21,7 @@ const (
 	CodeEnded            = "ended"
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeTooManyRequests  = "too_many_requests"
+	CodeTooManyEvents    = "too_many_events"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -80,6 +81,8 @@ func engineAnswer(err error) errorAnswer {
 		return errorAnswer{status: fasthttp.StatusRequestEntityTooLarge, code: CodePayloadTooLarge, message: msg}
 	case errors.Is(err, engine.ErrBadID), errors.Is(err, engine.ErrBadInput):
 		return errorAnswer{status: fasthttp.StatusBadRequest, code: CodeBadRequest, message: msg}
+	case errors.Is(err, engine.ErrTooManyEvents):
+		return errorAnswer{status: fasthttp.StatusTooManyRequests, code: CodeTooManyEvents, message: msg}
 	case errors.Is(err, engine.ErrClosed):
 		return errorAnswer{status: fasthttp.StatusServiceUnavailable, code: CodeUnavailable,
 			message: "the sidecar is shutting down", retryAfter: "1"}

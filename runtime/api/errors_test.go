@@ -29,6 +29,7 @@ func TestEverySentinelErrorHasAStatus(t *testing.T) {
 		"ErrBadID":           engine.ErrBadID,
 		"ErrBadInput":        engine.ErrBadInput,
 		"ErrCannotMigrate":   engine.ErrCannotMigrate,
+		"ErrTooManyEvents":   engine.ErrTooManyEvents,
 		"ErrClosed":          engine.ErrClosed,
 	}
 	declared := declaredErrors(t, "../engine/errors.go")

@@ -338,6 +338,20 @@ func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMes
 	if inst.Status.Terminal() {
 		return ErrEnded
 	}
+	if w := inst.Waiting; inst.Status != store.Waiting || w == nil || w.Kind != store.WaitEvent || w.Event != event {
+		// Kept for later: bounded, counted and kept by one Send at a time
+		// per instance so that concurrent ones cannot overshoot together.
+		unlock := e.sends.lock(id)
+		defer unlock()
+		n, size, err := e.store.PendingSize(id)
+		if err != nil {
+			return fmt.Errorf("count kept events of %s: %w", id, err)
+		}
+		if n >= e.maxPending || size+int64(len(payload)) > int64(e.maxPendBy) {
+			return fmt.Errorf("%w: instance %s keeps %d events (%d bytes) it does not await yet, at most %d events and %d bytes; send more once it has taken some",
+				ErrTooManyEvents, id, n, size, e.maxPending, e.maxPendBy)
+		}
+	}
 	batch := &store.Batch{AddPending: []store.PendingEvent{{Instance: id, Name: event, Payload: payload}}}
 	if err := e.store.Commit(ctx, batch); err != nil {
 		return err

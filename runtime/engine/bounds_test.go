@@ -1,14 +1,19 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -133,5 +138,65 @@ func TestTaskInputMustEncode(t *testing.T) {
 	}
 	if c.n() != 0 {
 		t.Fatalf("the routine was called %d times", c.n())
+	}
+}
+
+// Events an instance does not await yet are kept up to a count and a size
+// per instance; beyond, Send refuses them. The event the instance awaits
+// now is always taken, and taking kept events makes room again.
+func TestEventsNotAwaitedAreBounded(t *testing.T) {
+	wf := workflow("w", "Sleep", &flow.State{Name: "Sleep", Kind: flow.Wait, WaitFor: time.Hour, Next: "Gate"},
+		&flow.State{Name: "Gate", Kind: flow.Await, Event: "go", Next: "Take"},
+		&flow.State{Name: "Take", Kind: flow.Await, Event: "x"})
+	h := newHarnessWith(t, bundle(wf), func(c *engine.Config) { c.MaxPendingEvents, c.MaxPendingBytes = 3, 100 })
+	ctx := context.Background()
+	id := h.start("w", `{}`)
+	h.waitingFor(id, "timer")
+	for i := range 3 {
+		if err := h.engine.Send(ctx, id, "x", json.RawMessage(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.engine.Send(ctx, id, "x", nil); !errors.Is(err, engine.ErrTooManyEvents) {
+		t.Fatalf("a fourth event: %v", err)
+	}
+	other := h.start("w", `{}`)
+	big := json.RawMessage(`"` + strings.Repeat("b", 60) + `"`)
+	if err := h.engine.Send(ctx, other, "x", big); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.engine.Send(ctx, other, "x", big); !errors.Is(err, engine.ErrTooManyEvents) || !strings.Contains(err.Error(), "100 bytes") {
+		t.Fatalf("payloads over the byte bound: %v", err)
+	}
+	// The event the instance awaits now is taken at the bound; taking a
+	// kept one makes room for another.
+	h.advance(time.Hour)
+	h.waitingFor(id, "event")
+	if err := h.engine.Send(ctx, id, "go", nil); err != nil {
+		t.Fatalf("the awaited event at the bound: %v", err)
+	}
+	if got := output(t, h.end(id)); got != 0.0 {
+		t.Fatalf("output %v, want the first kept x", got)
+	}
+	if err := h.engine.Send(ctx, other, "go", nil); err != nil {
+		t.Fatal(err)
+	}
+	h.end(other)
+}
+
+// Many concurrent sends to one instance cannot overshoot the bound
+// together.
+func TestConcurrentSendsKeepTheBound(t *testing.T) {
+	wf := workflow("w", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "go"})
+	h := newHarnessWith(t, bundle(wf), func(c *engine.Config) { c.MaxPendingEvents = 5 })
+	id := h.start("w", `{}`)
+	h.waitingFor(id, "event")
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() { h.engine.Send(context.Background(), id, "x", nil) })
+	}
+	wg.Wait()
+	if n, _, err := h.store.PendingSize(id); err != nil || n != 5 {
+		t.Fatalf("%d events kept, want 5 (%v)", n, err)
 	}
 }

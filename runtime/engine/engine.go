@@ -36,12 +36,22 @@ type Config struct {
 	// MaxPayload bounds inputs, outputs, event payloads and data (bytes;
 	// 0: 256 KiB).
 	MaxPayload int
+	// MaxPendingEvents and MaxPendingBytes bound the events kept for one
+	// instance that it does not await yet: how many, and their payload
+	// bytes (0: DefaultMaxPendingEvents; 4 × MaxPayload). An event the
+	// instance awaits right now is always taken.
+	MaxPendingEvents int
+	MaxPendingBytes  int
 	// Random returns a uniform number in [0, 1) for retry jitter; nil: math/rand.
 	Random func() float64
 	// OnEvent, when set, sees every history event once it is committed
 	// (metrics count steps, ends and errors with it). It must be quick.
 	OnEvent func(workflow string, ev *store.Event)
 }
+
+// DefaultMaxPendingEvents is how many events an instance may be sent
+// before it awaits them, unless Config says otherwise.
+const DefaultMaxPendingEvents = 100
 
 // Engine runs instances of the workflows of its bundles.
 type Engine struct {
@@ -50,7 +60,10 @@ type Engine struct {
 	log        *slog.Logger
 	compile    func([]flow.Source) (*flow.Bundle, error)
 	maxPayload int
-	maxCause   int // bound of a recorded error cause
+	maxCause   int        // bound of a recorded error cause
+	maxPending int        // events kept for an instance that does not await them
+	maxPendBy  int        // their payload bytes
+	sends      keyedLocks // one Send per instance counts and keeps at a time
 	random     func() float64
 	onEvent    func(string, *store.Event)
 	timers     *timerQueue
@@ -80,6 +93,8 @@ func New(cfg Config) *Engine {
 		log:        cfg.Log,
 		compile:    cfg.Compile,
 		maxPayload: cfg.MaxPayload,
+		maxPending: cfg.MaxPendingEvents,
+		maxPendBy:  cfg.MaxPendingBytes,
 		random:     cfg.Random,
 		onEvent:    cfg.OnEvent,
 		bundles:    map[string]*flow.Bundle{},
@@ -99,6 +114,12 @@ func New(cfg Config) *Engine {
 	// A caught error goes into the data, so its cause must leave room
 	// there under the payload limit.
 	e.maxCause = min(flow.MaxErrorCause, e.maxPayload/4)
+	if e.maxPending <= 0 {
+		e.maxPending = DefaultMaxPendingEvents
+	}
+	if e.maxPendBy <= 0 {
+		e.maxPendBy = 4 * e.maxPayload
+	}
 	if e.random == nil {
 		e.random = rand.Float64
 	}

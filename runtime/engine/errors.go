@@ -42,6 +42,11 @@ var (
 	// holds a zero byte.
 	ErrBadInput = errors.New("bad input")
 
+	// ErrTooManyEvents is returned by Send when the instance already keeps
+	// Config.MaxPendingEvents events it does not await yet, or the event
+	// would take their payloads over Config.MaxPendingBytes.
+	ErrTooManyEvents = errors.New("too many events kept for the instance")
+
 	// ErrCannotMigrate is returned by Migrate when the instance cannot move
 	// to the version; the Migration says why.
 	ErrCannotMigrate = errors.New("cannot migrate")

@@ -32,11 +32,19 @@ type harness struct {
 	faults *storetest.Faulty
 	engine *engine.Engine
 	bundle *flow.Bundle
+	config func(*engine.Config) // adjusts the engine's configuration on every open
 }
 
 func newHarness(t *testing.T, b *flow.Bundle) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: clock.NewFake(epoch), path: filepath.Join(t.TempDir(), "orbit.db"), bundle: b}
+	return newHarnessWith(t, b, nil)
+}
+
+// newHarnessWith is newHarness with config adjusting the engine's
+// configuration.
+func newHarnessWith(t *testing.T, b *flow.Bundle, config func(*engine.Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: clock.NewFake(epoch), path: filepath.Join(t.TempDir(), "orbit.db"), bundle: b, config: config}
 	h.open()
 	t.Cleanup(func() { h.close() })
 	return h
@@ -50,7 +58,7 @@ func (h *harness) open() {
 	}
 	h.store = st
 	h.faults = storetest.NewFaulty(st)
-	h.engine = engine.New(engine.Config{Store: h.faults, Clock: h.clock, Random: func() float64 { return 0.5 },
+	cfg := engine.Config{Store: h.faults, Clock: h.clock, Random: func() float64 { return 0.5 },
 		Compile: func(files []flow.Source) (*flow.Bundle, error) {
 			// Test bundles are Go values; their one source names them.
 			for _, f := range files {
@@ -59,7 +67,11 @@ func (h *harness) open() {
 				}
 			}
 			return h.bundle, nil
-		}})
+		}}
+	if h.config != nil {
+		h.config(&cfg)
+	}
+	h.engine = engine.New(cfg)
 	if err := h.engine.Load(context.Background(), h.bundle); err != nil {
 		h.t.Fatal(err)
 	}

@@ -89,6 +89,21 @@ func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
 	return p, err
 }
 
+// PendingSize counts the kept events of an instance and their payload
+// bytes, walking the instance's range of the pending bucket.
+func (db *DB) PendingSize(instance string) (events int, size int64, err error) {
+	err = db.bolt.View(func(tx *bbolt.Tx) error {
+		prefix := appendPrefix(nil, instance)
+		c := bucket(tx, bPending).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			events++
+			size += int64(len(v))
+		}
+		return nil
+	})
+	return events, size, err
+}
+
 // Bundle reads kept bundle sources.
 func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
 	var bs *store.BundleSources

@@ -139,6 +139,20 @@ func (s *Store) Pending(instance, name string) (*store.PendingEvent, error) {
 	return p, nil
 }
 
+// PendingSize counts the kept events of an instance and their payload
+// bytes.
+func (s *Store) PendingSize(instance string) (events int, size int64, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, q := range s.pending[instance] {
+		for _, p := range q {
+			events++
+			size += int64(len(p.payload))
+		}
+	}
+	return events, size, nil
+}
+
 // Bundle reads kept bundle sources.
 func (s *Store) Bundle(hash string) (*store.BundleSources, error) {
 	s.mu.RLock()

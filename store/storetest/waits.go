@@ -79,6 +79,14 @@ func testPending(t *testing.T, s store.Store) {
 	commit(t, s, &store.Batch{AddPending: []store.PendingEvent{ev("i", "x", `2`), ev("i", "x", `3`), ev("ix", "x", `"other"`)}})
 	commit(t, s, &store.Batch{AddPending: []store.PendingEvent{ev("j", "x", `{"a":1}`)}})
 
+	// Every name counts; an instance whose id the other's begins with
+	// does not.
+	if n, size, err := s.PendingSize("i"); err != nil || n != 4 || size != int64(len(`1`+`"y1"`+`2`+`3`)) {
+		t.Fatalf("pending size of i: %d events, %d bytes, %v", n, size, err)
+	}
+	if n, size, err := s.PendingSize("none"); err != nil || n != 0 || size != 0 {
+		t.Fatalf("pending size of an instance without events: %d, %d, %v", n, size, err)
+	}
 	for _, want := range []string{`1`, `2`, `3`} {
 		p, err := s.Pending("i", "x")
 		if err != nil {
@@ -95,6 +103,9 @@ func testPending(t *testing.T, s store.Store) {
 	}
 	_, err := s.Pending("i", "x")
 	isNotFound(t, "pending i/x after consuming all", err)
+	if n, _, err := s.PendingSize("i"); err != nil || n != 1 {
+		t.Fatalf("pending size of i after consuming x: %d, %v", n, err)
+	}
 
 	for _, c := range []struct{ inst, name, want string }{{"i", "y", `"y1"`}, {"ix", "x", `"other"`}, {"j", "x", `{"a":1}`}} {
 		p, err := s.Pending(c.inst, c.name)
