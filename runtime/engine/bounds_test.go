@@ -161,6 +161,7 @@ func TestEventsNotAwaitedAreBounded(t *testing.T) {
 		t.Fatalf("a fourth event: %v", err)
 	}
 	other := h.start("w", `{}`)
+	h.waitingFor(other, "timer")
 	big := json.RawMessage(`"` + strings.Repeat("b", 60) + `"`)
 	if err := h.engine.Send(ctx, other, "x", big); err != nil {
 		t.Fatal(err)
