@@ -23,10 +23,17 @@ func parseHostRule(s string) (hostRule, error) {
 	}
 	host, port := s, ""
 	if h, p, err := net.SplitHostPort(s); err == nil {
-		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
 			return hostRule{}, fmt.Errorf("%q has a bad port", s)
 		}
-		host, port = h, p
+		// "8080", never "08080": a URL's port is compared as text.
+		host, port = h, strconv.Itoa(n)
+	} else if inner, ok := strings.CutPrefix(s, "["); ok {
+		// "[::1]" names an IPv6 host without a port; a URL's host has no brackets.
+		if host, ok = strings.CutSuffix(inner, "]"); !ok {
+			return hostRule{}, fmt.Errorf("%q: an IPv6 address is written [addr] or [addr]:port", s)
+		}
 	}
 	r := hostRule{host: strings.ToLower(host), port: port}
 	if rest, ok := strings.CutPrefix(r.host, "*."); ok {

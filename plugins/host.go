@@ -31,13 +31,15 @@ type Options struct {
 	HTTP     *httpcall.Client // for http_request; nil refuses every request
 	KV       KV               // for kv_get and kv_put; nil fails them
 	Logger   *slog.Logger     // guest logs and output; nil discards them
-	PoolSize int              // warm instances per reactor plugin, and its bound on concurrent calls; 0: GOMAXPROCS
+	PoolSize int              // instances per reactor plugin, and its bound on concurrent calls; 0: GOMAXPROCS
+	Limits   Limits           // the operator's ceilings on manifests
 }
 
 // Host is a loaded plugins directory: every plugin compiled, checked and
 // warmed. It is immutable once open; a reload opens a new Host and closes
 // the old one (see Close).
 type Host struct {
+	dir      string
 	plugins  map[string]*plugin
 	order    []string // plugin names, sorted
 	routines map[string]flow.Routine
@@ -46,6 +48,7 @@ type Host struct {
 	kv       KV
 	log      *slog.Logger
 	poolSize int
+	limits   Limits
 
 	mu       sync.RWMutex
 	closed   bool
@@ -57,6 +60,8 @@ type Host struct {
 // whole load, with every problem listed, so that a reload never half-applies.
 func Open(dir string, opt Options) (*Host, error) {
 	h := &Host{
+		dir:      dir,
+		limits:   opt.Limits.withDefaults(),
 		plugins:  map[string]*plugin{},
 		routines: map[string]flow.Routine{},
 		http:     opt.HTTP,
@@ -70,7 +75,7 @@ func Open(dir string, opt Options) (*Host, error) {
 	if h.poolSize <= 0 {
 		h.poolSize = runtime.GOMAXPROCS(0)
 	}
-	manifests, err := loadManifests(dir)
+	manifests, err := loadManifests(dir, h.limits)
 	if err != nil || len(manifests) == 0 {
 		return h, err
 	}
@@ -124,7 +129,9 @@ func loadAll(ctx context.Context, h *Host, manifests []*Manifest) ([]*plugin, []
 
 // loadManifests reads every folder's manifest and checks that names are
 // unique; a folder without plugin.json is skipped (it may hold sources).
-func loadManifests(dir string) ([]*Manifest, error) {
+// A symlink to a folder counts as a folder, as mounted configuration often
+// comes as links.
+func loadManifests(dir string, lim Limits) ([]*Manifest, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -139,13 +146,13 @@ func loadManifests(dir string) ([]*Manifest, error) {
 	)
 	for _, e := range entries {
 		sub := filepath.Join(dir, e.Name())
-		if !e.IsDir() {
+		if st, err := os.Stat(sub); err != nil || !st.IsDir() {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(sub, ManifestFile)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		m, err := LoadManifest(sub)
+		m, err := LoadManifest(sub, lim)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -183,7 +190,7 @@ func (h *Host) indexRoutines() []error {
 // called, as SPEC 4 has it.
 func (h *Host) Func(plugin, fn string) (flow.Routine, error) {
 	if _, ok := h.plugins[plugin]; !ok {
-		return nil, fmt.Errorf("no plugin %q is loaded (loaded: %v)", plugin, h.order)
+		return nil, fmt.Errorf("no plugin %q is loaded from the plugins directory %q (--plugins; loaded: %v)", plugin, h.dir, h.order)
 	}
 	if fn == "" {
 		return nil, fmt.Errorf("plugin %s: func is empty", plugin)
@@ -230,6 +237,7 @@ type PluginInfo struct {
 	AllowedHosts []string          `json:"allowed_hosts"`
 	MemoryLimit  string            `json:"memory_limit"`
 	Timeout      string            `json:"timeout"`
+	KVQuota      string            `json:"kv_quota"`
 	Kind         string            `json:"kind"`
 }
 
@@ -246,6 +254,7 @@ func (h *Host) Info() []PluginInfo {
 			AllowedHosts: append([]string{}, m.AllowedHosts...),
 			MemoryLimit:  m.MemoryLimit,
 			Timeout:      m.Timeout,
+			KVQuota:      m.KVQuota,
 			Kind:         h.plugins[name].kind,
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
@@ -68,6 +69,7 @@ func TestInfo(t *testing.T) {
 		AllowedHosts: []string{"risk.internal:8443"},
 		MemoryLimit:  plugins.DefaultMemoryLimit,
 		Timeout:      "250ms",
+		KVQuota:      plugins.DefaultKVQuota,
 		Kind:         plugins.KindReactor,
 	}}
 	if got := h.Info(); !reflect.DeepEqual(got, want) {
@@ -102,7 +104,7 @@ func TestHooksMayWatchEveryEventType(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, plugins.ManifestFile), []byte(manifest), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m, err := plugins.LoadManifest(dir)
+		m, err := plugins.LoadManifest(dir, plugins.Limits{})
 		if err != nil {
 			t.Errorf("on %q: %v", typ, err)
 			continue
@@ -128,7 +130,26 @@ func TestBadManifests(t *testing.T) {
 		{"escaping module", `{"name": "p", "module": "../guest.wasm"}`, []string{"must be a path inside the plugin folder"}},
 		{"bad limits", `{"name": "p", "module": "guest.wasm", "memory_limit": "16XB", "timeout": "soon"}`,
 			[]string{`memory_limit: "16XB" is not a size`, `timeout: "soon" is not a positive duration`}},
-		{"huge memory", `{"name": "p", "module": "guest.wasm", "memory_limit": "8GiB"}`, []string{"over the 4GiB"}},
+		{"huge memory", `{"name": "p", "module": "guest.wasm", "memory_limit": "8GiB"}`, []string{"over the ceiling"}},
+		{"text after the object", `{"name": "p", "module": "guest.wasm"} {"memory_limit": "4GiB"}`, []string{"text after the JSON object"}},
+		{"garbage after the object", `{"name": "p", "module": "guest.wasm"}]`, []string{"not a valid manifest"}},
+		{"key given twice", `{"name": "p", "module": "guest.wasm", "timeout": "1s", "timeout": "1h"}`, []string{"timeout: is given twice"}},
+		{"hook key given twice", `{"name": "p", "module": "guest.wasm", "hooks": [{"workflow": "w", "on": "StateExited", "func": "f", "func": "g"}]}`,
+			[]string{"hooks[0].func: is given twice"}},
+		{"config key given twice", `{"name": "p", "module": "guest.wasm", "config": {"k": "a", "k": "b"}}`, []string{"config.k: is given twice"}},
+		{"field in another case", `{"name": "p", "module": "guest.wasm", "Memory_Limit": "4GiB"}`,
+			[]string{`unknown field "Memory_Limit" (field names are case-sensitive: "memory_limit")`}},
+		{"not a number", `{"name": "p", "module": "guest.wasm", "memory_limit": "NaN", "kv_quota": "InfMiB"}`,
+			[]string{`memory_limit: "NaN" is not a size: want a number of bytes`, `kv_quota: "InfMiB" is not a size`}},
+		{"exponent and hex", `{"name": "p", "module": "guest.wasm", "memory_limit": "1e9", "kv_quota": "0x10"}`,
+			[]string{`memory_limit: "1e9" is not a size`, `kv_quota: "0x10" is not a size`}},
+		{"zero sizes", `{"name": "p", "module": "guest.wasm", "memory_limit": "0MiB", "kv_quota": "0.0"}`,
+			[]string{`memory_limit: "0MiB" is zero`, `kv_quota: "0.0" is zero`}},
+		{"over the ceilings", `{"name": "p", "module": "guest.wasm", "memory_limit": "4GiB", "timeout": "2562047h", "kv_quota": "1GiB"}`,
+			[]string{`memory_limit: "4GiB" is over the ceiling of 256MiB set by --plugin-max-memory`,
+				`timeout: "2562047h" is over the ceiling of 30s set by --plugin-max-timeout`,
+				`kv_quota: "1GiB" is over the ceiling of 64MiB set by --plugin-max-kv`}},
+		{"long name", `{"name": "` + strings.Repeat("n", 200) + `", "module": "guest.wasm"}`, []string{"name: is 200 bytes long; at most 128"}},
 		{"bad hook", `{"name": "p", "module": "guest.wasm", "hooks": [{"workflow": "w", "on": "Exited", "func": ""}]}`,
 			[]string{`hooks[0].on: "Exited" is not a history event type`, `hooks[0].func: "" is not an export name`}},
 		{"bad host", `{"name": "p", "module": "guest.wasm", "allowed_hosts": ["https://x.com/a", "h:99999", "a.*.com"]}`,
@@ -138,29 +159,116 @@ func TestBadManifests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			folder := filepath.Join(dir, "myplugin")
-			if err := os.MkdirAll(folder, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(folder, "guest.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(folder, plugins.ManifestFile), []byte(c.manifest), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := plugins.Open(dir, plugins.Options{})
-			if err == nil {
-				t.Fatal("Open accepted a bad manifest")
-			}
-			msg := err.Error()
-			for _, want := range append(c.want, filepath.Join(folder, plugins.ManifestFile)) {
-				if !strings.Contains(msg, want) {
-					t.Errorf("error %q does not mention %q", msg, want)
-				}
-			}
+			dir, folder := manifestDir(t, c.manifest)
+			wantRefused(t, dir, plugins.Options{}, append(c.want, filepath.Join(folder, plugins.ManifestFile))...)
 		})
 	}
+}
+
+// manifestDir makes a plugins directory with one folder, myplugin, holding
+// the manifest text and guest.wasm, an empty module.
+func manifestDir(t *testing.T, manifest string) (dir, folder string) {
+	t.Helper()
+	dir = t.TempDir()
+	folder = filepath.Join(dir, "myplugin")
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(folder, "guest.wasm"), "\x00asm\x01\x00\x00\x00")
+	writeFile(t, filepath.Join(folder, plugins.ManifestFile), manifest)
+	return dir, folder
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantRefused checks that opening dir fails with an error that mentions
+// every piece of want.
+func wantRefused(t *testing.T, dir string, opt plugins.Options, want ...string) {
+	t.Helper()
+	h, err := plugins.Open(dir, opt)
+	if err == nil {
+		_ = h.Close(context.Background())
+		t.Fatalf("Open accepted it; want an error mentioning %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+}
+
+func TestModuleMustStayInsideItsFolder(t *testing.T) {
+	t.Run("symlink out of the folder", func(t *testing.T) {
+		dir, folder := manifestDir(t, `{"name": "p", "module": "linked.wasm"}`)
+		outside := filepath.Join(t.TempDir(), "elsewhere.wasm")
+		writeFile(t, outside, "\x00asm\x01\x00\x00\x00")
+		if err := os.Symlink(outside, filepath.Join(folder, "linked.wasm")); err != nil {
+			t.Fatal(err)
+		}
+		wantRefused(t, dir, plugins.Options{}, `module: "linked.wasm" resolves to `+outside+`, outside the plugin folder`)
+	})
+	t.Run("symlinked directory out of the folder", func(t *testing.T) {
+		dir, folder := manifestDir(t, `{"name": "p", "module": "build/guest.wasm"}`)
+		if err := os.Symlink(t.TempDir(), filepath.Join(folder, "build")); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(folder, "build", "guest.wasm"), "\x00asm\x01\x00\x00\x00")
+		wantRefused(t, dir, plugins.Options{}, `module: "build/guest.wasm" resolves to `, "outside the plugin folder")
+	})
+	t.Run("symlinks inside the folder", func(t *testing.T) {
+		// The plugin folder itself and its module may be links, as mounted
+		// configuration often is, as long as the module stays inside.
+		real := t.TempDir()
+		addPlugin(t, real, map[string]any{"name": "guest", "module": "current.wasm"}, built.Module("guest"))
+		if err := os.Symlink("guest.wasm", filepath.Join(real, "guest", "current.wasm")); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := os.Symlink(filepath.Join(real, "guest"), filepath.Join(dir, "guest")); err != nil {
+			t.Fatal(err)
+		}
+		h := open(t, dir, nil, 1, nil)
+		if info := h.Info(); len(info) != 1 || info[0].Name != "guest" {
+			t.Fatalf("info = %+v, want the linked plugin", info)
+		}
+	})
+}
+
+func TestOperatorCeilings(t *testing.T) {
+	t.Run("module size", func(t *testing.T) {
+		dir, _ := manifestDir(t, `{"name": "p", "module": "guest.wasm"}`)
+		wantRefused(t, dir, plugins.Options{Limits: plugins.Limits{MaxModule: 4}},
+			`module: "guest.wasm" is 8B, over the ceiling of 4B (--plugin-max-module)`)
+	})
+	t.Run("manifest size", func(t *testing.T) {
+		dir, _ := manifestDir(t, `{"name": "p", "module": "guest.wasm", "config": {"pad": "`+strings.Repeat("x", 1<<20)+`"}}`)
+		wantRefused(t, dir, plugins.Options{}, "plugin.json: is over 1MiB")
+	})
+	t.Run("lowered ceilings", func(t *testing.T) {
+		dir, _ := manifestDir(t, `{"name": "p", "module": "guest.wasm", "memory_limit": "64MiB", "timeout": "2s", "kv_quota": "2MiB"}`)
+		wantRefused(t, dir, plugins.Options{Limits: plugins.Limits{MaxMemory: 32 << 20, MaxTimeout: time.Second, MaxKV: 1536 << 10}},
+			`memory_limit: "64MiB" is over the ceiling of 32MiB set by --plugin-max-memory`,
+			`timeout: "2s" is over the ceiling of 1s set by --plugin-max-timeout`,
+			`kv_quota: "2MiB" is over the ceiling of 1536KiB set by --plugin-max-kv`)
+	})
+	t.Run("defaults follow lower ceilings", func(t *testing.T) {
+		dir := t.TempDir()
+		addPlugin(t, dir, map[string]any{"name": "guest"}, built.Module("guest"))
+		h, err := plugins.Open(dir, plugins.Options{CacheDir: built.CacheDir, PoolSize: 1,
+			Limits: plugins.Limits{MaxMemory: 32 << 20, MaxTimeout: 500 * time.Millisecond, MaxKV: 4096}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close(context.Background())
+		if info := h.Info()[0]; info.MemoryLimit != "32MiB" || info.Timeout != "500ms" || info.KVQuota != "4KiB" {
+			t.Fatalf("info = %+v, want the defaults lowered to the ceilings", info)
+		}
+	})
 }
 
 func TestLoadProblems(t *testing.T) {

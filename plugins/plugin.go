@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,9 +32,11 @@ type plugin struct {
 // loadPlugin compiles a plugin's module (through the shared cache) and
 // checks it against the ABI.
 func loadPlugin(ctx context.Context, h *Host, m *Manifest, cache wazero.CompilationCache) (*plugin, error) {
-	wasm, err := os.ReadFile(filepath.Join(m.dir, m.Module))
+	// Read within the ceiling again: the file may have grown since the
+	// manifest was checked.
+	wasm, err := readAtMost(m.modulePath, h.limits.MaxModule, "--plugin-max-module")
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", m.Name, err)
+		return nil, fmt.Errorf("plugin %s: %s: %w", m.Name, m.modulePath, err)
 	}
 	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name)}
 	cfg := wazero.NewRuntimeConfigCompiler().
@@ -48,7 +48,7 @@ func loadPlugin(ctx context.Context, h *Host, m *Manifest, cache wazero.Compilat
 	p.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
 	if err := p.setup(ctx, wasm); err != nil {
 		_ = p.rt.Close(ctx)
-		return nil, fmt.Errorf("plugin %s (%s): %w", m.Name, filepath.Join(m.dir, m.Module), err)
+		return nil, fmt.Errorf("plugin %s (%s): %w", m.Name, m.modulePath, err)
 	}
 	return p, nil
 }

@@ -22,13 +22,13 @@ import (
 // the running bundle in place, and its problems are logged, shown by
 // GET /v1/workflows and counted in the metrics.
 type reloader struct {
-	scripts, plugins, data string
-	opts                   scripting.Options // Plugins is live
-	live                   *plugins.Live
-	kv                     plugins.KV
-	engine                 *engine.Engine
-	metrics                *api.Metrics
-	log                    *slog.Logger
+	scripts, plugins string
+	pluginOpts       plugins.Options
+	opts             scripting.Options // Plugins is live
+	live             *plugins.Live
+	engine           *engine.Engine
+	metrics          *api.Metrics
+	log              *slog.Logger
 
 	mu       sync.Mutex
 	problems []string
@@ -40,7 +40,7 @@ func (r *reloader) reload() {
 	defer r.mu.Unlock()
 	// Validate against the new plugins first; only then swap them in, so
 	// a broken plugin or script never replaces working ones.
-	fresh, err := openPlugins(r.plugins, r.data, r.opts.HTTP, r.kv, r.log)
+	fresh, err := openPlugins(r.plugins, r.pluginOpts)
 	if err != nil {
 		r.fail([]string{err.Error()})
 		return

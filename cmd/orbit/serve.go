@@ -34,7 +34,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	fs := newFlags("serve", "[flags]  (each flag also from ORBIT_<NAME>)", stderr)
 	listen := fs.String("listen", "127.0.0.1:7077", "address of the HTTP API; port 0 picks a free one")
 	scripts := fs.String("scripts", "./scripts", "scripts directory (the bundle)")
-	pluginsDir := fs.String("plugins", "./plugins.d", "plugins directory (one folder per plugin: plugin.json and its module)")
+	pf := addPluginFlags(fs)
 	data := fs.String("data", "./data/orbit.db", "bbolt data file")
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
 	maxPayload := byteSize(256 << 10)
@@ -66,6 +66,10 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: --store %q is not supported; the only store is bbolt\n", *storeKind)
 		return 2
 	}
+	if err := pf.check(); err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 2
+	}
 	if *retention <= 0 {
 		fmt.Fprintln(stderr, "orbit: --retention must be positive")
 		return 2
@@ -89,7 +93,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes), Log: log, OnEvent: metrics.OnEvent}
 	opts := scriptOptions(cfg)
 	kv := &storeKV{}
-	live, err := openPlugins(*pluginsDir, *data, opts.HTTP, kv, log)
+	pluginOpts := pf.options(*data, opts.HTTP, kv, log)
+	live, err := openPlugins(*pf.dir, pluginOpts)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
@@ -114,7 +119,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	kv.st.Store(s.store)
-	rl := &reloader{scripts: *scripts, plugins: *pluginsDir, data: *data, opts: opts, live: live, kv: kv,
+	rl := &reloader{scripts: *scripts, plugins: *pf.dir, pluginOpts: pluginOpts, opts: opts, live: live,
 		engine: s.engine, metrics: metrics, log: log}
 	if err := rl.watch(ctx); err != nil {
 		log.Warn("scripts are not watched for changes; SIGHUP reloads them", "err", err)

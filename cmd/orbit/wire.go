@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/httpcall"
-	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting"
@@ -146,18 +145,4 @@ func (k *storeKV) KVPut(ns, key string, value []byte) error {
 		return err
 	}
 	return st.KVPut(ns, key, value)
-}
-
-// openPlugins loads a plugins directory; its compilation cache lives next
-// to the data file so that a restart does not compile again.
-func openPlugins(dir, data string, http *httpcall.Client, kv plugins.KV, log *slog.Logger) (*plugins.Live, error) {
-	cache := ""
-	if data != "" {
-		cache = filepath.Join(filepath.Dir(data), "wasm-cache")
-	}
-	h, err := plugins.Open(dir, plugins.Options{CacheDir: cache, HTTP: http, KV: kv, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("plugins: %w", err)
-	}
-	return plugins.NewLive(h), nil
 }
