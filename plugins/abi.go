@@ -34,8 +34,8 @@ package plugins
 // # Reply
 //
 // A reply is one UTF-8 JSON object, either {"result": <any JSON>} or
-// {"error": "<Name>", "cause": "<text>"}. An empty reply means a null
-// result. A named error is matched by retry and catch like any other; a
+// {"error": "<Name>", "cause": "<text>"}, of at most 16 MiB. An empty reply
+// means a null result. A named error is matched by retry and catch like any other; a
 // reply that is neither is Plugin.Trap.
 //
 // # Host functions (import module "orbit")
@@ -43,7 +43,7 @@ package plugins
 //	log(level i32, ptr i32, len i32)                          level: 0 debug, 1 info, 2 warn, 3 error
 //	config_get(key_ptr, key_len, buf_ptr, buf_cap i32) -> i32 the manifest's config[key]
 //	kv_get(key_ptr, key_len, buf_ptr, buf_cap i32) -> i32     the plugin's key-value store
-//	kv_put(key_ptr, key_len, val_ptr, val_len i32) -> i32     0 on success
+//	kv_put(key_ptr, key_len, val_ptr, val_len i32) -> i32     0 on success; an empty value deletes
 //	http_request(req_ptr, req_len, buf_ptr, buf_cap i32) -> i32
 //	context_get(buf_ptr, buf_cap i32) -> i32                  the task's context as JSON
 //	read(buf_ptr, buf_cap i32) -> i32                         the pending value (see below)
@@ -60,6 +60,9 @@ package plugins
 // the task's Idempotency-Key, Orbit-* and traceparent headers unless the
 // guest sets them. A non-2xx status is a response, not an error.
 //
+// Keys are at most 1 KiB, values 1 MiB, a request 16 MiB, and a plugin's
+// keys and values together at most its manifest's kv_quota (CodeQuota).
+//
 // context_get yields {"instance", "workflow", "version", "state",
 // "attempt", "visit", "idempotency_key", "traceparent"}.
 //
@@ -67,8 +70,9 @@ package plugins
 //
 // Instances get WASI preview 1 with: no preopened directories (every file
 // open fails), no sockets, no environment, real wall and monotonic clocks,
-// cryptographic random bytes, stdout and stderr into Orbit's log, and sleeps
-// that end with the call's deadline.
+// cryptographic random bytes, stdout and stderr into Orbit's log (with log,
+// at most 256 lines and 64 KiB per call; the rest is dropped and counted),
+// and sleeps that end with the call's deadline.
 
 // ABIVersion is the ABI version this host implements; a reactor's
 // orbit_abi_version must return it.
@@ -81,6 +85,7 @@ const (
 	CodeInvalid  = -3 // malformed request, or a pointer outside memory
 	CodeFailed   = -4 // the operation failed (connection error, store error)
 	CodeNoData   = -5 // read with nothing pending
+	CodeQuota    = -6 // kv_put would take the plugin over its kv_quota
 )
 
 // Names of the ABI's exports and import modules.

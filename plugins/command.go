@@ -10,9 +10,9 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
-// maxCommandReply bounds what a command module may write to stdout: its
-// reply is held in the sidecar's memory, outside the guest's cap.
-const maxCommandReply = 16 << 20
+// maxReply bounds a reply: it is decoded in the sidecar's memory, outside
+// the guest's cap (and a command's is buffered there first).
+const maxReply = 16 << 20
 
 // boundedBuffer is a command's stdout: a reply that would outgrow the bound
 // is refused rather than buffered.
@@ -21,9 +21,9 @@ type boundedBuffer struct {
 	over bool
 }
 
-// Write buffers p unless the reply would outgrow maxCommandReply.
+// Write buffers p unless the reply would outgrow maxReply.
 func (b *boundedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > maxCommandReply {
+	if b.Len()+len(p) > maxReply {
 		b.over = true
 		return 0, errors.New("reply too large")
 	}
@@ -37,6 +37,7 @@ func (p *plugin) runCommand(parent, callCtx context.Context, fn string, input []
 	i := &instance{p: p, flow: c, done: callCtx.Done()}
 	var stdout boundedBuffer
 	cfg := i.moduleConfig([]string{fn}).WithStdin(bytes.NewReader(input)).WithStdout(&stdout)
+	i.beginOutput()
 	mod, err := p.rt.InstantiateModule(context.WithValue(callCtx, instanceKey{}, i), p.compiled, cfg)
 	i.mod = mod // nil unless the module returned from _start without exiting
 	defer i.close()
@@ -45,7 +46,7 @@ func (p *plugin) runCommand(parent, callCtx context.Context, fn string, input []
 		return nil, p.failure(parent, callCtx, i, fn, err)
 	}
 	if stdout.over {
-		return nil, flow.Errorf(flow.ErrPluginTrap, "plugin %s: %s wrote a reply over %d bytes", p.m.Name, fn, maxCommandReply)
+		return nil, flow.Errorf(flow.ErrPluginTrap, "plugin %s: %s wrote a reply over %d bytes", p.m.Name, fn, maxReply)
 	}
 	out, _, err := p.answer(fn, stdout.Bytes())
 	return out, err

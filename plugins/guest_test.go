@@ -3,12 +3,14 @@ package plugins_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/orbit-sidecar/orbit/plugins"
@@ -16,14 +18,19 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
-// guestHost loads the test reactor as plugin "guest", allowed to reach srv.
+// guestHost loads the test reactor as plugin "guest", allowed to reach srv
+// (nil: no host).
 func guestHost(t *testing.T, srv *httptest.Server, timeout string, logs io.Writer) (*plugins.Host, *pluginstest.KV) {
 	t.Helper()
 	dir := t.TempDir()
-	u, _ := url.Parse(srv.URL)
+	var hosts []string
+	if srv != nil {
+		u, _ := url.Parse(srv.URL)
+		hosts = append(hosts, u.Host)
+	}
 	addPlugin(t, dir, map[string]any{
 		"name":          "guest",
-		"allowed_hosts": []string{u.Host},
+		"allowed_hosts": hosts,
 		"memory_limit":  "32MiB",
 		"timeout":       timeout,
 		"config":        map[string]string{"greeting": "hello"},
@@ -183,4 +190,132 @@ func TestGuest(t *testing.T) {
 			t.Fatalf("log lacks the guest's line: %s", l)
 		}
 	})
+}
+
+func TestGuestOutputIsBounded(t *testing.T) {
+	line := strings.Repeat("x", 100)
+	for _, via := range []string{"log", "stdout", "stderr"} {
+		t.Run(via, func(t *testing.T) {
+			logs := &logBuffer{}
+			h, _ := guestHost(t, nil, "20s", logs)
+			for call_ := 1; call_ <= 2; call_++ {
+				// 100,000 lines in one call: the attack wrote 251 MiB a second.
+				if _, err := call(t, h, "spam", map[string]any{"Via": via, "Lines": 100_000, "Size": 100}); err != nil {
+					t.Fatal(err)
+				}
+				got := strings.Count(logs.String(), line)
+				if want := call_ * 256; got != want {
+					t.Fatalf("after call %d the log holds %d of the guest's lines, want %d (256 a call)", call_, got, want)
+				}
+				if n := strings.Count(logs.String(), "plugin output dropped"); n != call_ {
+					t.Fatalf("after call %d the log holds %d markers of dropped output, want one a call", call_, n)
+				}
+			}
+			if !strings.Contains(logs.String(), "dropped_bytes=") || !strings.Contains(logs.String(), "instance=i-1") {
+				t.Fatalf("the marker does not say how much was dropped, or for which task: %s", lastLine(logs.String()))
+			}
+		})
+	}
+	t.Run("one endless line", func(t *testing.T) {
+		logs := &logBuffer{}
+		h, _ := guestHost(t, nil, "20s", logs)
+		if _, err := call(t, h, "spam", map[string]any{"Lines": 0, "Size": 8 << 20}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(logs.String()); n > 128<<10 {
+			t.Fatalf("an 8 MiB line without an end made %d bytes of log, want at most 64 KiB and the records' overhead", n)
+		}
+		if !strings.Contains(logs.String(), "plugin output dropped") {
+			t.Fatalf("no marker of dropped output: %s", lastLine(logs.String()))
+		}
+	})
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+func TestGuestKVQuota(t *testing.T) {
+	const value = 16 << 10 // each put takes 16 KiB and its key's 2 bytes
+	dir := t.TempDir()
+	addPlugin(t, dir, map[string]any{"name": "guest", "kv_quota": "64KiB"}, built.Module("guest"))
+	kv := pluginstest.NewKV()
+	h := open(t, dir, kv, 4, nil)
+	fill := func(h *plugins.Host, prefix string, count, size int) map[string]any {
+		t.Helper()
+		out, err := call(t, h, "kv_fill", map[string]any{"Prefix": prefix, "Count": count, "Size": size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(map[string]any)
+	}
+	usage := func(kv *pluginstest.KV) int64 {
+		n, err := kv.KVUsage("guest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The attack wrote 89 MB in one call.
+	got := fill(h, "k", 100, value)
+	if got["written"] != 3.0 || got["quota"] != true || !strings.Contains(got["error"].(string), "over its kv_quota of 64KiB") {
+		t.Fatalf("kv_fill = %v, want 3 written and then the quota's refusal", got)
+	}
+	if n := usage(kv); n != 3*(value+2) {
+		t.Fatalf("usage = %d, want %d", n, 3*(value+2))
+	}
+	// Overwriting a key in place costs nothing more; deleting one frees it.
+	if got := fill(h, "k", 1, value); got["written"] != 1.0 {
+		t.Fatalf("overwrite at the quota = %v", got)
+	}
+	if _, err := call(t, h, "kv_delete", map[string]any{"Key": "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.KVGet("guest", "k1"); err == nil {
+		t.Fatal("k1 survived its delete")
+	}
+	if got := fill(h, "n", 1, value); got["written"] != 1.0 {
+		t.Fatalf("a put after a delete = %v", got)
+	}
+
+	// A new host, as after a reload or a restart, starts from the store's
+	// own count.
+	again := open(t, dir, kv, 1, nil)
+	if got := fill(again, "m", 1, value); got["written"] != 0.0 || got["quota"] != true {
+		t.Fatalf("a put over the quota after a reload = %v", got)
+	}
+
+	// Concurrent calls on four instances share the quota.
+	fresh := pluginstest.NewKV()
+	busy := open(t, dir, fresh, 4, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() { fill(busy, fmt.Sprintf("g%d-", g), 8, 4<<10) })
+	}
+	wg.Wait()
+	if n := usage(fresh); n > 64<<10 || n < 60<<10 {
+		t.Fatalf("usage after concurrent fills = %d, want at most the 64 KiB quota and near it", n)
+	}
+}
+
+func TestGuestReplyAndKeysAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	addPlugin(t, dir, map[string]any{"name": "guest", "memory_limit": "96MiB", "timeout": "20s"}, built.Module("guest"))
+	h := open(t, dir, pluginstest.NewKV(), 1, nil)
+	if out, err := call(t, h, "big_reply", 1<<20); err != nil || len(out.(string)) != 1<<20 {
+		t.Fatalf("a 1 MiB reply: %v", err)
+	}
+	_, err := call(t, h, "big_reply", 17<<20)
+	if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "over the 16777216 a plugin may answer") {
+		t.Fatalf("cause = %q", fe.Cause)
+	}
+	wantHealthy(t, h)
+
+	// A key over 1 KiB is refused before the host looks it up or quotes it.
+	out, err := call(t, h, "config", map[string]any{"Key": strings.Repeat("k", 2<<10)})
+	if got := out.(map[string]any); err != nil || got["found"] != false || got["kv_invalid"] != true {
+		t.Fatalf("a 2 KiB key = %v, %v; want refused as invalid", out, err)
+	}
 }

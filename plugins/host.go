@@ -19,10 +19,13 @@ import (
 )
 
 // KV is the per-plugin key-value store behind kv_get and kv_put; ns is the
-// plugin's name. A missing key is store.ErrNotFound.
+// plugin's name. A missing key is store.ErrNotFound, a nil value deletes
+// its key, and KVUsage adds up the lengths of a namespace's keys and
+// values (for kv_quota). store.Store is one.
 type KV interface {
 	KVGet(ns, key string) ([]byte, error)
 	KVPut(ns, key string, value []byte) error
+	KVUsage(ns string) (int64, error)
 }
 
 // Options configure a Host. Every field may be left zero.

@@ -349,7 +349,10 @@ func TestLiveReload(t *testing.T) {
 
 func TestLiveReloadUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	addPlugin(t, dir, map[string]any{"name": "guest"}, built.Module("guest"))
+	// A timeout far above a call's cost: on a loaded machine under the race
+	// detector, a call that waits for a fresh instance can take a second,
+	// and this test is about reloads, not speed.
+	addPlugin(t, dir, map[string]any{"name": "guest", "timeout": "30s"}, built.Module("guest"))
 	live := plugins.NewLive(open(t, dir, nil, 2, nil))
 	r, err := live.Func("guest", "echo")
 	if err != nil {

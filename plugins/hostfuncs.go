@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,10 +16,12 @@ import (
 	"github.com/orbit-sidecar/orbit/store"
 )
 
-// Bounds on what a guest may hand the host in one call.
+// Bounds on what a guest may hand the host in one host call, checked
+// before the host copies or quotes anything.
 const (
-	maxKVKey   = 1 << 10
-	maxKVValue = 1 << 20
+	maxKVKey       = 1 << 10  // a config or key-value key
+	maxKVValue     = 1 << 20  // a key-value value
+	maxHTTPRequest = 16 << 20 // an http_request's JSON
 )
 
 const i32 = api.ValueTypeI32
@@ -92,21 +95,21 @@ func (i *instance) fail(stack []uint64, code int32, format string, args ...any) 
 
 func hostLog(ctx context.Context, i *instance, stack []uint64) {
 	msg, ok := i.bytesAt(stack[1], stack[2])
-	if !ok {
+	if !ok || !i.out.take(len(msg)) {
 		return
 	}
 	level := [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[min(uint32(stack[0]), 3)]
-	log := i.p.log
-	if c := i.flow; c != nil {
-		log = log.With("instance", c.Instance, "workflow", c.Workflow, "state", c.State)
-	}
-	log.Log(ctx, level, string(msg))
+	i.logger().Log(ctx, level, string(msg))
 }
 
 func hostConfigGet(_ context.Context, i *instance, stack []uint64) {
 	key, ok := i.bytesAt(stack[0], stack[1])
-	if !ok {
+	switch {
+	case !ok:
 		i.fail(stack, CodeInvalid, "key is outside memory")
+		return
+	case len(key) > maxKVKey:
+		i.fail(stack, CodeInvalid, "keys are at most %d bytes", maxKVKey)
 		return
 	}
 	v, found := i.p.m.Config[string(key)]
@@ -122,6 +125,9 @@ func hostKVGet(_ context.Context, i *instance, stack []uint64) {
 	switch {
 	case !ok:
 		i.fail(stack, CodeInvalid, "key is outside memory")
+		return
+	case len(key) > maxKVKey:
+		i.fail(stack, CodeInvalid, "keys are at most %d bytes", maxKVKey)
 		return
 	case i.p.h.kv == nil:
 		i.fail(stack, CodeFailed, "this Orbit has no key-value store")
@@ -150,7 +156,13 @@ func hostKVPut(_ context.Context, i *instance, stack []uint64) {
 		i.fail(stack, CodeFailed, "this Orbit has no key-value store")
 	default:
 		// The store may keep the slice; guest memory changes under it.
-		if err := i.p.h.kv.KVPut(i.p.m.Name, string(key), append([]byte(nil), val...)); err != nil {
+		err := i.p.kv.put(i.p.h.kv, i.p.m.Name, string(key), bytes.Clone(val), i.p.m.KVQuota)
+		var over errOverQuota
+		switch {
+		case errors.As(err, &over):
+			i.fail(stack, CodeQuota, "%v", err)
+			return
+		case err != nil:
 			i.fail(stack, CodeFailed, "kv_put: %v", err)
 			return
 		}
@@ -176,8 +188,12 @@ type httpResponse struct {
 
 func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
 	raw, ok := i.bytesAt(stack[0], stack[1])
-	if !ok {
+	switch {
+	case !ok:
 		i.fail(stack, CodeInvalid, "request is outside memory")
+		return
+	case len(raw) > maxHTTPRequest:
+		i.fail(stack, CodeInvalid, "request is %d bytes; at most %d", len(raw), maxHTTPRequest)
 		return
 	}
 	var req httpRequest

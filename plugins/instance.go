@@ -27,6 +27,7 @@ type instance struct {
 	inCap  uint64                  // its size
 	stdout guestLog
 	stderr guestLog
+	out    outputBudget // of the current call, for log, stdout and stderr
 
 	// Set for the duration of a call.
 	mem     api.Memory      // the calling module's memory, in a host function
@@ -48,8 +49,8 @@ func instanceFrom(ctx context.Context) *instance {
 // args are a command's arguments after the plugin's name.
 func (i *instance) moduleConfig(args []string) wazero.ModuleConfig {
 	name := i.p.m.Name
-	i.stdout = guestLog{log: i.p.log.With("stream", "stdout"), level: slog.LevelInfo}
-	i.stderr = guestLog{log: i.p.log.With("stream", "stderr"), level: slog.LevelWarn}
+	i.stdout = guestLog{log: i.p.log.With("stream", "stdout"), level: slog.LevelInfo, budget: &i.out}
+	i.stderr = guestLog{log: i.p.log.With("stream", "stderr"), level: slog.LevelWarn, budget: &i.out}
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that many instances of one module can coexist
 		WithStdout(&i.stdout).
@@ -95,9 +96,12 @@ func (p *plugin) newReactor(ctx context.Context) (*instance, error) {
 // ABI version.
 func (p *plugin) instantiate(ctx context.Context) (*instance, int32, error) {
 	i := &instance{p: p, fns: map[string]api.Function{}, stack: make([]uint64, 2)}
+	cfg := i.moduleConfig(nil)
+	i.beginOutput()
 	i.done = ctx.Done()
-	mod, err := p.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, i), p.compiled, i.moduleConfig(nil))
+	mod, err := p.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, i), p.compiled, cfg)
 	i.done = nil
+	i.endOutput()
 	if err != nil {
 		return nil, 0, fmt.Errorf("plugin %s: instantiate: %w%s", p.m.Name, err, suffix(i.stderr.summary()))
 	}
@@ -129,10 +133,12 @@ func (i *instance) invoke(ctx context.Context, fn string, input []byte, c *flow.
 		f = i.mod.ExportedFunction(fn)
 		i.fns[fn] = f
 	}
-	i.stdout.reset()
-	i.stderr.reset()
+	i.beginOutput()
 	i.pending, i.flow, i.done = nil, c, ctx.Done()
-	defer func() { i.pending, i.flow, i.done = nil, nil, nil }()
+	defer func() {
+		i.endOutput()
+		i.pending, i.flow, i.done = nil, nil, nil
+	}()
 	ctx = context.WithValue(ctx, instanceKey{}, i)
 
 	var ptr uint64
@@ -157,6 +163,9 @@ func (i *instance) invoke(ctx context.Context, fn string, input []byte, c *flow.
 	}
 	out := i.stack[0]
 	rptr, rlen := uint32(out>>32), uint32(out)
+	if rlen > maxReply {
+		return nil, fmt.Errorf("%s returned a reply of %d bytes, over the %d a plugin may answer", fn, rlen, maxReply)
+	}
 	reply, ok := i.mod.Memory().Read(rptr, rlen)
 	if !ok {
 		return nil, fmt.Errorf("%s returned a reply at %d+%d, outside memory", fn, rptr, rlen)
@@ -185,9 +194,32 @@ func (i *instance) memoryFull() bool {
 // would call an ordinary trap near the cap a memory error.
 const growSlack = pageSize
 
-func (i *instance) close() {
+// beginOutput starts a call's output: its budget and what it keeps for
+// error causes.
+func (i *instance) beginOutput() {
+	i.out.reset()
+	i.stdout.kept.Reset()
+	i.stderr.kept.Reset()
+}
+
+// endOutput logs what the call left unfinished and the marker of what
+// was dropped.
+func (i *instance) endOutput() {
 	i.stdout.flush()
 	i.stderr.flush()
+	i.out.report(i.logger)
+}
+
+// logger is the plugin's logger, tagged with the task during a call.
+func (i *instance) logger() *slog.Logger {
+	if c := i.flow; c != nil {
+		return i.p.log.With("instance", c.Instance, "workflow", c.Workflow, "state", c.State)
+	}
+	return i.p.log
+}
+
+func (i *instance) close() {
+	i.endOutput()
 	if i.mod != nil {
 		_ = i.mod.Close(context.Background())
 	}

@@ -27,6 +27,7 @@ type plugin struct {
 	kind     string
 	report   *Report // the module's exports, checked against the ABI
 	pool     *pool   // reactors only
+	kv       *kvQuota
 }
 
 // loadPlugin compiles a plugin's module (through the shared cache) and
@@ -38,7 +39,7 @@ func loadPlugin(ctx context.Context, h *Host, m *Manifest, cache wazero.Compilat
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %s: %w", m.Name, m.modulePath, err)
 	}
-	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name)}
+	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name), kv: newKVQuota(m.kvQuota)}
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(uint32(m.memoryBytes / pageSize)).

@@ -324,9 +324,13 @@ type Store interface {
 	// Ended calls fn with ids of terminal instances that ended before t.
 	Ended(before time.Time, fn func(id string) error) error
 
-	// KVGet and KVPut are a small key-value space per namespace (plugins).
+	// KVGet and KVPut are a small key-value space per namespace (plugins);
+	// a nil value deletes the key.
 	KVGet(ns, key string) ([]byte, error)
 	KVPut(ns, key string, value []byte) error
+	// KVUsage is the bytes a namespace holds: the sum of the lengths of its
+	// keys and values (0 for an unknown namespace), for plugin quotas.
+	KVUsage(ns string) (int64, error)
 
 	// Stats reports commit counters, for the benchmark and metrics.
 	Stats() Stats

@@ -146,3 +146,11 @@ func (k *storeKV) KVPut(ns, key string, value []byte) error {
 	}
 	return st.KVPut(ns, key, value)
 }
+
+func (k *storeKV) KVUsage(ns string) (int64, error) {
+	st, err := k.db()
+	if err != nil {
+		return 0, err
+	}
+	return st.KVUsage(ns)
+}

@@ -17,6 +17,7 @@ const (
 	codeInvalid     = -3
 	codeFailed      = -4
 	codeNoData      = -5
+	codeQuota       = -6
 	codeUnavailable = -100 // outside a wasm guest; never sent by a host
 )
 
@@ -47,6 +48,7 @@ var (
 	ErrDenied      = &HostError{Code: codeDenied, Message: "denied: host not in allowed_hosts"}
 	ErrInvalid     = &HostError{Code: codeInvalid, Message: "invalid request"}
 	ErrFailed      = &HostError{Code: codeFailed, Message: "failed"}
+	ErrQuota       = &HostError{Code: codeQuota, Message: "over the plugin's kv_quota"}
 	ErrUnavailable = &HostError{Code: codeUnavailable, Message: "not running inside Orbit"}
 )
 
@@ -120,13 +122,19 @@ func KVGet(key string) ([]byte, error) {
 }
 
 // KVPut writes a key of the plugin's own key-value store (keys up to 1 KiB,
-// values up to 1 MiB).
+// values up to 1 MiB); an empty value deletes the key. A write that would
+// take the plugin's keys and values over the manifest's kv_quota is
+// ErrQuota.
 func KVPut(key string, value []byte) error {
 	if n := rawKVPut(strPtr(key), uint32(len(key)), ptr(value), uint32(len(value))); n < 0 {
 		return hostError(n)
 	}
 	return nil
 }
+
+// KVDelete deletes a key of the plugin's own key-value store, freeing its
+// bytes of the kv_quota; a missing key is no error.
+func KVDelete(key string) error { return KVPut(key, nil) }
 
 // Request is an HTTP request made through the host. Only the manifest's
 // allowed_hosts are reachable; the host adds the task's Idempotency-Key,

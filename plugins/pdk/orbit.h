@@ -54,6 +54,7 @@ extern "C" {
 #define ORBIT_EINVALID (-3)  /* malformed request, or a buffer outside memory */
 #define ORBIT_EFAILED (-4)   /* the operation failed (connection, store) */
 #define ORBIT_ENODATA (-5)   /* orbit_read with nothing pending */
+#define ORBIT_EQUOTA (-6)    /* orbit_kv_put would go over the manifest's kv_quota */
 
 /* Log levels. */
 #define ORBIT_DEBUG 0
@@ -84,7 +85,9 @@ void orbit_log(int32_t level, const char *msg);
 /* The manifest's config value for key (NUL-terminated). */
 int32_t orbit_config(const char *key, char *buf, int32_t cap);
 
-/* The plugin's own key-value store (keys up to 1 KiB, values up to 1 MiB). */
+/* The plugin's own key-value store (keys up to 1 KiB, values up to 1 MiB).
+ * A put of an empty value deletes the key; one that would take the plugin's
+ * keys and values over the manifest's kv_quota is ORBIT_EQUOTA. */
 int32_t orbit_kv_get(const char *key, char *buf, int32_t cap);
 int32_t orbit_kv_put(const char *key, const void *val, int32_t len);
 

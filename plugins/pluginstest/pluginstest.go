@@ -168,12 +168,29 @@ func (k *KV) KVGet(ns, key string) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
-// KVPut stores a copy of the value.
+// KVPut stores a copy of the value; nil deletes the key.
 func (k *KV) KVPut(ns, key string, value []byte) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.data[ns+"\x00"+key] = append([]byte(nil), value...)
+	if value == nil {
+		delete(k.data, ns+"\x00"+key)
+		return nil
+	}
+	k.data[ns+"\x00"+key] = append([]byte{}, value...)
 	return nil
+}
+
+// KVUsage adds up the lengths of a namespace's keys and values.
+func (k *KV) KVUsage(ns string) (int64, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var n int64
+	for full, v := range k.data {
+		if key, ok := strings.CutPrefix(full, ns+"\x00"); ok {
+			n += int64(len(key) + len(v))
+		}
+	}
+	return n, nil
 }
 
 // Keys lists the keys of a namespace, for assertions.

@@ -27,6 +27,22 @@ func (db *DB) KVGet(ns, key string) ([]byte, error) {
 	return out, err
 }
 
+// KVUsage sums the lengths of a namespace's keys and values.
+func (db *DB) KVUsage(ns string) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		b := bucket(tx, bKV).Bucket([]byte(ns))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			n += int64(len(k) + len(v))
+			return nil
+		})
+	})
+	return n, err
+}
+
 // KVPut writes a plugin's value; a nil value deletes the key. It goes
 // through the committer, so it shares fsyncs with checkpoints.
 func (db *DB) KVPut(ns, key string, value []byte) error {

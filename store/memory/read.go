@@ -190,6 +190,17 @@ func (s *Store) KVGet(ns, key string) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
+// KVUsage sums the lengths of a namespace's keys and values.
+func (s *Store) KVUsage(ns string) (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var n int64
+	for k, v := range s.kv[ns] {
+		n += int64(len(k) + len(v))
+	}
+	return n, nil
+}
+
 // unfinished is one entry that Unfinished reports.
 type unfinished struct {
 	id     string

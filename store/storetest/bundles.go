@@ -94,6 +94,36 @@ func testKV(t *testing.T, s store.Store) {
 	if got := get("fraud", "buf"); got != "kept" {
 		t.Errorf("reusing a written buffer changed the store: %q", got)
 	}
+	usage := func(ns string) int64 {
+		t.Helper()
+		n, err := s.KVUsage(ns)
+		if err != nil {
+			t.Fatalf("usage %s: %v", ns, err)
+		}
+		return n
+	}
+	// fraud holds threshold=0.9, model=v1, buf=kept.
+	if got, want := usage("fraud"), int64(len("threshold0.9modelv1bufkept")); got != want {
+		t.Errorf("usage of fraud = %d, want %d", got, want)
+	}
+	if got := usage("absent"); got != 0 {
+		t.Errorf("usage of an absent namespace = %d", got)
+	}
+	put("fraud", "model", "version-2")
+	if got, want := usage("fraud"), int64(len("threshold0.9modelversion-2bufkept")); got != want {
+		t.Errorf("usage after an overwrite = %d, want %d", got, want)
+	}
+	if err := s.KVPut("fraud", "buf", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.KVGet("fraud", "buf")
+	isNotFound(t, "deleted key", err)
+	if got, want := usage("fraud"), int64(len("threshold0.9modelversion-2")); got != want {
+		t.Errorf("usage after a delete = %d, want %d", got, want)
+	}
+	if err := s.KVPut("fraud", "never-written", nil); err != nil {
+		t.Errorf("deleting an absent key: %v", err)
+	}
 	if err := s.KVPut("", "k", []byte("v")); err == nil {
 		t.Error("an empty namespace was accepted")
 	}

@@ -3,7 +3,10 @@
 // Command audit is an example plugin: a hook that audits completed orders.
 // Its manifest registers on_saved as an observer of place_order's Save
 // state; each time Save is exited the hook logs the order and keeps an
-// audit record in the plugin's key-value store, keyed by instance.
+// audit record in the plugin's key-value store, keyed by instance. The
+// records count against the manifest's kv_quota (16MiB, some forty
+// thousand orders); past it the hook fails with Audit.StoreFailed, so a
+// real one would ship its records elsewhere and delete them.
 package main
 
 import (

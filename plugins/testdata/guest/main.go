@@ -5,8 +5,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/plugins/pdk"
@@ -127,3 +129,78 @@ func host(ptr, size uint32) uint64 {
 
 //go:wasmexport wrong_shape
 func wrongShape(a uint32) uint32 { return a }
+
+// spam writes Lines lines of Size bytes through Via ("log", "stdout" or
+// "stderr"); Lines 0 with Size n is one write of n bytes with no newline.
+//
+//go:wasmexport spam
+func spam(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(in struct {
+		Via         string
+		Lines, Size int
+	}) (int, error) {
+		line := bytes.Repeat([]byte("x"), in.Size)
+		write := map[string]func([]byte){
+			"log":    func(b []byte) { pdk.Log(pdk.LevelInfo, string(b)) },
+			"stdout": func(b []byte) { os.Stdout.Write(append(b, '\n')) },
+			"stderr": func(b []byte) { os.Stderr.Write(append(b, '\n')) },
+		}[in.Via]
+		if in.Lines == 0 {
+			os.Stdout.Write(line)
+			return 1, nil
+		}
+		for range in.Lines {
+			write(line)
+		}
+		return in.Lines, nil
+	})
+}
+
+// kv_fill writes Count values of Size bytes under Prefix0, Prefix1, ...
+// and stops at the first refusal, which it names.
+//
+//go:wasmexport kv_fill
+func kvFill(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(in struct {
+		Prefix      string
+		Count, Size int
+	}) (map[string]any, error) {
+		value := bytes.Repeat([]byte("v"), in.Size)
+		for i := range in.Count {
+			if err := pdk.KVPut(in.Prefix+strconv.Itoa(i), value); err != nil {
+				return map[string]any{"written": i, "quota": errors.Is(err, pdk.ErrQuota), "error": err.Error()}, nil
+			}
+		}
+		return map[string]any{"written": in.Count}, nil
+	})
+}
+
+// kv_delete deletes Key.
+//
+//go:wasmexport kv_delete
+func kvDelete(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(in struct{ Key string }) (any, error) { return nil, pdk.KVDelete(in.Key) })
+}
+
+// config looks Key up and names the refusal, if any.
+//
+//go:wasmexport config
+func config(ptr, size uint32) uint64 {
+	return pdk.Handle(ptr, size, func(in struct{ Key string }) (any, error) {
+		_, err := pdk.KVGet(in.Key)
+		v, ok := pdk.Config(in.Key)
+		return map[string]any{"value": v, "found": ok, "kv_invalid": errors.Is(err, pdk.ErrInvalid)}, nil
+	})
+}
+
+// big_reply answers a JSON string of Size bytes without decoding its input.
+//
+//go:wasmexport big_reply
+func bigReply(ptr, size uint32) uint64 {
+	return pdk.HandleRaw(ptr, size, func(input []byte) []byte {
+		n, _ := strconv.Atoi(string(input))
+		buf = append(buf[:0], `{"result":"`...)
+		buf = append(buf, bytes.Repeat([]byte("r"), n)...)
+		return append(buf, `"}`...)
+	})
+}
