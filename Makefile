@@ -13,9 +13,11 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
 	$(GO) build -trimpath -o $(BIN)/shopd ./examples/shopd
 
-# Example plugins, compiled from source with Go's own wasip1 target.
+# Example plugins, compiled from source: Go ones with Go's own wasip1
+# target, C ones with clang and wasi-libc, which plugins/toolchain.sh
+# installs with apt-get when they are missing (quietly skipped when present).
 plugins:
-	@if [ -x plugins/build.sh ]; then plugins/build.sh plugins.d; fi
+	@plugins/build.sh plugins.d
 
 test: plugins
 	$(GO) vet ./...

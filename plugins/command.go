@@ -42,7 +42,10 @@ func (p *plugin) runCommand(parent, callCtx context.Context, fn string, input []
 	i.mod = mod // nil unless the module returned from _start without exiting
 	defer i.close()
 	var exit *sys.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 0) {
+	if err == nil || errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = late(callCtx)
+	}
+	if err != nil {
 		return nil, p.failure(parent, callCtx, i, fn, err)
 	}
 	if stdout.over {

@@ -83,3 +83,27 @@ func TestExampleAuditHook(t *testing.T) {
 func runObserver(o *flow.Observer, event any, c *flow.Context) (any, error) {
 	return o.Routine.Call(context.Background(), event, c)
 }
+
+func TestExampleLuhnRoutine(t *testing.T) {
+	h := open(t, built.Examples(t, "http://127.0.0.1:1"), nil, 0, nil)
+	check, ok := h.Routines()["card.check"]
+	if !ok {
+		t.Fatalf("routines = %v, want card.check", h.Routines())
+	}
+	for card, want := range map[string]map[string]any{
+		"4242-4242-4242-4242": {"valid": true, "brand": "visa", "last4": "4242"},
+		"4000 0000 0000 0002": {"valid": true, "brand": "visa", "last4": "0002"},
+		"5555555555554444":    {"valid": true, "brand": "mastercard", "last4": "4444"},
+		"378282246310005":     {"valid": true, "brand": "amex", "last4": "0005"},
+		"4242-4242-4242-4241": {"valid": false, "brand": "visa", "last4": "4241"},
+	} {
+		out, err := check.Call(context.Background(), card, &flow.Context{})
+		if err != nil || !reflect.DeepEqual(out, want) {
+			t.Errorf("card.check(%q) = %v, %v; want %v", card, out, err, want)
+		}
+	}
+	for _, bad := range []any{"4242-abcd", "4242", "4242424242424242424242", 4242.0, nil} {
+		_, err := check.Call(context.Background(), bad, &flow.Context{})
+		wantName(t, err, "Card.Invalid")
+	}
+}

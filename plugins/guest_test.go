@@ -18,9 +18,20 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
-// guestHost loads the test reactor as plugin "guest", allowed to reach srv
+// guests are the test reactors: the same exports written with the Go kit
+// (plugins/testdata/guest) and the C kit (plugins/testdata/cguest).
+var guests = []string{"guest", "cguest"}
+
+// eachGuest runs test once per test reactor, with its module's name.
+func eachGuest(t *testing.T, test func(t *testing.T, module string)) {
+	for _, module := range guests {
+		t.Run(module, func(t *testing.T) { test(t, module) })
+	}
+}
+
+// guestHost loads a test reactor as plugin "guest", allowed to reach srv
 // (nil: no host).
-func guestHost(t *testing.T, srv *httptest.Server, timeout string, logs io.Writer) (*plugins.Host, *pluginstest.KV) {
+func guestHost(t *testing.T, module string, srv *httptest.Server, timeout string, logs io.Writer) (*plugins.Host, *pluginstest.KV) {
 	t.Helper()
 	dir := t.TempDir()
 	var hosts []string
@@ -34,7 +45,7 @@ func guestHost(t *testing.T, srv *httptest.Server, timeout string, logs io.Write
 		"memory_limit":  "32MiB",
 		"timeout":       timeout,
 		"config":        map[string]string{"greeting": "hello"},
-	}, built.Module("guest"))
+	}, built.Module(module))
 	kv := pluginstest.NewKV()
 	// One instance, so that every failure must be followed by a fresh
 	// instance for the next call to pass.
@@ -71,7 +82,9 @@ func wantHealthy(t *testing.T, h *plugins.Host) {
 	}
 }
 
-func TestGuest(t *testing.T) {
+func TestGuest(t *testing.T) { eachGuest(t, testGuest) }
+
+func testGuest(t *testing.T, module string) {
 	var seen http.Header
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r.Header.Clone()
@@ -81,7 +94,9 @@ func TestGuest(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := &logBuffer{}
-	h, kv := guestHost(t, srv, "500ms", logs)
+	// Long enough for a fresh instance on a loaded machine under the race
+	// detector; the loop and sleep cases wait for it.
+	h, kv := guestHost(t, module, srv, "2s", logs)
 
 	t.Run("echo", func(t *testing.T) {
 		in := map[string]any{"n": 1.5, "s": "x", "a": []any{true, nil}}
@@ -134,7 +149,7 @@ func TestGuest(t *testing.T) {
 	t.Run("memory bomb", func(t *testing.T) {
 		// A timeout long enough for the bomb to reach the cap even when
 		// the race detector slows memory growth tenfold.
-		h, _ := guestHost(t, srv, "20s", nil)
+		h, _ := guestHost(t, module, srv, "20s", nil)
 		_, err := call(t, h, "bomb", nil)
 		var fe *flow.Error
 		if !errors.As(err, &fe) || (fe.Name != flow.ErrPluginMemory && fe.Name != flow.ErrPluginTrap) {
@@ -147,8 +162,10 @@ func TestGuest(t *testing.T) {
 		count := func() any { out, _ := call(t, h, "count", nil); return out }
 		first, second := count(), count()
 		_, err := call(t, h, "boom", nil)
-		if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "panic: boom") {
-			t.Fatalf("cause = %q, want the panic message", fe.Cause)
+		// Go's panic prints "panic: boom"; the C guest writes "boom" to
+		// stderr and aborts.
+		if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "boom") {
+			t.Fatalf("cause = %q, want the guest's last words", fe.Cause)
 		}
 		// The pool holds one instance: a count that starts over shows the
 		// one that panicked was replaced, not reused.
@@ -192,12 +209,14 @@ func TestGuest(t *testing.T) {
 	})
 }
 
-func TestGuestOutputIsBounded(t *testing.T) {
+func TestGuestOutputIsBounded(t *testing.T) { eachGuest(t, testGuestOutputIsBounded) }
+
+func testGuestOutputIsBounded(t *testing.T, module string) {
 	line := strings.Repeat("x", 100)
 	for _, via := range []string{"log", "stdout", "stderr"} {
 		t.Run(via, func(t *testing.T) {
 			logs := &logBuffer{}
-			h, _ := guestHost(t, nil, "20s", logs)
+			h, _ := guestHost(t, module, nil, "20s", logs)
 			for call_ := 1; call_ <= 2; call_++ {
 				// 100,000 lines in one call: the attack wrote 251 MiB a second.
 				if _, err := call(t, h, "spam", map[string]any{"Via": via, "Lines": 100_000, "Size": 100}); err != nil {
@@ -218,7 +237,7 @@ func TestGuestOutputIsBounded(t *testing.T) {
 	}
 	t.Run("one endless line", func(t *testing.T) {
 		logs := &logBuffer{}
-		h, _ := guestHost(t, nil, "20s", logs)
+		h, _ := guestHost(t, module, nil, "20s", logs)
 		if _, err := call(t, h, "spam", map[string]any{"Lines": 0, "Size": 8 << 20}); err != nil {
 			t.Fatal(err)
 		}
@@ -236,10 +255,12 @@ func lastLine(s string) string {
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
-func TestGuestKVQuota(t *testing.T) {
+func TestGuestKVQuota(t *testing.T) { eachGuest(t, testGuestKVQuota) }
+
+func testGuestKVQuota(t *testing.T, module string) {
 	const value = 16 << 10 // each put takes 16 KiB and its key's 2 bytes
 	dir := t.TempDir()
-	addPlugin(t, dir, map[string]any{"name": "guest", "kv_quota": "64KiB"}, built.Module("guest"))
+	addPlugin(t, dir, map[string]any{"name": "guest", "kv_quota": "64KiB"}, built.Module(module))
 	kv := pluginstest.NewKV()
 	h := open(t, dir, kv, 4, nil)
 	fill := func(h *plugins.Host, prefix string, count, size int) map[string]any {
@@ -300,9 +321,11 @@ func TestGuestKVQuota(t *testing.T) {
 	}
 }
 
-func TestGuestReplyAndKeysAreBounded(t *testing.T) {
+func TestGuestReplyAndKeysAreBounded(t *testing.T) { eachGuest(t, testGuestReplyAndKeysAreBounded) }
+
+func testGuestReplyAndKeysAreBounded(t *testing.T, module string) {
 	dir := t.TempDir()
-	addPlugin(t, dir, map[string]any{"name": "guest", "memory_limit": "96MiB", "timeout": "20s"}, built.Module("guest"))
+	addPlugin(t, dir, map[string]any{"name": "guest", "memory_limit": "96MiB", "timeout": "20s"}, built.Module(module))
 	h := open(t, dir, pluginstest.NewKV(), 1, nil)
 	if out, err := call(t, h, "big_reply", 1<<20); err != nil || len(out.(string)) != 1<<20 {
 		t.Fatalf("a 1 MiB reply: %v", err)

@@ -32,23 +32,30 @@ func TestOpenMissingDir(t *testing.T) {
 }
 
 func TestCommandModule(t *testing.T) {
-	dir := t.TempDir()
-	addPlugin(t, dir, map[string]any{"name": "cmd", "routines": map[string]string{"cmd.echo": "echo"}}, built.Module("command"))
-	h := open(t, dir, nil, 0, nil)
-	if info := h.Info(); len(info) != 1 || info[0].Kind != plugins.KindCommand {
-		t.Fatalf("info = %+v, want one command plugin", info)
+	// The Go command module and the C test guest built as a command.
+	for _, module := range []string{"command", "cguest-command"} {
+		t.Run(module, func(t *testing.T) {
+			dir := t.TempDir()
+			// A Go command starts its runtime on every call: slow under the
+			// race detector on a loaded machine.
+			addPlugin(t, dir, map[string]any{"name": "cmd", "routines": map[string]string{"cmd.echo": "echo"}, "timeout": "10s"}, built.Module(module))
+			h := open(t, dir, nil, 0, nil)
+			if info := h.Info(); len(info) != 1 || info[0].Kind != plugins.KindCommand {
+				t.Fatalf("info = %+v, want one command plugin", info)
+			}
+			in := map[string]any{"x": []any{1.0, "two"}}
+			out, err := h.Routines()["cmd.echo"].Call(context.Background(), in, &flow.Context{})
+			if err != nil || !reflect.DeepEqual(out, in) {
+				t.Fatalf("echo = %v, %v", out, err)
+			}
+			r, _ := h.Func("cmd", "fail")
+			_, err = r.Call(context.Background(), map[string]any{"Name": "Tax.Unknown", "Cause": "no rate"}, &flow.Context{})
+			wantName(t, err, "Tax.Unknown")
+			r, _ = h.Func("cmd", "nope")
+			_, err = r.Call(context.Background(), nil, &flow.Context{})
+			wantName(t, err, flow.ErrPluginNotFound)
+		})
 	}
-	in := map[string]any{"x": []any{1.0, "two"}}
-	out, err := h.Routines()["cmd.echo"].Call(context.Background(), in, &flow.Context{})
-	if err != nil || !reflect.DeepEqual(out, in) {
-		t.Fatalf("echo = %v, %v", out, err)
-	}
-	r, _ := h.Func("cmd", "fail")
-	_, err = r.Call(context.Background(), map[string]any{"Name": "Tax.Unknown", "Cause": "no rate"}, &flow.Context{})
-	wantName(t, err, "Tax.Unknown")
-	r, _ = h.Func("cmd", "nope")
-	_, err = r.Call(context.Background(), nil, &flow.Context{})
-	wantName(t, err, flow.ErrPluginNotFound)
 }
 
 func TestInfo(t *testing.T) {

@@ -67,17 +67,24 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 	return err
 }
 
+// Every parameter of the orbit functions is an i32, which arrives in the
+// low half of its stack slot: the high half is not zeroed (a C guest's
+// often holds garbage there), so each is read through u32.
+
+// u32 reads an i32 parameter.
+func u32(slot uint64) uint32 { return api.DecodeU32(slot) }
+
 // bytesAt is a view of guest memory; ok is false outside it.
 func (i *instance) bytesAt(ptr, n uint64) ([]byte, bool) {
-	return i.mem.Read(uint32(ptr), uint32(n))
+	return i.mem.Read(u32(ptr), u32(n))
 }
 
 // give hands a value to the guest: written into its buffer when it fits,
 // else kept pending for read. Returns the value's length.
 func (i *instance) give(stack []uint64, bufPtr, bufCap uint64, v []byte) {
 	i.pending = nil
-	if uint64(len(v)) <= bufCap {
-		if !i.mem.Write(uint32(bufPtr), v) {
+	if uint64(len(v)) <= uint64(u32(bufCap)) {
+		if !i.mem.Write(u32(bufPtr), v) {
 			i.fail(stack, CodeInvalid, "buffer is outside memory")
 			return
 		}
@@ -98,7 +105,7 @@ func hostLog(ctx context.Context, i *instance, stack []uint64) {
 	if !ok || !i.out.take(len(msg)) {
 		return
 	}
-	level := [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[min(uint32(stack[0]), 3)]
+	level := [...]slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[min(u32(stack[0]), 3)]
 	i.logger().Log(ctx, level, string(msg))
 }
 
@@ -290,11 +297,11 @@ func hostRead(_ context.Context, i *instance, stack []uint64) {
 		return
 	}
 	v := i.pending
-	if uint64(len(v)) > stack[1] {
+	if uint64(len(v)) > uint64(u32(stack[1])) {
 		stack[0] = api.EncodeI32(int32(len(v))) // still too small: keep it
 		return
 	}
-	if !i.mem.Write(uint32(stack[0]), v) {
+	if !i.mem.Write(u32(stack[0]), v) {
 		i.fail(stack, CodeInvalid, "buffer is outside memory")
 		return
 	}

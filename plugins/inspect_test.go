@@ -18,32 +18,36 @@ func TestInspect(t *testing.T) {
 		}
 		return rep
 	}
-	t.Run("reactor", func(t *testing.T) {
-		wasm, err := os.ReadFile(built.Module("guest"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := inspect(t, wasm)
-		if !rep.Fits() || rep.Kind != plugins.KindReactor || rep.ABIVersion != plugins.ABIVersion {
-			t.Fatalf("report = %+v", rep)
-		}
-		routines := map[string]bool{}
-		for _, e := range rep.Exports {
-			routines[e.Name] = e.Routine
-		}
-		if !routines["echo"] || routines["wrong_shape"] || routines["orbit_alloc"] {
-			t.Fatalf("routine-shaped exports = %v", routines)
-		}
-	})
-	t.Run("command", func(t *testing.T) {
-		wasm, err := os.ReadFile(built.Module("command"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep := inspect(t, wasm); !rep.Fits() || rep.Kind != plugins.KindCommand {
-			t.Fatalf("report = %+v", rep)
-		}
-	})
+	for _, module := range guests {
+		t.Run("reactor "+module, func(t *testing.T) {
+			wasm, err := os.ReadFile(built.Module(module))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := inspect(t, wasm)
+			if !rep.Fits() || rep.Kind != plugins.KindReactor || rep.ABIVersion != plugins.ABIVersion {
+				t.Fatalf("report = %+v", rep)
+			}
+			routines := map[string]bool{}
+			for _, e := range rep.Exports {
+				routines[e.Name] = e.Routine
+			}
+			if !routines["echo"] || routines["wrong_shape"] || routines["orbit_alloc"] {
+				t.Fatalf("routine-shaped exports = %v", routines)
+			}
+		})
+	}
+	for _, module := range []string{"command", "cguest-command"} {
+		t.Run(module, func(t *testing.T) {
+			wasm, err := os.ReadFile(built.Module(module))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep := inspect(t, wasm); !rep.Fits() || rep.Kind != plugins.KindCommand {
+				t.Fatalf("report = %+v", rep)
+			}
+		})
+	}
 	t.Run("not a plugin", func(t *testing.T) {
 		rep := inspect(t, []byte("\x00asm\x01\x00\x00\x00"))
 		all := strings.Join(rep.Problems, "\n")

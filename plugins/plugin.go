@@ -123,6 +123,9 @@ func (p *plugin) call(ctx context.Context, fn string, input any, c *flow.Context
 		return nil, p.failure(ctx, callCtx, nil, fn, err)
 	}
 	reply, err := inst.invoke(callCtx, fn, in, c)
+	if err == nil {
+		err = late(callCtx)
+	}
 	var missing errNoExport
 	switch {
 	case errors.As(err, &missing):
@@ -140,6 +143,11 @@ func (p *plugin) call(ctx context.Context, fn string, input any, c *flow.Context
 	}
 	return out, err
 }
+
+// late is the call's own error when the guest answered after its time was
+// up: a C guest's sleep, cut short at the deadline, returns as if it had
+// slept, and what it answers then must not count.
+func late(callCtx context.Context) error { return callCtx.Err() }
 
 // answer turns a reply into the call's outcome; broken says the reply
 // broke the protocol, which is a trap.

@@ -10,9 +10,9 @@
 //	}
 //
 // Then plugins.Open(b.Examples(t, riskURL), plugins.Options{CacheDir: b.CacheDir, KV: pluginstest.NewKV()})
-// loads the fraud and audit examples, fraud pointed at a test risk service:
-// routine fraud.score, and a hook on place_order's Save state that keeps
-// "audit/<instance>" in namespace "audit".
+// loads the examples, fraud pointed at a test risk service: routine
+// fraud.score, a hook on place_order's Save state that keeps
+// "audit/<instance>" in namespace "audit", and luhn's card.check (in C).
 package pluginstest
 
 import (
@@ -32,8 +32,8 @@ import (
 
 // Built is where Build put the modules.
 type Built struct {
-	PluginsDir string // a plugins directory with the examples: fraud/, audit/
-	ModulesDir string // the test modules: guest.wasm (reactor), command.wasm (command)
+	PluginsDir string // a plugins directory with the examples: fraud/, audit/, luhn/
+	ModulesDir string // the test modules: guest.wasm, cguest.wasm (reactors), command.wasm, cguest-command.wasm (commands)
 	CacheDir   string // a compilation cache that outlives the test process
 	tmp        string
 }
@@ -87,7 +87,8 @@ func (b *Built) Remove() {
 	}
 }
 
-// Module is the path of a test module by name ("guest", "command").
+// Module is the path of a test module by name ("guest", "cguest",
+// "command", "cguest-command").
 func (b *Built) Module(name string) string { return filepath.Join(b.ModulesDir, name+".wasm") }
 
 // Examples copies the built examples into a fresh plugins directory, with
@@ -100,7 +101,7 @@ func (b *Built) Examples(tb testing.TB, riskURL string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, name := range []string{"fraud", "audit"} {
+	for _, name := range []string{"fraud", "audit", "luhn"} {
 		var m map[string]any
 		raw, err := os.ReadFile(filepath.Join(b.PluginsDir, name, "plugin.json"))
 		if err != nil {
