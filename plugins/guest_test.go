@@ -260,16 +260,23 @@ func TestGuestKVQuota(t *testing.T) { eachGuest(t, testGuestKVQuota) }
 func testGuestKVQuota(t *testing.T, module string) {
 	const value = 16 << 10 // each put takes 16 KiB and its key's 2 bytes
 	dir := t.TempDir()
-	addPlugin(t, dir, map[string]any{"name": "guest", "kv_quota": "64KiB"}, built.Module(module))
+	// A timeout far above a call's cost: the concurrent fills queue for
+	// four instances on a loaded machine under the race detector.
+	addPlugin(t, dir, map[string]any{"name": "guest", "kv_quota": "64KiB", "timeout": "20s"}, built.Module(module))
 	kv := pluginstest.NewKV()
 	h := open(t, dir, kv, 4, nil)
+	tryFill := func(h *plugins.Host, prefix string, count, size int) (map[string]any, error) {
+		out, err := call(t, h, "kv_fill", map[string]any{"Prefix": prefix, "Count": count, "Size": size})
+		got, _ := out.(map[string]any)
+		return got, err
+	}
 	fill := func(h *plugins.Host, prefix string, count, size int) map[string]any {
 		t.Helper()
-		out, err := call(t, h, "kv_fill", map[string]any{"Prefix": prefix, "Count": count, "Size": size})
+		got, err := tryFill(h, prefix, count, size)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return out.(map[string]any)
+		return got
 	}
 	usage := func(kv *pluginstest.KV) int64 {
 		n, err := kv.KVUsage("guest")
@@ -313,7 +320,11 @@ func testGuestKVQuota(t *testing.T, module string) {
 	busy := open(t, dir, fresh, 4, nil)
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Go(func() { fill(busy, fmt.Sprintf("g%d-", g), 8, 4<<10) })
+		wg.Go(func() {
+			if _, err := tryFill(busy, fmt.Sprintf("g%d-", g), 8, 4<<10); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	wg.Wait()
 	if n := usage(fresh); n > 64<<10 || n < 60<<10 {
