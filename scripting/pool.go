@@ -72,6 +72,7 @@ type vm struct {
 	stoppedAt string
 	// allocated is what the running call has created so far (limits.go).
 	allocated int
+	logs      logState // what the running call has logged (logging.go)
 	// concatFn is `..` (concat.go), handed to every file as it runs.
 	concatFn *lua.LFunction
 
@@ -208,6 +209,7 @@ func (v *vm) call(parent context.Context, nargs, nret int, limit time.Duration, 
 	if err == nil && finish != nil {
 		err = finish(v)
 	}
+	v.endLogs()
 	why := v.dl.why.Load()
 	if !v.dl.timer.Stop() {
 		// It fired, or is firing: the call ran to its deadline.

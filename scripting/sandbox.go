@@ -1,9 +1,6 @@
 package scripting
 
 import (
-	"context"
-	"log/slog"
-
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -190,55 +187,4 @@ func (v *vm) checkWritable(what string, t *lua.LTable) {
 	if t == v.ctxProxy {
 		v.L.RaiseError("%s: ctx is read-only", what)
 	}
-}
-
-// openLog installs log.info/warn/error and print. Extra arguments are slog
-// key/value pairs; the running instance and state are added when known.
-func (v *vm) openLog() {
-	L := v.L
-	logAt := func(level slog.Level) *lua.LFunction {
-		return L.NewFunction(func(L *lua.LState) int {
-			v.log(level, L.ToStringMeta(L.Get(1)).String(), 2)
-			return 0
-		})
-	}
-	t := L.NewTable()
-	t.RawSetString("info", logAt(slog.LevelInfo))
-	t.RawSetString("warn", logAt(slog.LevelWarn))
-	t.RawSetString("error", logAt(slog.LevelError))
-	L.SetGlobal("log", t)
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int {
-		msg := ""
-		for i := 1; i <= L.GetTop(); i++ {
-			if i > 1 {
-				msg += "\t"
-			}
-			msg += L.ToStringMeta(L.Get(i)).String()
-		}
-		v.log(slog.LevelInfo, msg, L.GetTop()+1)
-		return 0
-	}))
-}
-
-func (v *vm) log(level slog.Level, msg string, firstAttr int) {
-	if v.quiet {
-		return
-	}
-	logger := v.cfg.logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	L := v.L
-	args := []any{"source", trimWhere(L.Where(1))}
-	if c := v.cur; c != nil {
-		args = append(args, "instance", c.Instance, "state", c.State)
-	}
-	for i := firstAttr; i <= L.GetTop(); i++ {
-		val, err := v.fromLua(L.Get(i))
-		if err != nil {
-			val = L.Get(i).String()
-		}
-		args = append(args, val)
-	}
-	logger.Log(context.Background(), level, msg, args...)
 }
