@@ -11,7 +11,11 @@
 // Func for `wasm = { plugin, func }` routines, Routines for those the
 // manifests declare, and Hooks for the manifests' observers.
 //
-// Every call runs under the manifest's timeout and memory cap. A trap, an
+// Manifests are held to the operator's ceilings (Limits). Every call runs
+// under the manifest's timeout and memory cap, and what it hands the host
+// is bounded before the host copies it: log output per call (output.go),
+// replies, keys and values, and the plugin's key-value space (kvquota.go).
+// A trap, an
 // exceeded cap or a missing export is a task error (Plugin.Trap,
 // Plugin.Timeout, Plugin.MemoryLimit, Plugin.NotFound), and the instance
 // it happened in is discarded; the next call gets a fresh one. A named
