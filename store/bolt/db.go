@@ -3,6 +3,7 @@ package bolt
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,6 +26,10 @@ type Options struct {
 	NoSync bool
 	// Logger receives the store's warnings; nil discards them.
 	Logger *slog.Logger
+	// InitEmpty lets Open make an existing data file of zero bytes a new,
+	// empty store; without it such a file is refused with ErrEmptyFile. A
+	// missing file is always created.
+	InitEmpty bool
 }
 
 const (
@@ -54,11 +59,113 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens or creates the store at path, creating its directory.
+// Open opens or creates the store at path, creating its directory. An
+// existing file is checked first (CheckFile) and refused, untouched, when
+// it is damaged or empty; opening a sound file writes nothing.
 func Open(path string, opt Options) (*DB, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory for %s: %w", path, err)
 	}
+	if err := prepare(path, opt, log); err != nil {
+		return nil, err
+	}
+	b, err := openBolt(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureBuckets(b); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("prepare data file %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:  b,
+		log:   log,
+		queue: make(chan *job, queueSize),
+		done:  make(chan struct{}),
+	}
+	go db.run()
+	return db, nil
+}
+
+// prepare makes path fit for bbolt: it creates a missing store, and
+// refuses a file that is damaged, or empty without opt.InitEmpty.
+func prepare(path string, opt Options, log *slog.Logger) error {
+	rep, err := CheckFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return create(path, opt)
+	case errors.Is(err, ErrEmptyFile) && opt.InitEmpty:
+		log.Warn("the data file is empty; it becomes a new, empty store as asked", "path", path)
+		return nil
+	case errors.Is(err, ErrEmptyFile):
+		return fmt.Errorf("%w, so it holds no instances, though a store was kept there: restore it from a backup, "+
+			"or have it initialised as a new, empty store on purpose", err)
+	case errors.Is(err, ErrDamagedFile):
+		return fmt.Errorf("%w. Nothing was written to it. Restore it from a backup, "+
+			"or move it aside to start with an empty store", err)
+	case err != nil:
+		return fmt.Errorf("check data file %s: %w", path, err)
+	}
+	for _, w := range rep.Warnings {
+		log.Warn("data file "+path+": "+w, "path", path)
+	}
+	return nil
+}
+
+// create makes a new store at path as a whole: it is built under another
+// name and linked into place, so that a crash never leaves an empty or
+// half-made file at path, which the next start would refuse.
+func create(path string, opt Options) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("create data file %s: %w", path, err)
+	}
+	name := tmp.Name()
+	tmp.Close()
+	defer os.Remove(name)
+	b, err := openBolt(name, opt)
+	if err != nil {
+		return err
+	}
+	err = ensureBuckets(b)
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create data file %s: %w", path, err)
+	}
+	// A link never replaces a file that another process created meanwhile;
+	// theirs is as new as this one.
+	if err := os.Link(name, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := os.Rename(name, path); err != nil { // a file system without links
+			return fmt.Errorf("create data file %s: %w", path, err)
+		}
+	}
+	if opt.NoSync {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a new directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func openBolt(path string, opt Options) (*bbolt.DB, error) {
 	b, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         lockTimeout,
 		NoSync:          opt.NoSync,
@@ -72,7 +179,23 @@ func Open(path string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	err = b.Update(func(tx *bbolt.Tx) error {
+	return b, nil
+}
+
+// ensureBuckets creates the buckets a file lacks (a new file, or one from
+// a version with fewer), writing nothing when it has them all.
+func ensureBuckets(b *bbolt.DB) error {
+	complete := true
+	b.View(func(tx *bbolt.Tx) error {
+		for _, name := range bucketNames {
+			complete = complete && tx.Bucket(name) != nil
+		}
+		return nil
+	})
+	if complete {
+		return nil
+	}
+	return b.Update(func(tx *bbolt.Tx) error {
 		for _, name := range bucketNames {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -80,22 +203,6 @@ func Open(path string, opt Options) (*DB, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("prepare data file %s: %w", path, err)
-	}
-	log := opt.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	db := &DB{
-		bolt:  b,
-		log:   log,
-		queue: make(chan *job, queueSize),
-		done:  make(chan struct{}),
-	}
-	go db.run()
-	return db, nil
 }
 
 // Path is the data file's path.

@@ -11,6 +11,14 @@
 // bbolt's own DB.Batch is not used because it waits a fixed delay. KVPut
 // takes the same path.
 //
+// Opening. An existing file is checked before bbolt reads it (check.go):
+// bbolt trusts its pages, and with NoFreelistSync it walks all of them at
+// open, so a damaged file would crash the process at every start. A file
+// that fails is refused untouched; a sound one is opened without a write.
+// A missing file is built under another name and linked into place, so no
+// crash leaves an empty file at the path, and an empty file there is
+// refused unless Options.InitEmpty says otherwise.
+//
 // Reads are plain read transactions. Unfinished, Timers and Ended copy
 // entries out in chunks and call back outside any transaction, so a
 // callback may Commit.
