@@ -17,6 +17,9 @@ import (
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrBadCursor is returned by List for a cursor it did not hand out.
+var ErrBadCursor = errors.New("invalid cursor")
+
 // Status is an instance's lifecycle status (SPEC 2.1).
 type Status string
 
@@ -126,6 +129,9 @@ type Public struct {
 	EndedAt   *time.Time      `json:"ended_at,omitempty"`
 	Waiting   *WaitingFor     `json:"waiting,omitempty"`
 	Parent    string          `json:"parent,omitempty"` // instance that waits for this one
+	// Damaged is set only on the stub that List returns for an instance
+	// whose record cannot be decoded (see DamagedStub): what is wrong.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // Clone copies the record so that one goroutine can keep changing it while
@@ -295,10 +301,12 @@ type Store interface {
 	// grouped into one write transaction (group commit).
 	Commit(ctx context.Context, b *Batch) error
 
-	// Instance reads one instance.
+	// Instance reads one instance. A record that cannot be decoded is a
+	// *DamagedError naming the instance.
 	Instance(id string) (*Instance, error)
 	// List returns instances newest first, and the cursor of the next page
-	// ("" at the end).
+	// ("" at the end). An instance whose record is damaged is listed as a
+	// DamagedStub, so that one bad record hides nothing else.
 	List(q Query) ([]*Instance, string, error)
 	// Count counts the instances q selects, one tally per workflow, version
 	// and status that has any, sorted by SortTallies. It reads the whole

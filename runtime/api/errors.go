@@ -24,6 +24,7 @@ const (
 	CodeTooManyEvents    = "too_many_events"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	CodeDamaged          = "damaged" // a stored record cannot be read back; the message names the instance
 )
 
 // ErrorBody is the JSON of every error answer.
@@ -83,6 +84,8 @@ func engineAnswer(err error) errorAnswer {
 		return errorAnswer{status: fasthttp.StatusBadRequest, code: CodeBadRequest, message: msg}
 	case errors.Is(err, engine.ErrTooManyEvents):
 		return errorAnswer{status: fasthttp.StatusTooManyRequests, code: CodeTooManyEvents, message: msg}
+	case errors.Is(err, store.ErrDamaged):
+		return errorAnswer{status: fasthttp.StatusInternalServerError, code: CodeDamaged, message: msg}
 	case errors.Is(err, engine.ErrClosed):
 		return errorAnswer{status: fasthttp.StatusServiceUnavailable, code: CodeUnavailable,
 			message: "the sidecar is shutting down", retryAfter: "1"}

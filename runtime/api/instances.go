@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -158,8 +159,12 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 	}
 	q.Limit, q.Cursor = limit, string(ctx.QueryArgs().Peek("cursor"))
 	insts, next, err := s.engine.List(q)
+	if errors.Is(err, store.ErrBadCursor) {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
 	if err != nil {
-		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "cannot list instances: "+err.Error())
+		s.writeEngineError(ctx, err)
 		return
 	}
 	out := List{Instances: make([]store.Public, len(insts)), NextCursor: next}

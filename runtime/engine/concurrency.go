@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -178,6 +179,12 @@ func (e *Engine) restoreConcurrency(ids []string) ([]string, error) {
 	var waiting []queued
 	for _, id := range ids {
 		in, err := e.store.Instance(id)
+		if errors.Is(err, store.ErrDamaged) {
+			// One unreadable record must not keep every other instance
+			// from resuming; it holds no slot, and its reads say why.
+			e.log.Error("instance record is damaged; it does not resume", "instance", id, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
@@ -34,8 +36,12 @@ func (e *Engine) Sweep(ctx context.Context, retention time.Duration) (purged, dr
 	}
 	if err := e.store.Unfinished(func(id string, _ store.Status) error {
 		in, err := e.store.Instance(id)
-		if err == nil {
+		switch {
+		case err == nil:
 			needed[in.Bundle] = true
+		case !errors.Is(err, store.ErrNotFound):
+			// A record that cannot be read may need any kept bundle.
+			return fmt.Errorf("kept bundles stay: %w", err)
 		}
 		return nil
 	}); err != nil {

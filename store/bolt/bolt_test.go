@@ -13,18 +13,25 @@ import (
 
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/bolt/bolttest"
 	"github.com/orbit-sidecar/orbit/store/storetest"
 )
 
 // TestConformance runs the shared suite against a real file, fsync on.
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, path string) store.Store {
-		db, err := bolt.Open(path, bolt.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
+func TestConformance(t *testing.T) { storetest.Run(t, openStore) }
+
+// TestDamagedRecord runs the shared damaged-record checks on a real file
+// with one record's bytes changed on disk.
+func TestDamagedRecord(t *testing.T) {
+	storetest.RunDamaged(t, openStore, func(t *testing.T, path, id string) { bolttest.DamageRecord(t, path, id) })
+}
+
+func openStore(t *testing.T, path string) store.Store {
+	db, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func open(t testing.TB, path string) *bolt.DB {

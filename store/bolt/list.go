@@ -3,6 +3,8 @@ package bolt
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/orbit-sidecar/orbit/store"
@@ -23,7 +25,7 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 	if q.Cursor != "" {
 		after, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(after) < 8 {
-			return nil, "", fmt.Errorf("invalid cursor %q: take next_cursor from a previous page", q.Cursor)
+			return nil, "", fmt.Errorf("%w %q: take next_cursor from a previous page", store.ErrBadCursor, q.Cursor)
 		}
 		seek = append(after, sep) // the first key after it
 	}
@@ -40,14 +42,14 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 		}
 		var last []byte
 		for ; k != nil; k, v = c.Next() {
-			e := parseListEntry(k, v)
-			if !e.matches(&q) {
+			e, ok := db.listEntry(k, v)
+			if !ok || !e.matches(&q) {
 				continue
 			}
 			var in *store.Instance
 			if !e.hasVersion && q.Version != "" {
 				var err error
-				if in, err = loadInstance(instances, string(e.id)); err != nil {
+				if in, err = db.loadListed(instances, k, e); err != nil {
 					return err
 				}
 				if in.Version != q.Version {
@@ -60,7 +62,7 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 			}
 			if in == nil {
 				var err error
-				if in, err = loadInstance(instances, string(e.id)); err != nil {
+				if in, err = db.loadListed(instances, k, e); err != nil {
 					return err
 				}
 			}
@@ -102,12 +104,12 @@ func (db *DB) Count(q store.Query) ([]store.Tally, error) {
 					return nil
 				}
 				n++
-				e := parseListEntry(k, v)
-				if !e.matches(&q) {
+				e, ok := db.listEntry(k, v)
+				if !ok || !e.matches(&q) {
 					continue
 				}
 				if !e.hasVersion {
-					in, err := loadInstance(instances, string(e.id))
+					in, err := db.loadListed(instances, k, e)
 					if err != nil {
 						return err
 					}
@@ -146,6 +148,29 @@ type listEntry struct {
 	// hasVersion is false for entries written before the value held the
 	// version.
 	hasVersion bool
+}
+
+// listEntry parses an entry of the listing index; one too short to hold
+// an id is skipped (and logged): it can only come from a damaged file.
+func (db *DB) listEntry(k, v []byte) (listEntry, bool) {
+	if len(k) <= 8 {
+		db.log.Warn("listing entry without an instance id skipped; the data file is damaged", "key", fmt.Sprintf("%x", k))
+		return listEntry{}, false
+	}
+	return parseListEntry(k, v), true
+}
+
+// loadListed reads the record of listing entry k, e; a damaged record
+// becomes a store.DamagedStub of what the entry holds, so that one bad
+// record hides nothing else.
+func (db *DB) loadListed(instances *bbolt.Bucket, k []byte, e listEntry) (*store.Instance, error) {
+	in, err := loadInstance(instances, string(e.id))
+	if !errors.Is(err, store.ErrDamaged) {
+		return in, err
+	}
+	db.log.Warn("instance record is damaged; listed as a stub", "instance", string(e.id), "err", err)
+	return store.DamagedStub(store.Public{ID: string(e.id), Workflow: string(e.workflow), Version: string(e.version),
+		Status: store.Status(e.status), StartedAt: fromNanos(^binary.BigEndian.Uint64(k))}, err), nil
 }
 
 // parseListEntry splits a listing key (^start ns + id) and value (status

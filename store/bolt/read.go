@@ -25,18 +25,24 @@ func (db *DB) Instance(id string) (*store.Instance, error) {
 }
 
 // loadInstance decodes a record; it copies, so the result outlives the
-// transaction.
+// transaction. A record that does not decode is a *store.DamagedError.
 func loadInstance(b *bbolt.Bucket, id string) (*store.Instance, error) {
 	v := b.Get([]byte(id))
 	if v == nil {
 		return nil, store.ErrNotFound
 	}
 	if len(v) < headerLen {
-		return nil, fmt.Errorf("instance %q: record too short", id)
+		return nil, &store.DamagedError{Instance: id, Record: "instance",
+			Err: fmt.Errorf("%d bytes, shorter than its %d-byte header", len(v), headerLen)}
 	}
 	in := new(store.Instance)
 	if err := json.Unmarshal(v[headerLen:], in); err != nil {
-		return nil, fmt.Errorf("decode instance %q: %w", id, err)
+		return nil, &store.DamagedError{Instance: id, Record: "instance", Err: err}
+	}
+	if in.ID != id {
+		// Bytes that still decode but belong to no one are as damaged as
+		// bytes that do not decode.
+		return nil, &store.DamagedError{Instance: id, Record: "instance", Err: fmt.Errorf("it names instance %q", in.ID)}
 	}
 	return in, nil
 }
@@ -56,8 +62,11 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 				break
 			}
 			var ev store.Event
+			if len(k) != len(prefix)+8 {
+				return &store.DamagedError{Instance: id, Record: "history", Err: fmt.Errorf("malformed key %x", k)}
+			}
 			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("decode event %d of %q: %w", binary.BigEndian.Uint64(k[len(prefix):]), id, err)
+				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", binary.BigEndian.Uint64(k[len(prefix):])), Err: err}
 			}
 			ev.Instance = id
 			events = append(events, ev)
@@ -114,7 +123,7 @@ func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
 		}
 		bs = new(store.BundleSources)
 		if err := json.Unmarshal(v, bs); err != nil {
-			return fmt.Errorf("decode bundle %s: %w", hash, err)
+			return &store.DamagedError{Record: "bundle " + hash, Err: err}
 		}
 		return nil
 	})
@@ -129,7 +138,7 @@ func (db *DB) Bundles() ([]store.BundleSources, error) {
 		return bucket(tx, bBundles).ForEach(func(k, v []byte) error {
 			var bs store.BundleSources
 			if err := json.Unmarshal(v, &bs); err != nil {
-				return fmt.Errorf("decode bundle %s: %w", k, err)
+				return &store.DamagedError{Record: fmt.Sprintf("bundle %s", k), Err: err}
 			}
 			all = append(all, bs)
 			return nil

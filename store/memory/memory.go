@@ -19,7 +19,9 @@
 //
 // Everything kept is a deep copy of what the caller passed, and everything
 // returned is a deep copy of what is kept: callers reuse their batches and
-// records, and may change what they read.
+// records, and may change what they read. Records are kept as values and
+// never decoded, so none can be damaged: store.ErrDamaged never arises
+// here, and storetest.RunDamaged does not apply.
 package memory
 
 import (

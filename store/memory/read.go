@@ -49,7 +49,7 @@ func (s *Store) List(q store.Query) ([]*store.Instance, string, error) {
 	if q.Cursor != "" {
 		c, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(c) < 8 {
-			return nil, "", fmt.Errorf("invalid cursor %q: take next_cursor from a previous page", q.Cursor)
+			return nil, "", fmt.Errorf("%w %q: take next_cursor from a previous page", store.ErrBadCursor, q.Cursor)
 		}
 		after = &listed{start: binary.BigEndian.Uint64(c), id: string(c[8:])}
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -86,8 +87,8 @@ func testListOrder(t *testing.T, s store.Store) {
 	if got := append(ids(ins), rest...); !slices.Equal(got, all) {
 		t.Errorf("pages around a new start: %v, want %v", got, all)
 	}
-	if _, _, err := s.List(store.Query{Cursor: "!not a cursor"}); err == nil {
-		t.Error("a malformed cursor was accepted")
+	if _, _, err := s.List(store.Query{Cursor: "!not a cursor"}); !errors.Is(err, store.ErrBadCursor) {
+		t.Errorf("a malformed cursor: %v, want store.ErrBadCursor", err)
 	}
 }
 
