@@ -18,6 +18,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/store"
+	"github.com/orbit-sidecar/orbit/store/bolt"
 )
 
 func init() {
@@ -36,6 +37,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	scripts := fs.String("scripts", "./scripts", "scripts directory (the bundle)")
 	pf := addPluginFlags(fs)
 	data := fs.String("data", "./data/orbit.db", "bbolt data file")
+	initEmpty := fs.Bool("init-empty", false, "make an existing, empty (0-byte) data file a new store instead of refusing it")
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
 	maxPayload := byteSize(256 << 10)
 	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data, a `size` like 256KiB, 1MiB or 262144")
@@ -89,8 +91,9 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	metrics := api.NewMetrics()
-	cfg := sidecarConfig{Scripts: *scripts, Data: *data, LuaTimeout: *luaTimeout, ScriptEnv: env.env, MaxPayload: int(maxPayload),
-		MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes), Log: log, OnEvent: metrics.OnEvent}
+	cfg := sidecarConfig{Scripts: *scripts, Data: *data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
+		MaxPayload: int(maxPayload), MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes),
+		Log: log, OnEvent: metrics.OnEvent}
 	opts := scriptOptions(cfg)
 	kv := &storeKV{}
 	pluginOpts := pf.options(*data, opts.HTTP, kv, log)
@@ -115,6 +118,9 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	s, err := openSidecar(ctx, cfg, opts, b)
 	if err != nil {
 		ln.Close()
+		if errors.Is(err, bolt.ErrEmptyFile) {
+			err = fmt.Errorf("%w (--init-empty)", err)
+		}
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
 	}

@@ -23,6 +23,7 @@ import (
 type sidecarConfig struct {
 	Scripts    string
 	Data       string // bbolt file; empty: a temporary one removed on close
+	InitEmpty  bool   // an existing empty data file becomes a new store instead of being refused
 	LuaTimeout time.Duration
 	ScriptEnv  scripting.Env // what scripts may read of the environment
 	MaxPayload int
@@ -77,7 +78,7 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 		s.tempDir = dir
 		cfg.Data = filepath.Join(dir, "orbit.db")
 	}
-	st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log})
+	st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log, InitEmpty: cfg.InitEmpty})
 	if err != nil {
 		s.removeTemp()
 		return nil, err
