@@ -32,6 +32,21 @@ func TestAllowedHosts(t *testing.T) {
 		"http://h.local:08080/":             false,
 		"https://user:pw@api.example.com/":  false,
 		"not a url at all":                  false,
+		// Tricks that hope Orbit's check and the HTTP client read a URL
+		// differently; each must be refused.
+		"http://api.example.com\\@evil.com/":        false,
+		"http://evil.com\\@api.example.com/":        false,
+		"http://api.example.com%2f@evil.com/":       false,
+		"http://api.example.com:80@evil.com/":       false,
+		"http://api.example.com%00.evil.com/":       false,
+		"http://api.example.com;evil.com/":          false,
+		"http://api.example.com,evil.com/":          false,
+		"http://[api.example.com]/":                 false,
+		"http://api.example.com./":                  false,
+		"http://api.example.com/\r\nHost: evil.com": false,
+		"http:api.example.com":                      false,
+		"http:///api.example.com":                   false,
+		"http://evil.com/..//api.example.com":       false,
 	}
 	for u, want := range cases {
 		if err := allowed(rules, u); (err == nil) != want {
