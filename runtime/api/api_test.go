@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/api/ui"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
@@ -678,4 +682,66 @@ func TestWorkflowDetailShowsConditions(t *testing.T) {
 	if want := `[{"on":"choice","rule":"big","to":"Done","when":"$.total \u003e 100"},{"on":"default","to":"Done"}]`; string(got) != want {
 		t.Errorf("transitions %s, want %s", got, want)
 	}
+}
+
+// TestConsoleIsServedFromTheBinary fetches the console: every file from
+// the embedded set, with its type, a policy that keeps it to its origin,
+// an ETag, gzip when asked for, and no reference to any other host. The
+// files need no token; the API behind them does.
+func TestConsoleIsServedFromTheBinary(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{Token: "secret"})
+	s.token = ""
+	// raw sends a request as it is: no redirect followed, no gzip undone.
+	raw := func(path string, header ...string) *http.Response {
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := raw("/ui"); r.StatusCode != 301 || r.Header.Get("Location") != "/ui/" {
+		t.Fatalf("GET /ui: %d to %q, want 301 to /ui/", r.StatusCode, r.Header.Get("Location"))
+	}
+	index := s.get("/ui/").want(t, 200, "")
+	if ct := index.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") ||
+		!strings.Contains(string(index.body), `<script type="module" src="app.js">`) {
+		t.Fatalf("index: %s\n%s", ct, index.body)
+	}
+	if csp := index.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("policy %q", csp)
+	}
+	files, err := fs.ReadDir(ui.Files, ".")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("embedded files: %v, %v", files, err)
+	}
+	total := 0
+	for _, f := range files {
+		r := s.get("/ui/"+f.Name()).want(t, 200, "")
+		want := map[string]string{".js": "text/javascript", ".css": "text/css", ".html": "text/html"}[path.Ext(f.Name())]
+		if want == "" || !strings.HasPrefix(r.header.Get("Content-Type"), want) {
+			t.Errorf("%s: type %q", f.Name(), r.header.Get("Content-Type"))
+		}
+		for _, ref := range []string{"http://", "https://", "//fonts.", "@import"} {
+			if strings.Contains(string(r.body), ref) {
+				t.Errorf("%s refers to %q: the console must work offline", f.Name(), ref)
+			}
+		}
+		total += len(r.body)
+		etag := r.header.Get("ETag")
+		if again := s.do("GET", "/ui/"+f.Name(), nil, "If-None-Match", etag); etag == "" || again.status != 304 {
+			t.Errorf("%s: ETag %q, a second fetch answers %d, want 304", f.Name(), etag, again.status)
+		}
+	}
+	if resp := raw("/ui/app.css", "Accept-Encoding", "gzip"); resp.Header.Get("Content-Encoding") != "gzip" || resp.ContentLength >= int64(len(s.get("/ui/app.css").body)) {
+		t.Errorf("app.css: encoding %q, %d bytes", resp.Header.Get("Content-Encoding"), resp.ContentLength)
+	}
+	t.Logf("console: %d files, %d bytes", len(files), total)
+	s.get("/ui/nope.js").want(t, 404, api.CodeNotFound)
+	s.get("/v1/instances").want(t, 401, api.CodeUnauthorized)
 }

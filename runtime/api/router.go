@@ -28,6 +28,8 @@ func (s *Server) table() []route {
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
 		r("GET", "/metrics", s.serveMetrics),
+		r("GET", "/ui", s.console),
+		r("GET", "/ui/{}", s.console),
 		r("GET", "/v1/workflows", s.listWorkflows),
 		r("GET", "/v1/workflows/{}", s.getWorkflow),
 		r("GET", "/v1/workflows/{}/graph", s.graph),

@@ -63,6 +63,8 @@ type Server struct {
 	http     *fasthttp.Server
 	routes   []route
 	inFlight atomic.Int64
+	// consoleFiles are the web console's files, prepared once.
+	consoleFiles map[string]*consoleFile
 
 	// closing ends when Shutdown starts, so that waiting synchronous starts
 	// answer at once. Waits derive from it rather than from a request's
@@ -105,6 +107,7 @@ func New(opt Options) *Server {
 		s.metrics = NewMetrics()
 	}
 	s.routes = s.table()
+	s.consoleFiles = loadConsole()
 	s.http = &fasthttp.Server{
 		Handler:               s.serve,
 		ErrorHandler:          s.connError,
