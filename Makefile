@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
 
-.PHONY: build test run lint plugins bench clean conformance
+.PHONY: build test run lint plugins bench clean conformance browser screenshots
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
@@ -19,9 +19,22 @@ build:
 plugins:
 	@plugins/build.sh plugins.d
 
-test: plugins
+# The console's browser test drives Debian's Chromium over the DevTools
+# protocol; make test installs it when it is missing (CI runs as root on a
+# clean Debian machine) and then requires it, so the test cannot skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "make: installing Chromium for the console's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: plugins browser
 	$(GO) vet ./...
-	$(GO) test -race -timeout 15m ./...
+	ORBIT_REQUIRE_BROWSER=1 $(GO) test -race -timeout 15m ./...
+
+# Retakes the README's pictures of the console (docs/images) with the
+# browser test, so that they show the console as it is.
+screenshots: browser
+	ORBIT_REQUIRE_BROWSER=1 ORBIT_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./cmd/orbit/
 
 # Serves scripts/ with an embedded store, next to shopd, the stand-in for
 # the services the example order workflow calls.
