@@ -102,11 +102,13 @@ type Instance struct {
 	Outer json.RawMessage `json:"outer,omitempty"`
 
 	// Fan-out bookkeeping of a parallel, map or call state: how many
-	// children the state has in all, how many were started, and the
-	// outputs collected so far by child index.
+	// children the state has in all, how many were started, the outputs
+	// collected so far by child index, and how many failed within the
+	// map's tolerance.
 	Items     int                     `json:"items,omitempty"`
 	NextItem  int                     `json:"next_item,omitempty"`
 	Collected map[int]json.RawMessage `json:"collected,omitempty"`
+	Failed    int                     `json:"failed,omitempty"`
 
 	// What a paused instance goes back to on resume.
 	PausedStatus  Status      `json:"paused_status,omitempty"`

@@ -16,41 +16,57 @@ import (
 // fanOut starts the children of a parallel, map or call state.
 func (d *driver) fanOut(st *flow.State, in any, c *flow.Context) {
 	n := 1
+	var lim flow.MapLimits
 	switch st.Kind {
 	case flow.Parallel:
 		n = len(st.Branches)
 	case flow.Map:
-		v, err := eval(st.Items, in, c)
-		if err != nil {
-			d.raise(st, flow.AsError(err, flow.ErrRuntime))
+		items, l, fe := mapRun(st, in, c)
+		if fe != nil {
+			d.raise(st, fe)
 			return
 		}
-		items, ok := v.([]any)
-		if !ok {
-			d.raise(st, flow.Errorf(flow.ErrRuntime, "map %s: items is a %s, not an array", st.Name, flow.TypeName(v)))
-			return
-		}
-		in = items
+		in, lim = items, l
 		n = len(items)
 	}
 	if n == 0 {
 		d.complete(st, []any{})
 		return
 	}
-	d.inst.Items, d.inst.NextItem, d.inst.Collected = n, 0, map[int]json.RawMessage{}
-	if !d.startChildren(st, in) {
+	d.inst.Items, d.inst.NextItem, d.inst.Collected, d.inst.Failed = n, 0, map[int]json.RawMessage{}, 0
+	if !d.startChildren(st, in, lim.MaxConcurrency) {
 		return
 	}
 	d.park(&store.WaitingFor{Kind: store.WaitChild, Instance: d.inst.Children[0]})
 }
 
-// startChildren starts children until the state's concurrency is reached.
-// For a map, in is the item array. It returns false when it raised.
-func (d *driver) startChildren(st *flow.State, in any) bool {
+// mapRun is what a map state runs over: its items and its limits, the
+// state's own or those its Limits yields from the input.
+func mapRun(st *flow.State, in any, c *flow.Context) ([]any, flow.MapLimits, *flow.Error) {
+	lim := flow.MapLimits{MaxConcurrency: st.MaxConcurrency, Tolerance: st.Tolerance}
+	v, err := eval(st.Items, in, c)
+	if err != nil {
+		return nil, lim, flow.AsError(err, flow.ErrRuntime)
+	}
+	items, ok := v.([]any)
+	if !ok {
+		return nil, lim, flow.Errorf(flow.ErrRuntime, "map %s: items is a %s, not an array", st.Name, flow.TypeName(v))
+	}
+	if st.Limits != nil {
+		if lim, err = st.Limits.Limits(in, c); err != nil {
+			return nil, lim, flow.AsError(err, flow.ErrRuntime)
+		}
+	}
+	return items, lim, nil
+}
+
+// startChildren starts children until maxConcurrency (0: all) run. For a
+// map, in is the item array. It returns false when it raised.
+func (d *driver) startChildren(st *flow.State, in any, maxConcurrency int) bool {
 	p := d.inst
 	limit := p.Items
-	if st.Kind == flow.Map && st.MaxConcurrency > 0 {
-		limit = st.MaxConcurrency
+	if st.Kind == flow.Map && maxConcurrency > 0 {
+		limit = maxConcurrency
 	}
 	now := d.e.clock.Now()
 	for p.NextItem < p.Items && len(p.Children) < limit {
@@ -154,6 +170,18 @@ func (d *driver) collect(st *flow.State) bool {
 	}
 	changed := false
 	var failure *flow.Error
+	// A map's limits are read again from its input when they are needed:
+	// to start more items, or to judge a failed one.
+	var items []any
+	var lim *flow.MapLimits
+	limits := func() *flow.Error {
+		if lim != nil || st.Kind != flow.Map {
+			return nil
+		}
+		its, l, fe := mapRun(st, d.mustInput(st), d.context())
+		items, lim = its, &l
+		return fe
+	}
 	kept := p.Children[:0]
 	for _, id := range p.Children {
 		c, err := d.e.store.Instance(id)
@@ -170,13 +198,10 @@ func (d *driver) collect(st *flow.State) bool {
 			p.Collected[c.Index] = c.Output
 			d.event(store.Event{Type: store.EventChildCompleted, State: st.Name, Child: id, Output: c.Output})
 		default:
-			if failure == nil {
-				failure = &flow.Error{Name: c.Error, Cause: c.Cause}
-				if failure.Name == "" {
-					failure.Name = flow.ErrTaskFailed
-				}
-			}
 			d.event(store.Event{Type: store.EventChildCompleted, State: st.Name, Child: id, Error: c.Error, Cause: c.Cause})
+			if failure == nil {
+				failure = d.childFailure(st, c, limits, &lim)
+			}
 		}
 		changed = true
 	}
@@ -187,18 +212,18 @@ func (d *driver) collect(st *flow.State) bool {
 		return true
 	}
 	if p.NextItem < p.Items {
-		var items any
-		if st.Kind == flow.Map {
-			v, err := eval(st.Items, d.mustInput(st), d.context())
-			if err != nil {
-				d.unpark()
-				d.raise(st, flow.AsError(err, flow.ErrRuntime))
-				return true
-			}
-			items = v
+		if fe := limits(); fe != nil {
+			d.unpark()
+			d.raise(st, fe)
+			return true
+		}
+		var in any = items
+		maxConcurrency := 0
+		if lim != nil {
+			maxConcurrency = lim.MaxConcurrency
 		}
 		before := len(p.Children)
-		if !d.startChildren(st, items) {
+		if !d.startChildren(st, in, maxConcurrency) {
 			return true
 		}
 		changed = changed || len(p.Children) != before
@@ -230,6 +255,36 @@ func (d *driver) collect(st *flow.State) bool {
 	return true
 }
 
+// childFailure judges a failed child c: nil when a map tolerates it (it
+// leaves null at its place), else the error the state raises: the child's
+// own, or ErrToleranceExceeded when a tolerance is exceeded.
+func (d *driver) childFailure(st *flow.State, c *store.Instance, limits func() *flow.Error, lim **flow.MapLimits) *flow.Error {
+	own := &flow.Error{Name: c.Error, Cause: c.Cause}
+	if own.Name == "" && d.wf.Dialect == nil {
+		own.Name = flow.ErrTaskFailed
+	}
+	if st.Kind != flow.Map || st.Tolerance == nil && st.Limits == nil {
+		return own
+	}
+	if fe := limits(); fe != nil {
+		return fe
+	}
+	t := (*lim).Tolerance
+	if t == nil {
+		return own
+	}
+	p := d.inst
+	p.Failed++
+	p.Collected[c.Index] = nil
+	if t.Exceeded(p.Failed, p.Items) {
+		return &flow.Error{Name: flow.ErrToleranceExceeded, Cause: toleranceCause}
+	}
+	return nil
+}
+
+// toleranceCause is AWS's cause of ErrToleranceExceeded.
+const toleranceCause = "The specified tolerated failure threshold was exceeded"
+
 // mustInput is the state's input again (for a map that starts more items).
 func (d *driver) mustInput(st *flow.State) any {
 	v, err := eval(st.Input, d.data, d.context())
@@ -244,5 +299,5 @@ func (d *driver) mustInput(st *flow.State) any {
 func (d *driver) clearFanOut() {
 	p := d.inst
 	d.cancel = append(d.cancel, p.Children...)
-	p.Children, p.Items, p.NextItem, p.Collected = nil, 0, 0, nil
+	p.Children, p.Items, p.NextItem, p.Collected, p.Failed = nil, 0, 0, nil, 0
 }

@@ -67,7 +67,7 @@ func (d *driver) assign(vars map[string]any) *flow.Error {
 		return flow.Errorf(flow.ErrRuntime, "state %s: variables are not JSON: %v", d.inst.State, err)
 	}
 	if len(enc) > d.e.maxPayload {
-		return flow.Errorf(flow.ErrPayloadTooLarge, "state %s: variables of %d bytes exceed the limit of %d", d.inst.State, len(enc), d.e.maxPayload)
+		return d.tooLarge("variables", len(enc))
 	}
 	d.inst.Vars = enc
 	d.scope.own = own
@@ -106,6 +106,6 @@ func (d *driver) execution() (flow.Execution, error) {
 		}
 		in = root
 	}
-	d.scope.exec = &flow.Execution{ID: in.ID, Workflow: in.Workflow, Input: in.Input, StartedAt: in.StartedAt}
+	d.scope.exec = &flow.Execution{ID: in.ID, Workflow: in.Workflow, Input: in.Input, StartedAt: in.StartedAt, Express: in.Express}
 	return *d.scope.exec, nil
 }

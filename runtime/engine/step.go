@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -85,20 +87,28 @@ func (d *driver) step() bool {
 		d.event(store.Event{Type: store.EventStateExited, State: st.Name, Output: enc})
 		d.end(store.Succeeded, store.EventExecutionSucceeded, enc, nil)
 	case flow.Fail:
-		name, err1 := flow.Text(st.Error, in, c)
-		cause, err2 := flow.Text(st.Cause, in, c)
-		if err := errors.Join(err1, err2); err != nil {
-			d.fail(flow.AsError(err, flow.ErrRuntime))
-			return true
-		}
-		if name == "" {
-			name = "States.Fail"
-		}
-		d.fail(&flow.Error{Name: name, Cause: cause})
+		d.fail(failure(st, in, c, d.wf.Dialect))
 	default:
 		d.fail(flow.Errorf(flow.ErrRuntime, "state %q has unknown kind %s", st.Name, st.Kind))
 	}
 	return true
+}
+
+// failure is the error a fail state ends its machine with: its error
+// and cause, an unnamed one named as the workflow's dialect says.
+func failure(st *flow.State, in any, c *flow.Context, dialect flow.Dialect) *flow.Error {
+	name, err1 := flow.Text(st.Error, in, c)
+	cause, err2 := flow.Text(st.Cause, in, c)
+	if err := errors.Join(err1, err2); err != nil {
+		return flow.AsError(err, flow.ErrRuntime)
+	}
+	if name == "" {
+		name = flow.ErrFail
+		if dialect != nil {
+			name = dialect.UnnamedFailure()
+		}
+	}
+	return &flow.Error{Name: name, Cause: cause}
 }
 
 func eval(e flow.Expr, data any, c *flow.Context) (any, error) {
@@ -125,10 +135,19 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 	}
 	d.event(ev)
 
-	ctx, cancel := d.stepContext(st.Timeout)
+	timeout, heartbeat, fe := attemptBounds(st, d.data, c)
+	if fe != nil {
+		d.raise(st, fe)
+		return true
+	}
+	bound, byHeartbeat := timeout, false
+	if heartbeat > 0 && (bound == 0 || heartbeat < bound) {
+		bound, byHeartbeat = heartbeat, true
+	}
+	ctx, cancel := d.stepContext(bound)
 	res, err := st.Routine.Call(ctx, in, c)
 	ctxErr := ctx.Err()
-	timedOut := errors.Is(ctxErr, context.DeadlineExceeded)
+	timedOut := errors.Is(context.Cause(ctx), context.DeadlineExceeded)
 	cancel()
 	d.e.mu.Lock()
 	d.cancelStep = nil
@@ -139,8 +158,12 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 		var fe *flow.Error
 		switch {
 		case errors.As(err, &fe):
+		case timedOut && d.wf.Dialect != nil:
+			fe = d.wf.Dialect.TimedOut(st, byHeartbeat)
+		case timedOut && byHeartbeat:
+			fe = flow.Errorf(flow.ErrHeartbeat, "state %s: the routine gave no sign of life within the heartbeat of %s", st.Name, heartbeat)
 		case timedOut:
-			fe = flow.Errorf(flow.ErrTimeout, "state %s timed out after %s", st.Name, st.Timeout)
+			fe = flow.Errorf(flow.ErrTimeout, "state %s timed out after %s", st.Name, timeout)
 		case stopping && ctxErr != nil:
 			// Shut down mid-call: forget the attempt; it runs again on restart.
 			d.batch.Reset()
@@ -159,7 +182,11 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 		d.raise(st, fe)
 		return true
 	}
-	out, fe := d.encode(res)
+	res, fe = decodeResult(res)
+	var out json.RawMessage
+	if fe == nil {
+		out, fe = d.encode(res)
+	}
 	if fe != nil {
 		d.event(store.Event{Type: store.EventTaskFailed, State: st.Name, Error: fe.Name, Cause: fe.Cause, Attempt: c.Attempt})
 		d.raise(st, fe)
@@ -168,6 +195,46 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 	d.event(store.Event{Type: store.EventTaskSucceeded, State: st.Name, Output: out, Attempt: c.Attempt})
 	d.complete(st, res)
 	return true
+}
+
+// decodeResult reads a routine's result given as JSON text
+// (json.RawMessage: the body as its service wrote it) into a value.
+func decodeResult(res any) (any, *flow.Error) {
+	raw, ok := res.(json.RawMessage)
+	if !ok {
+		return res, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, flow.Errorf(flow.ErrTaskFailed, "the routine's result is not JSON: %v", err)
+	}
+	return v, nil
+}
+
+// attemptBounds are a task's timeout and heartbeat for one attempt: its
+// own, or those its TimeoutFrom and HeartbeatFrom read from data (the
+// state's input as it entered) in seconds.
+func attemptBounds(st *flow.State, data any, c *flow.Context) (timeout, heartbeat time.Duration, fe *flow.Error) {
+	timeout, heartbeat = st.Timeout, st.Heartbeat
+	for _, b := range []struct {
+		from flow.Expr
+		to   *time.Duration
+		what string
+	}{{st.TimeoutFrom, &timeout, "timeout"}, {st.HeartbeatFrom, &heartbeat, "heartbeat"}} {
+		if b.from == nil {
+			continue
+		}
+		v, err := b.from.Eval(data, c)
+		if err != nil {
+			return 0, 0, flow.AsError(err, flow.ErrRuntime)
+		}
+		sec, ok := v.(float64)
+		if !ok || sec <= 0 || sec > float64(math.MaxInt64/int64(time.Second)) {
+			return 0, 0, flow.Errorf(flow.ErrRuntime, "state %s: the %s is %s, not a positive number of seconds", st.Name, b.what, flow.TypeName(v))
+		}
+		*b.to = time.Duration(sec * float64(time.Second))
+	}
+	return timeout, heartbeat, nil
 }
 
 // stepContext bounds one attempt by the state's timeout and the workflow's
@@ -185,9 +252,22 @@ func (d *driver) stepContext(timeout time.Duration) (context.Context, context.Ca
 	if deadline.IsZero() {
 		ctx, cancel = context.WithCancel(context.Background())
 	} else {
-		// The routine's deadline is wall time: a fake clock cannot stop a
-		// real HTTP call, so convert to the real clock's frame.
-		ctx, cancel = context.WithTimeout(context.Background(), deadline.Sub(d.e.clock.Now()))
+		// The routine's deadline is wall time, so that a fake clock cannot
+		// keep a real HTTP call from being stopped; it follows the
+		// engine's clock too, so that a routine waiting on that clock is
+		// stopped when it says so.
+		wait := deadline.Sub(d.e.clock.Now())
+		ctx, cancel = context.WithTimeout(context.Background(), wait)
+		if _, real := d.e.clock.(clock.Real); !real {
+			cctx, cancelCause := context.WithCancelCause(ctx)
+			t := d.e.clock.AfterFunc(wait, func() { cancelCause(context.DeadlineExceeded) })
+			cancelReal := cancel
+			ctx, cancel = cctx, func() {
+				t.Stop()
+				cancelCause(context.Canceled)
+				cancelReal()
+			}
+		}
 	}
 	d.e.mu.Lock()
 	d.cancelStep = cancel
@@ -449,9 +529,21 @@ func (d *driver) encodeAs(what string, v any) (json.RawMessage, *flow.Error) {
 		return nil, flow.Errorf(flow.ErrRuntime, "state %s: %s is not JSON: %v", d.inst.State, what, err)
 	}
 	if len(b) > d.e.maxPayload {
-		return nil, flow.Errorf(flow.ErrPayloadTooLarge, "state %s: %s of %d bytes exceeds the limit of %d", d.inst.State, what, len(b), d.e.maxPayload)
+		return nil, d.tooLarge(what, len(b))
 	}
 	return b, nil
+}
+
+// tooLarge is the error of the current state's data, input or variables
+// (what) of size bytes over the payload limit, named as the workflow's
+// dialect names it.
+func (d *driver) tooLarge(what string, size int) *flow.Error {
+	if dl := d.wf.Dialect; dl != nil {
+		if st := d.machine.States[d.inst.State]; st != nil {
+			return dl.PayloadTooLarge(st, what, size, d.e.maxPayload)
+		}
+	}
+	return flow.Errorf(flow.ErrPayloadTooLarge, "state %s: %s of %d bytes exceeds the limit of %d", d.inst.State, what, size, d.e.maxPayload)
 }
 
 // raise handles an error of state st: retry, catch, or fail the machine.

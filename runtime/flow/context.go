@@ -28,6 +28,21 @@ type Context struct {
 	// Execution describes the top-level instance; nil outside the engine.
 	// It may read the store, so callers ask only when they need it.
 	Execution func() (Execution, error)
+	// ContextObject, when set, is the context object (ASL's `$$`) a test of
+	// one state gives, in place of the one the fields above describe; nil
+	// in runs.
+	ContextObject map[string]any
+	// Inspect, when set, is told the intermediate values of a state's data
+	// flow by name (a test of one state reports them); nil in runs, where
+	// hooks skip the reporting.
+	Inspect func(step string, value any)
+}
+
+// Report tells c's Inspect a value of the data flow, if it listens.
+func (c *Context) Report(step string, value any) {
+	if c != nil && c.Inspect != nil {
+		c.Inspect(step, value)
+	}
 }
 
 // Execution is the top-level instance a state runs for: the instance
@@ -37,4 +52,7 @@ type Execution struct {
 	Workflow  string
 	Input     json.RawMessage
 	StartedAt time.Time
+	// Express is set for an express execution (SPEC 2.2) and a test of one
+	// state, which cannot be redriven.
+	Express bool
 }

@@ -74,8 +74,18 @@ type State struct {
 	Routine     Routine // resolved at load time
 	// task, await, parallel, map, call: timeout of one attempt (0: none)
 	Timeout time.Duration
-	Retry   []Retrier
-	Catch   []Catcher
+	// task: how long the routine may go without a sign of life (0: no
+	// bound). A routine answers once and sends no heartbeats, so this
+	// bounds the call like Timeout but fails it with States.HeartbeatTimeout
+	// (ASL's HeartbeatSeconds).
+	Heartbeat time.Duration
+	// task: TimeoutFrom and HeartbeatFrom, when set, yield a number of
+	// seconds from the state's data at run time, in place of Timeout and
+	// Heartbeat (ASL's TimeoutSecondsPath and HeartbeatSecondsPath).
+	TimeoutFrom   Expr
+	HeartbeatFrom Expr
+	Retry         []Retrier
+	Catch         []Catcher
 
 	// choice
 	Rules   []Rule
@@ -99,6 +109,13 @@ type State struct {
 	Items          Expr
 	MaxConcurrency int // 0: unbounded
 	Iterator       *Machine
+	// Tolerance lets items fail without failing the map (nil: the first
+	// failure fails it with the item's error).
+	Tolerance *Tolerance
+	// Limits, when set, yields MaxConcurrency and Tolerance from the
+	// state's input at run time, in their place (ASL's MaxConcurrencyPath
+	// and ToleratedFailure*Path, or their JSONata expressions).
+	Limits Limiter
 
 	// call
 	Workflow string
@@ -107,6 +124,39 @@ type State struct {
 	// fail
 	Error Expr
 	Cause Expr
+}
+
+// ErrToleranceExceeded is the error of a map state whose failed items
+// exceed its Tolerance (the name ASL gives it).
+const ErrToleranceExceeded = "States.ExceedToleratedFailureThreshold"
+
+// Tolerance is how many items of a map may fail before the map does. A
+// tolerated item leaves null at its place in the map's result.
+type Tolerance struct {
+	Count      int     // failed items allowed, when HasCount
+	Percent    float64 // percentage of the items allowed to fail, when HasPercent
+	HasCount   bool
+	HasPercent bool
+}
+
+// Exceeded reports whether failed of total items exceed the tolerance:
+// either bound that is set.
+func (t *Tolerance) Exceeded(failed, total int) bool {
+	if t.HasCount && failed > t.Count {
+		return true
+	}
+	return t.HasPercent && total > 0 && float64(failed)*100 > t.Percent*float64(total)
+}
+
+// MapLimits are a map state's limits as its Limits yields them.
+type MapLimits struct {
+	MaxConcurrency int        // 0: unbounded
+	Tolerance      *Tolerance // nil: none
+}
+
+// Limiter yields a map state's limits from the state's input at run time.
+type Limiter interface {
+	Limits(input any, c *Context) (MapLimits, error)
 }
 
 // Rule is one rule of a choice state.
@@ -249,6 +299,13 @@ type Workflow struct {
 	// Migrate, when set, maps an instance's state and data on migration to
 	// this workflow (issue: hot reload).
 	Migrate func(fromVersion, state string, data any) (string, any, error)
+	// Dialect, when set, names the errors the engine raises itself as the
+	// workflow's format names them (nil: Orbit's names).
+	Dialect Dialect
+	// Definition, when set, is the declarative definition the workflow was
+	// compiled from (an ASL document), which converters write back: hooks
+	// compiled from it cannot be read back. Nil for Lua and XML workflows.
+	Definition any
 	Machine
 
 	// Machines indexes every machine of the workflow by its key: "" for the
@@ -290,6 +347,25 @@ func (w *Workflow) Index() {
 	}
 	walk("", &w.Machine)
 }
+
+// Dialect names the errors the engine raises itself in a workflow
+// format's own terms, where its users know other names than Orbit's: an
+// ASL workflow says States.DataLimitExceeded where Orbit says
+// States.PayloadTooLarge (SPEC 1.7: AWS's names for ASL).
+type Dialect interface {
+	// PayloadTooLarge is the error of state st whose data, input, result
+	// or variables (what) of size bytes exceed the limit.
+	PayloadTooLarge(st *State, what string, size, limit int) *Error
+	// UnnamedFailure is the error name of a fail state that names none
+	// (Orbit's is States.Fail).
+	UnnamedFailure() string
+	// TimedOut is the error of task st whose routine ran out of its
+	// timeout, or of its heartbeat when heartbeat is set.
+	TimedOut(st *State, heartbeat bool) *Error
+}
+
+// ErrFail is the error of a fail state that names none, in Orbit's terms.
+const ErrFail = "States.Fail"
 
 // Observer runs a routine when a history event happens (SPEC 1.4).
 type Observer struct {

@@ -41,3 +41,27 @@ func TestWorkflowIndex(t *testing.T) {
 		t.Errorf("keys: %s %s", BranchKey("", "P", 2), IteratorKey("P[2]", "M"))
 	}
 }
+
+func TestToleranceExceeded(t *testing.T) {
+	cases := []struct {
+		t             Tolerance
+		failed, total int
+		want          bool
+	}{
+		{Tolerance{Count: 1, HasCount: true}, 1, 10, false},
+		{Tolerance{Count: 1, HasCount: true}, 2, 10, true},
+		{Tolerance{Percent: 20, HasPercent: true}, 2, 10, false},
+		{Tolerance{Percent: 20, HasPercent: true}, 3, 10, true},
+		{Tolerance{Percent: 0, HasPercent: true}, 1, 10, true},
+		{Tolerance{Percent: 100, HasPercent: true}, 10, 10, false},
+		// Either bound that is set fails the map.
+		{Tolerance{Count: 5, HasCount: true, Percent: 10, HasPercent: true}, 2, 10, true},
+		{Tolerance{Count: 1, HasCount: true, Percent: 50, HasPercent: true}, 2, 10, true},
+		{Tolerance{}, 3, 10, false},
+	}
+	for _, c := range cases {
+		if got := c.t.Exceeded(c.failed, c.total); got != c.want {
+			t.Errorf("%+v with %d of %d failed: %v, want %v", c.t, c.failed, c.total, got, c.want)
+		}
+	}
+}

@@ -137,6 +137,12 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 	if s.Timeout < 0 {
 		v.add(pos, "%s: timeout %s is negative", prefix, s.Timeout)
 	}
+	switch {
+	case s.Heartbeat < 0:
+		v.add(pos, "%s: heartbeat %s is negative", prefix, s.Heartbeat)
+	case s.Heartbeat > 0 && s.Timeout > 0 && s.Heartbeat >= s.Timeout:
+		v.add(pos, "%s: heartbeat %s must be shorter than the timeout %s", prefix, s.Heartbeat, s.Timeout)
+	}
 	switch s.Kind {
 	case Task:
 		if s.RoutineName == "" && s.Routine == nil {
@@ -179,6 +185,14 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 		}
 		if s.MaxConcurrency < 0 {
 			v.add(pos, "%s: max_concurrency is %d; use 0 for no limit or a positive number", prefix, s.MaxConcurrency)
+		}
+		if t := s.Tolerance; t != nil {
+			if t.HasCount && t.Count < 0 {
+				v.add(pos, "%s: tolerated failure count %d is negative", prefix, t.Count)
+			}
+			if t.HasPercent && (t.Percent < 0 || t.Percent > 100) {
+				v.add(pos, "%s: tolerated failure percentage %v must be between 0 and 100", prefix, t.Percent)
+			}
 		}
 	case Call:
 		if s.Workflow == "" {

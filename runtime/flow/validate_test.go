@@ -209,6 +209,16 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`wf.lua:4: workflow "order", state "A", retry 1: max_delay -1s is negative`}},
 		{"retry without errors, position from the state", func(b *Bundle) { st(b, "A").Retry[0] = DefaultRetrier },
 			[]string{`wf.lua:3: workflow "order", state "A", retry 1: no errors; list error names or "States.ALL"`}},
+		{"heartbeat not below the timeout", func(b *Bundle) { a := st(b, "A"); a.Timeout, a.Heartbeat = time.Minute, time.Minute },
+			[]string{`wf.lua:3: workflow "order", state "A": heartbeat 1m0s must be shorter than the timeout 1m0s`}},
+		{"negative heartbeat", func(b *Bundle) { st(b, "A").Heartbeat = -time.Second },
+			[]string{`wf.lua:3: workflow "order", state "A": heartbeat -1s is negative`}},
+		{"map tolerance", func(b *Bundle) {
+			st(b, "D").Tolerance = &Tolerance{Count: -1, HasCount: true, Percent: 101, HasPercent: true}
+		}, []string{
+			`wf.lua:14: workflow "order", state "D": tolerated failure count -1 is negative`,
+			`wf.lua:14: workflow "order", state "D": tolerated failure percentage 101 must be between 0 and 100`,
+		}},
 		{"workflow timeout", func(b *Bundle) { b.Workflows["order"].Timeout = -time.Minute },
 			[]string{`wf.lua:1: workflow "order": timeout -1m0s is negative`}},
 		{"workflow concurrency", func(b *Bundle) { b.Workflows["order"].Concurrency = &Concurrency{} },

@@ -91,7 +91,7 @@ func FuzzInstanceEncoding(f *testing.F) {
 			Bundle: key, Machine: state, Data: raw(data), Attempt: attempt,
 			Visits: map[string]int{state: attempt, key: item}, Seq: seq, Index: item, MapItem: item%2 == 0,
 			Children: []string{id, key}, TraceParent: cause, ConcKey: key, ConcSeq: int64(seq), Deadline: &at,
-			Express: attempt%2 == 0, Items: item, NextItem: attempt,
+			Express: attempt%2 == 0, Items: item, NextItem: attempt, Failed: attempt,
 			Collected:    map[int]json.RawMessage{item: raw(output), attempt: raw(data)},
 			PausedStatus: store.Status(state), PausedWaiting: &store.WaitingFor{Kind: store.WaitingKind(state)},
 		}

@@ -205,6 +205,7 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 		}
 		o.b = c.close()
 	}
+	o.intOmit("failed", int64(in.Failed))
 	o.strOmit("paused_status", string(in.PausedStatus))
 	o.waiting("paused_waiting", in.PausedWaiting)
 	if o.err != nil {

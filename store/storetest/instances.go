@@ -23,7 +23,7 @@ func testInstanceRoundTrip(t *testing.T, s store.Store) {
 	want.Parent = "parent-1"
 	want.Index = 3
 	want.MapItem = true
-	want.Items, want.NextItem = 4, 2
+	want.Items, want.NextItem, want.Failed = 4, 2, 1
 	want.Collected = map[int]json.RawMessage{0: json.RawMessage(`"first"`), 1: json.RawMessage(`{"ok":true}`)}
 	want.PausedStatus = store.Waiting
 	want.PausedWaiting = &store.WaitingFor{Kind: "event", Event: "review.completed", Until: &until}
