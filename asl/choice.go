@@ -68,8 +68,9 @@ type cond struct {
 	matches  bool // StringMatches
 	literal  any
 	other    *path
-	// a JSONata Condition
-	expr *expr
+	// a JSONata Condition: an expression, or a literal boolean
+	expr   *expr
+	always *bool
 }
 
 func (c *cond) Test(data any, fc *flow.Context) (bool, error) {
@@ -78,6 +79,8 @@ func (c *cond) Test(data any, fc *flow.Context) (bool, error) {
 
 func (c *cond) test(e *env) (bool, error) {
 	switch {
+	case c.always != nil:
+		return *c.always, nil
 	case c.expr != nil:
 		states, err := e.statesVar(e.input, "", nil)
 		if err != nil {

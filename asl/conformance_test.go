@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
@@ -29,7 +31,8 @@ import (
 // see its README) through the real loader and engine and compares as
 // the corpus's reference checker does. ORBIT_ASL_CASES names another
 // corpus directory (the whole corpus) to measure instead; then the known
-// failures are not enforced.
+// failures are not enforced. ORBIT_ASL_SHOW=1 logs what differs in each
+// failing case.
 
 const corpusDir = "testdata/conformance/cases"
 
@@ -48,6 +51,9 @@ type conformanceCase struct {
 	InputGenerator  map[string]inputGenerator  `json:"input_generator"`
 	Lambdas         map[string]any             `json:"lambdas"`
 	LambdaFunctions map[string]lambdaBehaviour `json:"lambda_functions"`
+	// StateMachineType is EXPRESS for executions recorded with
+	// StartSyncExecution, which run as Orbit's express mode.
+	StateMachineType string `json:"state_machine_type"`
 }
 
 type inputGenerator struct {
@@ -81,6 +87,7 @@ func TestConformance(t *testing.T) {
 	if env := os.Getenv("ORBIT_ASL_CASES"); env != "" {
 		dir, enforce = env, false
 	}
+	show := os.Getenv("ORBIT_ASL_SHOW") != "" // log what differs in each failing case
 	known := readKnownFailures(t)
 	files := caseFiles(t, dir)
 	type tally struct{ pass, total int }
@@ -91,6 +98,9 @@ func TestConformance(t *testing.T) {
 	for _, rel := range files {
 		category := filepath.ToSlash(filepath.Dir(rel))
 		problem := runCase(t, filepath.Join(dir, rel))
+		if problem != "" && show {
+			t.Logf("%s: %s", rel, problem)
+		}
 		c := byCategory[category]
 		if c == nil {
 			c = &tally{}
@@ -262,6 +272,20 @@ func run(c *conformanceCase) (*outcome, error) {
 	if err != nil {
 		return &outcome{status: "FAILED", errName: "States.Runtime", cause: "load: " + err.Error()}, nil
 	}
+	if c.StateMachineType == "EXPRESS" {
+		b.Workflows["case"].Mode = flow.Express
+	}
+	end, err := runToEnd(b, clk, "case", c.Input)
+	if err != nil {
+		return nil, err
+	}
+	return outcomeOf(end)
+}
+
+// runToEnd runs workflow on an engine over a memory store with the fake
+// clock clk, moving the clock to each timer as the instance waits, and
+// returns the ended instance.
+func runToEnd(b *flow.Bundle, clk *clock.Fake, workflow string, input json.RawMessage) (*store.Instance, error) {
 	st := memory.New()
 	eng := engine.New(engine.Config{Store: st, Clock: clk, Random: func() float64 { return 0.5 },
 		Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
@@ -278,7 +302,7 @@ func run(c *conformanceCase) (*outcome, error) {
 		eng.Close(cctx)
 		st.Close()
 	}()
-	in, _, err := eng.Start(ctx, "case", engine.StartOptions{Input: c.Input})
+	in, _, err := eng.Start(ctx, workflow, engine.StartOptions{Input: input})
 	if err != nil {
 		return nil, fmt.Errorf("start: %v", err)
 	}
@@ -288,7 +312,7 @@ func run(c *conformanceCase) (*outcome, error) {
 		end, err := eng.Wait(wctx, in.ID)
 		cancel()
 		if err == nil && end.Status.Terminal() {
-			return outcomeOf(end)
+			return end, nil
 		}
 		if at, ok := clk.Next(); ok {
 			clk.Advance(at.Sub(clk.Now()))
@@ -334,22 +358,25 @@ func (fs lambdaFunctions) Routines() map[string]flow.Routine {
 	return out
 }
 
+// call behaves as the recorded Python function does. A function that
+// returns answers with the response body Python's runtime writes
+// (json.dumps), which lambda:invoke's Content-Length counts.
 func (b lambdaBehaviour) call(ctx context.Context, input any, c *flow.Context) (any, error) {
 	switch b.Behaviour {
 	case "identity":
-		return input, nil
+		return pythonJSON(input), nil
 	case "constant":
 		var v any
 		err := json.Unmarshal(b.Returns, &v)
-		return v, err
+		return pythonJSON(v), err
 	case "raise":
 		cause, _ := json.Marshal(map[string]any{"errorMessage": b.Message, "errorType": b.Error,
 			"requestId": "00000000-0000-0000-0000-000000000000", "stackTrace": []any{}})
 		return nil, &flow.Error{Name: b.Error, Cause: string(cause)}
 	case "format":
-		return strings.ReplaceAll(b.Template, "{event}", pythonRepr(input)), nil
+		return pythonJSON(strings.ReplaceAll(b.Template, "{event}", pythonRepr(input))), nil
 	case "large_output":
-		return strings.Repeat("a", b.Bytes), nil
+		return pythonJSON(strings.Repeat("a", b.Bytes)), nil
 	case "sleep":
 		woke := make(chan struct{})
 		b.clock.AfterFunc(time.Duration(b.Seconds*float64(time.Second)), func() { close(woke) })
@@ -361,6 +388,64 @@ func (b lambdaBehaviour) call(ctx context.Context, input any, c *flow.Context) (
 		}
 	}
 	return nil, fmt.Errorf("unknown behaviour %q", b.Behaviour)
+}
+
+// pythonJSON is a JSON value as Python's json.dumps writes it: ", " and
+// ": " between items, and every character beyond ASCII escaped.
+func pythonJSON(v any) json.RawMessage {
+	var b strings.Builder
+	var write func(v any)
+	write = func(v any) {
+		switch x := v.(type) {
+		case string:
+			b.WriteByte('"')
+			for _, r := range x {
+				switch {
+				case r == '"' || r == '\\':
+					b.WriteByte('\\')
+					b.WriteRune(r)
+				case r == '\n':
+					b.WriteString(`\n`)
+				case r == '\r':
+					b.WriteString(`\r`)
+				case r == '\t':
+					b.WriteString(`\t`)
+				case r < 0x20 || r > 0x7e:
+					for _, u := range utf16.Encode([]rune{r}) {
+						fmt.Fprintf(&b, `\u%04x`, u)
+					}
+				default:
+					b.WriteRune(r)
+				}
+			}
+			b.WriteByte('"')
+		case []any:
+			b.WriteByte('[')
+			for i, it := range x {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				write(it)
+			}
+			b.WriteByte(']')
+		case map[string]any:
+			b.WriteByte('{')
+			for i, k := range slices.Sorted(maps.Keys(x)) {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				write(k)
+				b.WriteString(": ")
+				write(x[k])
+			}
+			b.WriteByte('}')
+		default:
+			enc, _ := json.Marshal(x)
+			b.Write(enc)
+		}
+	}
+	write(v)
+	return json.RawMessage(b.String())
 }
 
 // pythonRepr writes a JSON value as Python's repr of the decoded value.

@@ -47,15 +47,9 @@ type jpFinish struct {
 	outputPath *path // nil: $
 	nullOutput bool  // OutputPath: null, the output is {}
 	assign     template
-	// wrap, when set, makes the raw result what ResultSelector sees (the
-	// envelope of lambda:invoke).
-	wrap func(any) any
 }
 
 func (f *jpFinish) Finish(input, result any, c *flow.Context) (any, map[string]any, error) {
-	if f.wrap != nil {
-		result = f.wrap(result)
-	}
 	if f.selector != nil {
 		v, err := f.selector.eval(&env{input: result, c: c, st: f.st})
 		if err != nil {
@@ -159,13 +153,9 @@ type jaFinish struct {
 	output jtemplate // nil: the result
 	assign jtemplate
 	extra  string
-	wrap   func(any) any
 }
 
 func (f *jaFinish) Finish(input, result any, c *flow.Context) (any, map[string]any, error) {
-	if f.wrap != nil {
-		result = f.wrap(result)
-	}
 	if f.extra == "errorOutput" {
 		result = errorOutput(result)
 	}

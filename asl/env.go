@@ -67,15 +67,18 @@ func (e *env) contextObject() (map[string]any, error) {
 	if e.st != nil && e.st.retryable {
 		state["RetryCount"] = float64(max(c.Attempt, 1) - 1)
 	}
+	execution := map[string]any{
+		"Id":        arnPrefix + "execution:" + exec.Workflow + ":" + exec.ID,
+		"Input":     input,
+		"Name":      exec.ID,
+		"RoleArn":   roleArn,
+		"StartTime": timeText(exec.StartedAt),
+	}
+	if !exec.Express { // an express execution cannot be redriven
+		execution["RedriveCount"] = 0.0
+	}
 	obj := map[string]any{
-		"Execution": map[string]any{
-			"Id":           arnPrefix + "execution:" + exec.Workflow + ":" + exec.ID,
-			"Input":        input,
-			"Name":         exec.ID,
-			"RoleArn":      roleArn,
-			"StartTime":    timeText(exec.StartedAt),
-			"RedriveCount": 0.0,
-		},
+		"Execution": execution,
 		"StateMachine": map[string]any{
 			"Id":   arnPrefix + "stateMachine:" + exec.Workflow,
 			"Name": exec.Workflow,

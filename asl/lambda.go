@@ -69,8 +69,9 @@ func (r invoker) Call(ctx context.Context, input any, c *flow.Context) (any, err
 		routine = (*r.routines)[name]
 	}
 	if routine == nil {
+		id, _ := uuid(nil)
 		return nil, &flow.Error{Name: ErrLambdaNotFound, Cause: "Function not found: arn:orbit:lambda:local:000000000000:function:" + name +
-			":$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Proxy: null)"}
+			":$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: " + id.(string) + "; Proxy: null)"}
 	}
 	payload := args["Payload"]
 	switch p := payload.(type) {
@@ -84,44 +85,73 @@ func (r invoker) Call(ctx context.Context, input any, c *flow.Context) (any, err
 			payload = v
 		}
 	}
-	return routine.Call(ctx, payload, c)
+	res, err := routine.Call(ctx, payload, c)
+	if err != nil {
+		return nil, err
+	}
+	return invokeEnvelope(res, args["LogType"] == "Tail")
 }
 
 // invokeEnvelope wraps a function's result as lambda:invoke's result.
-func invokeEnvelope(result any) any {
-	body, _ := json.Marshal(result)
+// Content-Length counts the function's response body: the JSON text a
+// routine answered with (json.RawMessage), as its runtime wrote it, or
+// else the compact encoding of its result. withLog adds the LogResult
+// that LogType "Tail" asks for: the tail of the function's log, base64,
+// which is empty because a routine keeps no log of its own.
+func invokeEnvelope(res any, withLog bool) (any, error) {
+	var body []byte
+	if raw, ok := res.(json.RawMessage); ok {
+		body = raw
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return nil, &flow.Error{Name: "Lambda.InvalidResponseException", Cause: "the function's response is not JSON: " + err.Error()}
+		}
+	} else {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return nil, &flow.Error{Name: "Lambda.InvalidResponseException", Cause: "the function's response is not JSON: " + err.Error()}
+		}
+		body = b
+	}
 	length := strconv.Itoa(len(body))
 	idv, _ := uuid(nil)
 	id := idv.(string)
 	date := time.Now().UTC().Format(http.TimeFormat)
 	trace := "Root=1-" + strings.ReplaceAll(id, "-", "")
-	return map[string]any{
+	all := map[string]any{
+		"X-Amz-Executed-Version":         []any{"$LATEST"},
+		"x-amzn-Remapped-Content-Length": []any{"0"},
+		"Connection":                     []any{"keep-alive"},
+		"x-amzn-RequestId":               []any{id},
+		"Content-Length":                 []any{length},
+		"Content-Type":                   []any{"application/json"},
+		"Date":                           []any{date},
+		"X-Amzn-Trace-Id":                []any{trace},
+	}
+	headers := map[string]any{
+		"Connection":                     "keep-alive",
+		"Content-Length":                 length,
+		"Content-Type":                   "application/json",
+		"X-Amz-Executed-Version":         "$LATEST",
+		"x-amzn-Remapped-Content-Length": "0",
+		"x-amzn-RequestId":               id,
+		"Date":                           date,
+		"X-Amzn-Trace-Id":                trace,
+	}
+	out := map[string]any{
 		"ExecutedVersion": "$LATEST",
-		"Payload":         result,
+		"Payload":         res,
 		"SdkHttpMetadata": map[string]any{
-			"AllHttpHeaders": map[string]any{
-				"X-Amz-Executed-Version":         []any{"$LATEST"},
-				"x-amzn-Remapped-Content-Length": []any{"0"},
-				"Connection":                     []any{"keep-alive"},
-				"x-amzn-RequestId":               []any{id},
-				"Content-Length":                 []any{length},
-				"Content-Type":                   []any{"application/json"},
-				"Date":                           []any{date},
-				"X-Amzn-Trace-Id":                []any{trace},
-			},
-			"HttpHeaders": map[string]any{
-				"Connection":                     "keep-alive",
-				"Content-Length":                 length,
-				"Content-Type":                   "application/json",
-				"X-Amz-Executed-Version":         "$LATEST",
-				"x-amzn-Remapped-Content-Length": "0",
-				"x-amzn-RequestId":               id,
-				"Date":                           date,
-				"X-Amzn-Trace-Id":                trace,
-			},
+			"AllHttpHeaders": all,
+			"HttpHeaders":    headers,
 			"HttpStatusCode": 200.0,
 		},
 		"SdkResponseMetadata": map[string]any{"RequestId": id},
 		"StatusCode":          200.0,
 	}
+	if withLog {
+		out["LogResult"] = ""
+		all["X-Amz-Log-Result"] = []any{""}
+		headers["X-Amz-Log-Result"] = ""
+	}
+	return out, nil
 }

@@ -29,7 +29,7 @@ func (Format) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client, _ 
 	var probs flow.Problems
 	for _, src := range files {
 		name := strings.TrimSuffix(pathpkg.Base(src.Path), Suffix)
-		l := &loader{file: src.Path, routines: &b.Routines}
+		l := &loader{file: src.Path, routines: &b.Routines, dialect: &dialect{services: map[*flow.State]string{}}}
 		if old := b.Workflows[name]; old != nil {
 			l.problemAt(1, "workflow %q is already defined at %s", name, old.Pos)
 		} else if w := l.workflow(name, src.Body); w != nil {
@@ -55,6 +55,7 @@ type loader struct {
 	file     string
 	probs    flow.Problems
 	routines *map[string]flow.Routine
+	dialect  *dialect
 }
 
 func (l *loader) pos(line int) flow.Pos { return flow.Pos{File: l.file, Line: line} }
@@ -86,7 +87,7 @@ func (l *loader) workflow(name string, body []byte) *flow.Workflow {
 		l.problemAt(root.line, "a state machine must be a JSON object")
 		return nil
 	}
-	w := &flow.Workflow{Name: name, Pos: l.pos(root.line)}
+	w := &flow.Workflow{Name: name, Pos: l.pos(root.line), Dialect: l.dialect}
 	l.fields(root, "state machine", "Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage")
 	lg := l.queryLanguage(root, jsonPath, "state machine")
 	if v, ok := l.number(root, "TimeoutSeconds", "state machine"); ok {
@@ -149,6 +150,14 @@ func (l *loader) machine(n *node, lg lang, where string) *flow.Machine {
 		}
 	}
 	return m
+}
+
+func (n *node) valueBool() (bool, bool) {
+	if n == nil {
+		return false, false
+	}
+	b, ok := n.value.(bool)
+	return b, ok
 }
 
 func (n *node) valueString() (string, bool) {
@@ -362,12 +371,12 @@ func (s *stateBuild) jpInputOf(withParams bool) flow.Expr {
 }
 
 // finishOf builds the state's Finish in its mode.
-func (s *stateBuild) finishOf(withResult bool, wrap func(any) any) flow.Finisher {
+func (s *stateBuild) finishOf(withResult bool) flow.Finisher {
 	jpAssign, jaAssign := s.assignTemplates()
 	if s.lang == jsonataMode {
-		return &jaFinish{st: s.info, output: s.jtemplate("Output"), assign: jaAssign, wrap: wrap}
+		return &jaFinish{st: s.info, output: s.jtemplate("Output"), assign: jaAssign}
 	}
-	f := &jpFinish{st: s.info, assign: jpAssign, wrap: wrap}
+	f := &jpFinish{st: s.info, assign: jpAssign}
 	if withResult {
 		f.selector = s.template("ResultSelector")
 		f.resultPath, f.discard = s.referencePath("ResultPath")
@@ -383,7 +392,7 @@ func (s *stateBuild) pass() {
 			s.st.Value, s.st.HasValue = r.value, true
 		}
 	}
-	s.st.Finish = s.finishOf(true, nil)
+	s.st.Finish = s.finishOf(true)
 }
 
 func (s *stateBuild) task() {
@@ -392,12 +401,13 @@ func (s *stateBuild) task() {
 		s.problem("Type", "a Task needs a Resource string")
 	}
 	name, invoke := routineOf(resource)
-	var wrap func(any) any
 	if invoke {
 		s.st.Routine = invoker{routines: s.l.routines}
-		wrap = invokeEnvelope
 	} else {
 		s.st.RoutineName = name
+	}
+	if invoke || strings.HasPrefix(resource, "arn:aws:lambda:") {
+		s.l.dialect.services[s.st] = "lambda"
 	}
 	if s.lang == jsonataMode {
 		if a := s.jtemplate("Arguments"); a != nil {
@@ -406,11 +416,36 @@ func (s *stateBuild) task() {
 	} else {
 		s.st.Input = s.jpInputOf(true)
 	}
-	s.st.Finish = s.finishOf(true, wrap)
-	if v, ok := s.l.number(s.n, "TimeoutSeconds", s.where); ok {
-		s.st.Timeout = time.Duration(v) * time.Second
-	}
+	s.st.Finish = s.finishOf(true)
+	s.st.Timeout, s.st.TimeoutFrom = s.seconds("TimeoutSeconds")
+	s.st.Heartbeat, s.st.HeartbeatFrom = s.seconds("HeartbeatSeconds")
 	s.retryCatch()
+}
+
+// seconds reads TimeoutSeconds or HeartbeatSeconds (key): a number, a
+// JSONata expression, or the Path form of the key, read at run time.
+func (s *stateBuild) seconds(key string) (time.Duration, flow.Expr) {
+	v, pv := s.n.get(key), s.n.get(key+"Path")
+	if v != nil && pv != nil {
+		s.problem(key, "has both %s and %sPath", key, key)
+	}
+	switch {
+	case pv != nil:
+		if p, _ := s.path(key + "Path"); p != nil {
+			return 0, &secondsField{st: s.info, field: key + "Path", p: p}
+		}
+	case v != nil:
+		if str, ok := v.value.(string); ok && isExpr(str) && s.lang == jsonataMode {
+			return 0, &secondsField{st: s.info, field: key, j: s.jtemplate(key)}
+		}
+		f, ok := v.value.(float64)
+		if !ok || f < 1 || f != math.Trunc(f) || f > maxTaskSeconds {
+			s.problem(key, "%s must be a whole number of seconds from 1 to %d", key, maxTaskSeconds)
+			return 0, nil
+		}
+		return time.Duration(f) * time.Second, nil
+	}
+	return 0, nil
 }
 
 // retryCatch reads Retry and Catch.
@@ -549,29 +584,32 @@ func (s *stateBuild) choice() {
 			if s.lang == jsonataMode {
 				s.l.fields(it, where, "Condition", "Next", "Output", "Assign", "Comment")
 				cs, isStr := it.get("Condition").valueString()
-				if !isStr {
+				c := &cond{st: s.info}
+				if b, isBool := it.get("Condition").valueBool(); isBool {
+					// A literal boolean decides alone, as on AWS.
+					c.always = &b
+					r.When = c
+				} else if !isStr {
 					s.l.problemAt(it.line, "%s: a JSONata rule needs a Condition", where)
 					continue
-				}
-				c := &cond{st: s.info}
-				if isExpr(cs) {
+				} else if isExpr(cs) {
 					x, err := compileExpr(cs)
 					if err != nil {
 						s.l.problemAt(it.keyLine("Condition"), "%s: %v", where, err)
 						continue
 					}
 					c.expr = x
+					r.When = c
 				} else {
-					s.l.problemAt(it.keyLine("Condition"), "%s: Condition must be a JSONata expression {%% ... %%}", where)
+					s.l.problemAt(it.keyLine("Condition"), "%s: Condition must be a JSONata expression {%% ... %%} or a boolean", where)
 					continue
 				}
-				r.When = c
 			} else {
 				r.When = s.l.compileCond(it, s.info, where, true)
 			}
 			if it.get("Assign") != nil || it.get("Output") != nil {
 				sub := &stateBuild{l: s.l, n: it, st: s.st, info: s.info, lang: s.lang, where: where}
-				r.Finish = sub.finishOf(false, nil)
+				r.Finish = sub.finishOf(false)
 				if s.lang == jsonPath {
 					// A rule's Assign comes with the state's OutputPath.
 					f := r.Finish.(*jpFinish)
@@ -587,7 +625,7 @@ func (s *stateBuild) choice() {
 	if s.lang == jsonPath {
 		s.st.Input = s.jpInputOf(false)
 	}
-	s.st.Finish = s.finishOf(false, nil)
+	s.st.Finish = s.finishOf(false)
 }
 
 func (s *stateBuild) wait() {
@@ -642,7 +680,7 @@ func (s *stateBuild) wait() {
 	if s.lang == jsonPath {
 		s.st.Input = s.jpInputOf(false)
 	}
-	s.st.Finish = s.finishOf(false, nil)
+	s.st.Finish = s.finishOf(false)
 }
 
 func (s *stateBuild) succeed() {
@@ -722,7 +760,7 @@ func (s *stateBuild) parallel() {
 	} else {
 		s.st.Input = s.jpInputOf(true)
 	}
-	s.st.Finish = s.finishOf(true, nil)
+	s.st.Finish = s.finishOf(true)
 	s.retryCatch()
 }
 
@@ -745,29 +783,9 @@ func (s *stateBuild) mapState() {
 		}
 	}
 	m := &mapItems{st: s.info, jsonata: s.lang == jsonataMode}
-	if v, ok := s.l.number(s.n, "MaxConcurrency", s.where); ok {
-		s.st.MaxConcurrency = int(v)
-	}
 	if s.lang == jsonataMode {
 		m.jItems = s.jtemplate("Items")
 		m.jSelector = s.jtemplate("ItemSelector")
-		for _, k := range []string{"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"} {
-			v := s.n.get(k)
-			if v == nil {
-				continue
-			}
-			if str, ok := v.value.(string); ok && isExpr(str) {
-				t := s.l.compileJSONata(v, s.where+", "+k)
-				switch k {
-				case "MaxConcurrency":
-					m.jConcur = t
-				case "ToleratedFailureCount":
-					m.jCount = t
-				default:
-					m.jPct = t
-				}
-			}
-		}
 		s.st.Input = nil
 	} else {
 		s.st.Input = s.jpInputOf(false)
@@ -776,18 +794,55 @@ func (s *stateBuild) mapState() {
 		if m.selector == nil {
 			m.selector = s.template("Parameters")
 		}
-		m.concurPath, _ = s.path("MaxConcurrencyPath")
-		m.countPath, _ = s.path("ToleratedFailureCountPath")
-		m.pctPath, _ = s.path("ToleratedFailurePercentagePath")
-	}
-	if v := s.n.get("ToleratedFailurePercentage"); v != nil {
-		if f, ok := v.value.(float64); ok && (f < 0 || f > 100) {
-			s.problem("ToleratedFailurePercentage", "ToleratedFailurePercentage must be between 0 and 100")
-		}
 	}
 	s.st.Items = m
-	s.st.Finish = s.finishOf(true, nil)
+	s.mapLimits()
+	s.st.Finish = s.finishOf(true)
 	s.retryCatch()
+}
+
+// mapLimits reads MaxConcurrency and ToleratedFailureCount and
+// ToleratedFailurePercentage: numbers become the state's own limits, and
+// any Path or JSONata form makes a Limiter that reads them all at run
+// time.
+func (s *stateBuild) mapLimits() {
+	lim := &mapLimits{st: s.info}
+	dynamic := false
+	for i, k := range []string{"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"} {
+		f := &lim.fields[i]
+		f.name = k
+		v, pv := s.n.get(k), s.n.get(k+"Path")
+		if v != nil && pv != nil {
+			s.problem(k, "has both %s and %sPath", k, k)
+		}
+		switch {
+		case pv != nil:
+			f.p, _ = s.path(k + "Path")
+			dynamic = dynamic || f.p != nil
+		case v == nil:
+		case s.lang == jsonataMode && isExprValue(v):
+			f.j, dynamic = s.jtemplate(k), true
+		default:
+			n, ok := v.value.(float64)
+			switch {
+			case !ok || n < 0 || i < 2 && (n != math.Trunc(n) || n > math.MaxInt32):
+				s.problem(k, "%s must be a non-negative integer", k)
+			case i == 2 && n > 100:
+				s.problem(k, "ToleratedFailurePercentage must be between 0 and 100")
+			}
+			f.set, f.value = true, n
+		}
+	}
+	s.st.MaxConcurrency, s.st.Tolerance = lim.static()
+	if dynamic {
+		s.st.Limits = lim
+	}
+}
+
+// isExprValue reports whether a field's value is a JSONata expression.
+func isExprValue(v *node) bool {
+	str, ok := v.value.(string)
+	return ok && isExpr(str)
 }
 
 // number reads a non-negative whole-number field; ok is false when absent

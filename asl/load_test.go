@@ -1,7 +1,6 @@
 package asl_test
 
 import (
-	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -9,10 +8,9 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/clock"
-	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting"
-	"github.com/orbit-sidecar/orbit/store/memory"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // TestProblemsNameFileAndLine: mistakes in an ASL file are reported at
@@ -94,44 +92,139 @@ end }
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(epoch)
-	st := memory.New()
-	eng := engine.New(engine.Config{Store: st, Clock: clk, Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
-	ctx := context.Background()
-	if err := eng.Load(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	in, _, err := eng.Start(ctx, "shop", engine.StartOptions{Input: json.RawMessage(`{"order":{"id":"o-1","amount":10}}`)})
+	end, err := runToEnd(b, clk, "shop", json.RawMessage(`{"order":{"id":"o-1","amount":10}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
-		end, err := eng.Wait(wctx, in.ID)
-		cancel()
-		if err == nil && end.Status.Terminal() {
-			var out any
-			json.Unmarshal(end.Output, &out)
-			want := map[string]any{"order": map[string]any{"id": "o-1", "amount": 10.0},
-				"price":  map[string]any{"total": 12.0, "label": "order o-1"},
-				"notice": map[string]any{"sent": 12.0, "status": 200.0}}
-			if end.Status != "SUCCEEDED" || !reflect.DeepEqual(out, want) {
-				t.Fatalf("%s %s %s: %s", end.Status, end.Error, end.Cause, end.Output)
-			}
-			if got := clk.Now().Sub(epoch); got != 30*time.Second {
-				t.Errorf("the retry waited %s on the fake clock, want 30s", got)
-			}
-			return
+	var out any
+	json.Unmarshal(end.Output, &out)
+	want := map[string]any{"order": map[string]any{"id": "o-1", "amount": 10.0},
+		"price":  map[string]any{"total": 12.0, "label": "order o-1"},
+		"notice": map[string]any{"sent": 12.0, "status": 200.0}}
+	if end.Status != "SUCCEEDED" || !reflect.DeepEqual(out, want) {
+		t.Fatalf("%s %s %s: %s", end.Status, end.Error, end.Cause, end.Output)
+	}
+	if got := clk.Now().Sub(epoch); got != 30*time.Second {
+		t.Errorf("the retry waited %s on the fake clock, want 30s", got)
+	}
+}
+
+// runASL loads one state machine with Lua routines beside it and runs it
+// to its end on a fake clock.
+func runASL(t *testing.T, machine, lua, input string) *store.Instance {
+	t.Helper()
+	srcs := []flow.Source{{Path: "m.asl.json", Body: []byte(machine)}}
+	if lua != "" {
+		srcs = append(srcs, flow.Source{Path: "routines.lua", Body: []byte(lua)})
+	}
+	b, err := scripting.LoadSources(srcs, scripting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := runToEnd(b, clock.NewFake(epoch), "m", json.RawMessage(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return end
+}
+
+// checkEnd compares an ended instance with a status, and an output (for
+// SUCCEEDED) or error and cause.
+func checkEnd(t *testing.T, what string, in *store.Instance, status, output, errName, cause string) {
+	t.Helper()
+	if string(in.Status) != status || in.Error != errName || in.Cause != cause {
+		t.Errorf("%s: %s %q %q (output %s), want %s %q %q", what, in.Status, in.Error, in.Cause, in.Output, status, errName, cause)
+		return
+	}
+	if output != "" && string(in.Output) != output {
+		t.Errorf("%s: output %s, want %s", what, in.Output, output)
+	}
+}
+
+// A Map's tolerated failures are honoured: within the tolerance a failed
+// item leaves null, beyond it the map fails with AWS's error; the Path
+// forms read the tolerance and the concurrency from the input.
+func TestMapToleratedFailures(t *testing.T) {
+	lua := `routine "check" { lua = function(input)
+  if input == "bad" then error({ error = "Item.Bad", cause = "bad item" }) end
+  return input
+end }`
+	machine := `{
+  "StartAt": "Each",
+  "States": {
+    "Each": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrencyPath": "$.atOnce",
+      "ToleratedFailureCountPath": "$.mayFail",
+      "ItemProcessor": {"StartAt": "Check", "States": {"Check": {"Type": "Task", "Resource": "check", "End": true}}},
+      "End": true
+    }
+  }
+}`
+	checkEnd(t, "within", runASL(t, machine, lua, `{"items":["a","bad","c"],"atOnce":1,"mayFail":1}`),
+		"SUCCEEDED", `["a",null,"c"]`, "", "")
+	checkEnd(t, "beyond", runASL(t, machine, lua, `{"items":["bad","b","bad"],"atOnce":2,"mayFail":1}`),
+		"FAILED", "", "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
+	pct := strings.Replace(machine, `"ToleratedFailureCountPath": "$.mayFail"`, `"ToleratedFailurePercentage": 50`, 1)
+	checkEnd(t, "percentage within", runASL(t, pct, lua, `{"items":["a","bad"],"atOnce":0}`), "SUCCEEDED", `["a",null]`, "", "")
+	checkEnd(t, "percentage beyond", runASL(t, pct, lua, `{"items":["bad","bad","c"],"atOnce":0}`),
+		"FAILED", "", "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
+	none := strings.Replace(machine, `"ToleratedFailureCountPath": "$.mayFail",`, ``, 1)
+	checkEnd(t, "no tolerance", runASL(t, none, lua, `{"items":["a","bad"],"atOnce":1}`), "FAILED", "", "Item.Bad", "bad item")
+}
+
+// AWS's names for the errors the engine raises: a task that outlives
+// TimeoutSecondsPath is States.Timeout without a cause, a heartbeat that
+// does not come is States.HeartbeatTimeout, an oversized result is
+// States.DataLimitExceeded, and a Fail without Error fails without one.
+func TestErrorsHaveAWSNames(t *testing.T) {
+	lua := `routine "big" { lua = function(input) return string.rep("a", 300 * 1024) end }`
+	task := func(extra string) string {
+		return `{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "big", ` + extra + ` "End": true}}}`
+	}
+	checkEnd(t, "oversized", runASL(t, task(""), lua, `{}`), "FAILED", "", "States.DataLimitExceeded",
+		"The state/task 'T' returned a result with a size exceeding the maximum number of bytes service limit.")
+	caught := task(`"Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": "Done"}],`)
+	caught = strings.Replace(caught, `"End": true}}}`, `"End": true}, "Done": {"Type": "Succeed"}}}`, 1)
+	caught = strings.Replace(caught, `"End": true}, "Done"`, `"Next": "Done"}, "Done"`, 1)
+	checkEnd(t, "caught", runASL(t, caught, lua, `{}`), "SUCCEEDED",
+		`{"Cause":"The state/task 'T' returned a result with a size exceeding the maximum number of bytes service limit.","Error":"States.DataLimitExceeded"}`, "", "")
+	fail := `{"StartAt": "F", "States": {"F": {"Type": "Fail", "Cause": "no error name"}}}`
+	checkEnd(t, "fail without error", runASL(t, fail, "", `{}`), "FAILED", "", "", "no error name")
+}
+
+// Timeouts and heartbeats load as numbers or as paths read at run time;
+// a heartbeat cannot outlast the timeout.
+func TestTaskTimeoutAndHeartbeatFields(t *testing.T) {
+	load := func(fields string) (*flow.State, error) {
+		src := `{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", ` + fields + ` "End": true}}}`
+		b, err := scripting.LoadSources([]flow.Source{{Path: "m.asl.json", Body: []byte(src)},
+			{Path: "r.lua", Body: []byte(`routine "r" { lua = function(i) return i end }`)}}, scripting.Options{})
+		if err != nil {
+			return nil, err
 		}
-		if at, ok := clk.Next(); ok {
-			clk.Advance(at.Sub(clk.Now()))
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the execution did not end")
-		}
+		return b.Workflows["m"].States["T"], nil
+	}
+	st, err := load(`"TimeoutSeconds": 30, "HeartbeatSeconds": 10,`)
+	if err != nil || st.Timeout != 30*time.Second || st.Heartbeat != 10*time.Second {
+		t.Fatalf("numbers: %v %+v", err, st)
+	}
+	st, err = load(`"TimeoutSecondsPath": "$.t", "HeartbeatSecondsPath": "$.h",`)
+	if err != nil || st.TimeoutFrom == nil || st.HeartbeatFrom == nil {
+		t.Fatalf("paths: %v %+v", err, st)
+	}
+	v, err := st.HeartbeatFrom.Eval(map[string]any{"h": 5.0}, &flow.Context{})
+	if err != nil || v != 5.0 {
+		t.Fatalf("heartbeat path: %v %v", v, err)
+	}
+	if _, err := st.HeartbeatFrom.Eval(map[string]any{"h": -5.0}, &flow.Context{}); err == nil ||
+		!strings.Contains(err.Error(), `The HeartbeatSecondsPath field refers to value "-5" which is not a valid integer: $.h`) {
+		t.Fatalf("a negative heartbeat: %v", err)
+	}
+	if _, err := load(`"TimeoutSeconds": 10, "HeartbeatSeconds": 10,`); err == nil ||
+		!strings.Contains(err.Error(), "heartbeat 10s must be shorter than the timeout 10s") {
+		t.Fatalf("heartbeat as long as the timeout: %v", err)
+	}
+	if _, err := load(`"TimeoutSeconds": 0,`); err == nil || !strings.Contains(err.Error(), "TimeoutSeconds must be a whole number of seconds from 1") {
+		t.Fatalf("a zero timeout: %v", err)
 	}
 }

@@ -97,34 +97,26 @@ func (w *waitUntil) Eval(data any, c *flow.Context) (any, error) {
 }
 
 // mapItems selects a Map state's items and builds each item's input:
-// ItemsPath (or JSONata Items) and ItemSelector (or Parameters). It also
-// checks the state's dynamic settings, which must be valid even though
-// the number of items running at once does not change the result.
+// ItemsPath (or JSONata Items) and ItemSelector (or Parameters).
 type mapItems struct {
-	st         *stateInfo
-	itemsPath  *path     // nil: $
-	jItems     jtemplate // JSONata Items; nil: the input
-	selector   template
-	jSelector  jtemplate
-	jsonata    bool
-	concurPath *path
-	countPath  *path
-	pctPath    *path
-	jCount     jtemplate
-	jPct       jtemplate
-	jConcur    jtemplate
+	st        *stateInfo
+	itemsPath *path     // nil: $
+	jItems    jtemplate // JSONata Items; nil: the input
+	selector  template
+	jSelector jtemplate
+	jsonata   bool
 }
 
 func (m *mapItems) Eval(data any, c *flow.Context) (any, error) {
 	e := &env{input: data, c: c, st: m.st}
 	var items []any
 	if m.jsonata {
-		states, err := e.statesVar(data, "", nil)
-		if err != nil {
-			return nil, err
-		}
 		v := data
 		if m.jItems != nil {
+			states, err := e.statesVar(data, "", nil)
+			if err != nil {
+				return nil, err
+			}
 			if v, err = m.jItems.eval(e, states, "Items"); err != nil {
 				return nil, err
 			}
@@ -144,21 +136,6 @@ func (m *mapItems) Eval(data any, c *flow.Context) (any, error) {
 			}
 			items = arr
 		}
-		for _, t := range []struct {
-			t     jtemplate
-			field string
-		}{{m.jConcur, "MaxConcurrency"}, {m.jCount, "ToleratedFailureCount"}, {m.jPct, "ToleratedFailurePercentage"}} {
-			if t.t == nil {
-				continue
-			}
-			v, err := t.t.eval(e, states, t.field)
-			if err != nil {
-				return nil, err
-			}
-			if f, ok := v.(float64); !ok || f < 0 || t.field != "ToleratedFailurePercentage" && f != math.Trunc(f) {
-				return nil, queryError(c, "The %s field must be a non-negative number, but was: %s", t.field, compact(v))
-			}
-		}
 	} else {
 		v := data
 		if m.itemsPath != nil {
@@ -172,13 +149,14 @@ func (m *mapItems) Eval(data any, c *flow.Context) (any, error) {
 			src := "$"
 			if m.itemsPath != nil {
 				src = m.itemsPath.src
+				if m.itemsPath.root == rootContext {
+					src = src[1:] // AWS names the path within the context object
+				}
 			}
 			return nil, runtimeError(c, "Reference path \"%s\" must point to array.", src)
 		}
 		items = arr
-		if err := m.checkPaths(e); err != nil {
-			return nil, err
-		}
+		c.Report("afterItemsPath", items)
 	}
 	if m.selector == nil && m.jSelector == nil {
 		return items, nil
@@ -200,43 +178,131 @@ func (m *mapItems) Eval(data any, c *flow.Context) (any, error) {
 			return nil, err
 		}
 	}
+	c.Report("afterItemSelector", out)
 	return out, nil
 }
 
-// checkPaths validates MaxConcurrencyPath and ToleratedFailure*Path.
-func (m *mapItems) checkPaths(e *env) error {
-	for _, p := range []struct {
-		p     *path
-		field string
-		float bool
-	}{{m.concurPath, "MaxConcurrencyPath", false}, {m.countPath, "ToleratedFailureCountPath", false}, {m.pctPath, "ToleratedFailurePercentagePath", true}} {
-		if p.p == nil {
-			continue
-		}
-		v, err := e.required(p.p)
-		if err != nil {
-			return err
-		}
-		f, ok := v.(float64)
-		if str, isStr := v.(string); isStr {
-			// Numbers given as text count, as AWS reads them.
-			f, ok = parseNumber(str)
-		}
-		if !ok || !p.float && f != math.Trunc(f) {
-			kind := "integer"
-			if p.float {
-				kind = "float"
+// mapLimits is a Map state's MaxConcurrency, ToleratedFailureCount and
+// ToleratedFailurePercentage when one of them is read at run time (a Path
+// or a JSONata expression): the engine asks it for all three.
+type mapLimits struct {
+	st     *stateInfo
+	fields [3]limitField // MaxConcurrency, ToleratedFailureCount, ToleratedFailurePercentage
+}
+
+// limitField is one limit: a number, a path or a JSONata expression.
+type limitField struct {
+	name  string
+	set   bool
+	value float64
+	p     *path
+	j     jtemplate
+}
+
+// static is what the numbers alone say.
+func (m *mapLimits) static() (int, *flow.Tolerance) {
+	var t flow.Tolerance
+	concur, count, pct := &m.fields[0], &m.fields[1], &m.fields[2]
+	t.Count, t.HasCount = int(count.value), count.set
+	t.Percent, t.HasPercent = pct.value, pct.set
+	if !t.HasCount && !t.HasPercent {
+		return int(concur.value), nil
+	}
+	return int(concur.value), &t
+}
+
+// Limits evaluates the paths and expressions on the state's input.
+func (m *mapLimits) Limits(input any, c *flow.Context) (flow.MapLimits, error) {
+	e := &env{input: input, c: c, st: m.st}
+	var vals [3]float64
+	var given [3]bool
+	for i := range m.fields {
+		f := &m.fields[i]
+		float := i == 2
+		switch {
+		case f.set:
+			vals[i], given[i] = f.value, true
+		case f.p != nil:
+			v, err := e.required(f.p)
+			if err != nil {
+				return flow.MapLimits{}, err
 			}
-			return runtimeError(e.c, "The %s field refers to value \"%s\" which is not a valid %s: %s", p.field, javaText(v), kind, p.p.src)
-		}
-		if p.float && (f < 0 || f > 100) {
-			return runtimeError(e.c, "ToleratedFailurePercentage must be between 0 and 100.")
-		}
-		if !p.float && f < 0 {
-			return runtimeError(e.c, "The %s field refers to value \"%s\" which is not a valid integer: %s", p.field, javaText(v), p.p.src)
+			n, ok := v.(float64)
+			if str, isStr := v.(string); isStr {
+				// Numbers given as text count, as AWS reads them.
+				n, ok = parseNumber(str)
+			}
+			if !ok || !float && (n != math.Trunc(n) || n < 0) {
+				kind := "integer"
+				if float {
+					kind = "float"
+				}
+				return flow.MapLimits{}, runtimeError(c, "The %sPath field refers to value \"%s\" which is not a valid %s: %s", f.name, javaText(v), kind, f.p.src)
+			}
+			if float && (n < 0 || n > 100) {
+				return flow.MapLimits{}, runtimeError(c, "ToleratedFailurePercentage must be between 0 and 100.")
+			}
+			vals[i], given[i] = n, true
+		case f.j != nil:
+			states, err := e.statesVar(input, "", nil)
+			if err != nil {
+				return flow.MapLimits{}, err
+			}
+			v, err := f.j.eval(e, states, f.name)
+			if err != nil {
+				return flow.MapLimits{}, err
+			}
+			n, ok := v.(float64)
+			if !ok || n < 0 || !float && n != math.Trunc(n) || float && n > 100 {
+				return flow.MapLimits{}, queryError(c, "The %s field must be a non-negative number, but was: %s", f.name, compact(v))
+			}
+			vals[i], given[i] = n, true
 		}
 	}
-	return nil
+	lim := flow.MapLimits{MaxConcurrency: int(min(vals[0], math.MaxInt32))}
+	if given[1] || given[2] {
+		lim.Tolerance = &flow.Tolerance{Count: int(min(vals[1], math.MaxInt32)), HasCount: given[1], Percent: vals[2], HasPercent: given[2]}
+	}
+	return lim, nil
+}
+
+// maxTaskSeconds is the longest TimeoutSeconds or HeartbeatSeconds AWS
+// accepts.
+const maxTaskSeconds = 99999999
+
+// secondsField is TimeoutSecondsPath or HeartbeatSecondsPath, or the
+// JSONata form of TimeoutSeconds or HeartbeatSeconds: a whole number of
+// seconds read from the state's input at run time.
+type secondsField struct {
+	st    *stateInfo
+	field string
+	p     *path
+	j     jtemplate
+}
+
+func (x *secondsField) Eval(data any, c *flow.Context) (any, error) {
+	e := &env{input: data, c: c, st: x.st}
+	var v any
+	var err error
+	if x.p != nil {
+		v, err = e.required(x.p)
+	} else {
+		var states map[string]any
+		if states, err = e.statesVar(data, "", nil); err == nil {
+			v, err = x.j.eval(e, states, x.field)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, ok := v.(float64)
+	if ok && n >= 1 && n == math.Trunc(n) && n <= maxTaskSeconds {
+		return n, nil
+	}
+	if x.p != nil {
+		return nil, runtimeError(c, "The %s field refers to value \"%s\" which is not a valid integer: %s", x.field, javaText(v), x.p.src)
+	}
+	return nil, queryError(c, "The %s field must be a positive integer, but was: %s", x.field, compact(v))
 }
 
 // failText is a Fail state's ErrorPath or CausePath.
