@@ -87,6 +87,10 @@ type Instance struct {
 	ConcSeq     int64           `json:"concurrency_seq,omitempty"` // arrival order in its key's queue
 	Deadline    *time.Time      `json:"deadline,omitempty"`        // workflow timeout
 	Express     bool            `json:"express,omitempty"`         // checkpointed only when parking or ending
+	// Resumed counts the restarts that resumed the instance while it was
+	// RUNNING since it last completed a step; the engine quarantines one
+	// resumed twice without completing one (States.Quarantined).
+	Resumed int `json:"resumed,omitempty"`
 
 	// Where the current state's visit began: the seq of its StateEntered
 	// event and its time (ASL's context object and error causes name them).

@@ -259,3 +259,24 @@ func killed(t *testing.T, r *running) {
 	}
 	r.Wait()
 }
+
+// TestCrashLoopIsQuarantined kills orbit with SIGKILL each time an
+// instance's step runs. It is resumed twice; the third run sets it aside
+// as FAILED with States.Quarantined instead of running the step again.
+func TestCrashLoopIsQuarantined(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "loop.db")
+	args := []string{"run", "testdata/crashloop", "crashloop", "--data", data, "--id", "loop-1", "--lua-timeout", "1h"}
+	for range 3 { // the first run and two resumes
+		cmd := startOrbit(t, nil, args...)
+		waitForLine(t, cmd, "spinning in Spin")
+		killed(t, cmd)
+	}
+	_, errOut, code := runOrbit(t, nil, append(args, "--json")...)
+	want := "States.Quarantined: resumed 2 times without completing a step: the sidecar stopped during state Spin each time; redrive runs it again"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("fourth run: exit %d, stderr %q", code, errOut)
+	}
+	if strings.Contains(errOut, "spinning in Spin") {
+		t.Fatal("the quarantined step ran again")
+	}
+}

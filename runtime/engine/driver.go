@@ -23,6 +23,7 @@ const (
 	msgRedrive                // run a failed instance again from its failed state
 	msgAppend                 // append a history event (observer failures)
 	msgMigrate                // move to another version of the workflow
+	msgRecover                // resume a RUNNING instance after a restart, counted (quarantine.go)
 )
 
 type message struct {
@@ -71,6 +72,10 @@ type driver struct {
 	unsaved  *unsavedStart // the start, until the first commit stores it
 	claim    *startClaim   // the id's start claim, until the first commit stores the instance
 	started  bool          // the first commit after an unsaved start is done
+	// A counted resume after a restart (quarantine.go): its stage, and
+	// the reply to answer when the step after it has checkpointed.
+	resuming    uint8
+	resumeReply chan error
 }
 
 var driverPool = sync.Pool{New: func() any {
@@ -142,6 +147,7 @@ func (d *driver) run() {
 }
 
 func (d *driver) release() {
+	d.answerResume(nil)
 	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
 		cancel: d.cancel[:0], execFn: d.execFn}
 	d.batch.Reset()
@@ -223,12 +229,15 @@ func (d *driver) handle(msgs []message) {
 	// Answer once the change is durable, so callers read what they caused.
 	committed := d.commit()
 	for i, m := range msgs {
+		if errs[i] == errAnswerLater {
+			continue
+		}
 		if errs[i] == nil && !committed {
 			errs[i] = errors.New("checkpoint failed")
 		}
 		m.answer(errs[i])
 	}
-	if committed {
+	if committed && !d.waitsItsTurn() {
 		d.evaluate()
 	}
 }
@@ -275,6 +284,8 @@ func (d *driver) apply(m message) error {
 		return nil
 	case msgMigrate:
 		return d.migrate(m.migrate)
+	case msgRecover:
+		return d.recover(m)
 	case msgRedrive:
 		switch {
 		case in.Status != store.Failed && in.Status != store.TimedOut:
@@ -480,6 +491,9 @@ func (d *driver) afterCommit() {
 			}
 		}
 		d.ended()
+	}
+	if d.resuming != resumeNone {
+		d.resumed()
 	}
 }
 

@@ -75,6 +75,9 @@ type Engine struct {
 	bundles map[string]*flow.Bundle
 	owners  map[string]*driver     // instances that have a driver now
 	starts  map[string]*startClaim // ids that starts are creating now
+	// suspects are running instances Open resumes one at a time, until
+	// their turn comes (quarantine.go).
+	suspects map[string]bool
 
 	claimWaits atomic.Int64 // starts waiting for another start of their id (for tests)
 	waiters    map[string][]chan *store.Instance
@@ -293,9 +296,7 @@ func (e *Engine) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, id := range running {
-		e.post(id, message{kind: msgWake})
-	}
+	e.resumeRunning(running)
 	e.rechecked = make(chan struct{})
 	go func() {
 		defer close(e.rechecked)

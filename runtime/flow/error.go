@@ -17,6 +17,7 @@ const (
 	ErrCancelled       = "States.Cancelled"
 	ErrPayloadTooLarge = "States.PayloadTooLarge"
 	ErrNoChoiceMatched = "States.NoChoiceMatched"
+	ErrQuarantined     = "States.Quarantined" // the instance stopped the sidecar twice in a row
 	ErrHTTPConnection  = "Http.ConnectionError"
 	ErrPluginTrap      = "Plugin.Trap"
 	ErrPluginTimeout   = "Plugin.Timeout"

@@ -187,6 +187,7 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 	o.intOmit("concurrency_seq", in.ConcSeq)
 	o.timeOmit("deadline", in.Deadline)
 	o.boolOmit("express", in.Express)
+	o.intOmit("resumed", int64(in.Resumed))
 	o.uintOmit("entered", in.Entered)
 	if !in.EnteredAt.IsZero() {
 		o.time("entered_at", in.EnteredAt)

@@ -39,7 +39,7 @@ func TestRecordEncodersMatchEncodingJSON(t *testing.T) {
 			Parent:  "p"},
 		Bundle: "hash", Machine: "m", Data: json.RawMessage(`{"x":null}`), Attempt: 3,
 		Visits: map[string]int{"A": 1, tricky[7]: 2}, Seq: 42, Index: 7, MapItem: true,
-		Children: []string{"c1", tricky[4]}, TraceParent: "tp", ConcKey: "ck", ConcSeq: 9, Deadline: &at, Express: true,
+		Children: []string{"c1", tricky[4]}, TraceParent: "tp", ConcKey: "ck", ConcSeq: 9, Deadline: &at, Express: true, Resumed: 1,
 		Entered: 5, EnteredAt: later, Root: "r", Vars: json.RawMessage(`{"v":1}`), Outer: json.RawMessage(`{"o":[2]}`),
 		Items: 12, NextItem: 11, Failed: 3, Collected: map[int]json.RawMessage{2: json.RawMessage(`1`), 10: json.RawMessage(`{"y":true}`)},
 		PausedStatus: store.Waiting, PausedWaiting: &store.WaitingFor{Kind: "timer"},
