@@ -56,6 +56,10 @@ func (s *Server) writeEngineError(ctx *fasthttp.RequestCtx, err error) {
 	writeError(ctx, a.status, a.code, a.message)
 }
 
+// storeRetryAfter is the Retry-After (seconds) of an answer refused while
+// the store cannot write: the engine looks again at least this often.
+const storeRetryAfter = "5"
+
 // errorAnswer is how the API answers one error.
 type errorAnswer struct {
 	status     int
@@ -86,6 +90,9 @@ func engineAnswer(err error) errorAnswer {
 		return errorAnswer{status: fasthttp.StatusTooManyRequests, code: CodeTooManyEvents, message: msg}
 	case errors.Is(err, store.ErrDamaged):
 		return errorAnswer{status: fasthttp.StatusInternalServerError, code: CodeDamaged, message: msg}
+	case errors.Is(err, engine.ErrUnavailable):
+		return errorAnswer{status: fasthttp.StatusServiceUnavailable, code: CodeUnavailable, message: msg,
+			retryAfter: storeRetryAfter}
 	case errors.Is(err, engine.ErrClosed):
 		return errorAnswer{status: fasthttp.StatusServiceUnavailable, code: CodeUnavailable,
 			message: "the sidecar is shutting down", retryAfter: "1"}

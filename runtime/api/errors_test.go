@@ -31,6 +31,7 @@ func TestEverySentinelErrorHasAStatus(t *testing.T) {
 		"ErrCannotMigrate":   engine.ErrCannotMigrate,
 		"ErrTooManyEvents":   engine.ErrTooManyEvents,
 		"ErrClosed":          engine.ErrClosed,
+		"ErrUnavailable":     engine.ErrUnavailable,
 	}
 	declared := declaredErrors(t, "../engine/errors.go")
 	if got, want := declared, slices.Sorted(maps.Keys(sentinels)); !slices.Equal(got, want) {

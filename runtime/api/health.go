@@ -9,11 +9,15 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ []string) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers readiness: a bundle is loaded and the wiring (the store)
-// says it can serve.
+// readyz answers readiness: a bundle is loaded, the store can write and
+// the wiring says it can serve.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ []string) {
 	if s.engine.Bundle() == nil {
 		writeError(ctx, fasthttp.StatusServiceUnavailable, CodeUnavailable, "no bundle loaded")
+		return
+	}
+	if err := s.engine.Ready(); err != nil {
+		s.writeEngineError(ctx, err)
 		return
 	}
 	if s.opt.Ready != nil {

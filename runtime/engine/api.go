@@ -34,6 +34,9 @@ type StartOptions struct {
 // instance with the same id and input was already there (it is returned
 // as it is now).
 func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (inst *store.Instance, existing bool, err error) {
+	if err := e.Ready(); err != nil {
+		return nil, false, err
+	}
 	if len(opt.Input) > e.maxPayload {
 		return nil, false, fmt.Errorf("%w: input of %d bytes exceeds %d", ErrPayloadTooLarge, len(opt.Input), e.maxPayload)
 	}
@@ -154,7 +157,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		if err := e.store.Commit(ctx, &d.batch); err != nil {
 			claim.inst = nil
 			abandon()
-			return nil, false, fmt.Errorf("start %s: %w", id, err)
+			return nil, false, unwritten("start "+id, err)
 		}
 		d.afterCommit()
 		e.unclaim(id, claim)
@@ -319,6 +322,9 @@ func (e *Engine) Count(q store.Query) ([]store.Tally, error) { return e.store.Co
 
 // Send delivers an event. It is kept durably until the instance awaits it.
 func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMessage) error {
+	if err := e.Ready(); err != nil {
+		return err
+	}
 	if len(payload) > e.maxPayload {
 		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrPayloadTooLarge, len(payload), e.maxPayload)
 	}
@@ -354,26 +360,46 @@ func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMes
 	}
 	batch := &store.Batch{AddPending: []store.PendingEvent{{Instance: id, Name: event, Payload: payload}}}
 	if err := e.store.Commit(ctx, batch); err != nil {
-		return err
+		return unwritten("keep event "+event+" for "+id, err)
 	}
 	e.post(id, message{kind: msgWake})
 	return nil
 }
 
 // Cancel ends an instance as CANCELLED, and its children with it.
-func (e *Engine) Cancel(id string) error { return e.ask(id, msgCancel, "cancelled by request") }
+func (e *Engine) Cancel(id string) error { return e.control(id, msgCancel, "cancelled by request") }
 
 // Pause stops an instance after its running step checkpoints.
-func (e *Engine) Pause(id string) error { return e.ask(id, msgPause, "") }
+func (e *Engine) Pause(id string) error { return e.control(id, msgPause, "") }
 
 // Resume undoes Pause.
-func (e *Engine) Resume(id string) error { return e.ask(id, msgResume, "") }
+func (e *Engine) Resume(id string) error { return e.control(id, msgResume, "") }
+
+// control asks for a change of an instance, once the store can write it.
+func (e *Engine) control(id string, kind msgKind, cause string) error {
+	if err := e.Ready(); err != nil {
+		return err
+	}
+	return e.ask(id, kind, cause)
+}
+
+// unwritten says that what a call was to write was not written, and why:
+// ErrUnavailable with the store's error, unless the caller gave up first.
+func unwritten(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
+}
 
 // Redrive runs a FAILED or TIMED_OUT instance again from the state that
 // failed, with the data it had there. The status is the one checkpointed
 // when the request comes: an instance still running is refused at once,
 // rather than redriven after it fails.
 func (e *Engine) Redrive(id string) error {
+	if err := e.Ready(); err != nil {
+		return err
+	}
 	in, err := e.store.Instance(id)
 	if err != nil {
 		return err
@@ -433,7 +459,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.Instance, error) {
 	e.mu.Unlock()
 	if u != nil {
 		if err := u.save(e.store); err != nil {
-			return nil, err
+			return nil, unwritten("store the start of "+id, err)
 		}
 	}
 	return e.store.Instance(id)

@@ -71,6 +71,7 @@ type driver struct {
 	over     bool          // the instance has ended (guarded by Engine.mu, for Wait)
 	unsaved  *unsavedStart // the start, until the first commit stores it
 	claim    *startClaim   // the id's start claim, until the first commit stores the instance
+	writeErr error         // why the last checkpoint was given up
 	started  bool          // the first commit after an unsaved start is done
 	// A counted resume after a restart (quarantine.go): its stage, and
 	// the reply to answer when the step after it has checkpointed.
@@ -233,7 +234,7 @@ func (d *driver) handle(msgs []message) {
 			continue
 		}
 		if errs[i] == nil && !committed {
-			errs[i] = errors.New("checkpoint failed")
+			errs[i] = fmt.Errorf("%w: checkpoint of instance %s not written: %v", ErrUnavailable, d.id, d.writeErr)
 		}
 		m.answer(errs[i])
 	}
@@ -431,8 +432,13 @@ func (d *driver) commit() bool {
 	if d.inst.Express && d.inst.Status == store.Running && len(d.batch.SetTimers) == 0 {
 		return true
 	}
-	if err := d.write(); err != nil {
-		d.e.log.Error("checkpoint failed; the instance resumes from its last checkpoint", "instance", d.id, "err", err)
+	// A write that fails keeps the checkpoint: it is written again, with
+	// backoff, until the store takes it, and the instance carries on as if
+	// nothing had happened; only a close gives up, and the instance then
+	// resumes from its last checkpoint on the next open.
+	if err := d.e.durably(d.write); err != nil {
+		d.writeErr = err
+		d.e.log.Error("checkpoint not written before closing; the instance resumes from its last checkpoint", "instance", d.id, "err", err)
 		d.batch.Reset()
 		d.inst = nil // reload from the store on the next message
 		return false
@@ -445,8 +451,9 @@ func (d *driver) commit() bool {
 // through it so that a Wait giving up cannot store the start after it.
 func (d *driver) write() error {
 	if d.unsaved != nil && !d.started {
-		d.started = true
-		return d.unsaved.commit(d.e.store, &d.batch)
+		err := d.unsaved.commit(d.e.store, &d.batch)
+		d.started = err == nil
+		return err
 	}
 	return d.e.store.Commit(context.Background(), &d.batch)
 }

@@ -80,9 +80,12 @@ type Engine struct {
 	suspects map[string]bool
 
 	claimWaits atomic.Int64 // starts waiting for another start of their id (for tests)
-	waiters    map[string][]chan *store.Instance
-	closed     bool
-	drivers    sync.WaitGroup
+
+	health  storeHealth
+	closing chan struct{} // closed when Close begins: pending retries give up
+	waiters map[string][]chan *store.Instance
+	closed  bool
+	drivers sync.WaitGroup
 
 	rechecked chan struct{} // closed when Open's re-check is done
 }
@@ -91,7 +94,7 @@ type Engine struct {
 // instances.
 func New(cfg Config) *Engine {
 	e := &Engine{
-		store:      cfg.Store,
+		closing:    make(chan struct{}),
 		clock:      cfg.Clock,
 		log:        cfg.Log,
 		compile:    cfg.Compile,
@@ -105,6 +108,7 @@ func New(cfg Config) *Engine {
 		starts:     map[string]*startClaim{},
 		waiters:    map[string][]chan *store.Instance{},
 	}
+	e.store = watchedStore{Store: cfg.Store, e: e}
 	if e.clock == nil {
 		e.clock = clock.Real{}
 	}
@@ -347,6 +351,9 @@ func (e *Engine) recheck(ids []string) {
 // checkpoint, and returns when they have or ctx ends.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
+	if !e.closed {
+		close(e.closing)
+	}
 	e.closed = true
 	for _, d := range e.owners {
 		d.stop()

@@ -51,6 +51,14 @@ var (
 	// to the version; the Migration says why.
 	ErrCannotMigrate = errors.New("cannot migrate")
 
+	// ErrUnavailable is returned while the store cannot write (Ready says
+	// so too) by every call that needs a write: Start, Send, Cancel, Pause,
+	// Resume, Redrive and Migrate; by a Start or Send whose own write
+	// failed; and, with the store's error, to callers whose change could
+	// not be checkpointed before the engine closed. Nothing was changed;
+	// try again later.
+	ErrUnavailable = errors.New("the store cannot write now")
+
 	// ErrClosed is returned by every call that would start or change work
 	// once Close has begun, and to callers whose messages were still
 	// queued then.

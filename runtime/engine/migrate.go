@@ -34,6 +34,11 @@ type migrateRequest struct {
 // Migrate moves one instance to the newest kept bundle whose workflow has
 // the label version. With dryRun nothing changes.
 func (e *Engine) Migrate(id, version string, dryRun bool) (*Migration, error) {
+	if !dryRun {
+		if err := e.Ready(); err != nil {
+			return nil, err
+		}
+	}
 	res := &Migration{Instance: id, To: version}
 	reply := make(chan error, 1)
 	e.post(id, message{kind: msgMigrate, migrate: &migrateRequest{version: version, dryRun: dryRun, result: res}, reply: reply})

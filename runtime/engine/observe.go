@@ -116,7 +116,11 @@ func (q *observerQueue) call(t store.Timer) {
 	if r := matchRetrier(o.Retry, fe.Name); r != nil && attempt-1 < r.MaxAttempts {
 		next := store.Timer{At: e.clock.Now().Add(r.Delay(attempt, e.random())), Instance: t.Instance,
 			Kind: observerJob(seq, idx, attempt+1)}
-		if err := e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}, SetTimers: []store.Timer{next}}); err != nil {
+		// Written again until the store takes it: the job's timer has left
+		// the queue, and only the store still knows the job.
+		if err := e.durably(func() error {
+			return e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}, SetTimers: []store.Timer{next}})
+		}); err != nil {
 			e.log.Error("reschedule observer", "instance", t.Instance, "err", err)
 			return
 		}
@@ -230,7 +234,7 @@ func (q *observerQueue) invoke(o *flow.Observer, ev *store.Event, c *flow.Contex
 // goes away.
 func (q *observerQueue) done(t store.Timer, failed *store.Event) {
 	if failed == nil {
-		if err := q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}); err != nil {
+		if err := q.e.durably(func() error { return q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}) }); err != nil {
 			q.e.log.Error("finish observer job", "instance", t.Instance, "err", err)
 		}
 		return

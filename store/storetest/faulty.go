@@ -17,9 +17,10 @@ type Faulty struct {
 	store.Store
 
 	mu        sync.Mutex
-	failure   error         // writes fail with it while set
-	held      chan struct{} // writes wait for it to close while set
-	heldReads chan struct{} // Instance reads wait for it to close while set
+	failure   error                   // writes fail with it while set
+	matches   func(*store.Batch) bool // which writes fail (nil: all); a KVPut is the batch nil
+	held      chan struct{}           // writes wait for it to close while set
+	heldReads chan struct{}           // Instance reads wait for it to close while set
 
 	refused      atomic.Int64 // writes that failed
 	waiting      atomic.Int64 // writes waiting on a hold now
@@ -31,11 +32,20 @@ func NewFaulty(s store.Store) *Faulty { return &Faulty{Store: s} }
 
 // FailWrites makes every Commit and KVPut fail with err, unwritten, until
 // Heal.
-func (f *Faulty) FailWrites(err error) {
+func (f *Faulty) FailWrites(err error) { f.FailWritesIf(nil, err) }
+
+// FailWritesIf makes the writes that match fails with err, as a nearly
+// full disk fails the larger writes and takes the small ones; the others
+// go through. match gets a commit's batch, or nil for a KVPut.
+func (f *Faulty) FailWritesIf(match func(*store.Batch) bool, err error) {
 	f.mu.Lock()
-	f.failure = err
+	f.failure, f.matches = err, match
 	f.mu.Unlock()
 }
+
+// Checkpoints matches batches that write instance records: what a driver
+// commits, but not an event kept for later, nor a KVPut.
+func Checkpoints(b *store.Batch) bool { return b != nil && len(b.Instances) > 0 }
 
 // Heal lets writes through again.
 func (f *Faulty) Heal() { f.FailWrites(nil) }
@@ -87,8 +97,9 @@ func (f *Faulty) Instance(id string) (*store.Instance, error) {
 	return f.Store.Instance(id)
 }
 
-// gate holds a write while a Hold is in force and says whether it fails.
-func (f *Faulty) gate(ctx context.Context) error {
+// gate holds a write while a Hold is in force and says whether it fails;
+// b is the batch of a commit, nil for a KVPut.
+func (f *Faulty) gate(ctx context.Context, b *store.Batch) error {
 	f.mu.Lock()
 	held := f.held
 	f.mu.Unlock()
@@ -103,9 +114,9 @@ func (f *Faulty) gate(ctx context.Context) error {
 		f.waiting.Add(-1)
 	}
 	f.mu.Lock()
-	err := f.failure
+	err, match := f.failure, f.matches
 	f.mu.Unlock()
-	if err != nil {
+	if err != nil && (match == nil || match(b)) {
 		f.refused.Add(1)
 		return fmt.Errorf("write to store: %w", err)
 	}
@@ -114,7 +125,7 @@ func (f *Faulty) gate(ctx context.Context) error {
 
 // Commit writes through to the wrapped store unless writes fail or are held.
 func (f *Faulty) Commit(ctx context.Context, b *store.Batch) error {
-	if err := f.gate(ctx); err != nil {
+	if err := f.gate(ctx, b); err != nil {
 		return err
 	}
 	return f.Store.Commit(ctx, b)
@@ -122,7 +133,7 @@ func (f *Faulty) Commit(ctx context.Context, b *store.Batch) error {
 
 // KVPut writes through to the wrapped store unless writes fail or are held.
 func (f *Faulty) KVPut(ns, key string, value []byte) error {
-	if err := f.gate(context.Background()); err != nil {
+	if err := f.gate(context.Background(), nil); err != nil {
 		return err
 	}
 	return f.Store.KVPut(ns, key, value)
