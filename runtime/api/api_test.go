@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -304,6 +305,28 @@ func TestEventsBeyondTheBoundAre429(t *testing.T) {
 	// The event it awaits is still taken.
 	s.post("/v1/instances/"+id+"/events/go", `{}`).want(t, 202, "")
 	s.status(id, "SUCCEEDED")
+}
+
+// While the store cannot write, starts and events answer 503 unavailable
+// with Retry-After and the store's error, and /readyz says not ready; once
+// it writes again, both recover by themselves.
+func TestStoreThatCannotWriteAnswers503(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	parked := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
+	s.waitsFor(parked, "event")
+	s.faults.FailWrites(fmt.Errorf("write orbit.db: %w", syscall.ENOSPC))
+	r := s.post("/v1/workflows/echo/instances", `{}`).want(t, 503, api.CodeUnavailable)
+	if r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "no space left on device") {
+		t.Fatalf("start answered %v %s", r.header, r.body)
+	}
+	s.post("/v1/instances/"+parked+"/events/go", `{}`).want(t, 503, api.CodeUnavailable)
+	s.get("/readyz").want(t, 503, api.CodeUnavailable)
+	s.faults.Heal()
+	orbittest.Until(t, orbittest.Timeout, "/readyz ready again",
+		func() (reply, error) { return s.get("/readyz"), nil }, func(r reply) bool { return r.status == 200 })
+	s.post("/v1/workflows/echo/instances?wait=10s", `{"n":1}`).want(t, 200, "")
+	s.post("/v1/instances/"+parked+"/events/go", `{}`).want(t, 202, "")
+	s.status(parked, "SUCCEEDED")
 }
 
 func TestEarlyEventIsKeptAndDelivered(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/storetest"
 )
 
 // server is the API over a real engine on a real bbolt file, listening on
@@ -27,6 +28,7 @@ type server struct {
 	t      testing.TB
 	url    string
 	engine *engine.Engine
+	faults *storetest.Faulty // the engine writes through it; it passes all on until told otherwise
 	api    *api.Server
 	client *http.Client
 	token  string
@@ -49,7 +51,8 @@ func newServerOn(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Option
 		metrics = api.NewMetrics()
 		opt.Metrics = metrics
 	}
-	e := engine.New(engine.Config{Store: st, MaxPayload: opt.MaxPayload, OnEvent: metrics.OnEvent,
+	faults := storetest.NewFaulty(st)
+	e := engine.New(engine.Config{Store: faults, MaxPayload: opt.MaxPayload, OnEvent: metrics.OnEvent,
 		Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
 	ctx := context.Background()
 	if err := e.Load(ctx, b); err != nil {
@@ -66,7 +69,7 @@ func newServerOn(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Option
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	s := &server{t: t, url: "http://" + ln.Addr().String(), engine: e, api: srv,
+	s := &server{t: t, url: "http://" + ln.Addr().String(), engine: e, faults: faults, api: srv,
 		client: &http.Client{Timeout: 30 * time.Second}, token: opt.Token}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
