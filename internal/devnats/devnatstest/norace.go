@@ -1,0 +1,5 @@
+//go:build !race
+
+package devnatstest
+
+const raceEnabled = false

@@ -1,0 +1,377 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+const (
+	// maxGroup is the most messages one atomic batch may hold (the
+	// server's default limit); maxGroupBytes keeps one batch well inside
+	// what a server accepts and a replica applies quickly.
+	maxGroup      = 1000
+	maxGroupBytes = 4 << 20
+
+	// Headers of the atomic batch protocol (server 2.12 and later).
+	hdrBatchID     = "Nats-Batch-Id"
+	hdrBatchSeq    = "Nats-Batch-Sequence"
+	hdrBatchCommit = "Nats-Batch-Commit"
+	hdrTTL         = "Nats-TTL"
+
+	// Orbit's headers: a deletion marker, and a record's index fields,
+	// which scans read without loading the record.
+	hdrDeleted  = "Orbit-Deleted"
+	hdrStatus   = "Orbit-Status"
+	hdrWorkflow = "Orbit-Workflow"
+	hdrVersion  = "Orbit-Version"
+	hdrStart    = "Orbit-Start"
+	hdrEnd      = "Orbit-End"
+
+	// markerTTL is how long a deletion marker stays before the server
+	// drops it. Readers treat a marker as absence, so its life only bounds
+	// how long it costs space.
+	markerTTL = "10m"
+)
+
+// job is one batch's messages waiting for a committer.
+type job struct {
+	msgs  []*natsgo.Msg
+	purge []string // instances whose every entry goes once the batch is written
+	bytes int
+	done  chan error
+}
+
+// Commit writes the batch atomically: its messages go out as one atomic
+// batch publish, together with whatever other batches are waiting, and
+// Commit returns when the servers acknowledged it (with replicas, once a
+// majority stored it). b is fully encoded before Commit returns and may be
+// reused at once. Purges are carried out after the rest of the batch.
+func (s *Store) Commit(ctx context.Context, b *store.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	j, err := s.encode(b)
+	if err != nil {
+		return err
+	}
+	if len(j.msgs) > 0 {
+		if err := s.submit(ctx, j); err != nil {
+			return err
+		}
+	} else {
+		s.checkpoints.Add(1)
+	}
+	for _, id := range j.purge {
+		if err := s.purgeInstance(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submit hands a job to the committers and waits for its batch.
+func (s *Store) submit(ctx context.Context, j *job) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	j.done = make(chan error, 1)
+	s.queue <- j
+	s.mu.RUnlock()
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the batch may still be written
+	}
+}
+
+// run is a committer: it takes the first waiting job and every job that
+// queued meanwhile, up to one atomic batch, and publishes them together.
+func (s *Store) run() {
+	var group []*job
+	for first := range s.queue {
+		group = append(group[:0], first)
+		n, size := len(first.msgs), first.bytes
+	drain:
+		for n < maxGroup && size < maxGroupBytes {
+			select {
+			case j, ok := <-s.queue:
+				if !ok {
+					break drain
+				}
+				if n+len(j.msgs) > maxGroup || size+j.bytes > maxGroupBytes {
+					s.write([]*job{j}) // too big to join: it goes alone, first
+					continue
+				}
+				group = append(group, j)
+				n += len(j.msgs)
+				size += j.bytes
+			default:
+				break drain
+			}
+		}
+		s.write(group)
+		clear(group)
+	}
+}
+
+// write publishes a group. When a group of several fails, each job is
+// tried alone so that one bad batch cannot fail its neighbours.
+func (s *Store) write(group []*job) {
+	err := s.publish(group)
+	if err == nil || len(group) == 1 {
+		answer(group, err)
+		return
+	}
+	s.log.Warn("nats: group commit failed; retrying its batches one by one", "batches", len(group), "err", err)
+	for _, j := range group {
+		one := []*job{j}
+		answer(one, s.publish(one))
+	}
+}
+
+func answer(group []*job, err error) {
+	for _, j := range group {
+		j.done <- err
+	}
+}
+
+// publish writes the jobs' messages as atomic batches of at most
+// maxGroup messages, retrying while the cluster fails over.
+func (s *Store) publish(group []*job) error {
+	var msgs []*natsgo.Msg
+	if len(group) == 1 {
+		msgs = group[0].msgs
+	} else {
+		for _, j := range group {
+			msgs = append(msgs, j.msgs...)
+		}
+	}
+	// A single checkpoint larger than one atomic batch (a map state that
+	// starts thousands of children) is written in parts, in order; its
+	// instance records come last (see encode), so a crash between parts
+	// leaves entries no record points to yet, which the re-run writes again.
+	for len(msgs) > 0 {
+		part := msgs[:min(len(msgs), maxGroup)]
+		msgs = msgs[len(part):]
+		if err := s.retry(context.Background(), "commit", func(ctx context.Context) error {
+			return s.publishAtomic(ctx, part)
+		}); err != nil {
+			return err
+		}
+		s.commits.Add(1)
+	}
+	s.checkpoints.Add(uint64(len(group)))
+	return nil
+}
+
+// pubAck is the server's answer to a batch's commit message.
+type pubAck struct {
+	Error *jetstream.APIError `json:"error,omitempty"`
+	Seq   uint64              `json:"seq"`
+	Count int                 `json:"count"`
+}
+
+// publishAtomic sends msgs as one atomic batch: every message but the
+// last is staged by the stream leader, and the last commits them all or
+// none. nats.go has no helper for it yet.
+func (s *Store) publishAtomic(ctx context.Context, msgs []*natsgo.Msg) error {
+	id := nuid.Next()
+	last := len(msgs) - 1
+	for i, m := range msgs {
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i < last {
+			m.Header.Del(hdrBatchCommit)
+			if err := s.nc.PublishMsg(m); err != nil {
+				return err
+			}
+			continue
+		}
+		m.Header.Set(hdrBatchCommit, "1")
+		resp, err := s.nc.RequestMsgWithContext(ctx, m)
+		m.Header.Del(hdrBatchCommit)
+		if err != nil {
+			return err
+		}
+		var ack pubAck
+		if err := json.Unmarshal(resp.Data, &ack); err != nil {
+			return fmt.Errorf("unreadable answer to a batch commit %q: %w", resp.Data, err)
+		}
+		if ack.Error != nil {
+			return ack.Error
+		}
+		if ack.Count != len(msgs) {
+			return fmt.Errorf("batch commit stored %d of %d messages", ack.Count, len(msgs))
+		}
+	}
+	return nil
+}
+
+// encode turns a batch into messages, in the order the parts of a Batch
+// apply (so the last write of a subject wins as it does in bolt), except
+// that instance records go last: a batch written in parts never has a
+// record point at entries not yet written.
+func (s *Store) encode(b *store.Batch) (*job, error) {
+	j := &job{}
+	add := func(subject string, h natsgo.Header, data []byte) {
+		if h == nil {
+			h = natsgo.Header{}
+		}
+		j.msgs = append(j.msgs, &natsgo.Msg{Subject: subject, Header: h, Data: data})
+		j.bytes += len(subject) + len(data) + 64
+	}
+	for i := range b.Events {
+		ev := &b.Events[i]
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode event %d of instance %q: %w", ev.Seq, ev.Instance, err)
+		}
+		add(s.subj.event(ev.Instance, ev.Seq), nil, data)
+	}
+	for _, t := range b.SetTimers {
+		add(s.subj.timer(t.Instance, nanos(t.At), t.Kind), nil, nil)
+	}
+	for _, t := range b.DelTimers {
+		add(s.subj.timer(t.Instance, nanos(t.At), t.Kind), marker(), nil)
+	}
+	for _, p := range b.AddPending {
+		seq := p.Seq
+		if seq == 0 {
+			seq = s.pendingSeq.next()
+		}
+		add(s.subj.pending(p.Instance, p.Name, seq), nil, cloneBytes(p.Payload))
+	}
+	for _, p := range b.DelPending {
+		add(s.subj.pending(p.Instance, p.Name, p.Seq), marker(), nil)
+	}
+	for _, bs := range b.Bundles {
+		data, err := json.Marshal(bs)
+		if err != nil {
+			return nil, fmt.Errorf("encode bundle %s: %w", bs.Hash, err)
+		}
+		add(s.subj.bundle(bs.Hash), nil, data)
+	}
+	for _, h := range b.DeleteBundles {
+		add(s.subj.bundle(h), marker(), nil)
+	}
+	for _, in := range b.Instances {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encode instance %q: %w", in.ID, err)
+		}
+		add(s.subj.record(in.ID), recordHeader(in), data)
+	}
+	j.purge = b.Purge
+	if len(j.purge) > 0 {
+		// A purge wins over anything else the batch writes for the instance.
+		j.purge = append([]string(nil), b.Purge...)
+	}
+	return j, nil
+}
+
+// recordHeader carries the fields List, Count, Unfinished and Ended read
+// without loading records.
+func recordHeader(in *store.Instance) natsgo.Header {
+	h := natsgo.Header{}
+	h.Set(hdrStatus, string(in.Status))
+	h.Set(hdrWorkflow, escape(in.Workflow))
+	h.Set(hdrVersion, escape(in.Version))
+	h.Set(hdrStart, strconv.FormatUint(nanos(in.StartedAt), 10))
+	if end := endNanos(in); end != 0 {
+		h.Set(hdrEnd, strconv.FormatUint(end, 10))
+	}
+	return h
+}
+
+func marker() natsgo.Header {
+	h := natsgo.Header{}
+	h.Set(hdrDeleted, "1")
+	h.Set(hdrTTL, markerTTL)
+	return h
+}
+
+func deleted(h natsgo.Header) bool { return h.Get(hdrDeleted) != "" }
+
+// purgeInstance removes every entry of an instance.
+func (s *Store) purgeInstance(ctx context.Context, id string) error {
+	return s.retry(ctx, "purge "+id, func(ctx context.Context) error {
+		return s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subj.instance(id)+".>"))
+	})
+}
+
+// KVPut writes a plugin's value; a nil value deletes the key. It counts as
+// a commit but not as a checkpoint, as in bolt.
+func (s *Store) KVPut(ns, key string, value []byte) error {
+	if ns == "" || key == "" {
+		return errors.New("kv: namespace and key must not be empty")
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	m := &natsgo.Msg{Subject: s.subj.kv(ns, key), Header: natsgo.Header{}, Data: cloneBytes(value)}
+	if value == nil {
+		m.Header = marker()
+	}
+	err := s.retry(context.Background(), "kv put", func(ctx context.Context) error {
+		_, err := s.js.PublishMsg(ctx, m)
+		return err
+	})
+	if err == nil {
+		s.commits.Add(1)
+	}
+	return err
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// nanos maps a time to an unsigned, order-preserving integer, as bolt keys
+// it; the zero time and times before 1970 map to 0.
+func nanos(t time.Time) uint64 {
+	if t.IsZero() || t.UnixNano() < 0 {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+func fromNanos(n uint64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).UTC()
+}
+
+// endNanos is when a terminal instance ended, for Ended, or 0 while it has
+// not; an instance without EndedAt counts from its last update, as in bolt.
+func endNanos(in *store.Instance) uint64 {
+	if !in.Status.Terminal() {
+		return 0
+	}
+	return max(nanos(in.EndTime()), 1)
+}
