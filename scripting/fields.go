@@ -3,6 +3,7 @@ package scripting
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,24 +233,30 @@ func (f *fields) tables(name string) []*lua.LTable {
 }
 
 // done reports unknown fields. With arrayOK the array part 1..n is allowed
-// (a choice's rules).
+// (a choice's rules). A table's keys come in no fixed order, so they are
+// reported sorted: the same script always gets the same report.
 func (f *fields) done(arrayOK bool) {
 	n := 0
 	if arrayOK {
 		n = f.t.Len()
 	}
+	var msgs []string
 	f.t.ForEach(func(k, _ lua.LValue) {
 		switch key := k.(type) {
 		case lua.LString:
 			if !f.seen[string(key)] {
-				f.problem("unknown field %q", string(key))
+				msgs = append(msgs, fmt.Sprintf("unknown field %q", string(key)))
 			}
 		case lua.LNumber:
 			if int(key) < 1 || int(key) > n {
-				f.problem("unexpected list entry [%s]", key.String())
+				msgs = append(msgs, fmt.Sprintf("unexpected list entry [%s]", key.String()))
 			}
 		default:
-			f.problem("unexpected key %s", k.String())
+			msgs = append(msgs, fmt.Sprintf("unexpected key %s", k.String()))
 		}
 	})
+	slices.Sort(msgs)
+	for _, m := range msgs {
+		f.problem("%s", m)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,5 +347,41 @@ func TestProblemsAreReportedOnce(t *testing.T) {
 	var ps flow.Problems
 	if !errors.As(err, &ps) || len(ps) != 1 || ps[0].String() != `p.lua:1: workflow "w": concurrency limit is 0; it must be 1 or more` {
 		t.Errorf("problems: %v", err)
+	}
+}
+
+// Unknown fields are reported in the order of their names, not in the
+// order a Lua table happens to yield them, so a script's report is the
+// same on every load.
+func TestUnknownFieldsAreReportedInOrder(t *testing.T) {
+	src := []byte(`routine "r" { lua = function() end, epsilon = 1, alpha = 1, delta = 1, beta = 1, gamma = 1 }`)
+	_, err := LoadSources([]flow.Source{{Path: "u.lua", Body: src}}, Options{})
+	var ps flow.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error %v is not flow.Problems", err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Message)
+	}
+	want := []string{`routine "r": unknown field "alpha"`, `routine "r": unknown field "beta"`, `routine "r": unknown field "delta"`,
+		`routine "r": unknown field "epsilon"`, `routine "r": unknown field "gamma"`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems\n%q\nwant\n%q", got, want)
+	}
+}
+
+// An unterminated string is reported on its own line, not on the next one
+// (where the scanner stood after reading the line break), and never past
+// the end of the file.
+func TestUnterminatedStringIsOnItsLine(t *testing.T) {
+	for src, want := range map[string]string{
+		"x = 1\ny = \"abc\nz = 2\n":   "s.lua:2: unterminated string near 'abc'",
+		"x = 1\r\ny = \"abc\r\nz = 2": "s.lua:2: unterminated string near 'abc'",
+		"A\"\r":                       "s.lua:1: unterminated string",
+		"x = 1\ny = \"abc":            "s.lua:2: unterminated string",
+	} {
+		b, err := LoadSources([]flow.Source{{Path: "s.lua", Body: []byte(src)}}, Options{})
+		assertProblem(t, b, err, want)
 	}
 }

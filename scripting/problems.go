@@ -59,8 +59,13 @@ func syntaxProblem(err error, src flow.Source) flow.Problem {
 	var pe *parse.Error
 	if errors.As(err, &pe) {
 		line := pe.Pos.Line
-		if line == parse.EOF || line <= 0 {
-			line = strings.Count(strings.TrimRight(string(src.Body), "\n"), "\n") + 1
+		switch {
+		case line == parse.EOF || line <= 0:
+			line = lastLine(src.Body)
+		case pe.Message == "unterminated string" && line > 1:
+			// The scanner has read the line break that ended the string,
+			// and counted it: the string is on the line before.
+			line--
 		}
 		msg := strings.TrimSpace(pe.Message)
 		if pe.Token != "" && pe.Pos.Line != parse.EOF {
@@ -73,4 +78,22 @@ func syntaxProblem(err error, src flow.Source) flow.Problem {
 		return flow.Problem{Pos: flow.Pos{File: src.Path, Line: ce.Line}, Message: ce.Message}
 	}
 	return flow.Problem{Pos: flow.Pos{File: src.Path, Line: 1}, Message: err.Error()}
+}
+
+// lastLine is the number of the last line holding text, counting line
+// breaks as Lua's scanner does: \n, \r, \r\n and \n\r each end one line.
+func lastLine(body []byte) int {
+	line, text := 1, 1
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c != '\n' && c != '\r' {
+			text = line
+			continue
+		}
+		if i+1 < len(body) && (c == '\n' && body[i+1] == '\r' || c == '\r' && body[i+1] == '\n') {
+			i++
+		}
+		line++
+	}
+	return text
 }
