@@ -6,8 +6,9 @@ BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
+FUZZTIME ?= 30s
 
-.PHONY: build test run lint plugins bench clean conformance browser screenshots
+.PHONY: build test run lint plugins bench clean conformance browser screenshots fuzz
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
@@ -48,6 +49,17 @@ run: build plugins
 # (docs/compatibility.md). ORBIT_ASL_CASES=DIR measures another corpus.
 conformance:
 	@$(GO) test -count=1 -run '^TestConformance$$' -v ./asl/ | sed -n 's/^ *//; /^category/,/^JSONata categories/p'
+
+# Runs every fuzz target (each Fuzz function of the module) for FUZZTIME.
+# `make test` runs only their committed seed corpora (testdata/fuzz/); an
+# input that fails is written there, to be committed with its fix.
+fuzz:
+	@set -e; for file in $$(grep -rlE --include='*_test.go' '^func Fuzz' .); do \
+		for target in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$file); do \
+			echo "fuzz: $$(dirname $$file) $$target for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$file); \
+		done; \
+	done
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -51,6 +51,8 @@ if [[ $# -eq 2 ]]; then
 	tests=$(mkdir -p "$2" && cd "$2" && pwd)
 	for dir in plugins/testdata/*/; do
 		name=$(basename "$dir")
+		# testdata/fuzz holds the fuzzers' seed corpora, not a module.
+		[[ "$name" == fuzz ]] && continue
 		if is_c "$dir"; then
 			# A C test module is built twice from the same source: a
 			# reactor, and a command (-DORBIT_COMMAND gives it a main).
