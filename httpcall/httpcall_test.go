@@ -144,6 +144,11 @@ func TestPlaceholderCannotClimbThePath(t *testing.T) {
 			t.Errorf("id %q: cause %q", id, fe.Cause)
 		}
 	}
+	for _, id := range []string{"/", ""} {
+		if _, err := call(t, Spec{URL: s.URL + "/orders/.{id}"}, map[string]any{"id": id}); err == nil {
+			t.Errorf("%q after a \".\" of the template made a \".\" segment", id)
+		}
+	}
 	s.mu.Lock()
 	n := len(s.reqs)
 	s.mu.Unlock()
@@ -207,6 +212,10 @@ func TestLoadErrors(t *testing.T) {
 		{Spec{URL: "${HOME}/x", Env: func(name string) (string, error) { return "", fmt.Errorf("%s is hidden", name) }}, "url: HOME is hidden"},
 		{Spec{URL: "http://x/{id"}, "without its closing }"},
 		{Spec{URL: "ftp://x/"}, "must start with http:// or https://"},
+		{Spec{URL: "http://0\x00"}, "space or a control character"},
+		{Spec{URL: "http://a b/x"}, "space or a control character"},
+		{Spec{URL: "http://a/x#\x15"}, "space or a control character"},
+		{Spec{URL: "http://a/x y"}, "space or a control character"},
 		{Spec{URL: "http://x/", Method: "FETCH"}, `method "FETCH"`},
 	} {
 		_, err := New(NewClient(), tc.spec)

@@ -27,8 +27,11 @@ type uriTemplate struct {
 	static bool // no placeholders: segs is one literal, the whole URI
 	// dotSegs counts the "." and ".." segments the template's own path
 	// holds; a value that adds one would let the input climb out of the
-	// template's path once the server resolves it.
+	// template's path once the server resolves it. pathDot says whether
+	// the template's path holds a dot at all: if not, only a value with a
+	// dot can make such a segment.
 	dotSegs int
+	pathDot bool
 }
 
 // parseURI builds the template of a spec's URL and query. ${ENV} is expanded
@@ -51,6 +54,11 @@ func parseURI(rawURL string, query map[string]string, env Env) (uriTemplate, err
 	})
 	if err != nil {
 		return t, fmt.Errorf("url: %w", err)
+	}
+	for _, s := range t.segs {
+		if s.escape == nil && strings.ContainsFunc(s.text, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return t, fmt.Errorf("url %q: holds a space or a control character; write it escaped (%%20)", s.text)
+		}
 	}
 	if err := checkAuthority(t.literalPrefix(), len(t.segs) > 1 || len(t.segs) == 1 && t.segs[0].escape != nil); err != nil {
 		return t, err
@@ -78,6 +86,7 @@ func parseURI(rawURL string, query map[string]string, env Env) (uriTemplate, err
 	if !t.static {
 		plain, _ := t.fill(nil, func(*segment) (string, error) { return "x", nil })
 		t.dotSegs = dotSegments(plain)
+		t.pathDot = strings.Contains(uriPath(plain), ".")
 	}
 	return t, nil
 }
@@ -99,24 +108,33 @@ func checkAuthority(prefix string, placeholders bool) error {
 	if end <= 0 {
 		return fmt.Errorf("url %q: the host must be written out (or come from ${ENV}); a {field} may not stand in it", prefix)
 	}
+	if u, err := url.Parse("http://" + rest[:end]); err != nil || u.Host == "" {
+		return fmt.Errorf("url %q: %q is not a host", prefix, rest[:end])
+	}
 	return nil
 }
 
-// dotSegments counts the "." and ".." segments of a URI's path as a server
-// reads it, percent-decoded.
-func dotSegments(uri []byte) int {
+// uriPath is the path of an absolute URI, as written (escaped).
+func uriPath(uri []byte) string {
 	s := string(uri)
 	if _, rest, ok := strings.Cut(s, "://"); ok {
 		s = rest
 	}
 	start := strings.IndexByte(s, '/')
 	if start < 0 {
-		return 0
+		return ""
 	}
 	s = s[start:]
 	if end := strings.IndexAny(s, "?#"); end >= 0 {
 		s = s[:end]
 	}
+	return s
+}
+
+// dotSegments counts the "." and ".." segments of a URI's path as a server
+// reads it, percent-decoded.
+func dotSegments(uri []byte) int {
+	s := uriPath(uri)
 	if p, err := url.PathUnescape(s); err == nil {
 		s = p
 	}
@@ -156,17 +174,17 @@ func (t *uriTemplate) appendTo(dst []byte, input any) ([]byte, error) {
 		return append(dst, t.segs[0].text...), nil
 	}
 	start := len(dst)
-	dots := false
+	dots := t.pathDot
 	dst, err := t.fill(dst, func(s *segment) (string, error) {
 		v, err := fieldValue(input, s.text)
-		dots = dots || s.inPath && strings.Contains(v, ".")
+		dots = dots || s.inPath && strings.ContainsAny(v, "./")
 		return v, err
 	})
 	if err != nil {
 		return dst, err
 	}
-	// Only a value with a dot can make a dot segment: the check costs
-	// nothing on the usual call.
+	// Only a value with a dot or a slash, or any value beside a dot of the
+	// template, can make a dot segment: the usual call skips the check.
 	if dots && dotSegments(dst[start:]) > t.dotSegs {
 		return dst, flow.Errorf(flow.ErrRuntime, "url %s: a placeholder's value adds a . or .. segment to the path", dst[start:])
 	}
