@@ -60,8 +60,9 @@ package plugins
 // the task's Idempotency-Key, Orbit-* and traceparent headers unless the
 // guest sets them. A non-2xx status is a response, not an error.
 //
-// Keys are at most 1 KiB, values 1 MiB, a request 16 MiB, and a plugin's
-// keys and values together at most its manifest's kv_quota (CodeQuota).
+// Keys are at most 1 KiB, values 1 MiB, a request and a response body
+// 16 MiB each, and a plugin's keys and values together at most its
+// manifest's kv_quota (CodeQuota).
 //
 // context_get yields {"instance", "workflow", "version", "state",
 // "attempt", "visit", "idempotency_key", "traceparent"}.

@@ -1,6 +1,7 @@
 package plugins_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -335,8 +336,14 @@ func testGuestKVQuota(t *testing.T, module string) {
 func TestGuestReplyAndKeysAreBounded(t *testing.T) { eachGuest(t, testGuestReplyAndKeysAreBounded) }
 
 func testGuestReplyAndKeysAreBounded(t *testing.T, module string) {
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(bytes.Repeat([]byte("b"), 17<<20))
+	}))
+	defer big.Close()
+	u, _ := url.Parse(big.URL)
 	dir := t.TempDir()
-	addPlugin(t, dir, map[string]any{"name": "guest", "memory_limit": "96MiB", "timeout": "20s"}, built.Module(module))
+	addPlugin(t, dir, map[string]any{"name": "guest", "memory_limit": "96MiB", "timeout": "20s", "allowed_hosts": []string{u.Host}},
+		built.Module(module))
 	h := open(t, dir, pluginstest.NewKV(), 1, nil)
 	if out, err := call(t, h, "big_reply", 1<<20); err != nil || len(out.(string)) != 1<<20 {
 		t.Fatalf("a 1 MiB reply: %v", err)
@@ -346,6 +353,12 @@ func testGuestReplyAndKeysAreBounded(t *testing.T, module string) {
 		t.Fatalf("cause = %q", fe.Cause)
 	}
 	wantHealthy(t, h)
+
+	// A response body over 16 MiB is refused before it is quoted into JSON.
+	_, err = call(t, h, "fetch", map[string]any{"URL": big.URL})
+	if fe := wantName(t, err, "Fetch.Failed"); !strings.Contains(fe.Cause, "response body of 17825792 bytes is over the 16777216") {
+		t.Fatalf("cause = %q", fe.Cause)
+	}
 
 	// A key over 1 KiB is refused before the host looks it up or quotes it.
 	out, err := call(t, h, "config", map[string]any{"Key": strings.Repeat("k", 2<<10)})

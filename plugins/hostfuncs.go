@@ -22,6 +22,7 @@ const (
 	maxKVKey       = 1 << 10  // a config or key-value key
 	maxKVValue     = 1 << 20  // a key-value value
 	maxHTTPRequest = 16 << 20 // an http_request's JSON
+	maxHTTPBody    = 16 << 20 // the body of its response, before it is quoted into JSON
 )
 
 const i32 = api.ValueTypeI32
@@ -234,8 +235,12 @@ func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
 	}
 	headers := i.taskHeaders(req.Headers, req.Body != "")
 	status, respHeaders, body, err := i.p.h.http.Do(ctx, req.Method, req.URL, headers, []byte(req.Body), timeout)
-	if err != nil {
+	switch {
+	case err != nil:
 		i.fail(stack, CodeFailed, "%s %s: %v", req.Method, req.URL, err)
+		return
+	case len(body) > maxHTTPBody:
+		i.fail(stack, CodeFailed, "%s %s: response body of %d bytes is over the %d a plugin may receive", req.Method, req.URL, len(body), maxHTTPBody)
 		return
 	}
 	out, err := json.Marshal(httpResponse{Status: status, Headers: respHeaders, Body: string(body)})
