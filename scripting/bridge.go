@@ -113,6 +113,7 @@ type converter struct {
 	*bridge
 	values int
 	size   int // an upper bound of the JSON text's length
+	limit  int // of size; 0: maxString
 }
 
 // add counts one value of at most size bytes of JSON.
@@ -122,7 +123,7 @@ func (c *converter) add(size int) error {
 	switch {
 	case c.values > maxValues:
 		return errTooMany
-	case c.size > maxString:
+	case c.size > maxString || (c.limit > 0 && c.size > c.limit):
 		return errTooLarge
 	case c.values%pollEvery == 0 && c.dl != nil && c.dl.stopped():
 		return errStopped
@@ -207,7 +208,7 @@ func (c *converter) table(t *lua.LTable, depth int) (any, error) {
 			err = fmt.Errorf("a table key of type %s cannot be a JSON object key", k.Type())
 			return
 		}
-		if c.size += jsonStringLen(key); c.size > maxString {
+		if c.size += jsonStringLen(key); c.size > maxString || (c.limit > 0 && c.size > c.limit) {
 			err = errTooLarge
 			return
 		}

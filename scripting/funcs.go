@@ -167,7 +167,9 @@ func (v *vm) scriptError(err error, fn *lua.LFunction, fallback string) error {
 			return &flow.Error{Name: string(name), Cause: lua.LVAsString(t.RawGetString("cause"))}
 		}
 		where := tracePos(apiErr.StackTrace, funcPos(fn))
-		val, cerr := v.fromLua(t)
+		// The cause is cut to flow.MaxErrorCause anyway: convert no more.
+		c := converter{bridge: v.bridge, limit: flow.MaxErrorCause}
+		val, cerr := c.from(t, 0)
 		raw, _ := json.Marshal(val)
 		if cerr != nil {
 			raw = []byte(t.String())

@@ -104,6 +104,11 @@ return json.encode(t)`, time.Minute, flow.ErrTaskFailed, "r.lua:4: json.encode: 
 		{"a result of shared sub-tables", `local t = {}
 for i = 1, 60 do t = { t, t } end
 return t`, time.Minute, flow.ErrTaskFailed, "r.lua:1: the function returned more than 1048576 values"},
+		// An error's cause is cut to 32 KiB: a larger table is not
+		// converted whole to say so.
+		{"a large error object", `local t = { string.rep("x", 2^16) }
+for i = 1, 30 do t = { t, t } end
+error(t)`, time.Minute, flow.ErrTaskFailed, "r.lua:4: table: 0x"},
 		{"a pattern too deep for the stack", `return string.find(string.rep("x", 1000), string.rep("x?", 1000))`,
 			timeout, flow.ErrTaskFailed, "r.lua:2: pattern too complex"},
 	} {

@@ -89,16 +89,19 @@ func (v *vm) log(level slog.Level, msg string, total, firstAttr int) {
 		args = append(args, "instance", c.Instance, "state", c.State)
 	}
 	for i := firstAttr; i <= L.GetTop(); i++ {
-		c := converter{bridge: v.bridge}
+		room := max(maxLogLine-line, 0)
+		// A table stops converting once it cannot fit: logging it must not
+		// cost what converting a million values does.
+		c := converter{bridge: v.bridge, limit: max(room, 1)}
 		val, err := c.from(L.Get(i), 0)
-		if err != nil {
+		switch {
+		case err == errTooLarge:
+			val, c.size = "[not logged: larger than the rest of the line]", 0
+		case err != nil:
 			val, c.size = L.Get(i).String(), len(L.Get(i).String())
 		}
-		if s, ok := val.(string); ok && len(s) > maxLogLine-line {
-			val, c.size = truncated(s[:max(maxLogLine-line, 0)], len(s)), maxLogLine-line
-		} else if line+c.size > maxLogLine {
-			val = fmt.Sprintf("[not logged: about %d bytes]", c.size)
-			c.size = 0
+		if s, ok := val.(string); ok && len(s) > room {
+			val, c.size = truncated(s[:room], len(s)), room
 		}
 		line += c.size
 		args = append(args, val)
