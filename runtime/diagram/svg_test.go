@@ -241,3 +241,19 @@ func TestSVGExample(t *testing.T) {
 		t.Errorf("%s is out of date; run go test -update and look at it", path)
 	}
 }
+
+// BenchmarkSVG lays out and draws the test workflow (a choice, a catch, a
+// parallel state with two branches, a map, three observers) with a trail:
+// the cost of one GET /v1/instances/{id}/graph?format=svg beyond reading
+// the histories.
+func BenchmarkSVG(b *testing.B) {
+	var tr Trail
+	tr.Add("", []store.Event{{Type: store.EventStateEntered, State: "Check order"}, {Type: store.EventStateEntered, State: "Route"}}, store.Running, "Route")
+	for b.Loop() {
+		d := New(graphWorkflow(), graphObservers()...)
+		d.Mark(&tr)
+		if len(SVG(d)) == 0 {
+			b.Fatal("empty SVG")
+		}
+	}
+}

@@ -41,6 +41,7 @@ export function view(root, id) {
   let stopped = false;
   let timer;
   let soonUntil = 0;
+  let drawings = 0;          // the latest diagram asked for wins
 
   const controls = buildControls(id, () => inst, (sent) => {
     seen = '';
@@ -59,13 +60,17 @@ export function view(root, id) {
       inst = next;
       controls.update(inst);
       if (inst.updated_at !== seen) {
-        seen = inst.updated_at;
-        const [hist, svg] = await Promise.all([api.history(id), api.instanceGraph(id)]);
+        const hist = await api.history(id);
         if (stopped) return;
         drawHead();
-        drawDiagram(svg);
         drawIO();
         drawTimeline(hist.events);
+        // The diagram follows on its own: a version whose sources no longer
+        // compile has none, and that must not stop the rest of the page.
+        const drawing = ++drawings;
+        api.instanceGraph(id).then((svg) => { if (drawing === drawings && !stopped) drawDiagram(svg); },
+          (e) => { if (drawing === drawings) replace(diagram, h('p.error', 'No diagram: ' + e.message)); });
+        seen = inst.updated_at;
       }
     } catch (e) {
       if (!inst) replace(head, h('h1', id), h('p.error', e.status === 404 ? 'No such instance (it may have been purged after its retention).' : e.message));
