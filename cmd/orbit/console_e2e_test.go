@@ -220,7 +220,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	shop := startShopd(t)
 	scripts := t.TempDir()
 	copyDir(t, filepath.Join("..", "..", "scripts"), scripts)
-	s := serve(t, []string{"SHOP_URL=" + shop}, filepath.Join(t.TempDir(), "orbit.db"),
+	s := serve(t, []string{"SHOP_URL=" + shop, "ORBIT_SCRIPT_ENV=SHOP_URL"}, filepath.Join(t.TempDir(), "orbit.db"),
 		"--scripts", scripts, "--plugins", t.TempDir(), "--token", "s3cret")
 	s.token = "s3cret"
 
