@@ -164,7 +164,7 @@ func hostKVPut(_ context.Context, i *instance, stack []uint64) {
 		i.fail(stack, CodeFailed, "this Orbit has no key-value store")
 	default:
 		// The store may keep the slice; guest memory changes under it.
-		err := i.p.kv.put(i.p.h.kv, i.p.m.Name, string(key), bytes.Clone(val), i.p.m.KVQuota)
+		err := i.p.kv.put(i.p.h.kv, i.p.m.Name, string(key), bytes.Clone(val))
 		var over errOverQuota
 		switch {
 		case errors.As(err, &over):

@@ -14,7 +14,8 @@ import (
 // store's own (KVUsage) at the plugin's first write after a load and then
 // follows every put, so that a check costs no scan of the namespace.
 type kvQuota struct {
-	limit uint64
+	limit   uint64
+	printed string // the limit as the manifest says it, for refusals
 
 	mu     sync.Mutex // guards used and loaded
 	used   int64
@@ -26,8 +27,8 @@ type kvQuota struct {
 	seed maphash.Seed
 }
 
-func newKVQuota(limit uint64) *kvQuota {
-	return &kvQuota{limit: limit, seed: maphash.MakeSeed()}
+func newKVQuota(limit uint64, printed string) *kvQuota {
+	return &kvQuota{limit: limit, printed: printed, seed: maphash.MakeSeed()}
 }
 
 // errOverQuota is a put the quota refuses.
@@ -37,6 +38,7 @@ type errOverQuota struct {
 	quota       string // as the manifest says it
 }
 
+// Error says how much the put asked for and what is in use.
 func (e errOverQuota) Error() string {
 	return fmt.Sprintf("kv_put %q: %d more bytes would take the plugin's key-value space from %d bytes to over its kv_quota of %s (delete keys by putting empty values, or raise kv_quota in %s)",
 		e.key, e.delta, e.used, e.quota, ManifestFile)
@@ -45,7 +47,7 @@ func (e errOverQuota) Error() string {
 // put writes value under key in namespace ns unless that would take the
 // namespace over the quota; an empty value deletes the key and frees its
 // bytes.
-func (q *kvQuota) put(kv KV, ns, key string, value []byte, printed string) error {
+func (q *kvQuota) put(kv KV, ns, key string, value []byte) error {
 	lock := &q.keys[maphash.String(q.seed, key)%uint64(len(q.keys))]
 	lock.Lock()
 	defer lock.Unlock()
@@ -70,7 +72,7 @@ func (q *kvQuota) put(kv KV, ns, key string, value []byte, printed string) error
 	if delta > 0 && q.used+delta > int64(q.limit) {
 		used := q.used
 		q.mu.Unlock()
-		return errOverQuota{key: key, delta: delta, used: used, quota: printed}
+		return errOverQuota{key: key, delta: delta, used: used, quota: q.printed}
 	}
 	q.used += delta // reserved before the write, so that concurrent puts cannot all fit
 	q.mu.Unlock()

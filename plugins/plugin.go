@@ -39,7 +39,7 @@ func loadPlugin(ctx context.Context, h *Host, m *Manifest, cache wazero.Compilat
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %s: %w", m.Name, m.modulePath, err)
 	}
-	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name), kv: newKVQuota(m.kvQuota)}
+	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name), kv: newKVQuota(m.kvQuota, m.KVQuota)}
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(uint32(m.memoryBytes / pageSize)).
