@@ -170,7 +170,7 @@ func (d *driver) before(st *flow.State) {
 			d.touch()
 			continue
 		}
-		d.event(store.Event{Type: "ObserverFailed", State: st.Name, Error: fe.Name, Cause: o.RoutineName + ": " + fe.Cause, Attempt: 1})
+		d.event(store.Event{Type: store.EventObserverFailed, State: st.Name, Error: fe.Name, Cause: o.RoutineName + ": " + fe.Cause, Attempt: 1})
 	}
 }
 
