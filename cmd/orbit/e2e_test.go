@@ -101,6 +101,9 @@ func (s *sidecar) do(method, path, body string) answer {
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := s.http.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)

@@ -100,6 +100,36 @@ func (s *scriptEnv) Set(v string) (err error) {
 	return err
 }
 
+// listFlag is a flag holding a list: comma-separated, and repeatable.
+// check, when set, refuses a value.
+type listFlag struct {
+	vals  []string
+	check func(string) error
+}
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.vals, ",")
+}
+
+func (l *listFlag) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if l.check != nil {
+			if err := l.check(item); err != nil {
+				return err
+			}
+		}
+		l.vals = append(l.vals, item)
+	}
+	return nil
+}
+
 // readInput reads --input: inline JSON, or @file.
 func readInput(s string) ([]byte, error) {
 	if strings.HasPrefix(s, "@") {

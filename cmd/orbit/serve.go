@@ -39,6 +39,10 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	data := fs.String("data", "./data/orbit.db", "bbolt data file")
 	initEmpty := fs.Bool("init-empty", false, "make an existing, empty (0-byte) data file a new store instead of refusing it")
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
+	allowHosts := &listFlag{check: api.CheckAllowedHost}
+	fs.Var(allowHosts, "allow-host", "Host names the API answers to beside IP addresses, localhost and the --listen name, comma-separated; * for any")
+	allowOrigins := &listFlag{check: api.CheckOrigin}
+	fs.Var(allowOrigins, "allow-origin", "web origins (https://ops.example.com) whose pages may call /v1 from a browser, comma-separated")
 	maxPayload := byteSize(256 << 10)
 	fs.Var(&maxPayload, "max-payload", "largest input, output, event payload and instance data, a `size` like 256KiB, 1MiB or 262144")
 	maxPendingEvents := fs.Int("max-pending-events", engine.DefaultMaxPendingEvents,
@@ -134,6 +138,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	srv := api.New(api.Options{
 		Problems: rl.Problems,
 		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
+		AllowHosts: append(allowHosts.vals, listenName(*listen)...), AllowOrigins: allowOrigins.vals,
 		Plugins: func() any { return live.Host().Info() },
 		Ready: func() error {
 			if closing.Load() {
@@ -171,6 +176,16 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	s.close(grace)
 	return exit
+}
+
+// listenName is the host name of a --listen address, which requests may
+// carry in Host; none for an IP address or an empty host.
+func listenName(listen string) []string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" || net.ParseIP(host) != nil {
+		return nil
+	}
+	return []string{host}
 }
 
 // resumed describes the instances that had not ended at startup, which the

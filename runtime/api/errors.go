@@ -25,6 +25,9 @@ const (
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 	CodeDamaged          = "damaged" // a stored record cannot be read back; the message names the instance
+	// Refusals of the request protection (protect.go).
+	CodeForbidden            = "forbidden"              // a cross-site browser request, or a Host the sidecar does not answer to
+	CodeUnsupportedMediaType = "unsupported_media_type" // a body not declared as application/json
 )
 
 // ErrorBody is the JSON of every error answer.

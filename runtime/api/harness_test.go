@@ -103,9 +103,19 @@ func (s *server) do(method, path string, body []byte, header ...string) reply {
 	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json") // as every client must; header may say otherwise
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return s.send(req)
+}
+
+// send sends a request as it is and reads the answer.
+func (s *server) send(req *http.Request) reply {
+	s.t.Helper()
+	method, path := req.Method, req.URL.Path
 	resp, err := s.client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)

@@ -50,10 +50,15 @@ func (s *Server) table() []route {
 	}
 }
 
-// serve is the fasthttp handler: protection for /v1, then routing.
+// serve is the fasthttp handler: protection (protect.go; then the token
+// and the in-flight bound for /v1), then routing.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
-	if bytes.HasPrefix(path, []byte("/v1/")) || bytes.Equal(path, []byte("/v1")) {
+	v1 := bytes.HasPrefix(path, []byte("/v1/")) || bytes.Equal(path, []byte("/v1"))
+	if !s.protect(ctx, v1) {
+		return
+	}
+	if v1 {
 		if !s.authorized(ctx) {
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="orbit"`)
 			writeError(ctx, fasthttp.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token")

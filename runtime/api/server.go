@@ -25,6 +25,16 @@ type Options struct {
 	// Token, when set, is required on every /v1 request as
 	// "Authorization: Bearer <token>".
 	Token string
+	// AllowHosts are names, beside IP addresses and localhost, that a
+	// request's Host header may carry (the listen address's name, names
+	// of a proxy in front); "*" allows any. Others are refused, since a
+	// web page under a foreign name may be a DNS-rebinding attack.
+	AllowHosts []string
+	// AllowOrigins are web origins ("https://ops.example.com") whose pages
+	// may call /v1 from a browser; the API answers their preflights. A
+	// page the sidecar serves itself (the console) needs no entry; other
+	// cross-site browser requests are refused.
+	AllowOrigins []string
 	// MaxPayload bounds request bodies (inputs and event payloads), in
 	// bytes; 0: 256 KiB, as the engine's default.
 	MaxPayload int
@@ -62,6 +72,7 @@ type Server struct {
 	metrics  *Metrics
 	http     *fasthttp.Server
 	routes   []route
+	guard    protection
 	inFlight atomic.Int64
 	// consoleFiles are the web console's files, prepared once.
 	consoleFiles map[string]*consoleFile
@@ -108,6 +119,7 @@ func New(opt Options) *Server {
 	}
 	s.routes = s.table()
 	s.consoleFiles = loadConsole()
+	s.guard = newProtection(opt)
 	s.http = &fasthttp.Server{
 		Handler:               s.serve,
 		ErrorHandler:          s.connError,
