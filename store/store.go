@@ -236,6 +236,10 @@ type Batch struct {
 	Bundles       []BundleSources // bundles kept
 	DeleteBundles []string        // bundle hashes dropped
 	Purge         []string        // instances removed with their history
+	// Wake makes instances runnable on whichever sidecar takes their work
+	// (see Coordinator), in the same write. A store that no other sidecar
+	// shares ignores it: its one engine wakes them itself.
+	Wake []string
 }
 
 // Reset empties the batch, keeping its capacity for reuse.
@@ -250,9 +254,11 @@ func (b *Batch) Reset() {
 	b.Bundles = b.Bundles[:0]
 	b.DeleteBundles = b.DeleteBundles[:0]
 	b.Purge = b.Purge[:0]
+	b.Wake = b.Wake[:0]
 }
 
-// Empty reports whether the batch writes nothing.
+// Empty reports whether the batch writes nothing. Wake does not count: a
+// store that is not shared writes nothing for it.
 func (b *Batch) Empty() bool {
 	return len(b.Instances)+len(b.Events)+len(b.SetTimers)+len(b.DelTimers)+len(b.AddPending)+
 		len(b.DelPending)+len(b.Bundles)+len(b.DeleteBundles)+len(b.Purge) == 0

@@ -27,6 +27,10 @@ const (
 	hdrBatchSeq    = "Nats-Batch-Sequence"
 	hdrBatchCommit = "Nats-Batch-Commit"
 	hdrTTL         = "Nats-TTL"
+	// A scheduled message (server 2.12 and later) and where it publishes.
+	hdrSchedule       = "Nats-Schedule"
+	hdrScheduleTarget = "Nats-Schedule-Target"
+	hdrExpectLastSubj = "Nats-Expected-Last-Subject-Sequence"
 
 	// Orbit's headers: a deletion marker, and a record's index fields,
 	// which scans read without loading the record.
@@ -49,6 +53,9 @@ type job struct {
 	purge []string // instances whose every entry goes once the batch is written
 	bytes int
 	done  chan error
+	// lease, when set, fences the job: msgs[0] renews it on condition
+	// that its token is still the newest, and the token is updated.
+	lease *store.Lease
 }
 
 // Commit writes the batch atomically: its messages go out as one atomic
@@ -60,16 +67,21 @@ func (s *Store) Commit(ctx context.Context, b *store.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if b.Empty() {
+	if b.Empty() && len(b.Wake) == 0 {
 		return nil
 	}
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	j, err := s.encode(b)
+	j, err := s.encode(b, nil)
 	if err != nil {
 		return err
 	}
+	return s.commitJob(ctx, j)
+}
+
+// commitJob writes an encoded batch, then its purges.
+func (s *Store) commitJob(ctx context.Context, j *job) error {
 	if len(j.msgs) > 0 {
 		if err := s.submit(ctx, j); err != nil {
 			return err
@@ -83,6 +95,23 @@ func (s *Store) Commit(ctx context.Context, b *store.Batch) error {
 		}
 	}
 	return nil
+}
+
+// CommitLeased commits b with a renewal of l in the same atomic batch, on
+// condition that l's token is still the lease's newest; otherwise it
+// writes nothing and returns store.ErrFenced.
+func (s *Store) CommitLeased(ctx context.Context, b *store.Batch, l *store.Lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	j, err := s.encode(b, l)
+	if err != nil {
+		return err
+	}
+	return s.commitJob(ctx, j)
 }
 
 // submit hands a job to the committers and waits for its batch.
@@ -137,15 +166,51 @@ func (s *Store) run() {
 // tried alone so that one bad batch cannot fail its neighbours.
 func (s *Store) write(group []*job) {
 	err := s.publish(group)
-	if err == nil || len(group) == 1 {
-		answer(group, err)
+	if err == nil {
+		answer(group, nil)
 		return
 	}
-	s.log.Warn("nats: group commit failed; retrying its batches one by one", "batches", len(group), "err", err)
+	if len(group) == 1 {
+		answer(group, s.settle(group[0], err))
+		return
+	}
+	if !wrongSequence(err) {
+		s.log.Warn("nats: group commit failed; retrying its batches one by one", "batches", len(group), "err", err)
+	}
 	for _, j := range group {
 		one := []*job{j}
-		answer(one, s.publish(one))
+		err := s.publish(one)
+		if err != nil {
+			err = s.settle(j, err)
+		}
+		answer(one, err)
 	}
+}
+
+// settle decides what a lone job's failed publish means. A fenced job
+// whose condition failed was taken over, unless the lease is still what
+// it carried: with replicas a condition can fail spuriously (reported as
+// a wrong sequence), and then the job is published again.
+func (s *Store) settle(j *job, err error) error {
+	for try := 0; j.lease != nil && wrongSequence(err) && try < 5; try++ {
+		cur, lerr := s.leaseNow(j.lease.Instance)
+		if lerr != nil {
+			return lerr
+		}
+		if cur.seq != j.lease.Token || cur.node != j.lease.Node {
+			return fmt.Errorf("%w (instance %s, now held by %q)", store.ErrFenced, j.lease.Instance, cur.node)
+		}
+		if err = s.publish([]*job{j}); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// wrongSequence reports a failed condition on a subject's last sequence.
+func wrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 func answer(group []*job, err error) {
@@ -169,15 +234,28 @@ func (s *Store) publish(group []*job) error {
 	// starts thousands of children) is written in parts, in order; its
 	// instance records come last (see encode), so a crash between parts
 	// leaves entries no record points to yet, which the re-run writes again.
+	var firsts []uint64 // stream sequence of each part's first message
 	for len(msgs) > 0 {
 		part := msgs[:min(len(msgs), maxGroup)]
 		msgs = msgs[len(part):]
-		if err := s.retry(context.Background(), "commit", func(ctx context.Context) error {
-			return s.publishAtomic(ctx, part)
+		var first uint64
+		if err := s.retry(context.Background(), "commit", func(ctx context.Context) (err error) {
+			first, err = s.publishAtomic(ctx, part)
+			return err
 		}); err != nil {
 			return err
 		}
+		firsts = append(firsts, first)
 		s.commits.Add(1)
+	}
+	// A batch's messages are stored with consecutive sequences, so each
+	// renewed lease's new token follows from its place in the batch.
+	at := 0
+	for _, j := range group {
+		if j.lease != nil {
+			j.lease.Token = firsts[at/maxGroup] + uint64(at%maxGroup)
+		}
+		at += len(j.msgs)
 	}
 	s.checkpoints.Add(uint64(len(group)))
 	return nil
@@ -192,8 +270,19 @@ type pubAck struct {
 
 // publishAtomic sends msgs as one atomic batch: every message but the
 // last is staged by the stream leader, and the last commits them all or
-// none. nats.go has no helper for it yet.
-func (s *Store) publishAtomic(ctx context.Context, msgs []*natsgo.Msg) error {
+// none. nats.go has no helper for it yet. It returns the stream sequence
+// of the first message.
+func (s *Store) publishAtomic(ctx context.Context, msgs []*natsgo.Msg) (uint64, error) {
+	if len(msgs) == 1 {
+		// One message needs no batch (and a lease renewal alone is the
+		// commonest write of a busy cluster).
+		m := msgs[0]
+		ack, err := s.js.PublishMsg(ctx, m)
+		if err != nil {
+			return 0, err
+		}
+		return ack.Sequence, nil
+	}
 	id := nuid.Next()
 	last := len(msgs) - 1
 	for i, m := range msgs {
@@ -202,7 +291,7 @@ func (s *Store) publishAtomic(ctx context.Context, msgs []*natsgo.Msg) error {
 		if i < last {
 			m.Header.Del(hdrBatchCommit)
 			if err := s.nc.PublishMsg(m); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
@@ -210,34 +299,39 @@ func (s *Store) publishAtomic(ctx context.Context, msgs []*natsgo.Msg) error {
 		resp, err := s.nc.RequestMsgWithContext(ctx, m)
 		m.Header.Del(hdrBatchCommit)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		var ack pubAck
 		if err := json.Unmarshal(resp.Data, &ack); err != nil {
-			return fmt.Errorf("unreadable answer to a batch commit %q: %w", resp.Data, err)
+			return 0, fmt.Errorf("unreadable answer to a batch commit %q: %w", resp.Data, err)
 		}
 		if ack.Error != nil {
-			return ack.Error
+			return 0, ack.Error
 		}
 		if ack.Count != len(msgs) {
-			return fmt.Errorf("batch commit stored %d of %d messages", ack.Count, len(msgs))
+			return 0, fmt.Errorf("batch commit stored %d of %d messages", ack.Count, len(msgs))
 		}
+		return ack.Seq - uint64(ack.Count) + 1, nil
 	}
-	return nil
+	return 0, nil
 }
 
 // encode turns a batch into messages, in the order the parts of a Batch
 // apply (so the last write of a subject wins as it does in bolt), except
 // that instance records go last: a batch written in parts never has a
 // record point at entries not yet written.
-func (s *Store) encode(b *store.Batch) (*job, error) {
-	j := &job{}
+func (s *Store) encode(b *store.Batch, l *store.Lease) (*job, error) {
+	j := &job{lease: l}
 	add := func(subject string, h natsgo.Header, data []byte) {
 		if h == nil {
 			h = natsgo.Header{}
 		}
 		j.msgs = append(j.msgs, &natsgo.Msg{Subject: subject, Header: h, Data: data})
 		j.bytes += len(subject) + len(data) + 64
+	}
+	if l != nil {
+		subject, h, data := s.leaseMsg(l.Instance, l.Node, l.Token)
+		add(subject, h, data)
 	}
 	for i := range b.Events {
 		ev := &b.Events[i]
@@ -247,11 +341,21 @@ func (s *Store) encode(b *store.Batch) (*job, error) {
 		}
 		add(s.subj.event(ev.Instance, ev.Seq), nil, data)
 	}
+	// A timer is an entry (for Timers) and a scheduled message that
+	// publishes the timer's work when it falls due, to whichever sidecar
+	// takes it; a deletion replaces both, which cancels the schedule.
 	for _, t := range b.SetTimers {
-		add(s.subj.timer(t.Instance, nanos(t.At), t.Kind), nil, nil)
+		at := nanos(t.At)
+		add(s.subj.timer(t.Instance, at, t.Kind), nil, nil)
+		h := natsgo.Header{}
+		h.Set(hdrSchedule, "@at "+fromNanos(max(at, 1)).Format(time.RFC3339Nano))
+		h.Set(hdrScheduleTarget, s.subj.fired(t.Instance, at, t.Kind))
+		add(s.subj.schedule(t.Instance, at, t.Kind), h, nil)
 	}
 	for _, t := range b.DelTimers {
-		add(s.subj.timer(t.Instance, nanos(t.At), t.Kind), marker(), nil)
+		at := nanos(t.At)
+		add(s.subj.timer(t.Instance, at, t.Kind), marker(), nil)
+		add(s.subj.schedule(t.Instance, at, t.Kind), marker(), nil)
 	}
 	for _, p := range b.AddPending {
 		seq := p.Seq
@@ -279,6 +383,9 @@ func (s *Store) encode(b *store.Batch) (*job, error) {
 			return nil, fmt.Errorf("encode instance %q: %w", in.ID, err)
 		}
 		add(s.subj.record(in.ID), recordHeader(in), data)
+	}
+	for _, id := range b.Wake {
+		add(s.subj.wake(id), nil, nil)
 	}
 	j.purge = b.Purge
 	if len(j.purge) > 0 {

@@ -2,6 +2,8 @@ package nats_test
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"crypto/sha256"
 	"encoding/hex"
@@ -83,4 +85,30 @@ func TestDamagedRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// clusterOpener opens n sidecars' stores on one stream of c.
+func clusterOpener(c devnats.Servers, replicas int) storetest.ClusterOpener {
+	return func(t *testing.T, path string, n int, ttl time.Duration) []storetest.Node {
+		var nodes []storetest.Node
+		for i := range n {
+			s, err := natsstore.Open(context.Background(), natsstore.Options{
+				URL: c.URL(), Stream: streamFor(path), Replicas: replicas,
+				Node: fmt.Sprintf("sidecar-%d", i), LeaseTTL: ttl,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, s)
+		}
+		return nodes
+	}
+}
+
+func TestOwnershipOneNode(t *testing.T) {
+	storetest.RunCluster(t, clusterOpener(devnatstest.Start(t, 1), 1))
+}
+
+func TestOwnershipThreeNodes(t *testing.T) {
+	storetest.RunCluster(t, clusterOpener(devnatstest.Start(t, 3), 3))
 }

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +42,14 @@ type Options struct {
 	// RetryFor bounds the retries of one write or read; 0 means 30 seconds.
 	RetryFor time.Duration
 	// Name is how this process introduces itself to the servers.
-	Name   string
-	Logger *slog.Logger
+	Name string
+	// Node names this sidecar in leases; "" picks a unique name.
+	Node string
+	// LeaseTTL is how long a lease lasts without renewal, and how long
+	// work stays with a sidecar that does not settle it; 0 means
+	// DefaultLeaseTTL. It is rounded down to whole seconds (at least one).
+	LeaseTTL time.Duration
+	Logger   *slog.Logger
 }
 
 // Store is a store.Store on a JetStream stream. It is safe for concurrent use.
@@ -61,6 +68,10 @@ type Store struct {
 
 	mu     sync.RWMutex // closed, and Commit's use of queue
 	closed bool
+
+	node     string
+	leaseTTL time.Duration
+	work     worker
 
 	commits, checkpoints atomic.Uint64
 	pendingSeq           seqClock
@@ -124,6 +135,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{opts: opts, log: log, nc: nc, js: js, subj: subjects{root: opts.Stream},
 		queue: make(chan *job, 4*maxGroup)}
 	s.barrier = s.subj.barrier(nuid.Next())
+	s.node = cmp.Or(opts.Node, nuid.Next())
+	s.leaseTTL = max(cmp.Or(opts.LeaseTTL, DefaultLeaseTTL).Truncate(time.Second), time.Second)
 	if err := s.ensureStream(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -160,7 +173,8 @@ func (s *Store) ensureStream(ctx context.Context) error {
 		// behind a write the caller has just seen acknowledged.
 		AllowDirect:        false,
 		AllowAtomicPublish: true,
-		AllowMsgTTL:        true, // deletion markers expire
+		AllowMsgTTL:        true, // deletion markers and leases expire
+		AllowMsgSchedules:  true, // durable timers
 		Duplicates:         2 * time.Minute,
 	}
 	var err error
@@ -191,6 +205,9 @@ func (s *Store) Close() error {
 	close(s.queue)
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.work.it != nil {
+		s.work.it.Stop()
+	}
 	return s.nc.Drain()
 }
 

@@ -89,6 +89,17 @@ func (s subjects) history(id string) string { return s.instance(id) + ".h.*" }
 func (s subjects) timer(id string, at uint64, kind string) string {
 	return s.instance(id) + ".t." + pad(at) + "." + escape(kind)
 }
+
+// schedule is the scheduled message that publishes fired(...) when the
+// timer of the same key falls due.
+func (s subjects) schedule(id string, at uint64, kind string) string {
+	return s.instance(id) + ".s." + pad(at) + "." + escape(kind)
+}
+func (s subjects) fired(id string, at uint64, kind string) string {
+	return s.instance(id) + ".f." + pad(at) + "." + escape(kind)
+}
+func (s subjects) wake(id string) string  { return s.instance(id) + ".q" }
+func (s subjects) lease(id string) string { return s.instance(id) + ".l" }
 func (s subjects) pending(id, name string, seq uint64) string {
 	return s.instance(id) + ".p." + escape(name) + "." + pad(seq)
 }
@@ -106,6 +117,10 @@ func (s subjects) allRecords() string { return s.root + ".x.*.r" }
 func (s subjects) allTimers() string  { return s.root + ".x.*.t.*.*" }
 func (s subjects) allBundles() string { return s.root + ".b.*" }
 func (s subjects) everything() string { return s.root + ".>" }
+
+// Work is a wake-up or a fired timer of any instance.
+func (s subjects) allWakes() string { return s.root + ".x.*.q" }
+func (s subjects) allFired() string { return s.root + ".x.*.f.*.*" }
 
 // barrier is a scanning process's own subject (see Store.consume).
 func (s subjects) barrier(process string) string { return s.root + ".scan." + process }
@@ -127,10 +142,10 @@ func pad(n uint64) string {
 func tokens(subject string) []string { return strings.Split(subject, ".") }
 
 // parseTimer reads a timer's instance, time and kind from its subject
-// root.x.<id>.t.<at>.<kind>.
+// root.x.<id>.t.<at>.<kind> (or .f. for a fired one).
 func parseTimer(subject string) (id string, at uint64, kind string, err error) {
 	t := tokens(subject)
-	if len(t) != 6 || t[1] != "x" || t[3] != "t" {
+	if len(t) != 6 || t[1] != "x" || t[3] != "t" && t[3] != "f" {
 		return "", 0, "", fmt.Errorf("not a timer subject: %q", subject)
 	}
 	if id, err = unescape(t[2]); err != nil {
@@ -144,10 +159,13 @@ func parseTimer(subject string) (id string, at uint64, kind string, err error) {
 }
 
 // parseRecord reads the instance id from a record's subject root.x.<id>.r.
-func parseRecord(subject string) (string, error) {
+func parseRecord(subject string) (string, error) { return parseOwn(subject, "r") }
+
+// parseOwn reads the instance id from a subject root.x.<id>.<what>.
+func parseOwn(subject, what string) (string, error) {
 	t := tokens(subject)
-	if len(t) != 4 || t[1] != "x" || t[3] != "r" {
-		return "", fmt.Errorf("not a record subject: %q", subject)
+	if len(t) != 4 || t[1] != "x" || t[3] != what {
+		return "", fmt.Errorf("not a %s subject: %q", what, subject)
 	}
 	return unescape(t[2])
 }
