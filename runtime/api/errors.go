@@ -16,6 +16,7 @@ const (
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
 	CodeUnknownWorkflow  = "unknown_workflow"
+	CodeUnknownState     = "unknown_state"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeConflict         = "conflict"
 	CodeEnded            = "ended"
@@ -80,6 +81,8 @@ func engineAnswer(err error) errorAnswer {
 		return errorAnswer{status: fasthttp.StatusNotFound, code: CodeNotFound, message: "instance not found"}
 	case errors.Is(err, engine.ErrUnknownWorkflow):
 		return errorAnswer{status: fasthttp.StatusNotFound, code: CodeUnknownWorkflow, message: msg}
+	case errors.Is(err, engine.ErrUnknownState):
+		return errorAnswer{status: fasthttp.StatusNotFound, code: CodeUnknownState, message: msg}
 	case errors.Is(err, engine.ErrConflict), errors.Is(err, engine.ErrNotEnded), errors.Is(err, engine.ErrNotPaused),
 		errors.Is(err, engine.ErrCannotMigrate):
 		return errorAnswer{status: fasthttp.StatusConflict, code: CodeConflict, message: msg}

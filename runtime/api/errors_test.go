@@ -21,6 +21,7 @@ import (
 func TestEverySentinelErrorHasAStatus(t *testing.T) {
 	sentinels := map[string]error{
 		"ErrUnknownWorkflow": engine.ErrUnknownWorkflow,
+		"ErrUnknownState":    engine.ErrUnknownState,
 		"ErrConflict":        engine.ErrConflict,
 		"ErrEnded":           engine.ErrEnded,
 		"ErrNotEnded":        engine.ErrNotEnded,

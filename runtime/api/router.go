@@ -35,6 +35,7 @@ func (s *Server) table() []route {
 		r("GET", "/v1/workflows/{}/graph", s.graph),
 		r("POST", "/v1/workflows/{}/instances", s.start),
 		r("POST", "/v1/workflows/{}/migrate", s.migrateWorkflow),
+		r("POST", "/v1/workflows/{}/states/{}/test", s.testState),
 		r("GET", "/v1/instances", s.list),
 		r("GET", "/v1/counts", s.count),
 		r("GET", "/v1/instances/{}", s.get),

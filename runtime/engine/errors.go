@@ -37,10 +37,15 @@ var (
 	ErrBadID = errors.New("bad instance id")
 
 	// ErrBadInput is returned by Start when the input is not JSON Orbit can
-	// carry or the workflow's concurrency key does not resolve on it, and by
+	// carry or the workflow's concurrency key does not resolve on it, by
 	// Send when the payload is not such JSON or the event name is empty or
-	// holds a zero byte.
+	// holds a zero byte, and by TestState when the test is not one the
+	// state can run (its JSON, its mock, a name found in several machines).
 	ErrBadInput = errors.New("bad input")
+
+	// ErrUnknownState is returned by TestState when the workflow has no
+	// state of the name.
+	ErrUnknownState = errors.New("unknown state")
 
 	// ErrTooManyEvents is returned by Send when the instance already keeps
 	// Config.MaxPendingEvents events it does not await yet, or the event

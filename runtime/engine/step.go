@@ -121,7 +121,7 @@ func eval(e flow.Expr, data any, c *flow.Context) (any, error) {
 // task calls the state's routine with the attempt's deadline.
 func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 	ev := store.Event{Type: store.EventTaskScheduled, State: st.Name, Attempt: c.Attempt}
-	if st.Input == nil {
+	if flow.IsIdentity(st.Input) {
 		ev.Input = d.dataEnc
 	} else {
 		// The input goes into the history: it is held to the payload
@@ -140,10 +140,7 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 		d.raise(st, fe)
 		return true
 	}
-	bound, byHeartbeat := timeout, false
-	if heartbeat > 0 && (bound == 0 || heartbeat < bound) {
-		bound, byHeartbeat = heartbeat, true
-	}
+	bound, byHeartbeat := attemptBound(timeout, heartbeat)
 	ctx, cancel := d.stepContext(bound)
 	res, err := st.Routine.Call(ctx, in, c)
 	ctxErr := ctx.Err()
@@ -158,12 +155,8 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 		var fe *flow.Error
 		switch {
 		case errors.As(err, &fe):
-		case timedOut && d.wf.Dialect != nil:
-			fe = d.wf.Dialect.TimedOut(st, byHeartbeat)
-		case timedOut && byHeartbeat:
-			fe = flow.Errorf(flow.ErrHeartbeat, "state %s: the routine gave no sign of life within the heartbeat of %s", st.Name, heartbeat)
 		case timedOut:
-			fe = flow.Errorf(flow.ErrTimeout, "state %s timed out after %s", st.Name, timeout)
+			fe = timeoutError(st, d.wf.Dialect, byHeartbeat, timeout, heartbeat)
 		case stopping && ctxErr != nil:
 			// Shut down mid-call: forget the attempt; it runs again on restart.
 			d.batch.Reset()
@@ -195,6 +188,27 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 	d.event(store.Event{Type: store.EventTaskSucceeded, State: st.Name, Output: out, Attempt: c.Attempt})
 	d.complete(st, res)
 	return true
+}
+
+// attemptBound is what bounds an attempt: the timeout, or the heartbeat
+// when it is shorter (a routine sends no heartbeats).
+func attemptBound(timeout, heartbeat time.Duration) (bound time.Duration, byHeartbeat bool) {
+	if heartbeat > 0 && (timeout == 0 || heartbeat < timeout) {
+		return heartbeat, true
+	}
+	return timeout, false
+}
+
+// timeoutError is the error of a task whose attempt ran out of its
+// timeout, or of its heartbeat, named as the workflow's dialect says.
+func timeoutError(st *flow.State, dialect flow.Dialect, byHeartbeat bool, timeout, heartbeat time.Duration) *flow.Error {
+	switch {
+	case dialect != nil:
+		return dialect.TimedOut(st, byHeartbeat)
+	case byHeartbeat:
+		return flow.Errorf(flow.ErrHeartbeat, "state %s: the routine gave no sign of life within the heartbeat of %s", st.Name, heartbeat)
+	}
+	return flow.Errorf(flow.ErrTimeout, "state %s timed out after %s", st.Name, timeout)
 }
 
 // decodeResult reads a routine's result given as JSON text
@@ -252,27 +266,30 @@ func (d *driver) stepContext(timeout time.Duration) (context.Context, context.Ca
 	if deadline.IsZero() {
 		ctx, cancel = context.WithCancel(context.Background())
 	} else {
-		// The routine's deadline is wall time, so that a fake clock cannot
-		// keep a real HTTP call from being stopped; it follows the
-		// engine's clock too, so that a routine waiting on that clock is
-		// stopped when it says so.
-		wait := deadline.Sub(d.e.clock.Now())
-		ctx, cancel = context.WithTimeout(context.Background(), wait)
-		if _, real := d.e.clock.(clock.Real); !real {
-			cctx, cancelCause := context.WithCancelCause(ctx)
-			t := d.e.clock.AfterFunc(wait, func() { cancelCause(context.DeadlineExceeded) })
-			cancelReal := cancel
-			ctx, cancel = cctx, func() {
-				t.Stop()
-				cancelCause(context.Canceled)
-				cancelReal()
-			}
-		}
+		ctx, cancel = d.e.boundContext(context.Background(), deadline.Sub(d.e.clock.Now()))
 	}
 	d.e.mu.Lock()
 	d.cancelStep = cancel
 	d.e.mu.Unlock()
 	return ctx, cancel
+}
+
+// boundContext ends after wait. The deadline is wall time, so that a
+// fake clock cannot keep a real HTTP call from being stopped; it follows
+// the engine's clock too, so that a routine waiting on that clock is
+// stopped when it says so. A deadline that passed is in context.Cause.
+func (e *Engine) boundContext(parent context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(parent, wait)
+	if _, real := e.clock.(clock.Real); real {
+		return ctx, cancel
+	}
+	cctx, cancelCause := context.WithCancelCause(ctx)
+	t := e.clock.AfterFunc(wait, func() { cancelCause(context.DeadlineExceeded) })
+	return cctx, func() {
+		t.Stop()
+		cancelCause(context.Canceled)
+		cancel()
+	}
 }
 
 func (d *driver) cancelPending() bool {
@@ -287,45 +304,41 @@ func (d *driver) cancelPending() bool {
 }
 
 func (d *driver) choose(st *flow.State, in any, c *flow.Context) {
-	next, finish := "", st.Finish
+	next, finish, fe := chooseRule(st, in, c)
+	if fe != nil {
+		d.raise(st, fe)
+		return
+	}
+	d.finish(st, finish, next, d.data, in, c)
+}
+
+// chooseRule picks a choice's next state: the first rule that holds, else
+// the default; finish is what shapes the state's output.
+func chooseRule(st *flow.State, in any, c *flow.Context) (next string, finish flow.Finisher, fe *flow.Error) {
+	finish = st.Finish
 	for i := range st.Rules {
 		r := &st.Rules[i]
 		ok, err := r.When.Test(in, c)
 		if err != nil {
-			d.raise(st, flow.AsError(err, flow.ErrRuntime))
-			return
+			return "", nil, flow.AsError(err, flow.ErrRuntime)
 		}
 		if ok {
-			next = r.Next
 			if r.Finish != nil {
 				finish = r.Finish
 			}
-			break
+			return r.Next, finish, nil
 		}
 	}
-	if next == "" {
-		next = st.Default
+	if st.Default == "" {
+		return "", nil, flow.Errorf(flow.ErrNoChoiceMatched, "no rule of choice %s matched and it has no default", st.Name)
 	}
-	if next == "" {
-		d.raise(st, flow.Errorf(flow.ErrNoChoiceMatched, "no rule of choice %s matched and it has no default", st.Name))
-		return
-	}
-	if finish != nil {
-		d.finish(st, finish, next, d.data, in, c)
-		return
-	}
-	out, err := eval(st.Output, in, c)
-	if err != nil {
-		d.raise(st, flow.AsError(err, flow.ErrRuntime))
-		return
-	}
-	d.exit(st, next, out)
+	return st.Default, finish, nil
 }
 
-// finish leaves st for next with what f makes of the state's input and
-// result.
+// finish leaves st for next with what the state makes of its input and
+// result (see outputOf).
 func (d *driver) finish(st *flow.State, f flow.Finisher, next string, input, result any, c *flow.Context) {
-	out, vars, err := f.Finish(input, result, c)
+	out, vars, err := outputOf(st, f, input, result, c)
 	if err != nil {
 		d.raise(st, flow.AsError(err, flow.ErrRuntime))
 		return
@@ -337,24 +350,56 @@ func (d *driver) finish(st *flow.State, f flow.Finisher, next string, input, res
 	d.exit(st, next, out)
 }
 
+// outputOf is what state st leaves behind, given the data it was entered
+// with and its result: f's output and variables when f is set, else the
+// result placed by Result (or discarded) and shaped by Output. A choice's
+// result is its input.
+func outputOf(st *flow.State, f flow.Finisher, data, result any, c *flow.Context) (any, map[string]any, error) {
+	if f != nil {
+		return f.Finish(data, result, c)
+	}
+	merged := result
+	switch {
+	case st.DiscardResult:
+		merged = data
+	case st.Result != nil && !st.Result.IsRoot():
+		var err error
+		if merged, err = st.Result.Set(data, result); err != nil {
+			return nil, nil, err
+		}
+	}
+	if st.DiscardResult || st.Result != nil {
+		c.Report(flow.StepAfterResultPath, merged)
+	}
+	out, err := eval(st.Output, merged, c)
+	return out, nil, err
+}
+
 func (d *driver) wait(st *flow.State, in any, c *flow.Context) {
-	until := c.Now.Add(st.WaitFor)
-	if st.Until != nil {
-		v, err := st.Until.Eval(in, c)
-		if err != nil {
-			d.raise(st, flow.AsError(err, flow.ErrRuntime))
-			return
-		}
-		s, _ := v.(string)
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			d.raise(st, flow.Errorf(flow.ErrRuntime, "wait %s: until %v is not an RFC 3339 time", st.Name, v))
-			return
-		}
-		until = t
+	until, fe := waitEnd(st, in, c)
+	if fe != nil {
+		d.raise(st, fe)
+		return
 	}
 	d.event(store.Event{Type: store.EventTimerStarted, State: st.Name, DelayMS: until.Sub(c.Now).Milliseconds()})
 	d.park(&store.WaitingFor{Kind: store.WaitTimer, Until: timePtr(until)})
+}
+
+// waitEnd is when a wait state entered now with input in ends.
+func waitEnd(st *flow.State, in any, c *flow.Context) (time.Time, *flow.Error) {
+	if st.Until == nil {
+		return c.Now.Add(st.WaitFor), nil
+	}
+	v, err := st.Until.Eval(in, c)
+	if err != nil {
+		return time.Time{}, flow.AsError(err, flow.ErrRuntime)
+	}
+	s, _ := v.(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, flow.Errorf(flow.ErrRuntime, "wait %s: until %v is not an RFC 3339 time", st.Name, v)
+	}
+	return t, nil
 }
 
 func (d *driver) await(st *flow.State, in any) {
@@ -448,27 +493,7 @@ func (d *driver) recheck() bool {
 
 // complete places a state's result into the data and leaves the state.
 func (d *driver) complete(st *flow.State, res any) {
-	if st.Finish != nil {
-		d.finish(st, st.Finish, st.Next, d.data, res, d.context())
-		return
-	}
-	data := res
-	switch {
-	case st.DiscardResult:
-		data = d.data
-	case st.Result != nil && !st.Result.IsRoot():
-		var err error
-		if data, err = st.Result.Set(d.data, res); err != nil {
-			d.raise(st, flow.AsError(err, flow.ErrRuntime))
-			return
-		}
-	}
-	out, err := eval(st.Output, data, d.context())
-	if err != nil {
-		d.raise(st, flow.AsError(err, flow.ErrRuntime))
-		return
-	}
-	d.exit(st, st.Next, out)
+	d.finish(st, st.Finish, st.Next, d.data, res, d.context())
 }
 
 // exit leaves st with output out for next (empty: the machine ends).
@@ -538,12 +563,20 @@ func (d *driver) encodeAs(what string, v any) (json.RawMessage, *flow.Error) {
 // (what) of size bytes over the payload limit, named as the workflow's
 // dialect names it.
 func (d *driver) tooLarge(what string, size int) *flow.Error {
-	if dl := d.wf.Dialect; dl != nil {
-		if st := d.machine.States[d.inst.State]; st != nil {
-			return dl.PayloadTooLarge(st, what, size, d.e.maxPayload)
-		}
+	st := d.machine.States[d.inst.State]
+	if st == nil {
+		st = &flow.State{Name: d.inst.State}
 	}
-	return flow.Errorf(flow.ErrPayloadTooLarge, "state %s: %s of %d bytes exceeds the limit of %d", d.inst.State, what, size, d.e.maxPayload)
+	return tooLarge(d.wf.Dialect, st, what, size, d.e.maxPayload)
+}
+
+// tooLarge is the error of state st's data, input or variables (what) of
+// size bytes over limit, named as dialect names it.
+func tooLarge(dialect flow.Dialect, st *flow.State, what string, size, limit int) *flow.Error {
+	if dialect != nil {
+		return dialect.PayloadTooLarge(st, what, size, limit)
+	}
+	return flow.Errorf(flow.ErrPayloadTooLarge, "state %s: %s of %d bytes exceeds the limit of %d", st.Name, what, size, limit)
 }
 
 // raise handles an error of state st: retry, catch, or fail the machine.
@@ -575,33 +608,36 @@ func (d *driver) raise(st *flow.State, fe *flow.Error) {
 		}
 		d.clearFanOut()
 		d.event(store.Event{Type: store.EventErrorCaught, State: st.Name, Error: fe.Name, Cause: fe.Cause})
-		var data any = map[string]any{"error": fe.Name, "cause": fe.Cause}
-		if c.Finish != nil {
-			// A catcher's own failure is not caught again: the
-			// machine fails with it.
-			out, vars, err := c.Finish.Finish(d.data, data, d.context())
-			fe := flow.AsError(err, flow.ErrRuntime)
-			if fe == nil {
-				fe = d.assign(vars)
-			}
-			if fe != nil {
-				d.fail(fe)
-				return
-			}
-			d.exitCaught(st, c.Next, out)
+		// A catcher's own failure is not caught again: the machine fails
+		// with it.
+		out, vars, err := caughtOutput(c, d.data, fe, d.context())
+		fe := flow.AsError(err, flow.ErrRuntime)
+		if fe == nil {
+			fe = d.assign(vars)
+		}
+		if fe != nil {
+			d.fail(fe)
 			return
 		}
-		if c.Result != nil && !c.Result.IsRoot() {
-			var err error
-			if data, err = c.Result.Set(d.data, data); err != nil {
-				d.fail(flow.AsError(err, flow.ErrRuntime))
-				return
-			}
-		}
-		d.exitCaught(st, c.Next, data)
+		d.exitCaught(st, c.Next, out)
 		return
 	}
 	d.fail(fe)
+}
+
+// caughtOutput is what catcher c passes on for error fe of a state
+// entered with data: {"error", "cause"} placed by its Result, or what its
+// Finish makes of them, with the variables it assigns.
+func caughtOutput(c *flow.Catcher, data any, fe *flow.Error, ctx *flow.Context) (any, map[string]any, error) {
+	var caught any = map[string]any{"error": fe.Name, "cause": fe.Cause}
+	if c.Finish != nil {
+		return c.Finish.Finish(data, caught, ctx)
+	}
+	if c.Result != nil && !c.Result.IsRoot() {
+		out, err := c.Result.Set(data, caught)
+		return out, nil, err
+	}
+	return caught, nil, nil
 }
 
 func matchRetrier(rs []flow.Retrier, name string) *flow.Retrier {

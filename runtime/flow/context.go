@@ -33,17 +33,35 @@ type Context struct {
 	// in runs.
 	ContextObject map[string]any
 	// Inspect, when set, is told the intermediate values of a state's data
-	// flow by name (a test of one state reports them); nil in runs, where
-	// hooks skip the reporting.
-	Inspect func(step string, value any)
+	// flow (a test of one state reports them); nil in runs, where hooks
+	// skip the reporting.
+	Inspect func(step Step, value any)
 }
 
 // Report tells c's Inspect a value of the data flow, if it listens.
-func (c *Context) Report(step string, value any) {
+func (c *Context) Report(step Step, value any) {
 	if c != nil && c.Inspect != nil {
 		c.Inspect(step, value)
 	}
 }
+
+// Step names a value of a state's data flow that a test of one state
+// reports: AWS's TestState inspection data, in snake case.
+type Step string
+
+// The steps, in the order a state meets them.
+const (
+	StepInput               Step = "input"                 // the data the state was entered with
+	StepAfterInputPath      Step = "after_input_path"      // InputPath applied (a Lua state's input)
+	StepAfterParameters     Step = "after_parameters"      // Parameters applied: the task's effective input
+	StepAfterArguments      Step = "after_arguments"       // JSONata Arguments applied
+	StepAfterItemsPath      Step = "after_items_path"      // a map's items
+	StepAfterItemSelector   Step = "after_item_selector"   // a map's item inputs
+	StepResult              Step = "result"                // the raw result
+	StepAfterResultSelector Step = "after_result_selector" // ResultSelector applied
+	StepAfterResultPath     Step = "after_result_path"     // the result placed into the input (a Lua state's result)
+	StepVariables           Step = "variables"             // the variables in force after the state assigned some
+)
 
 // Execution is the top-level instance a state runs for: the instance
 // itself, or the one whose parallel branch or map item it runs in.

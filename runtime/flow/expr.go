@@ -10,6 +10,25 @@ type Expr interface {
 	Eval(data any, c *Context) (any, error)
 }
 
+// Passthrough is an Expr that may yield its data unchanged, doing no more
+// than reporting it to a test (Context.Report). The engine then treats it
+// as no Expr at all, sparing the step a copy of the data.
+type Passthrough interface {
+	Expr
+	// Passes reports whether the Expr yields its data unchanged.
+	Passes() bool
+}
+
+// IsIdentity reports whether e yields its data unchanged: no Expr, or a
+// Passthrough that passes.
+func IsIdentity(e Expr) bool {
+	if e == nil {
+		return true
+	}
+	p, ok := e.(Passthrough)
+	return ok && p.Passes()
+}
+
 // Cond decides a choice rule.
 type Cond interface {
 	Test(data any, c *Context) (bool, error)
