@@ -50,6 +50,7 @@ type conformanceCase struct {
 	API             string                     `json:"api"`
 	InputGenerator  map[string]inputGenerator  `json:"input_generator"`
 	Lambdas         map[string]any             `json:"lambdas"`
+	TestState       *testStateArgs             `json:"test_state"`
 	LambdaFunctions map[string]lambdaBehaviour `json:"lambda_functions"`
 	// StateMachineType is EXPRESS for executions recorded with
 	// StartSyncExecution, which run as Orbit's express mode.
@@ -78,6 +79,10 @@ type lambdaBehaviour struct {
 type outcome struct {
 	status, errName, cause string
 	output                 any
+	// A test of one state says also where it goes next and what its data
+	// flow went through (AWS's field names).
+	nextState  string
+	inspection any
 }
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -225,10 +230,11 @@ func runCase(t *testing.T, file string) string {
 	if err := json.Unmarshal(body, &c); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	if c.API == "TestState" {
-		return "the TestState API (running one state with mocks) is not an Orbit entry point"
-	}
 	c.generateInputs(t, file)
+	run := runExecution
+	if c.API == "TestState" {
+		run = runStateTest
+	}
 	got, err := run(&c)
 	if err != nil {
 		return err.Error()
@@ -263,9 +269,9 @@ func strftime(f string, t time.Time) string {
 	return t.Format(r.Replace(f))
 }
 
-// run loads the definition with the case's Lambda functions as routines
-// and runs it to its end on an engine with a fake clock.
-func run(c *conformanceCase) (*outcome, error) {
+// runExecution loads the definition with the case's Lambda functions as
+// routines and runs it to its end on an engine with a fake clock.
+func runExecution(c *conformanceCase) (*outcome, error) {
 	clk := clock.NewFake(epoch)
 	b, err := scripting.LoadSources([]flow.Source{{Path: "case.asl.json", Body: c.Definition}},
 		scripting.Options{Plugins: lambdaFunctions{fns: c.LambdaFunctions, clock: clk}})
@@ -377,6 +383,8 @@ func (b lambdaBehaviour) call(ctx context.Context, input any, c *flow.Context) (
 		return pythonJSON(strings.ReplaceAll(b.Template, "{event}", pythonRepr(input))), nil
 	case "large_output":
 		return pythonJSON(strings.Repeat("a", b.Bytes)), nil
+	case "absent":
+		return nil, &flow.Error{Name: "Lambda.ResourceNotFoundException", Cause: "Function not found: " + c.State}
 	case "sleep":
 		woke := make(chan struct{})
 		b.clock.AfterFunc(time.Duration(b.Seconds*float64(time.Second)), func() { close(woke) })
@@ -491,7 +499,7 @@ func compare(c *conformanceCase, got *outcome) string {
 	if got.status != status {
 		return fmt.Sprintf("status %s (%s: %.300s), want %s", got.status, got.errName, got.cause, status)
 	}
-	if out, ok := exp["output"]; ok && out != nil && status == "SUCCEEDED" {
+	if out, ok := exp["output"]; ok && out != nil && (status == "SUCCEEDED" || status == "CAUGHT_ERROR" || status == "RETRIABLE") {
 		e := ignore(out, "output", c.IgnorePaths)
 		a := ignore(got.output, "output", c.IgnorePaths)
 		if !jsonEqual(e, a) {
@@ -526,6 +534,20 @@ func compare(c *conformanceCase, got *outcome) string {
 			want, _ := exp["cause"].(string)
 			if want != got.cause {
 				return fmt.Sprintf("cause %q, want %q", got.cause, want)
+			}
+		}
+	}
+	if c.API == "TestState" {
+		if want, _ := exp["nextState"].(string); want != got.nextState {
+			return fmt.Sprintf("next state %q, want %q", got.nextState, want)
+		}
+		if want, ok := exp["inspectionData"]; ok && want != nil {
+			e := ignore(want, "inspectionData", c.IgnorePaths)
+			a := ignore(got.inspection, "inspectionData", c.IgnorePaths)
+			if !jsonEqual(e, a) {
+				eb, _ := json.Marshal(e)
+				ab, _ := json.Marshal(a)
+				return fmt.Sprintf("inspection data %.600s, want %.600s", ab, eb)
 			}
 		}
 	}

@@ -11,31 +11,41 @@ import (
 // JSONata mode: Arguments make the input; Output (default: the result)
 // and Assign see `$states.input`, `$states.result` and the context.
 
-// jpInput is InputPath and Parameters.
+// jpInput is InputPath and Parameters. Every JSONPath state has one, so
+// that a test of the state reports what they made of its input.
 type jpInput struct {
-	st        *stateInfo
-	inputPath *path // nil: $
-	nullInput bool  // InputPath: null, the input is {}
-	params    template
+	st         *stateInfo
+	inputPath  *path // nil: $
+	nullInput  bool  // InputPath: null, the input is {}
+	params     template
+	withParams bool // the state takes Parameters (Pass, Task, Parallel)
 }
 
+// Passes reports whether the state has neither InputPath nor Parameters.
+func (x *jpInput) Passes() bool { return x.inputPath == nil && !x.nullInput && x.params == nil }
+
 func (x *jpInput) Eval(data any, c *flow.Context) (any, error) {
-	e := &env{input: data, c: c, st: x.st}
 	v := data
 	switch {
 	case x.nullInput:
 		v = map[string]any{}
 	case x.inputPath != nil:
 		var err error
-		if v, err = e.required(x.inputPath); err != nil {
+		if v, err = (&env{input: data, c: c, st: x.st}).required(x.inputPath); err != nil {
 			return nil, err
 		}
 	}
-	if x.params == nil {
-		return v, nil
+	c.Report(flow.StepAfterInputPath, v)
+	if x.params != nil {
+		var err error
+		if v, err = x.params.eval(&env{input: v, c: c, st: x.st}); err != nil {
+			return nil, err
+		}
 	}
-	e = &env{input: v, c: c, st: x.st}
-	return x.params.eval(e)
+	if x.withParams {
+		c.Report(flow.StepAfterParameters, v)
+	}
+	return v, nil
 }
 
 // jpFinish is ResultSelector, ResultPath, OutputPath and Assign.
@@ -47,6 +57,7 @@ type jpFinish struct {
 	outputPath *path // nil: $
 	nullOutput bool  // OutputPath: null, the output is {}
 	assign     template
+	withResult bool // the state has a result to select and place (not a Choice)
 }
 
 func (f *jpFinish) Finish(input, result any, c *flow.Context) (any, map[string]any, error) {
@@ -69,6 +80,10 @@ func (f *jpFinish) Finish(input, result any, c *flow.Context) (any, map[string]a
 		if merged, err = f.resultPath.set(input, result); err != nil {
 			return nil, nil, runtimeError(c, "%v", err)
 		}
+	}
+	if f.withResult {
+		c.Report(flow.StepAfterResultSelector, result)
+		c.Report(flow.StepAfterResultPath, merged)
 	}
 	out, err := f.output(merged, c)
 	return out, vars, err
@@ -143,7 +158,11 @@ func (x *jaInput) Eval(data any, c *flow.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return x.args.eval(e, states, "Arguments")
+	v, err := x.args.eval(e, states, "Arguments")
+	if err == nil {
+		c.Report(flow.StepAfterArguments, v)
+	}
+	return v, err
 }
 
 // jaFinish is JSONata's Output and Assign; extra names what the result is

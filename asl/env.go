@@ -49,6 +49,10 @@ func (e *env) contextObject() (map[string]any, error) {
 		return e.ctxObj, nil
 	}
 	c := e.c
+	if c.ContextObject != nil { // a test of one state gives its own
+		e.ctxObj = c.ContextObject
+		return e.ctxObj, nil
+	}
 	exec := flow.Execution{ID: c.Instance, Workflow: c.Workflow, StartedAt: c.StartedAt}
 	var input any
 	if c.Execution != nil {

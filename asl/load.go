@@ -357,15 +357,12 @@ func (l *loader) assignOf(v *node, lg lang, where string) (template, jtemplate) 
 	return l.compileTemplate(v, where+", Assign"), nil
 }
 
-// jpInputOf builds InputPath and Parameters (nil when neither is set).
+// jpInputOf builds InputPath and Parameters.
 func (s *stateBuild) jpInputOf(withParams bool) flow.Expr {
-	x := &jpInput{st: s.info}
+	x := &jpInput{st: s.info, withParams: withParams}
 	x.inputPath, x.nullInput = s.path("InputPath")
 	if withParams {
 		x.params = s.template("Parameters")
-	}
-	if x.inputPath == nil && !x.nullInput && x.params == nil {
-		return nil
 	}
 	return x
 }
@@ -376,7 +373,7 @@ func (s *stateBuild) finishOf(withResult bool) flow.Finisher {
 	if s.lang == jsonataMode {
 		return &jaFinish{st: s.info, output: s.jtemplate("Output"), assign: jaAssign}
 	}
-	f := &jpFinish{st: s.info, assign: jpAssign}
+	f := &jpFinish{st: s.info, assign: jpAssign, withResult: withResult}
 	if withResult {
 		f.selector = s.template("ResultSelector")
 		f.resultPath, f.discard = s.referencePath("ResultPath")
@@ -387,9 +384,12 @@ func (s *stateBuild) finishOf(withResult bool) flow.Finisher {
 
 func (s *stateBuild) pass() {
 	if s.lang == jsonPath {
-		s.st.Input = s.jpInputOf(true)
 		if r := s.n.get("Result"); r != nil {
+			// The Result is the result: AWS does not read the input for
+			// it (InputPath and Parameters are not applied).
 			s.st.Value, s.st.HasValue = r.value, true
+		} else {
+			s.st.Input = s.jpInputOf(true)
 		}
 	}
 	s.st.Finish = s.finishOf(true)
@@ -699,6 +699,9 @@ func (s *stateBuild) succeed() {
 }
 
 func (s *stateBuild) fail() {
+	if s.lang == jsonPath {
+		s.st.Input = s.jpInputOf(false)
+	}
 	for _, k := range []string{"Error", "Cause"} {
 		var e flow.Expr
 		v := s.n.get(k)

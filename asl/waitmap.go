@@ -156,7 +156,7 @@ func (m *mapItems) Eval(data any, c *flow.Context) (any, error) {
 			return nil, runtimeError(c, "Reference path \"%s\" must point to array.", src)
 		}
 		items = arr
-		c.Report("afterItemsPath", items)
+		c.Report(flow.StepAfterItemsPath, items)
 	}
 	if m.selector == nil && m.jSelector == nil {
 		return items, nil
@@ -178,7 +178,7 @@ func (m *mapItems) Eval(data any, c *flow.Context) (any, error) {
 			return nil, err
 		}
 	}
-	c.Report("afterItemSelector", out)
+	c.Report(flow.StepAfterItemSelector, out)
 	return out, nil
 }
 
