@@ -339,7 +339,8 @@ type Store interface {
 	PendingSize(instance string) (events int, bytes int64, err error)
 	// Bundle reads kept bundle sources.
 	Bundle(hash string) (*BundleSources, error)
-	// Bundles lists kept bundle hashes, oldest first.
+	// Bundles lists kept bundle hashes, oldest first, leaving out (and
+	// logging) any whose record is damaged.
 	Bundles() ([]BundleSources, error)
 	// Ended calls fn with ids of terminal instances that ended before t.
 	Ended(before time.Time, fn func(id string) error) error

@@ -62,3 +62,18 @@ func TestSweepKeepsBundlesForDamagedRecords(t *testing.T) {
 		t.Fatalf("bundle the damaged instance may need was dropped: %v", err)
 	}
 }
+
+// TestLoadRestoresDamagedBundle: the loaded bundle's kept sources were
+// damaged on disk; its hash names them, so Load stores them again instead
+// of failing the start.
+func TestLoadRestoresDamagedBundle(t *testing.T) {
+	b := versioned("kept-d", "v1", workflow("w", "A", &flow.State{Name: "A", Kind: flow.Pass}))
+	h := newHarness(t, b)
+	h.close()
+	bolttest.DamageBundle(t, h.path, "kept-d")
+	h.open()
+	if kept, err := h.store.Bundle("kept-d"); err != nil || string(kept.Files["bundle"]) != "kept-d" {
+		t.Fatalf("kept sources after the load: %+v, %v", kept, err)
+	}
+	output(t, h.end(h.start("w", `{}`)))
+}

@@ -143,7 +143,12 @@ func (e *Engine) Load(ctx context.Context, b *flow.Bundle) error {
 	_, known := e.bundles[b.Hash]
 	e.mu.Unlock()
 	if !known {
-		if _, err := e.store.Bundle(b.Hash); errors.Is(err, store.ErrNotFound) {
+		_, err := e.store.Bundle(b.Hash)
+		if errors.Is(err, store.ErrDamaged) {
+			// The hash names the sources, so these are what was kept.
+			e.log.Warn("kept sources of the loaded bundle were damaged; they are stored again", "bundle", b.Hash, "err", err)
+		}
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDamaged) {
 			files := make(map[string][]byte, len(b.Sources))
 			for _, s := range b.Sources {
 				files[s.Path] = s.Body

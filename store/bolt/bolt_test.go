@@ -162,3 +162,29 @@ func TestPendingChosenSeq(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedBundle changes the kept sources of one bundle on disk: it
+// reads as damaged, and the list of kept bundles leaves it out instead of
+// failing whole.
+func TestDamagedBundle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	db := open(t, path)
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	b := &store.Batch{Bundles: []store.BundleSources{
+		{Hash: "h1", Files: map[string][]byte{"a.lua": []byte("-- 1")}, AddedAt: at},
+		{Hash: "h2", Files: map[string][]byte{"a.lua": []byte("-- 2")}, AddedAt: at.Add(time.Second)},
+	}}
+	if err := db.Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	bolttest.DamageBundle(t, path, "h1")
+	db = open(t, path)
+	if _, err := db.Bundle("h1"); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "bundle h1") {
+		t.Errorf("damaged bundle: %v", err)
+	}
+	all, err := db.Bundles()
+	if err != nil || len(all) != 1 || all[0].Hash != "h2" {
+		t.Errorf("bundles = %v, %v; want h2 alone", all, err)
+	}
+}

@@ -131,14 +131,16 @@ func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
 }
 
 // Bundles lists kept bundles, oldest first. There are few of them, so they
-// are sorted here rather than indexed.
+// are sorted here rather than indexed. A damaged one is left out and
+// logged, so that it hides no other.
 func (db *DB) Bundles() ([]store.BundleSources, error) {
 	var all []store.BundleSources
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		return bucket(tx, bBundles).ForEach(func(k, v []byte) error {
 			var bs store.BundleSources
 			if err := json.Unmarshal(v, &bs); err != nil {
-				return &store.DamagedError{Record: fmt.Sprintf("bundle %s", k), Err: err}
+				db.log.Warn("kept bundle is damaged; left out", "err", &store.DamagedError{Record: fmt.Sprintf("bundle %s", k), Err: err})
+				return nil
 			}
 			all = append(all, bs)
 			return nil

@@ -129,11 +129,24 @@ func Flip(t testing.TB, path string, off int64, mask byte) {
 // place, as a bad sector would; its page and every index stay sound.
 func DamageRecord(t testing.TB, path, id string) {
 	t.Helper()
+	DamageValue(t, path, `{"id":"`+id+`"`)
+}
+
+// DamageBundle does the same to the kept sources of bundle hash.
+func DamageBundle(t testing.TB, path, hash string) {
+	t.Helper()
+	DamageValue(t, path, `{"hash":"`+hash+`"`)
+}
+
+// DamageValue changes the first byte of every stored value that begins
+// with prefix, in place.
+func DamageValue(t testing.TB, path, prefix string) {
+	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := []byte(`{"id":"` + id + `"`)
+	marker := []byte(prefix)
 	n := 0
 	for i := 0; ; {
 		j := bytes.Index(raw[i:], marker)
@@ -145,7 +158,7 @@ func DamageRecord(t testing.TB, path, id string) {
 		n++
 	}
 	if n == 0 {
-		t.Fatalf("no record of instance %s in %s", id, path)
+		t.Fatalf("no value beginning %s in %s", prefix, path)
 	}
 }
 
