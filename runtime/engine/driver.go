@@ -75,7 +75,7 @@ type driver struct {
 	started  bool          // the first commit after an unsaved start is done
 	// A counted resume after a restart (quarantine.go): its stage, and
 	// the reply to answer when the step after it has checkpointed.
-	resuming    uint8
+	resuming    resumeStage
 	resumeReply chan error
 }
 

@@ -35,11 +35,14 @@ const maxResumes = 2
 // suspect is resumed beside it.
 const suspectTurn = 30 * time.Second
 
-// Stages of a counted resume (driver.resuming).
+// resumeStage is where a counted resume is (driver.resuming).
+type resumeStage uint8
+
+// The stages of a counted resume.
 const (
-	resumeNone     uint8 = iota
-	resumeCounting       // the checkpoint of the count is pending
-	resumeStepping       // counted; the step's checkpoint is pending
+	resumeNone     resumeStage = iota
+	resumeCounting             // the checkpoint of the count is pending
+	resumeStepping             // counted; the step's checkpoint is pending
 )
 
 // errAnswerLater tells handle that apply keeps a message's reply, to
