@@ -210,7 +210,7 @@ func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
 		return
 	}
 	if err := allowed(i.p.m.hosts, req.URL); err != nil {
-		i.p.log.Warn("http_request denied", "url", req.URL, "reason", err)
+		i.logger().Warn("http_request denied", "url", req.URL, "reason", err)
 		i.fail(stack, CodeDenied, "%v", err)
 		return
 	}

@@ -213,7 +213,7 @@ func (i *instance) endOutput() {
 // logger is the plugin's logger, tagged with the task during a call.
 func (i *instance) logger() *slog.Logger {
 	if c := i.flow; c != nil {
-		return i.p.log.With("instance", c.Instance, "workflow", c.Workflow, "state", c.State)
+		return i.p.log.With(c.LogArgs()...)
 	}
 	return i.p.log
 }

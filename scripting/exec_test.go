@@ -201,7 +201,7 @@ end }`
 		t.Errorf("env: %#v, %v", out, err)
 	}
 	logs := buf.String()
-	for _, want := range []string{`msg=called source=e.lua:2 instance=i1 state=S n=1`, `msg="printed\t2" source=e.lua:3`} {
+	for _, want := range []string{`msg=called instance=i1 workflow="" version="" state=S source=e.lua:2 n=1`, `msg="printed\t2" instance=i1 workflow="" version="" state=S source=e.lua:3`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs %q lack %q", logs, want)
 		}

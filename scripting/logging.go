@@ -86,7 +86,7 @@ func (v *vm) log(level slog.Level, msg string, total, firstAttr int) {
 	L := v.L
 	args := []any{"source", trimWhere(L.Where(1))}
 	if c := v.cur; c != nil {
-		args = append(args, "instance", c.Instance, "state", c.State)
+		args = c.LogArgs(args...)
 	}
 	for i := firstAttr; i <= L.GetTop(); i++ {
 		room := max(maxLogLine-line, 0)
@@ -115,7 +115,7 @@ func (v *vm) endLogs() {
 	if v.logs.dropped > 0 {
 		args := []any{"dropped_lines", v.logs.dropped, "limit", sizeText(maxCallLog)}
 		if c := v.cur; c != nil {
-			args = append(args, "instance", c.Instance, "state", c.State)
+			args = c.LogArgs(args...)
 		}
 		v.cfg.log().Warn("a Lua call logged more than its limit; the rest of its lines were dropped", args...)
 	}

@@ -24,6 +24,7 @@ routine "attr" { lua = function()
   for i = 1, 10000 do t[i] = i end
   log.info("numbers", "list", t, "after", "kept")
 end }
+routine "note" { lua = function(input) log.info("noted", "amount", input.amount) end }
 `
 
 // A Lua call wrote 32 MiB of log per 100 ms. Now a call logs at most
@@ -52,7 +53,7 @@ func TestScriptLoggingIsBoundedPerCall(t *testing.T) {
 		if len(out) > maxCallLog+16<<10 {
 			t.Errorf("flood logged %d bytes", len(out))
 		}
-		if !strings.Contains(out, `level=WARN msg="a Lua call logged more than its limit; the rest of its lines were dropped" dropped_lines=9936 limit="64 KiB" instance=i-1 state=S`) {
+		if !strings.Contains(out, `level=WARN msg="a Lua call logged more than its limit; the rest of its lines were dropped" instance=i-1 workflow="" version="" state=S dropped_lines=9936 limit="64 KiB"`) {
 			t.Errorf("no marker for the dropped lines:\n%s", tail(out))
 		}
 	}
@@ -72,3 +73,22 @@ func TestScriptLoggingIsBoundedPerCall(t *testing.T) {
 }
 
 func tail(s string) string { return s[max(0, len(s)-500):] }
+
+// A line a script logs names the instance it ran for: id, workflow,
+// version, state and the trace id of its traceparent.
+func TestScriptLogNamesItsInstance(t *testing.T) {
+	var logs strings.Builder
+	b, err := LoadSources([]flow.Source{{Path: "l.lua", Body: []byte(loggingBundle)}}, Options{Logger: newTextLogger(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &flow.Context{Instance: "i-1", Workflow: "order", Version: "v2", State: "Charge", ItemIndex: -1,
+		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	if _, err := b.Routines["note"].Call(context.Background(), map[string]any{"amount": 5.0}, c); err != nil {
+		t.Fatal(err)
+	}
+	want := `msg=noted instance=i-1 workflow=order version=v2 state=Charge trace_id=0af7651916cd43dd8448eb211c80319c source=l.lua:16 amount=5`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log line %q, want it to hold %q", logs.String(), want)
+	}
+}

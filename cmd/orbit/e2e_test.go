@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,10 +28,14 @@ type sidecar struct {
 	banner string // the startup line
 	token  string
 	http   *http.Client
+
+	logMu sync.Mutex
+	log   []string // the lines it logged after the startup line
 }
 
 // serve starts `orbit serve` on the test bundle with data in the given
-// file and returns once it listens; the startup line names the port.
+// file and returns once it listens; the startup line names the port (a
+// "listening" record with --log-format json).
 func serve(t *testing.T, env []string, data string, extra ...string) *sidecar {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--scripts", "testdata/serve", "--data", data}, extra...)
@@ -44,19 +49,42 @@ func serve(t *testing.T, env []string, data string, extra ...string) *sidecar {
 			if !ok {
 				t.Fatal("orbit serve exited before listening")
 			}
-			if _, rest, found := strings.Cut(line, "orbit: listening on "); found {
-				addr, _, _ := strings.Cut(rest, " ")
+			if addr := listeningOn(line); addr != "" {
+				s := &sidecar{t: t, proc: r, addr: addr, banner: line, http: &http.Client{Timeout: 30 * time.Second}}
 				// Keep reading the log so that the server never blocks on it.
 				go func() {
-					for range r.lines {
+					for line := range r.lines {
+						s.logMu.Lock()
+						s.log = append(s.log, line)
+						s.logMu.Unlock()
 					}
 				}()
-				return &sidecar{t: t, proc: r, addr: addr, banner: line, http: &http.Client{Timeout: 30 * time.Second}}
+				return s
 			}
 		case <-timeout:
 			t.Fatal("orbit serve never printed its listening line")
 		}
 	}
+}
+
+// listeningOn is the address a startup line names, or "".
+func listeningOn(line string) string {
+	if _, rest, found := strings.Cut(line, "orbit: listening on "); found {
+		addr, _, _ := strings.Cut(rest, " ")
+		return addr
+	}
+	var rec struct{ Msg, Addr string }
+	if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+		return rec.Addr
+	}
+	return ""
+}
+
+// logged returns the lines the sidecar has logged since it listened.
+func (s *sidecar) logged() []string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return append([]string(nil), s.log...)
 }
 
 // flakyDownstream answers 500 until recovered, for the redrive test.

@@ -42,3 +42,55 @@ func TestScriptEnvFlag(t *testing.T) {
 		}
 	}
 }
+
+// --log-format and --log-level (or ORBIT_LOG_FORMAT and ORBIT_LOG_LEVEL)
+// choose the lines' shape and the least severe level logged; a wrong value
+// is refused, naming the choices.
+func TestLogFlags(t *testing.T) {
+	for _, c := range []struct {
+		args, env  []string
+		info, json bool // an info line is logged; lines are JSON
+	}{
+		{nil, nil, true, false},
+		{[]string{"--log-format", "json"}, nil, true, true},
+		{[]string{"--log-level", "warn"}, nil, false, false},
+		{nil, []string{"ORBIT_LOG_FORMAT=JSON", "ORBIT_LOG_LEVEL=error"}, false, true},
+		{[]string{"--log-level", "error", "-v"}, nil, true, false},
+	} {
+		for _, kv := range c.env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		fs := newFlags("serve", "", &bytes.Buffer{})
+		lf := addLogFlags(fs)
+		if _, _, ok := parse(fs, c.args); !ok {
+			t.Fatalf("%v: refused", c.args)
+		}
+		if err := fromEnv(fs); err != nil {
+			t.Fatalf("%v %v: %v", c.args, c.env, err)
+		}
+		var out bytes.Buffer
+		log := lf.logger(&out)
+		log.Info("hello", "instance", "i-1")
+		log.Error("broken")
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if got := strings.Contains(out.String(), "hello"); got != c.info {
+			t.Errorf("%v %v: info logged %v, want %v: %q", c.args, c.env, got, c.info, out.String())
+		}
+		if got := strings.HasPrefix(lines[0], "{"); got != c.json {
+			t.Errorf("%v %v: JSON %v, want %v: %q", c.args, c.env, got, c.json, out.String())
+		}
+		for _, kv := range c.env {
+			k, _, _ := strings.Cut(kv, "=")
+			os.Unsetenv(k)
+		}
+	}
+	for _, args := range [][]string{{"--log-format", "xml"}, {"--log-level", "loud"}} {
+		var stderr bytes.Buffer
+		fs := newFlags("serve", "", &stderr)
+		addLogFlags(fs)
+		if _, code, ok := parse(fs, args); ok || code != 2 || !strings.Contains(stderr.String(), "use ") {
+			t.Errorf("%v: accepted (exit %d): %q", args, code, stderr.String())
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -55,7 +54,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	storeKind := fs.String("store", "bbolt", "store backend (bbolt)")
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
-	verbose := fs.Bool("v", false, "log debug messages")
+	lf := addLogFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -89,11 +88,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 			maxPendingBytes.String(), maxPayload.String())
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := lf.logger(stderr)
 	metrics := api.NewMetrics()
 	cfg := sidecarConfig{Scripts: *scripts, Data: *data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
 		MaxPayload: int(maxPayload), MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes),
@@ -153,9 +148,14 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		defer p.Close()
 	}
 	// The startup line goes with the log, to stderr, so that one stream
-	// tells the whole story of a run.
-	fmt.Fprintf(stderr, "orbit: listening on %s (scripts %s: %d workflows, bundle %s; data %s; resumed %s)\n",
-		ln.Addr(), *scripts, len(b.Workflows), short(b.Hash), *data, resumed(s.store))
+	// tells the whole story of a run; in JSON it is a log record too.
+	if lf.json() {
+		log.Info("listening", "addr", ln.Addr().String(), "scripts", *scripts, "workflows", len(b.Workflows),
+			"bundle", short(b.Hash), "data", *data, "resumed", resumed(s.store))
+	} else {
+		fmt.Fprintf(stderr, "orbit: listening on %s (scripts %s: %d workflows, bundle %s; data %s; resumed %s)\n",
+			ln.Addr(), *scripts, len(b.Workflows), short(b.Hash), *data, resumed(s.store))
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -287,7 +288,11 @@ func (s *Server) control(ctx *fasthttp.RequestCtx, id string, do func(string) er
 	case <-timer.C:
 		go func() {
 			if err := <-done; err != nil {
-				s.opt.Log.Warn("instance control failed after its request was answered", "instance", id, "err", err)
+				args := []any{flow.LogInstance, id, "err", err}
+				if in, gerr := s.engine.Get(id); gerr == nil {
+					args = flow.InstanceLog(in.ID, in.Workflow, in.Version, in.State, in.TraceParent, "err", err)
+				}
+				s.opt.Log.Warn("instance control failed after its request was answered", args...)
 			}
 		}()
 	}

@@ -186,7 +186,7 @@ func (d *driver) collect(st *flow.State) bool {
 	for _, id := range p.Children {
 		c, err := d.e.store.Instance(id)
 		if err != nil {
-			d.e.log.Error("read child instance", "instance", p.ID, "child", id, "err", err)
+			d.e.log.Error("read child instance", d.logArgs("child", id, "err", err)...)
 			kept = append(kept, id)
 			continue
 		}

@@ -438,7 +438,7 @@ func (d *driver) commit() bool {
 	// resumes from its last checkpoint on the next open.
 	if err := d.e.durably(d.write); err != nil {
 		d.writeErr = err
-		d.e.log.Error("checkpoint not written before closing; the instance resumes from its last checkpoint", "instance", d.id, "err", err)
+		d.e.log.Error("checkpoint not written before closing; the instance resumes from its last checkpoint", d.logArgs("err", err)...)
 		d.batch.Reset()
 		d.inst = nil // reload from the store on the next message
 		return false
@@ -572,4 +572,14 @@ func (d *driver) childWorkflow(id string) string {
 		}
 	}
 	return ""
+}
+
+// logArgs appends to args what every log line about the driver's instance
+// carries (flow.InstanceLog); before the record is loaded, its id alone.
+func (d *driver) logArgs(args ...any) []any {
+	in := d.inst
+	if in == nil {
+		return append([]any{flow.LogInstance, d.id}, args...)
+	}
+	return flow.InstanceLog(in.ID, in.Workflow, in.Version, in.State, in.TraceParent, args...)
 }

@@ -121,7 +121,7 @@ func (q *observerQueue) call(t store.Timer) {
 		if err := e.durably(func() error {
 			return e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}, SetTimers: []store.Timer{next}})
 		}); err != nil {
-			e.log.Error("reschedule observer", "instance", t.Instance, "err", err)
+			e.log.Error("reschedule observer", flow.InstanceLog(in.ID, in.Workflow, in.Version, ev.State, in.TraceParent, "err", err)...)
 			return
 		}
 		e.timers.remove(t)

@@ -102,7 +102,7 @@ func (d *driver) recover(m message) error {
 		in.Resumed = 0
 		d.end(store.Failed, store.EventExecutionFailed, nil, &flow.Error{Name: flow.ErrQuarantined, Cause: cause})
 		d.resuming = resumeStepping // the end's checkpoint answers
-		d.e.log.Warn("instance quarantined", "instance", in.ID, "state", in.State, "resumed", maxResumes)
+		d.e.log.Warn("instance quarantined", d.logArgs("resumed", maxResumes)...)
 		return errAnswerLater
 	}
 	in.Resumed++

@@ -419,7 +419,7 @@ func (d *driver) takeEvent(st *flow.State) bool {
 	p, err := d.e.store.Pending(d.id, st.Event)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			d.e.log.Error("read kept events", "instance", d.id, "err", err)
+			d.e.log.Error("read kept events", d.logArgs("err", err)...)
 		}
 		return false
 	}
