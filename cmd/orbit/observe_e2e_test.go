@@ -74,6 +74,7 @@ func (s *sidecar) startTraced(wf, id, input, traceparent string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", traceparent)
 	resp, err := s.http.Do(req)
 	if err != nil {
