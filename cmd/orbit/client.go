@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/api"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -100,27 +101,36 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	if *wait > 0 {
 		q.Set("wait", wait.String())
 	}
-	return c.call(clientTimeout+*wait, "POST", "/v1/workflows/"+seg(c.pos[0])+"/instances", q, body, func(out []byte) error {
-		var p store.Public
-		if err := json.Unmarshal(out, &p); err != nil {
-			return err
-		}
-		return writeInstance(stdout, &p)
-	})
+	return c.call(clientTimeout+*wait, "POST", "/v1/workflows/"+seg(c.pos[0])+"/instances", q, body, printInstance(stdout))
 }
 
 func cmdGet(args []string, stdout, stderr io.Writer) int {
-	c := newClientCmd("get", "ID", stdout, stderr)
+	c := newClientCmd("get", "ID [--wait 30s]", stdout, stderr)
+	wait := c.fs.Duration("wait", 0, "wait up to this long for the instance to end")
 	if code, ok := c.parse(args, 1); !ok {
 		return code
 	}
-	return c.call(clientTimeout, "GET", "/v1/instances/"+seg(c.pos[0]), nil, nil, func(out []byte) error {
+	return c.call(clientTimeout+*wait, "GET", "/v1/instances/"+seg(c.pos[0]), waitQuery(*wait), nil, printInstance(stdout))
+}
+
+// waitQuery is the query of a request that waits for the instance's end
+// (nil without a wait).
+func waitQuery(wait time.Duration) url.Values {
+	if wait <= 0 {
+		return nil
+	}
+	return url.Values{"wait": {wait.String()}}
+}
+
+// printInstance shows an answer that is an instance.
+func printInstance(stdout io.Writer) func([]byte) error {
+	return func(out []byte) error {
 		var p store.Public
 		if err := json.Unmarshal(out, &p); err != nil {
 			return err
 		}
 		return writeInstance(stdout, &p)
-	})
+	}
 }
 
 func cmdHistory(args []string, stdout, stderr io.Writer) int {
@@ -138,8 +148,9 @@ func cmdHistory(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdSend(args []string, stdout, stderr io.Writer) int {
-	c := newClientCmd("send", "ID EVENT [--input JSON|@file]", stdout, stderr)
+	c := newClientCmd("send", "ID EVENT [--input JSON|@file] [--wait 30s]", stdout, stderr)
 	input := c.fs.String("input", "", "event payload: JSON, or @file to read it from a file")
+	wait := c.fs.Duration("wait", 0, "then wait up to this long for the instance to end and print it")
 	if code, ok := c.parse(args, 2); !ok {
 		return code
 	}
@@ -149,8 +160,20 @@ func cmdSend(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	id, event := c.pos[0], c.pos[1]
-	return c.call(clientTimeout, "POST", "/v1/instances/"+seg(id)+"/events/"+seg(event), nil, body, func([]byte) error {
-		_, err := fmt.Fprintf(stdout, "event %s delivered to %s\n", event, id)
+	path := "/v1/instances/" + seg(id) + "/events/" + seg(event)
+	if *wait > 0 {
+		return c.call(clientTimeout+*wait, "POST", path, waitQuery(*wait), body, printInstance(stdout))
+	}
+	return c.call(clientTimeout, "POST", path, nil, body, func(out []byte) error {
+		var d api.Delivered
+		if err := json.Unmarshal(out, &d); err != nil {
+			return err
+		}
+		if d.Delivery == engine.Consumed {
+			_, err = fmt.Fprintf(stdout, "event %s delivered to %s, which takes it now\n", event, id)
+		} else {
+			_, err = fmt.Fprintf(stdout, "event %s kept for %s until it awaits it\n", event, id)
+		}
 		return err
 	})
 }

@@ -32,7 +32,7 @@ func (s *server) as(t *testing.T) *server {
 
 // errorCodes are the codes a request body or an instance id may earn.
 var bodyErrorCodes = map[int]string{400: api.CodeBadRequest, 404: api.CodeNotFound, 409: api.CodeConflict,
-	413: api.CodePayloadTooLarge}
+	413: api.CodePayloadTooLarge, 422: api.CodeUnknownEvent}
 
 // checkAnswer fails on a server error or an error answer that is not the
 // documented JSON error for its status.

@@ -23,6 +23,7 @@ const (
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeTooManyRequests  = "too_many_requests"
 	CodeTooManyEvents    = "too_many_events"
+	CodeUnknownEvent     = "unknown_event" // an event the instance's workflow version can never await
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 	CodeDamaged          = "damaged" // a stored record cannot be read back; the message names the instance
@@ -92,6 +93,8 @@ func engineAnswer(err error) errorAnswer {
 		return errorAnswer{status: fasthttp.StatusRequestEntityTooLarge, code: CodePayloadTooLarge, message: msg}
 	case errors.Is(err, engine.ErrBadID), errors.Is(err, engine.ErrBadInput):
 		return errorAnswer{status: fasthttp.StatusBadRequest, code: CodeBadRequest, message: msg}
+	case errors.Is(err, engine.ErrNotAwaitable):
+		return errorAnswer{status: fasthttp.StatusUnprocessableEntity, code: CodeUnknownEvent, message: msg}
 	case errors.Is(err, engine.ErrTooManyEvents):
 		return errorAnswer{status: fasthttp.StatusTooManyRequests, code: CodeTooManyEvents, message: msg}
 	case errors.Is(err, store.ErrDamaged):

@@ -31,6 +31,7 @@ func TestEverySentinelErrorHasAStatus(t *testing.T) {
 		"ErrBadInput":        engine.ErrBadInput,
 		"ErrCannotMigrate":   engine.ErrCannotMigrate,
 		"ErrTooManyEvents":   engine.ErrTooManyEvents,
+		"ErrNotAwaitable":    engine.ErrNotAwaitable,
 		"ErrClosed":          engine.ErrClosed,
 		"ErrUnavailable":     engine.ErrUnavailable,
 	}

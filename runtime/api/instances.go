@@ -17,7 +17,8 @@ import (
 	"github.com/orbit-sidecar/orbit/store"
 )
 
-// Started is the answer of an asynchronous start (201).
+// Started is the answer of an asynchronous start (201): the first fields
+// of the instance, whose shape every other answer about an instance has.
 type Started struct {
 	ID       string       `json:"id"`
 	Workflow string       `json:"workflow"`
@@ -40,14 +41,9 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		}
 		id = key
 	}
-	var wait time.Duration
-	if w := q.Peek("wait"); len(w) > 0 {
-		d, err := time.ParseDuration(string(w))
-		if err != nil || d < 0 {
-			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("wait %q is not a duration like 30s", w))
-			return
-		}
-		wait = min(d, s.opt.MaxWait)
+	wait, ok := s.waitArg(ctx)
+	if !ok {
+		return
 	}
 	// The commit runs to its end even when a shutdown ends the request's
 	// context: a start half refused after it was written helps nobody.
@@ -60,23 +56,53 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	ctx.Response.Header.Set("Location", "/v1/instances/"+inst.ID)
-	if wait > 0 && !inst.Status.Terminal() {
-		// A shutdown ends the wait, so a waiting client gets its 201 at once
-		// instead of holding the server up.
-		wctx, cancel := context.WithTimeout(s.closing, wait)
-		ended, err := s.engine.Wait(wctx, inst.ID)
-		cancel()
-		if err != nil {
+	if wait > 0 {
+		if inst, err = s.waitForEnd(inst, wait); err != nil {
 			s.writeEngineError(ctx, err)
 			return
 		}
-		inst = ended
+		// A waited start answers the whole instance whether it ended or
+		// not; its status says which. 201 still tells a new one from a
+		// repeat or an end.
+		status := fasthttp.StatusCreated
+		if existing || inst.Status.Terminal() {
+			status = fasthttp.StatusOK
+		}
+		writeJSON(ctx, status, inst.Public)
+		return
 	}
-	if existing || inst.Status.Terminal() {
+	if existing {
 		writeJSON(ctx, fasthttp.StatusOK, inst.Public)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status})
+}
+
+// waitArg reads the query's wait, a duration capped at MaxWait (0: none),
+// answering 400 when it is not one.
+func (s *Server) waitArg(ctx *fasthttp.RequestCtx) (time.Duration, bool) {
+	w := ctx.QueryArgs().Peek("wait")
+	if len(w) == 0 {
+		return 0, true
+	}
+	d, err := time.ParseDuration(string(w))
+	if err != nil || d < 0 {
+		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("wait %q is not a duration like 30s", w))
+		return 0, false
+	}
+	return min(d, s.opt.MaxWait), true
+}
+
+// waitForEnd waits up to wait for inst to end and returns it as it is
+// then. A shutdown ends the wait, so that a waiting client is answered at
+// once instead of holding the server up.
+func (s *Server) waitForEnd(inst *store.Instance, wait time.Duration) (*store.Instance, error) {
+	if inst.Status.Terminal() || wait <= 0 {
+		return inst, nil
+	}
+	wctx, cancel := context.WithTimeout(s.closing, wait)
+	defer cancel()
+	return s.engine.Wait(wctx, inst.ID)
 }
 
 // payload checks a request body: at most MaxPayload bytes of JSON; empty
@@ -98,9 +124,17 @@ func (s *Server) payload(ctx *fasthttp.RequestCtx) (json.RawMessage, bool) {
 	return body, true
 }
 
-// get answers GET /v1/instances/{id}.
+// get answers GET /v1/instances/{id}; with wait, once the instance ends
+// or the wait elapses, whichever comes first (long polling).
 func (s *Server) get(ctx *fasthttp.RequestCtx, p []string) {
+	wait, ok := s.waitArg(ctx)
+	if !ok {
+		return
+	}
 	inst, err := s.engine.Get(p[0])
+	if err == nil {
+		inst, err = s.waitForEnd(inst, wait)
+	}
 	if err != nil {
 		s.writeEngineError(ctx, err)
 		return
@@ -242,25 +276,58 @@ func intArg(ctx *fasthttp.RequestCtx, q *fasthttp.Args, name string, def int) (i
 	return n, true
 }
 
-// Accepted is the answer of the event and control endpoints (202).
+// Accepted is the answer of the control endpoints (202).
 type Accepted struct {
 	ID     string       `json:"id"`
-	Event  string       `json:"event,omitempty"`
 	Status store.Status `json:"status,omitempty"`
 }
 
-// send delivers an event: POST /v1/instances/{id}/events/{event}.
+// Delivered is the answer of the event endpoint without wait (202).
+type Delivered struct {
+	ID    string `json:"id"`
+	Event string `json:"event"`
+	// Delivery is "consumed" when the instance (or one running inside it)
+	// waits for the event and takes it at once, "kept" when the event is
+	// kept until an await takes it.
+	Delivery engine.Delivery `json:"delivery"`
+}
+
+// send delivers an event: POST /v1/instances/{id}/events/{event}. With
+// wait, it then answers as GET with wait does: the instance once it ends
+// or the wait elapses.
 func (s *Server) send(ctx *fasthttp.RequestCtx, p []string) {
 	body, ok := s.payload(ctx)
 	if !ok {
 		return
 	}
-	if err := s.engine.Send(context.Background(), p[0], p[1], body); err != nil {
+	wait, ok := s.waitArg(ctx)
+	if !ok {
+		return
+	}
+	delivery, err := s.engine.Deliver(context.Background(), p[0], p[1], body)
+	if err != nil {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusAccepted, Accepted{ID: p[0], Event: p[1]})
+	if wait == 0 {
+		writeJSON(ctx, fasthttp.StatusAccepted, Delivered{ID: p[0], Event: p[1], Delivery: delivery})
+		return
+	}
+	inst, err := s.engine.Get(p[0])
+	if err == nil {
+		inst, err = s.waitForEnd(inst, wait)
+	}
+	if err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	ctx.Response.Header.Set(DeliveryHeader, string(delivery))
+	writeJSON(ctx, fasthttp.StatusOK, inst.Public)
 }
+
+// DeliveryHeader carries the Delivery of an event delivered with wait,
+// whose body is the instance.
+const DeliveryHeader = "Orbit-Delivery"
 
 func (s *Server) cancel(ctx *fasthttp.RequestCtx, p []string) { s.control(ctx, p[0], s.engine.Cancel) }
 func (s *Server) pause(ctx *fasthttp.RequestCtx, p []string)  { s.control(ctx, p[0], s.engine.Pause) }

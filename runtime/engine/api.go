@@ -320,52 +320,6 @@ func (e *Engine) List(q store.Query) ([]*store.Instance, string, error) { return
 // Count tallies the instances q selects by workflow, version and status.
 func (e *Engine) Count(q store.Query) ([]store.Tally, error) { return e.store.Count(q) }
 
-// Send delivers an event. It is kept durably until the instance awaits it.
-func (e *Engine) Send(ctx context.Context, id, event string, payload json.RawMessage) error {
-	if err := e.Ready(); err != nil {
-		return err
-	}
-	if len(payload) > e.maxPayload {
-		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrPayloadTooLarge, len(payload), e.maxPayload)
-	}
-	if err := checkEventName(event); err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(payload)) == 0 {
-		payload = json.RawMessage("null")
-	} else if err := json.Unmarshal(payload, new(any)); err != nil {
-		// Refused now rather than failing the await that would take it.
-		return fmt.Errorf("%w: event payload is not usable JSON: %v", ErrBadInput, err)
-	}
-	inst, err := e.store.Instance(id)
-	if err != nil {
-		return err
-	}
-	if inst.Status.Terminal() {
-		return ErrEnded
-	}
-	if w := inst.Waiting; inst.Status != store.Waiting || w == nil || w.Kind != store.WaitEvent || w.Event != event {
-		// Kept for later: bounded, counted and kept by one Send at a time
-		// per instance so that concurrent ones cannot overshoot together.
-		unlock := e.sends.lock(id)
-		defer unlock()
-		n, size, err := e.store.PendingSize(id)
-		if err != nil {
-			return fmt.Errorf("count kept events of %s: %w", id, err)
-		}
-		if n >= e.maxPending || size+int64(len(payload)) > int64(e.maxPendBy) {
-			return fmt.Errorf("%w: instance %s keeps %d events (%d bytes) it does not await yet, at most %d events and %d bytes; send more once it has taken some",
-				ErrTooManyEvents, id, n, size, e.maxPending, e.maxPendBy)
-		}
-	}
-	batch := &store.Batch{AddPending: []store.PendingEvent{{Instance: id, Name: event, Payload: payload}}}
-	if err := e.store.Commit(ctx, batch); err != nil {
-		return unwritten("keep event "+event+" for "+id, err)
-	}
-	e.post(id, message{kind: msgWake})
-	return nil
-}
-
 // Cancel ends an instance as CANCELLED, and its children with it.
 func (e *Engine) Cancel(id string) error { return e.control(id, msgCancel, "cancelled by request") }
 

@@ -188,7 +188,8 @@ func TestEventsNotAwaitedAreBounded(t *testing.T) {
 // Many concurrent sends to one instance cannot overshoot the bound
 // together.
 func TestConcurrentSendsKeepTheBound(t *testing.T) {
-	wf := workflow("w", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "go"})
+	wf := workflow("w", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "go", Next: "Later"},
+		&flow.State{Name: "Later", Kind: flow.Await, Event: "x"})
 	h := newHarnessWith(t, bundle(wf), func(c *engine.Config) { c.MaxPendingEvents = 5 })
 	id := h.start("w", `{}`)
 	h.waitingFor(id, "event")

@@ -47,6 +47,12 @@ var (
 	// state of the name.
 	ErrUnknownState = errors.New("unknown state")
 
+	// ErrNotAwaitable is returned by Send and Deliver for an event that
+	// the instance's workflow version can never await: no await state of
+	// its own, of its branches, map iterators or called workflows has that
+	// name. The message names the events it can await.
+	ErrNotAwaitable = errors.New("unknown event")
+
 	// ErrTooManyEvents is returned by Send when the instance already keeps
 	// Config.MaxPendingEvents events it does not await yet, or the event
 	// would take their payloads over Config.MaxPendingBytes.

@@ -416,7 +416,7 @@ func (d *driver) await(st *flow.State, in any) {
 
 // takeEvent consumes a kept event for the await state, if one is there.
 func (d *driver) takeEvent(st *flow.State) bool {
-	p, err := d.e.store.Pending(d.id, st.Event)
+	p, err := d.pending(st.Event)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			d.e.log.Error("read kept events", d.logArgs("err", err)...)
