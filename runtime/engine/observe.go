@@ -27,9 +27,14 @@ const observePrefix = "observe:"
 type observerQueue struct {
 	e     *Engine
 	slots chan struct{}
-	wg    sync.WaitGroup
 	ctx   context.Context
 	stopf context.CancelFunc
+
+	// mu orders run's Add against stop's Wait: a timer may fire while the
+	// engine closes, and a WaitGroup must not grow from zero during Wait.
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
 }
 
 func newObserverQueue(e *Engine) *observerQueue {
@@ -38,6 +43,9 @@ func newObserverQueue(e *Engine) *observerQueue {
 }
 
 func (q *observerQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
 	q.stopf()
 	q.wg.Wait()
 }
@@ -77,7 +85,13 @@ func parseObserverJob(kind string) (seq uint64, observer, attempt int, err error
 
 // run carries out one owed observer call.
 func (q *observerQueue) run(t store.Timer) {
+	q.mu.Lock()
+	if q.stopped {
+		q.mu.Unlock()
+		return // the job stays in the store and runs after the next open
+	}
 	q.wg.Add(1)
+	q.mu.Unlock()
 	go func() {
 		defer q.wg.Done()
 		select {

@@ -164,3 +164,21 @@ func TestBeforeObserverFailures(t *testing.T) {
 		t.Errorf("an observer without retries ran %d times", dropped.n())
 	}
 }
+
+
+// TestObserverJobsFiringWhileClosing: timers fire observer jobs while the
+// engine closes; the queue's stop must not race a job's start (the race
+// detector caught WaitGroup.Add during Wait).
+func TestObserverJobsFiringWhileClosing(t *testing.T) {
+	wf := workflow("o", "A", &flow.State{Name: "A", Kind: flow.Pass})
+	b := bundle(wf)
+	b.Observers = []*flow.Observer{{Workflow: "o", On: "StateEntered", RoutineName: "noop",
+		Routine: fn(func(any, *flow.Context) (any, error) { return nil, nil })}}
+	for range 20 {
+		h := newHarness(t, b)
+		for range 20 {
+			h.start("o", `{}`)
+		}
+		h.restart() // closes while the jobs owed by those starts fire
+	}
+}
