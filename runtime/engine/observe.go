@@ -248,7 +248,8 @@ func (q *observerQueue) invoke(o *flow.Observer, ev *store.Event, c *flow.Contex
 // goes away.
 func (q *observerQueue) done(t store.Timer, failed *store.Event) {
 	if failed == nil {
-		if err := q.e.durably(func() error { return q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}) }); err != nil {
+		if err := q.e.durably(func() error { return q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}) }); err != nil && q.ctx.Err() == nil {
+			// Cut off by a close, the job stays owed and runs again after the next open.
 			q.e.log.Error("finish observer job", "instance", t.Instance, "err", err)
 		}
 		return
