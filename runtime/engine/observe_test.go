@@ -165,7 +165,6 @@ func TestBeforeObserverFailures(t *testing.T) {
 	}
 }
 
-
 // TestObserverJobsFiringWhileClosing: timers fire observer jobs while the
 // engine closes; the queue's stop must not race a job's start (the race
 // detector caught WaitGroup.Add during Wait).
