@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -27,8 +28,23 @@ import (
 // A store used by one sidecar alone needs none of this; the engine then
 // owns every instance of its store, as the engine package describes.
 
-// ErrOwned is returned by Claim when another sidecar holds the lease.
+// ErrOwned is returned, inside an *OwnedError, by Claim when another
+// sidecar holds the lease.
 var ErrOwned = errors.New("instance is owned by another sidecar")
+
+// OwnedError names the sidecar that holds an instance's lease, so that a
+// request about the instance can be handed to it (Coordinator.Call).
+type OwnedError struct {
+	Instance string
+	Node     string
+}
+
+func (e *OwnedError) Error() string {
+	return fmt.Sprintf("instance %s is run by sidecar %s", e.Instance, e.Node)
+}
+
+// Is makes errors.Is(err, ErrOwned) hold.
+func (e *OwnedError) Is(target error) bool { return target == ErrOwned }
 
 // ErrFenced is returned by CommitLeased and Renew when the lease was taken
 // over by another sidecar (or lapsed): nothing was written.
@@ -92,4 +108,11 @@ type Coordinator interface {
 	Wake(ctx context.Context, ids ...string) error
 	// Work blocks until work is delivered to this sidecar or ctx ends.
 	Work(ctx context.Context) (Work, error)
+	// Call hands a request to sidecar node (one that holds a lease the
+	// caller needs, such as for a cancel) and returns its answer. It
+	// fails when that sidecar does not answer within ctx.
+	Call(ctx context.Context, node string, req []byte) ([]byte, error)
+	// Serve answers the requests other sidecars Call this one with, until
+	// the store closes. handle runs in its own goroutine per request.
+	Serve(handle func(req []byte) []byte) error
 }

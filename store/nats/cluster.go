@@ -102,7 +102,7 @@ func (s *Store) Claim(ctx context.Context, id string) (store.Lease, error) {
 			return store.Lease{}, err
 		}
 		if cur.node != "" && cur.node != s.node {
-			return store.Lease{}, fmt.Errorf("%w: %s holds %s", store.ErrOwned, cur.node, id)
+			return store.Lease{}, &store.OwnedError{Instance: id, Node: cur.node}
 		}
 		l := store.Lease{Instance: id, Node: s.node, Token: cur.seq}
 		err = s.renew(ctx, &l)
@@ -246,3 +246,21 @@ type workAck struct{ m jetstream.Msg }
 func (a workAck) Done() error                 { return a.m.Ack() }
 func (a workAck) Later(d time.Duration) error { return a.m.NakWithDelay(d) }
 func (a workAck) Extend() error               { return a.m.InProgress() }
+
+// Call sends a request to another sidecar over core NATS: it is not
+// stored, and a sidecar that is gone does not answer.
+func (s *Store) Call(ctx context.Context, node string, req []byte) ([]byte, error) {
+	m, err := s.nc.RequestWithContext(ctx, s.subj.node(node), req)
+	if err != nil {
+		return nil, fmt.Errorf("nats: call sidecar %s: %w", node, err)
+	}
+	return m.Data, nil
+}
+
+// Serve answers Calls to this sidecar.
+func (s *Store) Serve(handle func(req []byte) []byte) error {
+	_, err := s.nc.Subscribe(s.subj.node(s.node), func(m *natsgo.Msg) {
+		go m.Respond(handle(m.Data))
+	})
+	return err
+}

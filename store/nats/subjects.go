@@ -122,6 +122,10 @@ func (s subjects) everything() string { return s.root + ".>" }
 func (s subjects) allWakes() string { return s.root + ".x.*.q" }
 func (s subjects) allFired() string { return s.root + ".x.*.f.*.*" }
 
+// node is where sidecar node answers Calls: outside the stream, so a
+// request is never stored.
+func (s subjects) node(node string) string { return s.root + "_node." + escape(node) }
+
 // barrier is a scanning process's own subject (see Store.consume).
 func (s subjects) barrier(process string) string { return s.root + ".scan." + process }
 

@@ -42,6 +42,7 @@ func RunCluster(t *testing.T, open ClusterOpener) {
 		{"UnsettledWorkReturns", testUnsettledWorkReturns},
 		{"TimerFiresOnce", testTimerFiresOnce},
 		{"DeletedTimerNeverFires", testDeletedTimerNeverFires},
+		{"CallReachesOwner", testCallReachesOwner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +78,9 @@ func testClaimIsExclusive(t *testing.T, nodes []Node) {
 		t.Errorf("a renewal kept token %d (was %d); want a larger one", again.Token, l.Token)
 	}
 	for _, b := range nodes[1:] {
-		if _, err := b.Claim(context.Background(), "x"); !errors.Is(err, store.ErrOwned) {
+		_, err := b.Claim(context.Background(), "x")
+		var owned *store.OwnedError
+		if !errors.Is(err, store.ErrOwned) || !errors.As(err, &owned) || owned.Node != a.Node() || owned.Instance != "x" {
 			t.Errorf("%s claimed an instance %s holds: %v", b.Node(), a.Node(), err)
 		}
 	}
@@ -332,4 +335,18 @@ func testDeletedTimerNeverFires(t *testing.T, nodes []Node) {
 	}
 	time.Sleep(time.Until(tm.At))
 	c.quiet(t, 0)
+}
+
+// testCallReachesOwner has one sidecar ask the holder of a lease.
+func testCallReachesOwner(t *testing.T, nodes []Node) {
+	a, b := nodes[0], nodes[len(nodes)-1]
+	if err := a.Serve(func(req []byte) []byte { return append([]byte(a.Node()+" got "), req...) }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := b.Call(ctx, a.Node(), []byte("cancel x"))
+	if err != nil || string(got) != a.Node()+" got cancel x" {
+		t.Errorf("call: %q, %v", got, err)
+	}
 }
