@@ -119,11 +119,17 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		delete(e.owners, id)
 		e.mu.Unlock()
 		e.drivers.Done()
+		d.dropHold()
 		d.release()
 		e.unclaim(id, claim)
 	}
 	d.inst, d.bundle, d.wf, d.machine = in, b, wf, wf.Machines[""]
 	d.data = data
+	if e.coord != nil {
+		// The start creates the lease with the instance: a start of the
+		// same id on another sidecar at the same moment is fenced off.
+		d.startLease()
+	}
 	d.setDeadline()
 	d.event(store.Event{Type: store.EventExecutionStarted, Input: input})
 	d.enter(wf.Start, data, input)
@@ -145,7 +151,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	snapshot := in.Clone()
 	claim.inst = snapshot
 	switch {
-	case opt.Wait && generated && !in.Express && in.Status == store.Running:
+	case opt.Wait && generated && !in.Express && in.Status == store.Running && e.coord == nil:
 		d.unsaved = &unsavedStart{batch: store.Batch{Instances: []*store.Instance{snapshot},
 			Events: slices.Clone(d.batch.Events), SetTimers: slices.Clone(d.batch.SetTimers)}}
 		d.claim = claim // repeated starts answer from it until the driver stores the instance
@@ -154,9 +160,13 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		d.claim = claim // an express instance is stored only when it parks or ends
 		claim.settle()
 	default:
-		if err := e.store.Commit(ctx, &d.batch); err != nil {
+		if err := d.startCommit(ctx); err != nil {
 			claim.inst = nil
 			abandon()
+			if errors.Is(err, store.ErrFenced) && !generated {
+				// Another sidecar stored a start of this id first.
+				return e.repeatedStart(id, wf.Name, input)
+			}
 			return nil, false, unwritten("start "+id, err)
 		}
 		d.afterCommit()
@@ -399,6 +409,13 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.Instance, error) {
 		if err != nil || inst.Status.Terminal() {
 			return inst, err
 		}
+	}
+	if e.coord != nil && !running {
+		// Another sidecar may run it: its end shows in the store.
+		if inst, err := e.waitShared(ctx, id, ch); err == nil || ctx.Err() == nil {
+			return inst, err
+		}
+		return e.store.Instance(id)
 	}
 	select {
 	case inst := <-ch:

@@ -34,6 +34,10 @@ type message struct {
 	cause   string
 	entered uint64 // msgRedrive: the visit (Instance.Entered) whose failure the request saw
 	reply   chan error
+	// With a shared store (shared.go): the delivery of work that brought
+	// the message, and whether another sidecar handed the message over.
+	work      *store.Work
+	forwarded bool
 }
 
 func (m message) answer(err error) {
@@ -77,6 +81,10 @@ type driver struct {
 	// the reply to answer when the step after it has checkpointed.
 	resuming    resumeStage
 	resumeReply chan error
+
+	// With a shared store (shared.go): the instance's lease and the work
+	// the driver holds until it lets the instance go.
+	hold *hold
 }
 
 var driverPool = sync.Pool{New: func() any {
@@ -136,6 +144,9 @@ func (d *driver) run() {
 			e.mu.Unlock()
 			if d.claim != nil { // never stored: an abandoned express instance
 				e.unclaim(d.id, d.claim)
+			}
+			if e.coord != nil {
+				d.letGo()
 			}
 			d.release()
 			return
@@ -211,6 +222,12 @@ func (d *driver) resolve() error {
 }
 
 func (d *driver) handle(msgs []message) {
+	if d.e.coord != nil {
+		if d.inst == nil && !d.holds() && !d.acquire(msgs) {
+			return
+		}
+		d.holdWork(msgs)
+	}
 	if d.inst == nil {
 		if err := d.load(); err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
@@ -450,6 +467,9 @@ func (d *driver) commit() bool {
 // write commits the batch; the first commit after an unsaved start goes
 // through it so that a Wait giving up cannot store the start after it.
 func (d *driver) write() error {
+	if d.e.coord != nil {
+		return d.writeLeased()
+	}
 	if d.unsaved != nil && !d.started {
 		err := d.unsaved.commit(d.e.store, &d.batch)
 		d.started = err == nil
@@ -461,11 +481,13 @@ func (d *driver) write() error {
 // afterCommit tells the rest of the engine what the checkpoint changed.
 func (d *driver) afterCommit() {
 	e := d.e
-	for _, t := range d.batch.DelTimers {
-		e.timers.remove(t)
-	}
-	for _, t := range d.batch.SetTimers {
-		e.timers.add(t)
+	if e.coord == nil { // a shared store delivers due timers as work
+		for _, t := range d.batch.DelTimers {
+			e.timers.remove(t)
+		}
+		for _, t := range d.batch.SetTimers {
+			e.timers.add(t)
+		}
 	}
 	if e.onEvent != nil {
 		for i := range d.batch.Events {

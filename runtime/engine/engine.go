@@ -47,6 +47,11 @@ type Config struct {
 	// OnEvent, when set, sees every history event once it is committed
 	// (metrics count steps, ends and errors with it). It must be quick.
 	OnEvent func(workflow string, ev *store.Event)
+	// Coordinator, when set, is the ownership service of a store other
+	// sidecars share (usually the store itself): the engine then runs an
+	// instance only while it holds its lease, and takes work from it
+	// (shared.go). Nil: the engine owns every instance of its store.
+	Coordinator store.Coordinator
 }
 
 // DefaultMaxPendingEvents is how many events an instance may be sent
@@ -69,6 +74,8 @@ type Engine struct {
 	timers     *timerQueue
 	observers  *observerQueue
 	conc       *concurrency
+	coord      store.Coordinator
+	sharing    sharedState
 
 	mu      sync.Mutex
 	current *flow.Bundle
@@ -103,6 +110,7 @@ func New(cfg Config) *Engine {
 		maxPendBy:  cfg.MaxPendingBytes,
 		random:     cfg.Random,
 		onEvent:    cfg.OnEvent,
+		coord:      cfg.Coordinator,
 		bundles:    map[string]*flow.Bundle{},
 		owners:     map[string]*driver{},
 		starts:     map[string]*startClaim{},
@@ -278,6 +286,9 @@ func (e *Engine) Versions() map[string][]string {
 // Open resumes every instance that had not ended: running states run
 // again, timers are re-armed, waiting instances re-check what they wait for.
 func (e *Engine) Open(ctx context.Context) error {
+	if e.coord != nil {
+		return e.openShared(ctx)
+	}
 	if err := e.store.Timers(func(t store.Timer) error {
 		e.timers.add(t)
 		return nil
@@ -365,6 +376,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	e.timers.stop()
+	e.closeShared()
 	e.observers.stop()
 	done := make(chan struct{})
 	go func() { e.drivers.Wait(); close(done) }()

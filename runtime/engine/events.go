@@ -91,10 +91,16 @@ func (e *Engine) Deliver(ctx context.Context, id, event string, payload json.Raw
 		}
 	}
 	batch := &store.Batch{AddPending: []store.PendingEvent{{Instance: id, Name: event, Payload: payload}}}
+	if e.coord != nil {
+		// Whichever sidecar takes the wake-up runs the instance.
+		batch.Wake = append(batch.Wake, id)
+	}
 	if err := e.store.Commit(ctx, batch); err != nil {
 		return "", unwritten("keep event "+event+" for "+id, err)
 	}
-	e.post(id, message{kind: msgWake})
+	if e.coord == nil {
+		e.post(id, message{kind: msgWake})
+	}
 	if inside && len(inst.Children) > 0 && e.wakeInside(inst, event) {
 		awaited = true
 	}

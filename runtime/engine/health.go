@@ -159,7 +159,9 @@ func (e *Engine) backoff(attempt int) bool {
 func (e *Engine) durably(write func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := write()
-		if err == nil || !e.backoff(attempt) {
+		// A fenced write will never be taken: the instance is another
+		// sidecar's now.
+		if err == nil || errors.Is(err, store.ErrFenced) || !e.backoff(attempt) {
 			return err
 		}
 	}

@@ -104,6 +104,29 @@ func (q *observerQueue) run(t store.Timer) {
 	}()
 }
 
+// runWork carries out an observer job a shared store delivered, and
+// settles the delivery when the job is done (or hands it back when the
+// engine closes first).
+func (q *observerQueue) runWork(t store.Timer, ack store.WorkAck) {
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		select {
+		case q.slots <- struct{}{}:
+		case <-q.ctx.Done():
+			ack.Later(0)
+			return
+		}
+		defer func() { <-q.slots }()
+		q.call(t)
+		if q.ctx.Err() != nil {
+			ack.Later(0)
+			return
+		}
+		ack.Done()
+	}()
+}
+
 func (q *observerQueue) call(t store.Timer) {
 	e := q.e
 	seq, idx, attempt, err := parseObserverJob(t.Kind)
@@ -138,8 +161,10 @@ func (q *observerQueue) call(t store.Timer) {
 			e.log.Error("reschedule observer", flow.InstanceLog(in.ID, in.Workflow, in.Version, ev.State, in.TraceParent, "err", err)...)
 			return
 		}
-		e.timers.remove(t)
-		e.timers.add(next)
+		if e.coord == nil { // a shared store delivers the retry as work
+			e.timers.remove(t)
+			e.timers.add(next)
+		}
 		return
 	}
 	q.done(t, &store.Event{Type: store.EventObserverFailed, State: ev.State, Error: fe.Name,

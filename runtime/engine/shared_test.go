@@ -1,0 +1,209 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/internal/devnats/devnatstest"
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
+	natsstore "github.com/orbit-sidecar/orbit/store/nats"
+)
+
+// Engines that share a store run on the real clock: the store's servers
+// fire durable timers by theirs.
+
+// sidecar is one engine of a shared store.
+type sidecar struct {
+	store  *natsstore.Store
+	engine *engine.Engine
+}
+
+// sidecars opens n engines on one stream of a one-node NATS server, with
+// leases of a second so that takeovers come quickly.
+func sidecars(t *testing.T, n int, b *flow.Bundle) []*sidecar {
+	t.Helper()
+	nats := devnatstest.Start(t, 1)
+	registry[b.Hash] = b
+	var out []*sidecar
+	for i := range n {
+		st, err := natsstore.Open(context.Background(), natsstore.Options{URL: nats.URL(), Stream: "ORBIT",
+			Node: fmt.Sprintf("sidecar-%d", i), LeaseTTL: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := engine.New(engine.Config{Store: st, Coordinator: st,
+			Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
+		if err := e.Load(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s := &sidecar{store: st, engine: e}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			e.Close(ctx)
+			st.Close()
+		})
+		out = append(out, s)
+	}
+	return out
+}
+
+// ended waits for the instance to end, as seen through e.
+func ended(t *testing.T, e *engine.Engine, id string) *store.Instance {
+	t.Helper()
+	return orbittest.Until(t, 20*time.Second, id+" to end", func() (*store.Instance, error) { return e.Get(id) },
+		func(in *store.Instance) bool { return in.Status.Terminal() })
+}
+
+// contiguous checks that an instance's history runs 1, 2, 3, ... once each.
+func contiguous(t *testing.T, e *engine.Engine, id string) []store.Event {
+	t.Helper()
+	h, err := e.History(id, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range h {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("history of %s: event %d has seq %d: %v", id, i, ev.Seq, types(h))
+		}
+	}
+	return h
+}
+
+func TestSharedEventPostedToAnotherSidecar(t *testing.T) {
+	wf := workflow("w", "Prepare",
+		&flow.State{Name: "Prepare", Kind: flow.Task, Routine: fn(func(in any, c *flow.Context) (any, error) { return in, nil }), Next: "Gate"},
+		&flow.State{Name: "Gate", Kind: flow.Await, Event: "go", Result: path("$.ev"), Next: "Done"},
+		&flow.State{Name: "Done", Kind: flow.Succeed})
+	cs := sidecars(t, 2, bundle(wf))
+	a, b := cs[0].engine, cs[1].engine
+	in, _, err := a.Start(context.Background(), "w", engine.StartOptions{Input: json.RawMessage(`{"n":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orbittest.Until(t, 20*time.Second, "the instance to await", func() (*store.Instance, error) { return b.Get(in.ID) },
+		func(in *store.Instance) bool { return in.Status == store.Waiting })
+	if err := b.Send(context.Background(), in.ID, "go", json.RawMessage(`"went"`)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := b.Wait(wctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.Succeeded || string(got.Output) != `{"ev":"went","n":1}` {
+		t.Errorf("ended %s with %s (%s)", got.Status, got.Output, got.Error)
+	}
+	contiguous(t, a, in.ID)
+}
+
+func TestSharedTimersFireOnceForTheCluster(t *testing.T) {
+	var n atomic.Int64
+	wf := workflow("w", "Sleep",
+		&flow.State{Name: "Sleep", Kind: flow.Wait, WaitFor: time.Second, Next: "Count"},
+		&flow.State{Name: "Count", Kind: flow.Task, Routine: fn(func(in any, c *flow.Context) (any, error) { n.Add(1); return in, nil })})
+	cs := sidecars(t, 3, bundle(wf))
+	var ids []string
+	for i := range 10 {
+		in, _, err := cs[i%3].engine.Start(context.Background(), "w", engine.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, in.ID)
+	}
+	for _, id := range ids {
+		if got := ended(t, cs[0].engine, id); got.Status != store.Succeeded {
+			t.Errorf("%s ended %s: %s", id, got.Status, got.Cause)
+		}
+		h := contiguous(t, cs[1].engine, id)
+		fired := 0
+		for _, ev := range h {
+			if ev.Type == store.EventTimerFired {
+				fired++
+			}
+		}
+		if fired != 1 {
+			t.Errorf("%s: timer fired %d times: %v", id, fired, types(h))
+		}
+	}
+	if n.Load() != 10 {
+		t.Errorf("the task after the timer ran %d times for 10 instances", n.Load())
+	}
+}
+
+func TestSharedCancelReachesTheRunningSidecar(t *testing.T) {
+	started := make(chan string, 1)
+	wf := workflow("w", "Block",
+		&flow.State{Name: "Block", Kind: flow.Task, Routine: flow.RoutineFunc(func(ctx context.Context, in any, c *flow.Context) (any, error) {
+			started <- c.Instance
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})})
+	cs := sidecars(t, 2, bundle(wf))
+	in, _, err := cs[0].engine.Start(context.Background(), "w", engine.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := cs[1].engine.Cancel(in.ID); err != nil {
+		t.Fatalf("cancel on the other sidecar: %v", err)
+	}
+	if got := ended(t, cs[1].engine, in.ID); got.Status != store.Cancelled {
+		t.Errorf("ended %s, want CANCELLED", got.Status)
+	}
+	if err := cs[1].engine.Cancel(in.ID); err == nil {
+		t.Error("cancelling an ended instance was accepted")
+	}
+}
+
+// TestSharedTakeoverAfterASidecarDies cuts one sidecar off mid-step: its
+// lease lapses and another sidecar runs the step again with the same
+// idempotency key, and the instance ends once.
+func TestSharedTakeoverAfterASidecarDies(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	first := make(chan struct{})
+	var once sync.Once
+	wf := workflow("w", "Charge",
+		&flow.State{Name: "Charge", Kind: flow.Task, Routine: flow.RoutineFunc(func(ctx context.Context, in any, c *flow.Context) (any, error) {
+			mu.Lock()
+			keys = append(keys, c.IdempotencyKey)
+			n := len(keys)
+			mu.Unlock()
+			if n == 1 {
+				once.Do(func() { close(first) })
+				<-ctx.Done() // the first sidecar dies during its call
+				return nil, ctx.Err()
+			}
+			return "charged", nil
+		})})
+	cs := sidecars(t, 2, bundle(wf))
+	in, _, err := cs[0].engine.Start(context.Background(), "w", engine.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-first
+	cs[0].store.Conn().Close() // as a SIGKILL: no release, no more renewals
+	got := ended(t, cs[1].engine, in.ID)
+	if got.Status != store.Succeeded || string(got.Output) != `"charged"` {
+		t.Errorf("ended %s with %s (%s)", got.Status, got.Output, got.Cause)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 2 || keys[0] != keys[1] {
+		t.Errorf("idempotency keys of the runs: %v, want the same key twice", keys)
+	}
+	contiguous(t, cs[1].engine, in.ID)
+}
