@@ -1,17 +1,13 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
-	"strconv"
 	"time"
 
-	"github.com/orbit-sidecar/orbit/runtime/api"
-	"github.com/orbit-sidecar/orbit/runtime/engine"
-	"github.com/orbit-sidecar/orbit/store"
+	"github.com/orbit-sidecar/orbit/client"
 )
 
 func init() {
@@ -60,17 +56,19 @@ func (c *clientCmd) parse(args []string, npos int) (code int, ok bool) {
 	return 0, true
 }
 
-// call runs one request and prints its answer: as JSON with --json, else
-// through show. Errors go to stderr with the API's code; exit 1.
-func (c *clientCmd) call(timeout time.Duration, method, path string, q url.Values, body []byte, show func([]byte) error) int {
-	out, err := newAPIClient(*c.addr, *c.token, timeout).call(method, path, q, body)
+// run calls the API through the Go client and prints the answer: the
+// API's JSON as it came with --json, else through show. Errors go to
+// stderr with the API's code; exit 1.
+func (c *clientCmd) run(timeout time.Duration, call func(context.Context, *client.Client) (show func() error, err error)) int {
+	api, tap := newAPIClient(*c.addr, *c.token, timeout)
+	show, err := call(context.Background(), api)
 	if err == nil && *c.asJSON {
-		_, err = c.stdout.Write(out)
+		_, err = c.stdout.Write(tap.last)
 	} else if err == nil {
-		err = show(out)
+		err = show()
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "orbit: %v\n", err)
+		fmt.Fprintf(c.stderr, "orbit: %s\n", explain(err))
 		return 1
 	}
 	return 0
@@ -92,16 +90,10 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 2
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"id": *id, "version": *version} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if *wait > 0 {
-		q.Set("wait", wait.String())
-	}
-	return c.call(clientTimeout+*wait, "POST", "/v1/workflows/"+seg(c.pos[0])+"/instances", q, body, printInstance(stdout))
+	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
+		in, err := api.Start(ctx, c.pos[0], body, &client.StartOptions{ID: *id, Version: *version, Wait: *wait})
+		return func() error { return writeInstance(stdout, in) }, err
+	})
 }
 
 func cmdGet(args []string, stdout, stderr io.Writer) int {
@@ -110,27 +102,16 @@ func cmdGet(args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.parse(args, 1); !ok {
 		return code
 	}
-	return c.call(clientTimeout+*wait, "GET", "/v1/instances/"+seg(c.pos[0]), waitQuery(*wait), nil, printInstance(stdout))
-}
-
-// waitQuery is the query of a request that waits for the instance's end
-// (nil without a wait).
-func waitQuery(wait time.Duration) url.Values {
-	if wait <= 0 {
-		return nil
-	}
-	return url.Values{"wait": {wait.String()}}
-}
-
-// printInstance shows an answer that is an instance.
-func printInstance(stdout io.Writer) func([]byte) error {
-	return func(out []byte) error {
-		var p store.Public
-		if err := json.Unmarshal(out, &p); err != nil {
-			return err
+	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
+		var in *client.Instance
+		var err error
+		if *wait > 0 {
+			in, err = api.Wait(ctx, c.pos[0], *wait)
+		} else {
+			in, err = api.Get(ctx, c.pos[0])
 		}
-		return writeInstance(stdout, &p)
-	}
+		return func() error { return writeInstance(stdout, in) }, err
+	})
 }
 
 func cmdHistory(args []string, stdout, stderr io.Writer) int {
@@ -138,12 +119,9 @@ func cmdHistory(args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.parse(args, 1); !ok {
 		return code
 	}
-	return c.call(clientTimeout, "GET", "/v1/instances/"+seg(c.pos[0])+"/history", nil, nil, func(out []byte) error {
-		var h api.History
-		if err := json.Unmarshal(out, &h); err != nil {
-			return err
-		}
-		return writeHistory(stdout, h.Events)
+	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
+		evs, err := api.History(ctx, c.pos[0], nil)
+		return func() error { return writeHistory(stdout, evs) }, err
 	})
 }
 
@@ -160,21 +138,20 @@ func cmdSend(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	id, event := c.pos[0], c.pos[1]
-	path := "/v1/instances/" + seg(id) + "/events/" + seg(event)
-	if *wait > 0 {
-		return c.call(clientTimeout+*wait, "POST", path, waitQuery(*wait), body, printInstance(stdout))
-	}
-	return c.call(clientTimeout, "POST", path, nil, body, func(out []byte) error {
-		var d api.Delivered
-		if err := json.Unmarshal(out, &d); err != nil {
+	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
+		if *wait > 0 {
+			in, _, err := api.SendAndWait(ctx, id, event, body, *wait)
+			return func() error { return writeInstance(stdout, in) }, err
+		}
+		d, err := api.Send(ctx, id, event, body)
+		return func() error {
+			if d.Delivery == client.Consumed {
+				_, err = fmt.Fprintf(stdout, "event %s delivered to %s, which takes it now\n", event, id)
+			} else {
+				_, err = fmt.Fprintf(stdout, "event %s kept for %s until it awaits it\n", event, id)
+			}
 			return err
-		}
-		if d.Delivery == engine.Consumed {
-			_, err = fmt.Fprintf(stdout, "event %s delivered to %s, which takes it now\n", event, id)
-		} else {
-			_, err = fmt.Fprintf(stdout, "event %s kept for %s until it awaits it\n", event, id)
-		}
-		return err
+		}, err
 	})
 }
 
@@ -184,9 +161,12 @@ func cmdCancel(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	id := c.pos[0]
-	return c.call(clientTimeout, "POST", "/v1/instances/"+seg(id)+"/cancel", nil, nil, func([]byte) error {
-		_, err := fmt.Fprintf(stdout, "%s cancelled\n", id)
-		return err
+	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
+		_, err := api.Cancel(ctx, id)
+		return func() error {
+			_, err := fmt.Fprintf(stdout, "%s cancelled\n", id)
+			return err
+		}, err
 	})
 }
 
@@ -199,17 +179,9 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.parse(args, 0); !ok {
 		return code
 	}
-	q := url.Values{"limit": {strconv.Itoa(*limit)}}
-	for k, v := range map[string]string{"workflow": *workflow, "status": *status, "cursor": *cursor} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return c.call(clientTimeout, "GET", "/v1/instances", q, nil, func(out []byte) error {
-		var l api.List
-		if err := json.Unmarshal(out, &l); err != nil {
-			return err
-		}
-		return writeList(stdout, &l)
+	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
+		p, err := api.ListPage(ctx, &client.ListOptions{Workflow: *workflow, Status: client.Status(*status),
+			Limit: *limit, Cursor: *cursor})
+		return func() error { return writeList(stdout, p) }, err
 	})
 }

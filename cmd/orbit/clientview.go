@@ -7,8 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/orbit-sidecar/orbit/runtime/api"
-	"github.com/orbit-sidecar/orbit/store"
+	"github.com/orbit-sidecar/orbit/client"
 )
 
 // The client's readable output: aligned columns for people. Scripts use
@@ -16,7 +15,7 @@ import (
 
 // writeInstance prints an instance as aligned "key  value" lines, leaving
 // out what it does not have.
-func writeInstance(w io.Writer, p *store.Public) error {
+func writeInstance(w io.Writer, p *client.Instance) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
@@ -43,19 +42,19 @@ func writeInstance(w io.Writer, p *store.Public) error {
 }
 
 // waitingText says in one line what a non-running instance waits for.
-func waitingText(w *store.WaitingFor) string {
+func waitingText(w *client.WaitingFor) string {
 	if w == nil {
 		return ""
 	}
 	s := string(w.Kind)
 	switch w.Kind {
-	case store.WaitEvent:
+	case client.WaitEvent:
 		s += " " + w.Event
-	case store.WaitRetry:
+	case client.WaitRetry:
 		s += " attempt " + strconv.Itoa(w.Attempt) + " after " + w.Error
-	case store.WaitChild:
+	case client.WaitChild:
 		s += " " + w.Instance
-	case store.WaitConcurrency:
+	case client.WaitConcurrency:
 		s += " key " + w.Key
 	}
 	if w.Until != nil {
@@ -72,7 +71,7 @@ func stamp(t time.Time) string {
 }
 
 // writeHistory prints one event a line: seq, time, type, state, details.
-func writeHistory(w io.Writer, evs []store.Event) error {
+func writeHistory(w io.Writer, evs []client.Event) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tSTATE\tDETAIL")
 	for _, e := range evs {
@@ -81,7 +80,7 @@ func writeHistory(w io.Writer, evs []store.Event) error {
 	return tw.Flush()
 }
 
-func eventDetail(e *store.Event) string {
+func eventDetail(e *client.Event) string {
 	s := ""
 	add := func(k, v string) {
 		if v != "" {
@@ -93,8 +92,8 @@ func eventDetail(e *store.Event) string {
 	}
 	add("event", e.Event)
 	add("child", e.Child)
-	add("from", e.From)
-	add("to", e.To)
+	add("from", e.FromVersion)
+	add("to", e.ToVersion)
 	if e.Attempt > 0 {
 		add("attempt", strconv.Itoa(e.Attempt))
 	}
@@ -111,7 +110,7 @@ func eventDetail(e *store.Event) string {
 }
 
 // writeList prints one instance a line and the cursor of the next page.
-func writeList(w io.Writer, l *api.List) error {
+func writeList(w io.Writer, l *client.Page) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tSTATE\tSTARTED")
 	for _, p := range l.Instances {

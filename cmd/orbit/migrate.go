@@ -1,17 +1,13 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"text/tabwriter"
 	"time"
 
-	"github.com/orbit-sidecar/orbit/runtime/api"
-	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/client"
 )
 
 func init() {
@@ -40,40 +36,25 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 		c.fs.Usage()
 		return 2
 	}
-	q := url.Values{"version": {*to}}
-	if *dryRun {
-		q.Set("dry_run", "true")
-	}
-	path := "/v1/workflows/" + seg(*workflow) + "/migrate"
+	api, tap := newAPIClient(*c.addr, *c.token, migrateTimeout)
+	ctx, opts := context.Background(), &client.MigrateOptions{DryRun: *dryRun}
+	var ms []client.Migration
+	var err error
 	if *id != "" {
-		path = "/v1/instances/" + seg(*id) + "/migrate"
-	}
-	out, err := newAPIClient(*c.addr, *c.token, migrateTimeout).call("POST", path, q, nil)
-	var ae *apiError
-	if err != nil && *id != "" && errors.As(err, &ae) && ae.Status == http.StatusConflict {
-		out, err = ae.Body, nil // the instance cannot move: the answer says why
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 1
-	}
-	var ms []*engine.Migration
-	if *id != "" {
-		var m engine.Migration
-		err = json.Unmarshal(out, &m)
-		ms = append(ms, &m)
+		var m *client.Migration
+		if m, err = api.Migrate(ctx, *id, *to, opts); err == nil {
+			ms = append(ms, *m)
+		}
 	} else {
-		var l api.Migrations
-		err = json.Unmarshal(out, &l)
-		ms = l.Migrations
+		ms, err = api.MigrateWorkflow(ctx, *workflow, *to, opts)
 	}
 	if err == nil && *c.asJSON {
-		_, err = stdout.Write(out)
+		_, err = stdout.Write(tap.last)
 	} else if err == nil {
 		err = writeMigrations(stdout, ms, *dryRun)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		fmt.Fprintf(stderr, "orbit: %s\n", explain(err))
 		return 1
 	}
 	for _, m := range ms {
@@ -87,7 +68,7 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 // writeMigrations prints one instance a line — its versions, the state it
 // moves to, and whether it moved (would move) or why it cannot — then how
 // many did.
-func writeMigrations(w io.Writer, ms []*engine.Migration, dryRun bool) error {
+func writeMigrations(w io.Writer, ms []client.Migration, dryRun bool) error {
 	if len(ms) == 0 {
 		_, err := fmt.Fprintln(w, "no waiting instances to migrate")
 		return err
@@ -106,7 +87,7 @@ func writeMigrations(w io.Writer, ms []*engine.Migration, dryRun bool) error {
 		} else {
 			result = "cannot: " + m.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", m.Instance, m.From, m.To, m.State, result)
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", m.Instance, m.FromVersion, m.ToVersion, m.State, result)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

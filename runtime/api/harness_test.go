@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/apitest"
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
@@ -42,48 +41,9 @@ func newServer(t testing.TB, b *flow.Bundle, opt api.Options) *server {
 // newServerOn is newServer with the store's options: benchmarks keep fsync.
 func newServerOn(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Options) *server {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bopt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics := opt.Metrics
-	if metrics == nil {
-		metrics = api.NewMetrics()
-		opt.Metrics = metrics
-	}
-	faults := storetest.NewFaulty(st)
-	e := engine.New(engine.Config{Store: faults, MaxPayload: opt.MaxPayload, OnEvent: metrics.OnEvent,
-		Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
-	ctx := context.Background()
-	if err := e.Load(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	opt.Engine = e
-	srv := api.New(opt)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	s := &server{t: t, url: "http://" + ln.Addr().String(), engine: e, faults: faults, api: srv,
+	sc := apitest.Start(t, b, opt, bopt)
+	return &server{t: t, url: sc.URL, engine: sc.Engine, faults: sc.Faults, api: sc.API,
 		client: &http.Client{Timeout: 30 * time.Second}, token: opt.Token}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		e.Close(ctx)
-		st.Close()
-	})
-	return s
 }
 
 // reply is an answer with its body decoded as JSON when it is JSON.
