@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -126,7 +128,7 @@ func TestStartAwaitSendAndWaitForTheEnd(t *testing.T) {
 		t.Fatalf("waiting instance %+v, waiting %+v", w, w.Waiting)
 	}
 	d := must(c.Send(ctx, "o-1", "approved", "yes"))(t)
-	if d.ID != "o-1" || d.Event != "approved" {
+	if d.ID != "o-1" || d.Event != "approved" || d.Delivery != client.Consumed {
 		t.Fatalf("delivery %+v, want consumed", d)
 	}
 	end := must(c.Wait(ctx, "o-1", 0))(t)
@@ -368,5 +370,51 @@ func TestClientKnowsEveryField(t *testing.T) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&client.Instance{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestEarlyEventIsKeptThenTaken(t *testing.T) {
+	f := newFixture(t, api.Options{})
+	c, ctx := f.client(), ctxFor(t)
+	must(c.Start(ctx, "late", nil, &client.StartOptions{ID: "l-1"}))(t)
+	d := must(c.Send(ctx, "l-1", "approved", json.RawMessage(`1`)))(t)
+	if d.Delivery != client.Kept {
+		t.Fatalf("delivery %+v before the instance awaits, want kept", d)
+	}
+	f.held.open()
+	if end := must(c.Wait(ctx, "l-1", 0))(t); end.Status != client.Succeeded || string(end.Output) != `{"answer":1}` {
+		t.Fatalf("ended %+v", end)
+	}
+}
+
+func TestSendAndWaitAnswersTheEndedInstance(t *testing.T) {
+	f := newFixture(t, api.Options{})
+	c, ctx := f.client(), ctxFor(t)
+	must(c.Start(ctx, "approval", nil, &client.StartOptions{ID: "a-1"}))(t)
+	in, kind, err := c.SendAndWait(ctx, "a-1", "approved", "ok", 10*time.Second)
+	if err != nil || in.Status != client.Succeeded || string(in.Output) != `{"answer":"ok"}` || kind != client.Consumed {
+		t.Fatalf("send and wait: %+v, %q, %v", in, kind, err)
+	}
+	must(c.Start(ctx, "approval", nil, &client.StartOptions{ID: "a-2"}))(t)
+	_, err = c.Send(ctx, "a-2", "aproved", nil)
+	wantCode(t, err, client.ErrUnknownEvent, 422)
+}
+
+// TestCodesAreTheDocumentedOnes compares the client's error codes with the
+// table of docs/api.md, the list users read.
+func TestCodesAreTheDocumentedOnes(t *testing.T) {
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []client.Code
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| [0-9]{3} \\|").FindAllSubmatch(doc, -1) {
+		documented = append(documented, client.Code(m[1]))
+	}
+	have := slices.Clone(client.Codes)
+	slices.Sort(have)
+	slices.Sort(documented)
+	if !slices.Equal(have, documented) {
+		t.Fatalf("client codes %v, docs/api.md documents %v", have, documented)
 	}
 }
