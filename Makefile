@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
 FUZZTIME ?= 30s
 
-.PHONY: build test run lint plugins bench clean conformance browser screenshots fuzz
+.PHONY: build test run lint plugins bench clean conformance browser screenshots fuzz php
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
@@ -28,9 +28,17 @@ browser:
 		echo "make: installing Chromium for the console's browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: plugins browser
+# The PHP client's tests (clients/php) run PHPUnit against the real sidecar;
+# make test installs Debian's PHP, its curl extension and PHPUnit when they
+# are missing, and then requires them, so the test cannot skip.
+php:
+	@{ command -v php >/dev/null 2>&1 && command -v phpunit >/dev/null 2>&1 && php -m | grep -qx curl; } || { \
+		echo "make: installing PHP and PHPUnit for the PHP client's tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq php-cli php-curl phpunit >/dev/null; }
+
+test: plugins browser php
 	$(GO) vet ./...
-	ORBIT_REQUIRE_BROWSER=1 $(GO) test -race -timeout 15m ./...
+	ORBIT_REQUIRE_BROWSER=1 ORBIT_REQUIRE_PHP=1 $(GO) test -race -timeout 15m ./...
 
 # Retakes the README's pictures of the console (docs/images) with the
 # browser test, so that they show the console as it is.
