@@ -211,6 +211,9 @@ type ListOptions struct {
 	Status Status
 	// IDContains selects instances whose id holds this text.
 	IDContains string
+	// IdempotencyKey selects the instance started with this key (a page
+	// of one or none).
+	IdempotencyKey string
 	// Limit is the page size (the sidecar's default is 100, at most 1000).
 	Limit int
 	// Cursor is the NextCursor of the page before.
@@ -222,7 +225,8 @@ func (c *Client) ListPage(ctx context.Context, opts *ListOptions) (*Page, error)
 	q := url.Values{}
 	if opts != nil {
 		for k, v := range map[string]string{"workflow": opts.Workflow, "version": opts.Version,
-			"status": string(opts.Status), "id_contains": opts.IDContains, "cursor": opts.Cursor} {
+			"status": string(opts.Status), "id_contains": opts.IDContains, "cursor": opts.Cursor,
+			"idempotency_key": opts.IdempotencyKey} {
 			if v != "" {
 				q.Set(k, v)
 			}

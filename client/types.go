@@ -48,6 +48,9 @@ type Instance struct {
 	Waiting *WaitingFor `json:"waiting,omitempty"`
 	// Parent is the instance a child instance runs inside.
 	Parent string `json:"parent,omitempty"`
+	// IdempotencyKey is the key the instance was started with, if any
+	// (StartOptions.ID).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// Damaged is set, in a list, on an instance whose stored record
 	// cannot be read: what is wrong with it.
 	Damaged string `json:"damaged,omitempty"`

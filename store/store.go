@@ -135,6 +135,9 @@ type Public struct {
 	EndedAt   *time.Time      `json:"ended_at,omitempty"`
 	Waiting   *WaitingFor     `json:"waiting,omitempty"`
 	Parent    string          `json:"parent,omitempty"` // instance that waits for this one
+	// IdempotencyKey is the key the instance was started with, when it
+	// was started with one (its id derives from it).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// Damaged is set only on the stub that List returns for an instance
 	// whose record cannot be decoded (see DamagedStub): what is wrong.
 	Damaged string `json:"damaged,omitempty"`

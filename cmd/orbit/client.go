@@ -79,7 +79,7 @@ const clientTimeout = 30 * time.Second
 func cmdStart(args []string, stdout, stderr io.Writer) int {
 	c := newClientCmd("start", "WORKFLOW [--input JSON|@file] [--id ID] [--version V] [--wait 30s]", stdout, stderr)
 	input := c.fs.String("input", "", "instance input: JSON, or @file to read it from a file")
-	id := c.fs.String("id", "", "instance id; repeating it with the same input answers the existing instance")
+	id := c.fs.String("id", "", "idempotency key (any printable text; an instance id is one): repeating it with the same input answers the existing instance")
 	version := c.fs.String("version", "", "run the newest kept bundle whose workflow carries this version")
 	wait := c.fs.Duration("wait", 0, "wait up to this long for the instance to end and print it")
 	if code, ok := c.parse(args, 1); !ok {
@@ -171,17 +171,18 @@ func cmdCancel(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdList(args []string, stdout, stderr io.Writer) int {
-	c := newClientCmd("list", "[--workflow W] [--status S] [--limit N] [--cursor C]", stdout, stderr)
+	c := newClientCmd("list", "[--workflow W] [--status S] [--key KEY] [--limit N] [--cursor C]", stdout, stderr)
 	workflow := c.fs.String("workflow", "", "only instances of this workflow")
 	status := c.fs.String("status", "", "only instances with this status (RUNNING, WAITING, SUCCEEDED, ...)")
-	limit := c.fs.Int("limit", 100, "at most this many instances")
+	key := c.fs.String("key", "", "only the instance started with this idempotency key (start --id)")
+	limit := c.fs.Int("limit", 0, "at most this many instances (default 100, or the cursor's)")
 	cursor := c.fs.String("cursor", "", "the next page, as printed by a previous list")
 	if code, ok := c.parse(args, 0); !ok {
 		return code
 	}
 	return c.run(clientTimeout, func(ctx context.Context, api *client.Client) (func() error, error) {
 		p, err := api.ListPage(ctx, &client.ListOptions{Workflow: *workflow, Status: client.Status(*status),
-			Limit: *limit, Cursor: *cursor})
+			IdempotencyKey: *key, Limit: *limit, Cursor: *cursor})
 		return func() error { return writeList(stdout, p) }, err
 	})
 }

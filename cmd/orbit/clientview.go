@@ -23,6 +23,7 @@ func writeInstance(w io.Writer, p *client.Instance) error {
 		}
 	}
 	row("id", p.ID)
+	row("key", p.IdempotencyKey)
 	row("workflow", p.Workflow)
 	row("version", p.Version)
 	row("status", string(p.Status))

@@ -399,10 +399,16 @@ func TestClientCommands(t *testing.T) {
 	}
 	s.token = "tk"
 	s.waitsFor("cli-1", "event")
-	if out, errOut, code = runOrbit(t, env, "send", "cli-1", "approved", "--input", `"yes"`); code != 0 {
+	// A misspelt event is refused with the names the instance can await.
+	if _, errOut, code = runOrbit(t, env, "send", "cli-1", "aproved"); code != 1 || !strings.Contains(errOut, "unknown_event") || !strings.Contains(errOut, `"approved"`) {
+		t.Fatalf("send of a misspelt event: exit %d, stderr %q", code, errOut)
+	}
+	if out, errOut, code = runOrbit(t, env, "send", "cli-1", "approved", "--input", `"yes"`); code != 0 || !strings.Contains(out, "takes it now") {
 		t.Fatalf("send: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	s.status("cli-1", "SUCCEEDED")
+	if out, _, code = runOrbit(t, env, "get", "cli-1", "--wait", "10s"); code != 0 || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("get --wait: exit %d, %q", code, out)
+	}
 	out, _, code = runOrbit(t, env, "get", "cli-1")
 	if code != 0 || !strings.Contains(out, "status    SUCCEEDED") {
 		t.Fatalf("get: exit %d, %q", code, out)
@@ -414,6 +420,32 @@ func TestClientCommands(t *testing.T) {
 	out, _, code = runOrbit(t, env, "list", "--workflow", "approval")
 	if code != 0 || !strings.Contains(out, "cli-1") || strings.Contains(out, "echo") {
 		t.Fatalf("list: exit %d, %q", code, out)
+	}
+	// An idempotency key is any printable text; the list finds it.
+	for range 2 {
+		if out, errOut, code = runOrbit(t, env, "start", "approval", "--id", "magento/quote/7"); code != 0 || !strings.Contains(out, "magento/quote/7") {
+			t.Fatalf("start --id with a key: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	}
+	out, _, code = runOrbit(t, env, "list", "--key", "magento/quote/7")
+	if code != 0 || strings.Count(out, "approval") != 1 {
+		t.Fatalf("list --key: exit %d, %q", code, out)
+	}
+	// The "more:" hint continues the same listing: SUCCEEDED ones only.
+	runOrbit(t, env, "start", "echo", "--input", `{"hi":2}`, "--wait", "10s")
+	out, _, code = runOrbit(t, env, "list", "--status", "succeeded", "--limit", "1")
+	for pages := 1; ; pages++ {
+		if code != 0 || strings.Contains(out, "WAITING") || strings.Count(out, "SUCCEEDED") != 1 {
+			t.Fatalf("page %d of list --status succeeded --limit 1: exit %d, %q", pages, code, out)
+		}
+		_, more, ok := strings.Cut(out, "more: orbit ")
+		if !ok {
+			if pages != 3 {
+				t.Fatalf("%d pages of SUCCEEDED instances, want 3", pages)
+			}
+			break
+		}
+		out, _, code = runOrbit(t, env, strings.Fields(more)...)
 	}
 	_, errOut, code = runOrbit(t, env, "cancel", "cli-1")
 	if code != 1 || !strings.Contains(errOut, "ended") {

@@ -170,6 +170,42 @@ func TestIdempotentStart(t *testing.T) {
 	s.post("/v1/workflows/await/instances?id=order-1", `{"a":1}`, "Idempotency-Key", "order-2").want(t, 400, api.CodeBadRequest)
 }
 
+// An idempotency key is any printable text, not an id: it names an
+// instance whose id derives from it, is kept on the instance and finds it
+// in the list (issue: Idempotency-Key: magento/quote/123 was refused).
+func TestIdempotencyKeyIsAnyPrintableText(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	key := "magento/quote/123 ✓"
+	first := s.post("/v1/workflows/await/instances", `{"a":1}`, "Idempotency-Key", key).want(t, 201, "")
+	id := first.str("id")
+	if id == "" || engine.CheckID(id) != nil {
+		t.Fatalf("started %s: the id is not an instance id", first.body)
+	}
+	again := s.post("/v1/workflows/await/instances", `{"a":1}`, "Idempotency-Key", key).want(t, 200, "")
+	if again.str("id") != id || again.str("idempotency_key") != key {
+		t.Fatalf("repeated key answered %s, want instance %s with its key", again.body, id)
+	}
+	s.post("/v1/workflows/await/instances", `{"a":2}`, "Idempotency-Key", key).want(t, 409, api.CodeConflict)
+	if got := s.get("/v1/instances/"+id).want(t, 200, ""); got.str("idempotency_key") != key {
+		t.Errorf("instance %s does not show its key", got.body)
+	}
+	s.post("/v1/workflows/await/instances", `{}`, "Idempotency-Key", "other key").want(t, 201, "")
+	list := s.get("/v1/instances?idempotency_key="+url.QueryEscape(key)).want(t, 200, "")
+	if insts, _ := list.json["instances"].([]any); len(insts) != 1 || insts[0].(map[string]any)["id"] != id {
+		t.Fatalf("list by key: %s", list.body)
+	}
+	if list := s.get("/v1/instances?status=succeeded&idempotency_key="+url.QueryEscape(key)).want(t, 200, ""); len(list.json["instances"].([]any)) != 0 {
+		t.Errorf("the key's instance is not SUCCEEDED, yet listed: %s", list.body)
+	}
+	if c := s.get("/v1/counts?idempotency_key="+url.QueryEscape(key)).want(t, 200, ""); c.json["total"] != 1.0 {
+		t.Errorf("counts by key: %s", c.body)
+	}
+	s.post("/v1/workflows/await/instances", `{}`, "Idempotency-Key", strings.Repeat("k", engine.MaxKeyLen+1)).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/workflows/await/instances", `{}`, "Idempotency-Key", "tab\tkey").want(t, 400, api.CodeBadRequest)
+	s.post("/v1/workflows/await/instances?id=someone-else", `{}`, "Idempotency-Key", key).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/workflows/await/instances?id="+id, `{"a":1}`, "Idempotency-Key", key).want(t, 200, "")
+}
+
 func TestStartErrors(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{MaxPayload: 1024})
 	s.post("/v1/workflows/nope/instances", `{}`).want(t, 404, api.CodeUnknownWorkflow)
@@ -287,6 +323,37 @@ func TestListPagesNewestFirst(t *testing.T) {
 	s.get("/v1/instances?limit=0").want(t, 400, api.CodeBadRequest)
 	s.get("/v1/instances?limit=many").want(t, 400, api.CodeBadRequest)
 	s.get("/v1/instances?status=SLEEPING").want(t, 400, api.CodeBadRequest)
+}
+
+// A cursor carries its listing: the next page of a filtered list, asked
+// with the cursor alone, keeps the filters and the page size (issue: the
+// "more:" hint listed other statuses).
+func TestCursorContinuesItsListing(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	for i := range 3 {
+		s.post("/v1/workflows/echo/instances?wait=10s", fmt.Sprintf(`{"i":%d}`, i)).want(t, 200, "")
+		s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "")
+	}
+	seen := 0
+	for r := s.get("/v1/instances?status=succeeded&limit=1").want(t, 200, ""); ; {
+		items, _ := r.json["instances"].([]any)
+		if len(items) != 1 || items[0].(map[string]any)["status"] != "SUCCEEDED" {
+			t.Fatalf("page %d: %s, want one SUCCEEDED instance", seen, r.body)
+		}
+		seen++
+		next := r.str("next_cursor")
+		if next == "" {
+			break
+		}
+		r = s.get("/v1/instances?cursor="+url.QueryEscape(next)).want(t, 200, "")
+	}
+	if seen != 3 {
+		t.Errorf("paged through %d SUCCEEDED instances, want 3", seen)
+	}
+	first := s.get("/v1/instances?status=SUCCEEDED&limit=1").want(t, 200, "").str("next_cursor")
+	s.get("/v1/instances?status=WAITING&cursor="+url.QueryEscape(first)).want(t, 400, api.CodeBadRequest)
+	s.get("/v1/instances?status=SUCCEEDED&limit=2&cursor="+url.QueryEscape(first)).want(t, 200, "")
+	s.get("/v1/instances?cursor=L1.bm9wZQ").want(t, 400, api.CodeBadRequest)
 }
 
 // TestCountsAndListFilters counts instances by status and by workflow,

@@ -3,11 +3,13 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -24,6 +26,8 @@ type Started struct {
 	Workflow string       `json:"workflow"`
 	Version  string       `json:"version"`
 	Status   store.Status `json:"status"`
+	// IdempotencyKey is the key the start came with, if any.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // start creates an instance: POST /v1/workflows/{name}/instances.
@@ -33,14 +37,6 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	q := ctx.QueryArgs()
-	id := string(q.Peek("id"))
-	if key := string(ctx.Request.Header.Peek("Idempotency-Key")); key != "" {
-		if id != "" && id != key {
-			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, "query id and Idempotency-Key header differ")
-			return
-		}
-		id = key
-	}
 	wait, ok := s.waitArg(ctx)
 	if !ok {
 		return
@@ -48,7 +44,8 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 	// The commit runs to its end even when a shutdown ends the request's
 	// context: a start half refused after it was written helps nobody.
 	inst, existing, err := s.engine.Start(context.Background(), p[0], engine.StartOptions{
-		ID: id, Version: string(q.Peek("version")), Input: body,
+		ID: string(q.Peek("id")), IdempotencyKey: string(ctx.Request.Header.Peek("Idempotency-Key")),
+		Version: string(q.Peek("version")), Input: body,
 		TraceParent: string(ctx.Request.Header.Peek("traceparent")), Wait: wait > 0,
 	})
 	if err != nil {
@@ -75,7 +72,8 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		writeJSON(ctx, fasthttp.StatusOK, inst.Public)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status})
+	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status,
+		IdempotencyKey: inst.IdempotencyKey})
 }
 
 // waitArg reads the query's wait, a duration capped at MaxWait (0: none),
@@ -176,7 +174,73 @@ type List struct {
 	NextCursor string         `json:"next_cursor"`
 }
 
-const maxListLimit = 1000
+const (
+	maxListLimit     = 1000
+	defaultListLimit = 100
+)
+
+// listCursor is what next_cursor carries: the listing's filters and page
+// size beside the store's cursor, so that a cursor alone continues the
+// listing it came from rather than listing everything after that point.
+type listCursor struct {
+	Workflow   string       `json:"w,omitempty"`
+	Version    string       `json:"v,omitempty"`
+	Status     store.Status `json:"s,omitempty"`
+	IDContains string       `json:"i,omitempty"`
+	Limit      int          `json:"l"`
+	After      string       `json:"a"` // the store's cursor
+}
+
+// cursorPrefix marks a listCursor; a cursor without it is the store's own
+// (handed out before cursors carried their listing).
+const cursorPrefix = "L1."
+
+// pageCursorOf is the next_cursor of a page of listing q whose store
+// cursor is next ("" on the last page).
+func pageCursorOf(q store.Query, next string) string {
+	if next == "" {
+		return ""
+	}
+	b, _ := json.Marshal(listCursor{Workflow: q.Workflow, Version: q.Version, Status: q.Status,
+		IDContains: q.IDContains, Limit: q.Limit, After: next})
+	return cursorPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// continueListing makes q the listing that cursor continues: its filters
+// fill those q leaves out, and one that q gives otherwise is an error,
+// since the cursor's place means nothing in another listing.
+func continueListing(q *store.Query, cursor string) error {
+	raw, ok := strings.CutPrefix(cursor, cursorPrefix)
+	if !ok {
+		q.Cursor = cursor
+		return nil
+	}
+	var c listCursor
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.After == "" {
+		return fmt.Errorf("%w %q: take next_cursor from a previous page", store.ErrBadCursor, cursor)
+	}
+	for _, f := range []struct {
+		name      string
+		req, from *string
+	}{{"workflow", &q.Workflow, &c.Workflow}, {"version", &q.Version, &c.Version},
+		{"status", (*string)(&q.Status), (*string)(&c.Status)}, {"id_contains", &q.IDContains, &c.IDContains}} {
+		switch {
+		case *f.req == "":
+			*f.req = *f.from
+		case *f.req != *f.from:
+			return fmt.Errorf("the cursor continues a listing with %s=%q, not %q: leave the filter out or give the same", f.name, *f.from, *f.req)
+		}
+	}
+	if q.Limit == 0 {
+		q.Limit = c.Limit
+	}
+	q.Cursor = c.After
+	return nil
+}
 
 // list answers GET /v1/instances, newest first.
 func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
@@ -184,16 +248,32 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 	if !ok {
 		return
 	}
-	limit, ok := intArg(ctx, ctx.QueryArgs(), "limit", 100)
+	limit, ok := intArg(ctx, ctx.QueryArgs(), "limit", 0)
 	if !ok {
 		return
 	}
-	if limit <= 0 || limit > maxListLimit {
+	if limit > maxListLimit || limit == 0 && len(ctx.QueryArgs().Peek("limit")) > 0 {
 		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("limit must be 1 to %d", maxListLimit))
 		return
 	}
-	q.Limit, q.Cursor = limit, string(ctx.QueryArgs().Peek("cursor"))
-	insts, next, err := s.engine.List(q)
+	q.Limit = limit
+	if c := ctx.QueryArgs().Peek("cursor"); len(c) > 0 {
+		if err := continueListing(&q, string(c)); err != nil {
+			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, err.Error())
+			return
+		}
+	}
+	if q.Limit == 0 {
+		q.Limit = defaultListLimit
+	}
+	var insts []*store.Instance
+	var next string
+	var err error
+	if key := ctx.QueryArgs().Peek("idempotency_key"); len(key) > 0 {
+		insts, err = s.engine.ByKey(string(key), q)
+	} else {
+		insts, next, err = s.engine.List(q)
+	}
 	if errors.Is(err, store.ErrBadCursor) {
 		writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, err.Error())
 		return
@@ -202,7 +282,7 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	out := List{Instances: make([]store.Public, len(insts)), NextCursor: next}
+	out := List{Instances: make([]store.Public, len(insts)), NextCursor: pageCursorOf(q, next)}
 	for i, in := range insts {
 		out.Instances[i] = in.Public
 	}
@@ -226,7 +306,17 @@ func (s *Server) count(ctx *fasthttp.RequestCtx, _ []string) {
 	if !ok {
 		return
 	}
-	groups, err := s.engine.Count(q)
+	var groups []store.Tally
+	var err error
+	if key := ctx.QueryArgs().Peek("idempotency_key"); len(key) > 0 {
+		var insts []*store.Instance
+		if insts, err = s.engine.ByKey(string(key), q); len(insts) > 0 {
+			in := insts[0]
+			groups = []store.Tally{{Workflow: in.Workflow, Version: in.Version, Status: in.Status, Count: 1}}
+		}
+	} else {
+		groups, err = s.engine.Count(q)
+	}
 	if err != nil {
 		s.writeEngineError(ctx, err)
 		return

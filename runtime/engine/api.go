@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
@@ -19,10 +22,15 @@ import (
 
 // StartOptions are the optional parts of a start.
 type StartOptions struct {
-	ID          string          // client-chosen id; a repeated id is an idempotent start
-	Version     string          // run the newest kept bundle labelling the workflow so
-	Input       json.RawMessage // JSON; empty means null
-	TraceParent string          // W3C traceparent of the request, or empty for a new trace
+	ID string // client-chosen id; a repeated id is an idempotent start
+	// IdempotencyKey, when set, names the start in the client's terms
+	// (any printable text up to MaxKeyLen bytes): the instance's id is
+	// IDForKey of it, so a repeated key is an idempotent start, and the
+	// instance keeps the key. ID, when also set, must be that id.
+	IdempotencyKey string
+	Version        string          // run the newest kept bundle labelling the workflow so
+	Input          json.RawMessage // JSON; empty means null
+	TraceParent    string          // W3C traceparent of the request, or empty for a new trace
 	// Wait says the caller will Wait for the end. An instance with a
 	// generated id is then stored with its first step instead of before
 	// it, saving a commit; Wait stores it if it gives up first, so the
@@ -56,7 +64,17 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	if err != nil {
 		return nil, false, err
 	}
-	id, generated := opt.ID, opt.ID == ""
+	id, generated := opt.ID, opt.ID == "" && opt.IdempotencyKey == ""
+	if opt.IdempotencyKey != "" {
+		kid, err := IDForKey(opt.IdempotencyKey)
+		if err != nil {
+			return nil, false, err
+		}
+		if id != "" && id != kid {
+			return nil, false, fmt.Errorf("%w: id %q is not the instance of idempotency key %q (%s)", ErrBadID, id, opt.IdempotencyKey, kid)
+		}
+		id = kid
+	}
 	if generated {
 		id = newID(e.clock.Now())
 	} else if err := CheckID(id); err != nil {
@@ -104,7 +122,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	}
 	in := &store.Instance{
 		Public: store.Public{ID: id, Workflow: wf.Name, Version: wf.Version, Status: store.Running,
-			Input: input, StartedAt: now, UpdatedAt: now},
+			Input: input, StartedAt: now, UpdatedAt: now, IdempotencyKey: opt.IdempotencyKey},
 		Bundle: b.Hash, Express: wf.Mode == flow.Express, TraceParent: tp,
 	}
 	// abandon hands the id back when the start fails after claiming it,
@@ -269,6 +287,37 @@ func CheckID(id string) error {
 	return nil
 }
 
+// MaxKeyLen bounds an idempotency key, in bytes.
+const MaxKeyLen = 255
+
+// keyIDPrefix starts the id of an instance whose idempotency key is not an
+// id itself.
+const keyIDPrefix = "key-"
+
+// IDForKey is the id of the instance an idempotency key names: the key
+// itself when it is a valid id (so that a key and an id may name the same
+// instance), else "key-" and 32 hex digits of the key's SHA-256. The
+// mapping needs no index: a repeated key finds its instance by id, at
+// once and atomically with the start.
+func IDForKey(key string) (string, error) {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return "", fmt.Errorf("%w: idempotency key of %d bytes, want 1 to %d", ErrBadID, len(key), MaxKeyLen)
+	}
+	if !utf8.ValidString(key) {
+		return "", fmt.Errorf("%w: idempotency key %q is not UTF-8 text", ErrBadID, key)
+	}
+	for _, r := range key {
+		if !unicode.IsPrint(r) {
+			return "", fmt.Errorf("%w: idempotency key %q holds the unprintable character %U", ErrBadID, key, r)
+		}
+	}
+	if CheckID(key) == nil {
+		return key, nil
+	}
+	sum := sha256.Sum256([]byte(key))
+	return keyIDPrefix + hex.EncodeToString(sum[:16]), nil
+}
+
 // checkEventName refuses an event name no workflow can await: empty, or
 // holding a zero byte (which separates key parts in the store).
 func checkEventName(name string) error {
@@ -326,6 +375,24 @@ func (e *Engine) History(id string, after uint64, limit int) ([]store.Event, err
 
 // List pages through instances, newest first.
 func (e *Engine) List(q store.Query) ([]*store.Instance, string, error) { return e.store.List(q) }
+
+// ByKey finds the instance started with an idempotency key, as a list
+// of one when q selects it, else of none. No index is needed: the key
+// names the id (IDForKey).
+func (e *Engine) ByKey(key string, q store.Query) ([]*store.Instance, error) {
+	id, err := IDForKey(key)
+	if err != nil {
+		return nil, err
+	}
+	in, err := e.store.Instance(id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (in.IdempotencyKey != key || !q.Matches(&in.Public)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []*store.Instance{in}, nil
+}
 
 // Count tallies the instances q selects by workflow, version and status.
 func (e *Engine) Count(q store.Query) ([]store.Tally, error) { return e.store.Count(q) }

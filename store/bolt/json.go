@@ -169,6 +169,7 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 	}
 	o.uint("seq", in.Seq)
 	o.strOmit("parent", in.Parent)
+	o.strOmit("idempotency_key", in.IdempotencyKey)
 	o.intOmit("index", int64(in.Index))
 	o.boolOmit("map_item", in.MapItem)
 	if len(in.Children) > 0 {

@@ -36,7 +36,7 @@ func TestRecordEncodersMatchEncodingJSON(t *testing.T) {
 			Input: json.RawMessage(`{"a":[1,2]}`), Output: json.RawMessage(`"out"`), Error: "E", Cause: tricky[3],
 			StartedAt: at, UpdatedAt: later, EndedAt: &later,
 			Waiting: &store.WaitingFor{Kind: "event", Event: "ev", Until: &later, Attempt: 2, Error: "e", Instance: "c", Key: "k"},
-			Parent:  "p"},
+			Parent:  "p", IdempotencyKey: "magento/quote/1"},
 		Bundle: "hash", Machine: "m", Data: json.RawMessage(`{"x":null}`), Attempt: 3,
 		Visits: map[string]int{"A": 1, tricky[7]: 2}, Seq: 42, Index: 7, MapItem: true,
 		Children: []string{"c1", tricky[4]}, TraceParent: "tp", ConcKey: "ck", ConcSeq: 9, Deadline: &at, Express: true, Resumed: 1,
