@@ -8,7 +8,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
 FUZZTIME ?= 30s
 
-.PHONY: build test run lint plugins bench clean conformance browser screenshots fuzz php
+.PHONY: build test run run-cluster lint plugins bench clean conformance browser screenshots fuzz php
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/orbit ./cmd/orbit
@@ -52,6 +52,14 @@ run: build plugins
 	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
 	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --scripts scripts --plugins plugins.d --data data/orbit.db \
 		--script-env SHOP_URL,LOYALTY_URL
+
+# Tries the scale-out mode: a 3-node NATS cluster and three sidecars on
+# ports 7077-7079 in one process (orbit devcluster), next to shopd on 7080.
+run-cluster: build plugins
+	@$(BIN)/shopd -listen 127.0.0.1:7080 & shop=$$!; \
+	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
+	SHOP_URL=http://127.0.0.1:7080 $(BIN)/orbit devcluster --sidecars 3 --dir data/devcluster -- \
+		--scripts scripts --plugins plugins.d --script-env SHOP_URL,LOYALTY_URL
 
 # Pass rates of the Amazon States Language conformance cases, by category
 # (docs/compatibility.md). ORBIT_ASL_CASES=DIR measures another corpus.

@@ -51,7 +51,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	env := scriptEnvFlag(fs)
-	storeKind := fs.String("store", "bbolt", "store backend (bbolt)")
+	kind := fs.String("store", string(storeBbolt), "store backend: bbolt (one file, one sidecar) or nats (NATS JetStream shared by many sidecars)")
+	natsURL := fs.String("nats-url", "", "NATS servers of --store nats, comma-separated (nats://host:4222,...)")
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
 	lf := addLogFlags(fs)
@@ -67,8 +68,15 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 2
 	}
-	if *storeKind != "bbolt" {
-		fmt.Fprintf(stderr, "orbit: --store %q is not supported; the only store is bbolt\n", *storeKind)
+	switch storeKind(*kind) {
+	case storeBbolt:
+	case storeNATS:
+		if *natsURL == "" {
+			fmt.Fprintln(stderr, "orbit: --store nats needs --nats-url (or ORBIT_NATS_URL)")
+			return 2
+		}
+	default:
+		fmt.Fprintf(stderr, "orbit: --store %q is not a store; use bbolt or nats\n", *kind)
 		return 2
 	}
 	if err := pf.check(); err != nil {
@@ -90,7 +98,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	log := lf.logger(stderr)
 	metrics := api.NewMetrics()
-	cfg := sidecarConfig{Scripts: *scripts, Data: *data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
+	cfg := sidecarConfig{Scripts: *scripts, Store: storeKind(*kind), NATSURL: *natsURL, Data: *data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
 		MaxPayload: int(maxPayload), MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes),
 		Log: log, OnEvent: metrics.OnEvent}
 	opts := scriptOptions(cfg)
@@ -123,7 +131,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
 	}
-	kv.st.Store(s.store)
+	kv.st.Store(&s.store)
 	rl := &reloader{scripts: *scripts, plugins: *pf.dir, pluginOpts: pluginOpts, opts: opts, live: live,
 		engine: s.engine, metrics: metrics, log: log}
 	if err := rl.watch(ctx); err != nil {
@@ -149,12 +157,21 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	// The startup line goes with the log, to stderr, so that one stream
 	// tells the whole story of a run; in JSON it is a log record too.
+	where, carried := *data, "resumed"
+	var what string
+	if cfg.Store == storeNATS {
+		// Sidecars sharing a store resume nothing themselves: the store
+		// delivers each instance's work to whichever sidecar takes it.
+		where, carried, what = "nats "+*natsURL, "shared with other sidecars:", "instances are taken as work arrives"
+	} else {
+		what = resumed(s.store)
+	}
 	if lf.json() {
 		log.Info("listening", "addr", ln.Addr().String(), "scripts", *scripts, "workflows", len(b.Workflows),
-			"bundle", short(b.Hash), "data", *data, "resumed", resumed(s.store))
+			"bundle", short(b.Hash), "data", where, carried, what)
 	} else {
-		fmt.Fprintf(stderr, "orbit: listening on %s (scripts %s: %d workflows, bundle %s; data %s; resumed %s)\n",
-			ln.Addr(), *scripts, len(b.Workflows), short(b.Hash), *data, resumed(s.store))
+		fmt.Fprintf(stderr, "orbit: listening on %s (scripts %s: %d workflows, bundle %s; data %s; %s %s)\n",
+			ln.Addr(), *scripts, len(b.Workflows), short(b.Hash), where, carried, what)
 	}
 
 	served := make(chan error, 1)

@@ -17,12 +17,24 @@ import (
 	"github.com/orbit-sidecar/orbit/scripting"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	natsstore "github.com/orbit-sidecar/orbit/store/nats"
+)
+
+// storeKind names a store backend (--store).
+type storeKind string
+
+// The store backends.
+const (
+	storeBbolt storeKind = "bbolt" // one file, one sidecar: the default
+	storeNATS  storeKind = "nats"  // NATS JetStream, shared by many sidecars
 )
 
 // sidecarConfig is what every command that runs workflows shares.
 type sidecarConfig struct {
-	Scripts    string
-	Data       string // bbolt file; empty: a temporary one removed on close
+	Scripts string
+	Store   storeKind // "" is bbolt
+	NATSURL string    // the servers of a nats store, comma-separated
+	Data    string    // bbolt file; empty: a temporary one removed on close
 	InitEmpty  bool   // an existing empty data file becomes a new store instead of being refused
 	LuaTimeout time.Duration
 	ScriptEnv  scripting.Env // what scripts may read of the environment
@@ -39,7 +51,7 @@ type sidecarConfig struct {
 // sidecar is Orbit wired together: store, scripts and engine.
 type sidecar struct {
 	cfg     sidecarConfig
-	store   *bolt.DB
+	store   store.Store
 	engine  *engine.Engine
 	scripts scripting.Options
 	tempDir string
@@ -78,14 +90,25 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 		s.tempDir = dir
 		cfg.Data = filepath.Join(dir, "orbit.db")
 	}
-	st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log, InitEmpty: cfg.InitEmpty})
-	if err != nil {
-		s.removeTemp()
-		return nil, err
+	var coord store.Coordinator
+	switch cfg.Store {
+	case storeNATS:
+		st, err := natsstore.Open(ctx, natsstore.Options{URL: cfg.NATSURL, Name: "orbit", Logger: cfg.Log})
+		if err != nil {
+			s.removeTemp()
+			return nil, err
+		}
+		s.store, coord = st, st
+	default:
+		st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log, InitEmpty: cfg.InitEmpty})
+		if err != nil {
+			s.removeTemp()
+			return nil, err
+		}
+		s.store = st
 	}
-	s.store = st
 	s.engine = engine.New(engine.Config{
-		Store: st, Log: cfg.Log, MaxPayload: cfg.MaxPayload, OnEvent: cfg.OnEvent,
+		Store: s.store, Coordinator: coord, Log: cfg.Log, MaxPayload: cfg.MaxPayload, OnEvent: cfg.OnEvent,
 		MaxPendingEvents: cfg.MaxPendingEvents, MaxPendingBytes: cfg.MaxPendingBytes,
 		Compile: func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) },
 	})
@@ -123,11 +146,11 @@ func (s *sidecar) removeTemp() {
 
 // storeKV gives plugins the store's key-value space once the store is
 // open (plugins load with the bundle, before the store opens).
-type storeKV struct{ st atomic.Pointer[bolt.DB] }
+type storeKV struct{ st atomic.Pointer[store.Store] }
 
-func (k *storeKV) db() (*bolt.DB, error) {
+func (k *storeKV) db() (store.Store, error) {
 	if st := k.st.Load(); st != nil {
-		return st, nil
+		return *st, nil
 	}
 	return nil, errors.New("the store is not open yet")
 }

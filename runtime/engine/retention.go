@@ -30,6 +30,11 @@ func (e *Engine) Sweep(ctx context.Context, retention time.Duration) (purged, dr
 		ids = ids[n:]
 	}
 
+	if e.coord != nil {
+		// Other sidecars may start instances on any kept bundle (their
+		// current one is theirs to know), so a shared store keeps them all.
+		return purged, 0, ctx.Err()
+	}
 	needed := map[string]bool{}
 	if cur := e.Bundle(); cur != nil {
 		needed[cur.Hash] = true

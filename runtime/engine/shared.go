@@ -181,9 +181,10 @@ func (d *driver) acquire(msgs []message) bool {
 	for _, m := range msgs {
 		switch {
 		case m.work != nil:
-			// The holder runs the instance and sees what the work is
-			// about; if it has died, the work comes back after its lease.
-			m.work.Ack.Later(e.coord.LeaseTTL())
+			// The holder runs the instance and may let it go any moment
+			// (then this work is to be done), or it died (then its lease
+			// lapses): look again soon, then less often.
+			m.work.Ack.Later(retryOwned(m.work.Delivery, e.coord.LeaseTTL()))
 			m.answer(nil)
 		case m.forwarded:
 			m.answer(err) // handed over already: the caller tries again
@@ -192,6 +193,13 @@ func (d *driver) acquire(msgs []message) bool {
 		}
 	}
 	return false
+}
+
+// retryOwned is how long work for an instance another sidecar holds waits
+// before it comes again: 50ms after the first delivery, doubling up to the
+// lease's life.
+func retryOwned(delivery uint64, ttl time.Duration) time.Duration {
+	return min(ttl, 50*time.Millisecond<<min(max(delivery, 1)-1, 10))
 }
 
 // settleLater hands a message's work back to come again after d.
