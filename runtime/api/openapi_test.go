@@ -162,6 +162,9 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	call("POST", start, "/v1/workflows/echo/instances", `"`+strings.Repeat("x", 8<<10)+`"`, 413)
 	s.waitsFor("w-1", "event")
 
+	keyed := call("POST", start, "/v1/workflows/await/instances", `{}`, 201, "Idempotency-Key", "magento/quote/1")
+	call("GET", instance, "/v1/instances/"+keyed.str("id"), "", 200)
+	call("GET", "/v1/instances", "/v1/instances?idempotency_key=magento%2Fquote%2F1", "", 200)
 	call("GET", "/v1/instances", "/v1/instances?limit=1", "", 200)
 	call("GET", "/v1/instances", "/v1/instances?status=nope", "", 400)
 	call("GET", "/v1/counts", "/v1/counts?workflow=await", "", 200)

@@ -61,8 +61,9 @@ final class Client
      * Starts an instance of a workflow.
      *
      * @param mixed $input the input: anything json_encode takes (an empty array is sent as {}), or null for none
-     * @param string|null $id makes the start idempotent: the same id and input answer the instance already
-     *        started, another input throws ConflictException (sent as the Idempotency-Key header)
+     * @param string|null $id the idempotency key, any printable text (a quote's 'magento/quote/42'): the same key
+     *        and input answer the instance already started, another input throws ConflictException (sent as the
+     *        Idempotency-Key header; the answer's idempotency_key holds it, its id is the instance id)
      * @param string|null $version run the newest kept bundle whose workflow carries this version
      * @param float|null $wait seconds: answer when the instance ends or the wait passes, with the whole
      *        instance either way (its status says which); null answers at once with id, workflow, version, status
@@ -199,7 +200,7 @@ final class Client
     /**
      * Reads one page of instances, newest first.
      *
-     * @param array{workflow?: string, version?: string, status?: string, id_contains?: string, limit?: int, cursor?: string} $filters
+     * @param array{workflow?: string, version?: string, status?: string, id_contains?: string, idempotency_key?: string, limit?: int, cursor?: string} $filters
      * @return array{instances: list<array<string, mixed>>, next_cursor: string}
      */
     public function listPage(array $filters = []): array
@@ -210,7 +211,7 @@ final class Client
     /**
      * Yields every instance the filters select, newest first, reading the next page as the loop reaches it.
      *
-     * @param array{workflow?: string, version?: string, status?: string, id_contains?: string, limit?: int} $filters
+     * @param array{workflow?: string, version?: string, status?: string, id_contains?: string, idempotency_key?: string, limit?: int} $filters
      *        limit is the page size (the sidecar's default is 100, at most 1000)
      * @return \Generator<int, array<string, mixed>>
      */
