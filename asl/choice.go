@@ -227,7 +227,7 @@ func wildcardMatch(pattern, s string) bool {
 }
 
 // compileCond compiles a JSONPath-mode rule (without its Next).
-func (l *loader) compileCond(n *node, st *stateInfo, where string, top bool) *cond {
+func (l *loader) compileCond(n *Node, st *stateInfo, where string, top bool) *cond {
 	c := &cond{st: st}
 	var ops []string
 	for _, k := range n.keys {
@@ -289,7 +289,7 @@ func (l *loader) compileCond(n *node, st *stateInfo, where string, top bool) *co
 }
 
 // operator reads one comparison operator into c; false if k is none.
-func (l *loader) operator(c *cond, k string, v *node, line int, where string) bool {
+func (l *loader) operator(c *cond, k string, v *Node, line int, where string) bool {
 	c.op = k
 	if t, ok := typeTests[k]; ok {
 		b, isBool := v.value.(bool)

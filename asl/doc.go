@@ -13,8 +13,12 @@
 // here, JSONata expressions by github.com/blues/jsonata-go (jsonata.go).
 //
 // Files: json.go reads JSON with the line of every key, for file:line
-// problems; load.go builds machines and states; dataflow.go the JSONPath
-// data flow; path.go JSONPath; template.go payload templates; intrinsics.go
-// the States.* functions; choice.go Choice rules; jsonata.go JSONata mode;
-// lambda.go Task resources; errors.go AWS's error names and causes.
+// problems; node.go is the document's API (the Lua DSL builds documents for
+// its ASL workflows, converters walk them); load.go builds machines and
+// states; dataflow.go the JSONPath data flow; path.go JSONPath;
+// template.go payload templates; intrinsics.go the States.* functions;
+// choice.go Choice rules; jsonata.go JSONata mode; waitmap.go Wait and Map
+// fields read at run time; lambda.go Task resources; errors.go AWS's error
+// names and causes, and the workflows' dialect; write.go writes a workflow
+// as an ASL document.
 package asl

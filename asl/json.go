@@ -8,22 +8,22 @@ import (
 	"io"
 )
 
-// node is a JSON value with the line it starts on, so that problems name
+// Node is a JSON value with the line it starts on, so that problems name
 // the line of the offending key. Objects keep their keys in order.
-type node struct {
+type Node struct {
 	line  int
 	value any              // the decoded value, as encoding/json gives it
 	keys  []string         // object keys in order
 	lines map[string]int   // line of each key
-	field map[string]*node // object members
-	items []*node          // array elements
+	field map[string]*Node // object members
+	items []*Node          // array elements
 }
 
-// isObject reports whether the node is a JSON object.
-func (n *node) isObject() bool { return n != nil && n.field != nil }
+// isObject reports whether the value is a JSON object.
+func (n *Node) isObject() bool { return n != nil && n.field != nil }
 
-// get returns a member of an object node, or nil.
-func (n *node) get(key string) *node {
+// get returns a member of an object, or nil.
+func (n *Node) get(key string) *Node {
 	if n == nil || n.field == nil {
 		return nil
 	}
@@ -31,7 +31,7 @@ func (n *node) get(key string) *node {
 }
 
 // keyLine is the line of an object's key, or the object's own line.
-func (n *node) keyLine(key string) int {
+func (n *Node) keyLine(key string) int {
 	if l, ok := n.lines[key]; ok {
 		return l
 	}
@@ -40,7 +40,7 @@ func (n *node) keyLine(key string) int {
 
 // parseJSON reads one JSON document into nodes. Numbers decode as float64,
 // as everywhere in Orbit's data.
-func parseJSON(body []byte) (*node, error) {
+func parseJSON(body []byte) (*Node, error) {
 	p := &jsonParser{body: body, dec: json.NewDecoder(bytes.NewReader(body))}
 	p.dec.UseNumber()
 	n, err := p.value()
@@ -108,18 +108,18 @@ func (p *jsonParser) fail(err error) error {
 	return &syntaxError{line: p.line(p.dec.InputOffset()), msg: "invalid JSON: " + err.Error()}
 }
 
-func (p *jsonParser) value() (*node, error) {
+func (p *jsonParser) value() (*Node, error) {
 	line := p.tokenLine()
 	tok, err := p.dec.Token()
 	if err != nil {
 		return nil, p.fail(err)
 	}
-	n := &node{line: line}
+	n := &Node{line: line}
 	switch t := tok.(type) {
 	case json.Delim:
 		switch t {
 		case '{':
-			n.field, n.lines = map[string]*node{}, map[string]int{}
+			n.field, n.lines = map[string]*Node{}, map[string]int{}
 			obj := map[string]any{}
 			for p.dec.More() {
 				kl := p.tokenLine()

@@ -247,7 +247,7 @@ func (t *jarray) eval(e *env, states map[string]any, field string) (any, error) 
 }
 
 // compileJSONata builds a JSONata-mode template.
-func (l *loader) compileJSONata(n *node, where string) jtemplate {
+func (l *loader) compileJSONata(n *Node, where string) jtemplate {
 	switch {
 	case n.isObject():
 		t := &jobject{}

@@ -29,17 +29,22 @@ func (Format) Define(files []flow.Source, b *flow.Bundle, _ *httpcall.Client, _ 
 	var probs flow.Problems
 	for _, src := range files {
 		name := strings.TrimSuffix(pathpkg.Base(src.Path), Suffix)
-		l := &loader{file: src.Path, routines: &b.Routines, dialect: &dialect{services: map[*flow.State]string{}}}
-		if old := b.Workflows[name]; old != nil {
-			l.problemAt(1, "workflow %q is already defined at %s", name, old.Pos)
-		} else if w := l.workflow(name, src.Body); w != nil {
-			// Added even with problems, so that the bundle's checks
-			// (reachability, routines) report theirs in the same load.
-			b.Workflows[name] = w
+		root, err := parseJSON(src.Body)
+		if err != nil {
+			line := 1
+			if se, ok := err.(*syntaxError); ok {
+				line = se.line
+			}
+			probs = append(probs, flow.Problem{Pos: flow.Pos{File: src.Path, Line: line}, Message: err.Error()})
+			continue
 		}
-		probs = append(probs, l.probs...)
+		probs = append(probs, Compile(name, src.Path, root, b)...)
 	}
 	return probs
+}
+
+func newLoader(file string, b *flow.Bundle) *loader {
+	return &loader{file: file, routines: &b.Routines, dialect: &dialect{services: map[*flow.State]string{}}}
 }
 
 // lang is a query language.
@@ -65,7 +70,7 @@ func (l *loader) problemAt(line int, format string, args ...any) {
 }
 
 // fields reports the keys of an object that are not in allowed.
-func (l *loader) fields(n *node, where string, allowed ...string) {
+func (l *loader) fields(n *Node, where string, allowed ...string) {
 	for _, k := range n.keys {
 		if !slices.Contains(allowed, k) {
 			l.problemAt(n.keyLine(k), "%s: unknown field %q", where, k)
@@ -73,21 +78,14 @@ func (l *loader) fields(n *node, where string, allowed ...string) {
 	}
 }
 
-func (l *loader) workflow(name string, body []byte) *flow.Workflow {
-	root, err := parseJSON(body)
-	if err != nil {
-		line := 1
-		if se, ok := err.(*syntaxError); ok {
-			line = se.line
-		}
-		l.problemAt(line, "%v", err)
-		return nil
-	}
+// workflowOf builds the workflow of a document; it keeps the document as
+// its Definition.
+func (l *loader) workflowOf(name string, root *Node) *flow.Workflow {
 	if !root.isObject() {
 		l.problemAt(root.line, "a state machine must be a JSON object")
 		return nil
 	}
-	w := &flow.Workflow{Name: name, Pos: l.pos(root.line), Dialect: l.dialect}
+	w := &flow.Workflow{Name: name, Pos: l.pos(root.line), Dialect: l.dialect, Definition: root}
 	l.fields(root, "state machine", "Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage")
 	lg := l.queryLanguage(root, jsonPath, "state machine")
 	if v, ok := l.number(root, "TimeoutSeconds", "state machine"); ok {
@@ -106,7 +104,7 @@ func (l *loader) workflow(name string, body []byte) *flow.Workflow {
 }
 
 // queryLanguage reads a QueryLanguage field, or keeps the inherited one.
-func (l *loader) queryLanguage(n *node, inherited lang, where string) lang {
+func (l *loader) queryLanguage(n *Node, inherited lang, where string) lang {
 	v := n.get("QueryLanguage")
 	if v == nil {
 		return inherited
@@ -126,7 +124,7 @@ func (l *loader) queryLanguage(n *node, inherited lang, where string) lang {
 
 // machine builds StartAt and States (the body, a branch or an item
 // processor).
-func (l *loader) machine(n *node, lg lang, where string) *flow.Machine {
+func (l *loader) machine(n *Node, lg lang, where string) *flow.Machine {
 	m := &flow.Machine{Pos: l.pos(n.line), States: map[string]*flow.State{}}
 	start := n.get("StartAt")
 	if s, ok := start.valueString(); ok {
@@ -152,7 +150,7 @@ func (l *loader) machine(n *node, lg lang, where string) *flow.Machine {
 	return m
 }
 
-func (n *node) valueBool() (bool, bool) {
+func (n *Node) valueBool() (bool, bool) {
 	if n == nil {
 		return false, false
 	}
@@ -160,7 +158,7 @@ func (n *node) valueBool() (bool, bool) {
 	return b, ok
 }
 
-func (n *node) valueString() (string, bool) {
+func (n *Node) valueString() (string, bool) {
 	if n == nil {
 		return "", false
 	}
@@ -194,7 +192,7 @@ var (
 	jsonataOnly = []string{"Arguments", "Output", "Items"}
 )
 
-func (l *loader) state(name string, n *node, line int, inherited lang) *flow.State {
+func (l *loader) state(name string, n *Node, line int, inherited lang) *flow.State {
 	where := fmt.Sprintf("state %q", name)
 	if !n.isObject() {
 		l.problemAt(line, "%s must be an object", where)
@@ -245,7 +243,7 @@ func (l *loader) state(name string, n *node, line int, inherited lang) *flow.Sta
 // stateBuild carries what building one state needs.
 type stateBuild struct {
 	l     *loader
-	n     *node
+	n     *Node
 	st    *flow.State
 	info  *stateInfo
 	lang  lang
@@ -337,7 +335,7 @@ func (s *stateBuild) assignTemplates() (template, jtemplate) {
 }
 
 // assignOf compiles an Assign object: variable names to values.
-func (l *loader) assignOf(v *node, lg lang, where string) (template, jtemplate) {
+func (l *loader) assignOf(v *Node, lg lang, where string) (template, jtemplate) {
 	if !v.isObject() {
 		l.problemAt(v.line, "%s: Assign must be an object of variables", where)
 		return nil, nil
@@ -468,7 +466,7 @@ func (s *stateBuild) retryCatch() {
 	}
 }
 
-func (s *stateBuild) errorEquals(n *node, where string) []string {
+func (s *stateBuild) errorEquals(n *Node, where string) []string {
 	v := n.get("ErrorEquals")
 	var out []string
 	if v == nil || v.items == nil || len(v.items) == 0 {
@@ -489,7 +487,7 @@ func (s *stateBuild) errorEquals(n *node, where string) []string {
 	return out
 }
 
-func (s *stateBuild) retrier(n *node, where string) flow.Retrier {
+func (s *stateBuild) retrier(n *Node, where string) flow.Retrier {
 	r := flow.DefaultRetrier
 	r.Pos = s.l.pos(n.line)
 	if !n.isObject() {
@@ -530,7 +528,7 @@ func (s *stateBuild) retrier(n *node, where string) flow.Retrier {
 	return r
 }
 
-func (s *stateBuild) catcher(n *node, where string) flow.Catcher {
+func (s *stateBuild) catcher(n *Node, where string) flow.Catcher {
 	c := flow.Catcher{Pos: s.l.pos(n.line)}
 	if !n.isObject() {
 		s.l.problemAt(n.line, "%s must be an object", where)
@@ -843,14 +841,14 @@ func (s *stateBuild) mapLimits() {
 }
 
 // isExprValue reports whether a field's value is a JSONata expression.
-func isExprValue(v *node) bool {
+func isExprValue(v *Node) bool {
 	str, ok := v.value.(string)
 	return ok && isExpr(str)
 }
 
 // number reads a non-negative whole-number field; ok is false when absent
 // or wrong (which is reported).
-func (l *loader) number(n *node, key, where string) (float64, bool) {
+func (l *loader) number(n *Node, key, where string) (float64, bool) {
 	v := n.get(key)
 	if v == nil {
 		return 0, false

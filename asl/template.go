@@ -71,7 +71,7 @@ func (t *callTemplate) eval(e *env) (any, error) { return t.c.eval(e, t.field) }
 
 // compileTemplate builds a template from its JSON; problems are reported
 // at the line of the offending key.
-func (l *loader) compileTemplate(n *node, where string) template {
+func (l *loader) compileTemplate(n *Node, where string) template {
 	switch {
 	case n.isObject():
 		t := &objectTemplate{}
@@ -114,7 +114,7 @@ func (l *loader) compileTemplate(n *node, where string) template {
 }
 
 // dynamic compiles the value of a `key.$` field.
-func (l *loader) dynamic(n *node, key string, line int, where string) template {
+func (l *loader) dynamic(n *Node, key string, line int, where string) template {
 	s, ok := n.value.(string)
 	if !ok {
 		l.problemAt(line, "%s: the value of %q must be a path or an intrinsic function call, not %s", where, key, jsonType(n.value))

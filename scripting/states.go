@@ -35,6 +35,14 @@ func (l *loader) defineWorkflow(name string, t *lua.LTable, pos flow.Pos) {
 	}
 	what := fmt.Sprintf("workflow %q", name)
 	f := l.fields(t, pos, what)
+	switch lang := f.str("language"); lang {
+	case "", "lua":
+	case LanguageASL:
+		l.defineASL(name, f, pos)
+		return
+	default:
+		f.problem("language %q must be \"lua\" (the default) or %q", lang, LanguageASL)
+	}
 	w := &flow.Workflow{Name: name, Pos: pos, Version: f.str("version"), Timeout: f.duration("timeout")}
 	switch mode := f.str("mode"); mode {
 	case "", "durable":

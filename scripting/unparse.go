@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/asl"
 	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
@@ -27,7 +28,13 @@ func LuaScript(b *flow.Bundle, workflow string) (string, error) {
 	}
 	u := &unparser{b: b, routines: map[string]bool{}}
 	var body strings.Builder
-	u.workflow(&body, w)
+	if doc, ok := w.Definition.(*asl.Node); ok {
+		// An ASL workflow is written from its document: what its hooks
+		// do cannot be read back from them.
+		u.aslWorkflow(&body, w, doc)
+	} else {
+		u.workflow(&body, w)
+	}
 	var obs []*flow.Observer
 	for _, o := range b.Observers {
 		if o.Workflow == w.Name && o.RoutineName != "" {
