@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // env is what an expression of a state sees: the value `$` stands for,
@@ -41,7 +42,7 @@ const (
 )
 
 // timeText is AWS's timestamp format in the context object.
-func timeText(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func timeText(t time.Time) string { return store.FormatTime(t) }
 
 // contextObject is `$$` (JSONPath) or `$states.context` (JSONata).
 func (e *env) contextObject() (map[string]any, error) {

@@ -215,7 +215,7 @@ func TestCtxFieldsAndReadOnly(t *testing.T) {
 		StartedAt: start, Now: start.Add(time.Second), IdempotencyKey: "i-1/S/3", ItemIndex: 0}
 	out, err := routineOf(t, b, "ctx.dump").Call(context.Background(), nil, c)
 	want := map[string]any{"instance": "i-1", "workflow": "place_order", "version": "v1", "state": "S",
-		"attempt": 2.0, "visit": 3.0, "started_at": "2026-01-02T03:04:05Z", "now": "2026-01-02T03:04:06Z",
+		"attempt": 2.0, "visit": 3.0, "started_at": "2026-01-02T03:04:05.000Z", "now": "2026-01-02T03:04:06.000Z",
 		"idempotency_key": "i-1/S/3", "item_index": 0.0}
 	if err != nil || !reflect.DeepEqual(out, want) {
 		t.Errorf("ctx: %#v, %v", out, err)

@@ -9,6 +9,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // fnRef names a registered Lua function: the same index in every state of
@@ -239,5 +240,5 @@ func timeValue(t time.Time) lua.LValue {
 	if t.IsZero() {
 		return lua.LNil
 	}
-	return lua.LString(t.UTC().Format(time.RFC3339Nano))
+	return lua.LString(store.FormatTime(t))
 }

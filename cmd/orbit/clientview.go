@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/client"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // The client's readable output: aligned columns for people. Scripts use
@@ -68,7 +69,7 @@ func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02 15:04:05.000")
+	return store.FormatTime(t)
 }
 
 // writeHistory prints one event a line: seq, time, type, state, details.

@@ -76,7 +76,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		out, _ := json.Marshal(inst.Public)
+		out, _ := json.Marshal(store.View(inst.Public))
 		fmt.Fprintln(stdout, string(out))
 	} else if inst.Status == store.Succeeded {
 		fmt.Fprintln(stdout, string(inst.Output))
@@ -123,7 +123,7 @@ func describeWait(in *store.Instance) string {
 	}
 	until := ""
 	if w.Until != nil {
-		until = " until " + w.Until.Format(time.RFC3339)
+		until = " until " + store.FormatTime(*w.Until)
 	}
 	switch w.Kind {
 	case store.WaitTimer:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,6 +280,32 @@ func TestGetAndHistory(t *testing.T) {
 	}
 	s.get("/v1/instances/missing/history").want(t, 404, api.CodeNotFound)
 	s.get("/v1/instances/"+id+"/history?limit=x").want(t, 400, api.CodeBadRequest)
+}
+
+// Every time the API shows is RFC 3339 in UTC with exactly three
+// fractional digits, in instances, lists, waiting.until and histories.
+func TestTimesHaveOneLayout(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+	check := func(what string, v any) {
+		t.Helper()
+		if s, ok := v.(string); !ok || !stamp.MatchString(s) {
+			t.Errorf("%s is %v, not like 2026-12-01T10:00:00.123Z", what, v)
+		}
+	}
+	ended := s.post("/v1/workflows/echo/instances?wait=10s", `{}`).want(t, 200, "")
+	for _, k := range []string{"started_at", "updated_at", "ended_at"} {
+		check(k, ended.json[k])
+	}
+	id := s.post("/v1/workflows/timer/instances", `{}`).want(t, 201, "").str("id")
+	w := s.waitsFor(id, "timer")
+	check("waiting.until", w.json["waiting"].(map[string]any)["until"])
+	for _, it := range s.get("/v1/instances").want(t, 200, "").json["instances"].([]any) {
+		check("listed started_at", it.(map[string]any)["started_at"])
+	}
+	for _, ev := range s.get("/v1/instances/"+ended.str("id")+"/history").want(t, 200, "").json["events"].([]any) {
+		check("history time", ev.(map[string]any)["time"])
+	}
 }
 
 func TestListPagesNewestFirst(t *testing.T) {

@@ -65,11 +65,11 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		if existing || inst.Status.Terminal() {
 			status = fasthttp.StatusOK
 		}
-		writeJSON(ctx, status, inst.Public)
+		writeJSON(ctx, status, store.View(inst.Public))
 		return
 	}
 	if existing {
-		writeJSON(ctx, fasthttp.StatusOK, inst.Public)
+		writeJSON(ctx, fasthttp.StatusOK, store.View(inst.Public))
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status,
@@ -137,12 +137,12 @@ func (s *Server) get(ctx *fasthttp.RequestCtx, p []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, inst.Public)
+	writeJSON(ctx, fasthttp.StatusOK, store.View(inst.Public))
 }
 
 // History is the answer of GET /v1/instances/{id}/history.
 type History struct {
-	Events []store.Event `json:"events"`
+	Events []store.EventView `json:"events"`
 }
 
 // history answers GET /v1/instances/{id}/history; after and limit page
@@ -162,16 +162,13 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	if evs == nil {
-		evs = []store.Event{}
-	}
-	writeJSON(ctx, fasthttp.StatusOK, History{Events: evs})
+	writeJSON(ctx, fasthttp.StatusOK, History{Events: store.EventViews(evs)})
 }
 
 // List is the answer of GET /v1/instances.
 type List struct {
-	Instances  []store.Public `json:"instances"`
-	NextCursor string         `json:"next_cursor"`
+	Instances  []store.View `json:"instances"`
+	NextCursor string       `json:"next_cursor"`
 }
 
 const (
@@ -282,11 +279,7 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	out := List{Instances: make([]store.Public, len(insts)), NextCursor: pageCursorOf(q, next)}
-	for i, in := range insts {
-		out.Instances[i] = in.Public
-	}
-	writeJSON(ctx, fasthttp.StatusOK, out)
+	writeJSON(ctx, fasthttp.StatusOK, List{Instances: store.Views(insts), NextCursor: pageCursorOf(q, next)})
 }
 
 // Counts is the answer of GET /v1/counts.
@@ -412,7 +405,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	ctx.Response.Header.Set(DeliveryHeader, string(delivery))
-	writeJSON(ctx, fasthttp.StatusOK, inst.Public)
+	writeJSON(ctx, fasthttp.StatusOK, store.View(inst.Public))
 }
 
 // DeliveryHeader carries the Delivery of an event delivered with wait,

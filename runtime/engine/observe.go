@@ -255,7 +255,7 @@ func (q *observerQueue) invoke(o *flow.Observer, ev *store.Event, c *flow.Contex
 		}
 	default:
 		var b []byte
-		if b, err = json.Marshal(ev); err == nil {
+		if b, err = json.Marshal(store.EventView(*ev)); err == nil {
 			err = json.Unmarshal(b, &input)
 		}
 	}
