@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/orbit-sidecar/orbit/internal/fault"
 	"github.com/orbit-sidecar/orbit/store"
 	bbolt "go.etcd.io/bbolt"
 )
@@ -139,11 +140,13 @@ func (db *DB) update(w *writer, group []*job) error {
 				return err
 			}
 		}
+		fault.Hit(FaultApplied)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	fault.Hit(FaultCommitted)
 	var n uint64
 	for _, j := range group {
 		if j.enc.checkpoint() {
