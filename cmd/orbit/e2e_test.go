@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -23,14 +22,11 @@ import (
 // sidecar is a running `orbit serve` on an OS-chosen loopback port.
 type sidecar struct {
 	t      *testing.T
-	proc   *running
+	proc   *orbittest.Process
 	addr   string
 	banner string // the startup line
 	token  string
 	http   *http.Client
-
-	logMu sync.Mutex
-	log   []string // the lines it logged after the startup line
 }
 
 // serve starts `orbit serve` on the test bundle with data in the given
@@ -42,50 +38,15 @@ func serve(t *testing.T, env []string, data string, extra ...string) *sidecar {
 	// The bundles served read these; a later entry of env overrides it.
 	env = append([]string{"ORBIT_SCRIPT_ENV=FLAKY_URL,SHOP_URL"}, env...)
 	r := startOrbit(t, env, args...)
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case line, ok := <-r.lines:
-			if !ok {
-				t.Fatal("orbit serve exited before listening")
-			}
-			if addr := listeningOn(line); addr != "" {
-				s := &sidecar{t: t, proc: r, addr: addr, banner: line, http: &http.Client{Timeout: 30 * time.Second}}
-				// Keep reading the log so that the server never blocks on it.
-				go func() {
-					for line := range r.lines {
-						s.logMu.Lock()
-						s.log = append(s.log, line)
-						s.logMu.Unlock()
-					}
-				}()
-				return s
-			}
-		case <-timeout:
-			t.Fatal("orbit serve never printed its listening line")
-		}
+	addr, banner, err := r.Listening(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// listeningOn is the address a startup line names, or "".
-func listeningOn(line string) string {
-	if _, rest, found := strings.Cut(line, "orbit: listening on "); found {
-		addr, _, _ := strings.Cut(rest, " ")
-		return addr
-	}
-	var rec struct{ Msg, Addr string }
-	if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-		return rec.Addr
-	}
-	return ""
+	return &sidecar{t: t, proc: r, addr: addr, banner: banner, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // logged returns the lines the sidecar has logged since it listened.
-func (s *sidecar) logged() []string {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	return append([]string(nil), s.log...)
-}
+func (s *sidecar) logged() []string { return s.proc.Logged() }
 
 // flakyDownstream answers 500 until recovered, for the redrive test.
 func flakyDownstream(t *testing.T) (string, *atomic.Bool) {
@@ -491,7 +452,7 @@ func TestServeKill9Resumes(t *testing.T) {
 	nap := s.start("nap", "", `{}`).must(t, 201).str("id") // last, so its timer is still ahead
 	s.waitsFor(nap, "timer")
 
-	killed(t, s.proc)
+	s.proc.Kill(t)
 	s = serve(t, noFlaky, data)
 	// The timers may have run out before the kill on a slow machine, so
 	// the count is not exact; the others still wait.

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -11,37 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 )
 
-var (
-	buildOnce sync.Once
-	orbitBin  string
-	buildErr  error
-)
-
-// orbit builds the real binary once per test run.
+// orbit is the real binary, built once per test run.
 func orbit(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "orbit-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		orbitBin = filepath.Join(dir, "orbit")
-		out, err := exec.Command("go", "build", "-o", orbitBin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			orbitBin = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build orbit: %v\n%s", buildErr, orbitBin)
-	}
-	return orbitBin
+	return orbittest.Binary(t)
 }
 
 // runOrbit runs the binary to its end and returns stdout, stderr and the
@@ -179,7 +156,7 @@ func TestKillDuringTaskAndWait(t *testing.T) {
 	args := []string{"run", "testdata/kill", "charge", "--data", data, "--id", "order-7", "--input", `{"amount":5}`}
 	cmd := startOrbit(t, env, args...)
 	<-down.called
-	killed(t, cmd)
+	cmd.Kill(t)
 	down.mu.Lock()
 	down.hold = false
 	down.mu.Unlock()
@@ -198,66 +175,19 @@ func TestKillDuringTaskAndWait(t *testing.T) {
 	data = filepath.Join(dir, "wait.db")
 	args = []string{"run", "testdata/kill", "nap", "--data", data, "--id", "nap-1"}
 	cmd = startOrbit(t, env, args...)
-	waitForLine(t, cmd, "waits in state Nap: timer")
-	killed(t, cmd)
+	cmd.WaitForLine(t, "waits in state Nap: timer")
+	cmd.Kill(t)
 	out, errOut, code = runOrbit(t, env, args...)
 	if code != 0 || strings.TrimSpace(out) != `"rested"` {
 		t.Fatalf("after restart: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
-type running struct {
-	*exec.Cmd
-	lines chan string
-}
-
-func startOrbit(t *testing.T, env []string, args ...string) *running {
+// startOrbit runs the binary with its stderr read line by line; it is
+// killed when the test ends.
+func startOrbit(t *testing.T, env []string, args ...string) *orbittest.Process {
 	t.Helper()
-	cmd := exec.Command(orbit(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r := &running{Cmd: cmd, lines: make(chan string, 64)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			r.lines <- sc.Text()
-		}
-		close(r.lines)
-	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return r
-}
-
-func waitForLine(t *testing.T, r *running, want string) {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case line, ok := <-r.lines:
-			if !ok {
-				t.Fatalf("orbit exited before printing %q", want)
-			}
-			if strings.Contains(line, want) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("orbit never printed %q", want)
-		}
-	}
-}
-
-func killed(t *testing.T, r *running) {
-	t.Helper()
-	if err := r.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	r.Wait()
+	return orbittest.Start(t, orbit(t), env, args...)
 }
 
 // TestCrashLoopIsQuarantined kills orbit with SIGKILL each time an
@@ -268,8 +198,8 @@ func TestCrashLoopIsQuarantined(t *testing.T) {
 	args := []string{"run", "testdata/crashloop", "crashloop", "--data", data, "--id", "loop-1", "--lua-timeout", "1h"}
 	for range 3 { // the first run and two resumes
 		cmd := startOrbit(t, nil, args...)
-		waitForLine(t, cmd, "spinning in Spin")
-		killed(t, cmd)
+		cmd.WaitForLine(t, "spinning in Spin")
+		cmd.Kill(t)
 	}
 	_, errOut, code := runOrbit(t, nil, append(args, "--json")...)
 	want := "States.Quarantined: resumed 2 times without completing a step: the sidecar stopped during state Spin each time; redrive runs it again"
