@@ -7,6 +7,10 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
 FUZZTIME ?= 30s
+# The crash test's large size (make test runs a small one).
+CRASH_INSTANCES ?= 300
+CRASH_KILLS     ?= 60
+CRASH_SEED      ?= 0
 
 .PHONY: build test run run-cluster lint plugins bench clean conformance browser screenshots fuzz php
 
@@ -65,6 +69,14 @@ run-cluster: build plugins
 # (docs/compatibility.md). ORBIT_ASL_CASES=DIR measures another corpus.
 conformance:
 	@$(GO) test -count=1 -run '^TestConformance$$' -v ./asl/ | sed -n 's/^ *//; /^category/,/^JSONata categories/p'
+
+# The real binary killed with SIGKILL CRASH_KILLS times (at random moments,
+# inside commits, in the middle of calls) under CRASH_INSTANCES instances,
+# then every invariant checked; one summary line. CRASH_SEED replays a run.
+.PHONY: crash-test
+crash-test:
+	$(GO) test -count=1 -v -timeout 60m -run '^TestCrash$$' ./internal/crashtest \
+		-crash.instances $(CRASH_INSTANCES) -crash.kills $(CRASH_KILLS) -crash.seed $(CRASH_SEED)
 
 # Runs every fuzz target (each Fuzz function of the module) for FUZZTIME.
 # `make test` runs only their committed seed corpora (testdata/fuzz/); an
