@@ -226,3 +226,24 @@ workflow "v" { language = "cobol", start = "A", states = { A = succeed {} } }
 		}
 	}
 }
+
+// An ASL workflow in Lua takes the state machine's type as the DSL's
+// mode, which the converted script keeps.
+func TestLuaASLWorkflowExpressMode(t *testing.T) {
+	src := `workflow "w" { language = "asl", mode = "express", start = "A", states = { A = pass { asl = { Parameters = { ["id.$"] = "$$.Execution.Name" } } } } }`
+	b, err := scripting.LoadSources([]flow.Source{{Path: "w.lua", Body: []byte(src)}}, scripting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Workflows["w"].Mode != flow.Express {
+		t.Fatal("mode express did not make an express workflow")
+	}
+	script, err := scripting.LuaScript(b, "w")
+	if err != nil || !strings.Contains(script, `mode = "express"`) {
+		t.Fatalf("%v\n%s", err, script)
+	}
+	end, err := runToEnd(b, clock.NewFake(epoch), "w", json.RawMessage(`{}`))
+	if err != nil || end.Status != "SUCCEEDED" || !strings.Contains(string(end.Output), `"id":"`) {
+		t.Fatalf("%v %+v", err, end)
+	}
+}

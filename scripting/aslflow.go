@@ -51,9 +51,22 @@ func (l *loader) defineASL(name string, f *fields, pos flow.Pos) {
 		doc.Set("Version", asl.NewValue(pos.Line, v), pos.Line)
 	}
 	a.seconds(doc, f, "timeout", "TimeoutSeconds", pos.Line)
+	// The type of an AWS state machine is no part of its document: the
+	// DSL's mode says it.
+	express := false
+	switch mode := f.str("mode"); mode {
+	case "", "durable":
+	case "express":
+		express = true
+	default:
+		f.problem("mode %q must be \"durable\" or \"express\"", mode)
+	}
 	a.machine(doc, f, pos)
 	f.done(false)
 	l.probs = append(l.probs, asl.Compile(name, pos.File, doc, l.b)...)
+	if w := l.b.Workflows[name]; w != nil && express {
+		w.Mode = flow.Express
+	}
 }
 
 // machine spells start, states and the asl table of a workflow, a branch

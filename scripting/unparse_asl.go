@@ -29,6 +29,9 @@ func (u *unparser) aslWorkflow(out *strings.Builder, w *flow.Workflow, doc *asl.
 		}
 	}
 	fmt.Fprintf(out, "workflow %s {\n  language = %s,\n", luaString(w.Name), luaString(LanguageASL))
+	if w.Mode == flow.Express {
+		out.WriteString("  mode = \"express\",\n")
+	}
 	lw := &luaWriter{out: out}
 	rest := lw.take(doc, map[string]func(*asl.Node) (string, bool){
 		"QueryLanguage":  str("query_language"),
