@@ -328,3 +328,114 @@ func TestDocsPHPSnippetsParse(t *testing.T) {
 		t.Fatal("no php blocks found")
 	}
 }
+
+// quickstartStep is one "$ " command of the README's Quickstart and the
+// output the README shows for it.
+type quickstartStep struct {
+	where string
+	args  []string
+	want  []string
+}
+
+// quickstart reads the README's Quickstart section.
+func quickstart(t *testing.T) []quickstartStep {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	var steps []quickstartStep
+	in, fenced := false, false
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "## "):
+			in = l == "## Quickstart"
+		case !in:
+		case strings.HasPrefix(l, "```"):
+			fenced = !fenced
+		case fenced && strings.HasPrefix(l, "$ "):
+			args, err := shellWords(strings.TrimPrefix(l, "$ "))
+			if err != nil {
+				t.Fatalf("README.md:%d: %v", i+1, err)
+			}
+			steps = append(steps, quickstartStep{where: fmt.Sprintf("README.md:%d", i+1), args: args})
+		case fenced && len(steps) > 0:
+			want, _, _ := strings.Cut(l, "  #") // a comment beside the output
+			steps[len(steps)-1].want = append(steps[len(steps)-1].want, strings.TrimSpace(want))
+		}
+	}
+	return steps
+}
+
+// outputPattern reads a line of shown output as a pattern: "…" stands for
+// any text (with the letters and digits before it, as in an id shortened
+// to "6f1c…", and the spaces around it), a timestamp for any timestamp.
+func outputPattern(line string) *regexp.Regexp {
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
+	var re strings.Builder
+	for i, part := range regexp.MustCompile(`[A-Za-z0-9]*\s*…\s*`).Split(line, -1) {
+		if i > 0 {
+			re.WriteString(".*")
+		}
+		re.WriteString(stamp.ReplaceAllString(regexp.QuoteMeta(part), `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`))
+	}
+	return regexp.MustCompile("^" + re.String() + "$")
+}
+
+// TestReadmeQuickstartWorks runs the README's Quickstart step by step with
+// the real binary from the repository's root, shopd standing in for the
+// services, and checks that each step prints what the README shows: every
+// shown line, in order, with "…" for what changes from run to run, and
+// exit 1 where the README shows an error.
+func TestReadmeQuickstartWorks(t *testing.T) {
+	steps := quickstart(t)
+	if len(steps) < 4 {
+		t.Fatalf("the Quickstart has only %d steps", len(steps))
+	}
+	var env []string
+	for _, s := range steps {
+		switch {
+		case slices.Equal(s.args, []string{"go", "build", "-o", "bin/orbit", "./cmd/orbit"}):
+			continue // the test built it
+		case slices.Equal(s.args, []string{"go", "run", "./examples/shopd"}):
+			env = []string{"ORBIT_SCRIPT_ENV=SHOP_URL", "SHOP_URL=" + startShopd(t)}
+			continue
+		case s.args[0] != "bin/orbit":
+			t.Fatalf("%s: a step this test does not know how to run: %s", s.where, strings.Join(s.args, " "))
+		}
+		cmd := exec.Command(orbit(t), s.args[1:]...)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimSpace(string(out)), "\n")
+		wantCode := 0
+		for _, w := range s.want {
+			if regexp.MustCompile(`^[A-Z][A-Za-z]*\.[A-Za-z]+: `).MatchString(w) {
+				wantCode = 1 // the README shows an error
+			}
+		}
+		if code != wantCode {
+			t.Errorf("%s: %s: exit %d, want %d\n%s", s.where, strings.Join(s.args, " "), code, wantCode, out)
+			continue
+		}
+		next := 0
+		for _, w := range s.want {
+			re := outputPattern(w)
+			for next < len(got) && !re.MatchString(got[next]) {
+				next++
+			}
+			if next == len(got) {
+				t.Errorf("%s: %s printed no line like %q after the lines before it:\n%s", s.where, strings.Join(s.args, " "), w, out)
+				break
+			}
+			next++
+		}
+	}
+}
