@@ -18,6 +18,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/orbit-sidecar/orbit/internal/devnats"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/scripting"
@@ -35,6 +36,27 @@ type benchConfig struct {
 	rate               float64 // workflows per second to offer; 0: as fast as they complete
 	waiting            int     // instances to park for the waiting-work measurement
 	cpuProfile         string  // profile of the orbit side, for pprof
+	// The store of the orbit side: bbolt, or NATS with sidecars sharing
+	// a cluster of nodes run in-process (or the servers at natsURL).
+	store      storeKind
+	sidecars   int
+	nodes      int
+	syncAlways bool
+	natsURL    string
+}
+
+// durability says when the orbit side's store acknowledges a checkpoint.
+func (c benchConfig) durability() string {
+	switch {
+	case c.store != storeNATS:
+		return "fsync per commit"
+	case c.natsURL != "":
+		return "as the servers are set"
+	case c.syncAlways:
+		return fmt.Sprintf("R%d, fsync per write", min(c.nodes, 3))
+	default:
+		return fmt.Sprintf("R%d, fsync every 2 min", min(c.nodes, 3))
+	}
 }
 
 // sideResult is what one side of the benchmark measured.
@@ -62,11 +84,18 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&c.rate, "rate", 0, "offer this many workflows per second in all (0: each starter starts the next as soon as one ends)")
 	fs.IntVar(&c.waiting, "waiting", 0, "also park this many awaiting instances; report their memory and the restart time")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the orbit side to this file")
+	kind := fs.String("store", string(storeBbolt), "store of the orbit side: bbolt, or nats (sidecars sharing a NATS cluster run in this process)")
+	fs.IntVar(&c.sidecars, "sidecars", 1, "with --store nats: sidecars sharing the store; starts go to them in turn")
+	fs.IntVar(&c.nodes, "nodes", 1, "with --store nats: NATS servers (3 or more: three replicas)")
+	fs.BoolVar(&c.syncAlways, "sync-always", false, "with --store nats: the servers fsync every write instead of every two minutes")
+	fs.StringVar(&c.natsURL, "nats-url", "", "with --store nats: use these servers instead of starting some")
 	asJSON := fs.Bool("json", false, "end with one JSON line of the results")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || c.rate < 0 || c.waiting < 0 || (c.mode != "durable" && c.mode != "express") {
+	c.store = storeKind(*kind)
+	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || c.rate < 0 || c.waiting < 0 || (c.mode != "durable" && c.mode != "express") ||
+		(c.store != storeBbolt && c.store != storeNATS) || c.sidecars < 1 || c.nodes < 1 {
 		fs.Usage()
 		return 2
 	}
@@ -91,7 +120,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if direct.WPS > 0 {
 		ratio = orbit.WPS / direct.WPS
 	}
-	fmt.Fprintf(stdout, "%d steps, concurrency %d, %s each, mode %s\n\n", c.steps, c.concurrency, c.duration, c.mode)
+	fmt.Fprintf(stdout, "%d steps, concurrency %d, %s each, mode %s\n", c.steps, c.concurrency, c.duration, c.mode)
+	if c.store == storeNATS {
+		fmt.Fprintf(stdout, "store: nats, %d sidecars, %d nodes (%s)\n\n", c.sidecars, c.nodes, c.durability())
+	} else {
+		fmt.Fprintf(stdout, "store: bbolt (%s)\n\n", c.durability())
+	}
 	fmt.Fprintf(stdout, "%-7s %10s %9s %9s %9s %12s %10s %8s\n", "side", "wf/s", "p50 ms", "p99 ms", "max ms", "CPU s/1000", "peak RSS", "errors")
 	for _, r := range []struct {
 		name string
@@ -103,7 +137,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\nratio orbit/direct: %.3f\n", ratio)
 	fmt.Fprintf(stdout, "store: %.0f commits/s, %.1f instances per commit\n", orbit.CommitsPerSec, orbit.PerCommit)
 	summary := map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
-		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds()}
+		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds(),
+		"store": c.store, "durability": c.durability()}
+	if c.store == storeNATS {
+		summary["sidecars"], summary["nodes"] = c.sidecars, c.nodes
+	}
 	if c.rate > 0 {
 		summary["rate"] = c.rate
 	}
@@ -194,33 +232,66 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 	}
 	src.WriteString("} }\n")
 
-	cfg := sidecarConfig{Log: discardLog(), LuaTimeout: 100 * time.Millisecond}
+	cfg := sidecarConfig{Log: discardLog(), LuaTimeout: 100 * time.Millisecond, Store: c.store}
 	opts := scriptOptions(cfg)
 	b, err := scripting.LoadSources([]flow.Source{{Path: "bench.lua", Body: []byte(src.String())}}, opts)
 	if err != nil {
 		return sideResult{}, fmt.Errorf("bench bundle: %w", err)
 	}
 	ctx := context.Background()
-	s, err := openSidecar(ctx, cfg, opts, b)
-	if err != nil {
-		return sideResult{}, err
+	sidecars := 1
+	if c.store == storeNATS {
+		sidecars = c.sidecars
+		cfg.NATSURL = c.natsURL
+		if cfg.NATSURL == "" {
+			dir, err := os.MkdirTemp("", "orbit-bench-nats-")
+			if err != nil {
+				return sideResult{}, err
+			}
+			defer os.RemoveAll(dir)
+			cl, err := devnats.Start(devnats.Options{Dir: dir, Nodes: c.nodes, SyncAlways: c.syncAlways})
+			if err != nil {
+				return sideResult{}, err
+			}
+			defer cl.Shutdown()
+			cfg.NATSURL = cl.URL()
+		}
 	}
-	defer s.close(ctx)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return sideResult{}, err
+	var (
+		side      []*sidecar
+		startURLs []string
+	)
+	for range sidecars {
+		s, err := openSidecar(ctx, cfg, opts, b)
+		if err != nil {
+			return sideResult{}, err
+		}
+		defer s.close(ctx)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return sideResult{}, err
+		}
+		srv := api.New(api.Options{Engine: s.engine, Log: cfg.Log, MaxInFlight: 1 << 16})
+		go srv.Serve(ln)
+		defer srv.Shutdown(ctx)
+		side = append(side, s)
+		startURLs = append(startURLs, "http://"+ln.Addr().String()+"/v1/workflows/bench/instances?wait=30s")
 	}
-	srv := api.New(api.Options{Engine: s.engine, Log: cfg.Log, MaxInFlight: 1 << 16})
-	go srv.Serve(ln)
-	defer srv.Shutdown(ctx)
+	stats := func() (commits, checkpoints uint64) {
+		for _, s := range side {
+			st := s.store.Stats()
+			commits, checkpoints = commits+st.Commits, checkpoints+st.Checkpoints
+		}
+		return commits, checkpoints
+	}
 
 	client := &fasthttp.Client{MaxConnsPerHost: 4096}
-	startURL := "http://" + ln.Addr().String() + "/v1/workflows/bench/instances?wait=30s"
+	var turn atomic.Uint64
 	start := func() error {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI(startURL)
+		req.SetRequestURI(startURLs[turn.Add(1)%uint64(len(startURLs))])
 		req.Header.SetMethod("POST")
 		req.Header.SetContentType("application/json")
 		req.SetBodyString(`{}`)
@@ -243,13 +314,13 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	before := s.store.Stats()
+	commits0, checkpoints0 := stats()
 	res := measure(c, start)
-	after := s.store.Stats()
+	commits1, checkpoints1 := stats()
 	secs := c.duration.Seconds() + c.warmup.Seconds()
-	if commits := after.Commits - before.Commits; commits > 0 {
+	if commits := commits1 - commits0; commits > 0 {
 		res.CommitsPerSec = float64(commits) / secs
-		res.PerCommit = float64(after.Checkpoints-before.Checkpoints) / float64(commits)
+		res.PerCommit = float64(checkpoints1-checkpoints0) / float64(commits)
 	}
 	return res, nil
 }

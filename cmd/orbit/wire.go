@@ -31,11 +31,11 @@ const (
 
 // sidecarConfig is what every command that runs workflows shares.
 type sidecarConfig struct {
-	Scripts string
-	Store   storeKind // "" is bbolt
-	NATSURL string    // the servers of a nats store, comma-separated
-	Data    string    // bbolt file; empty: a temporary one removed on close
-	InitEmpty  bool   // an existing empty data file becomes a new store instead of being refused
+	Scripts    string
+	Store      storeKind // "" is bbolt
+	NATSURL    string    // the servers of a nats store, comma-separated
+	Data       string    // bbolt file; empty: a temporary one removed on close
+	InitEmpty  bool      // an existing empty data file becomes a new store instead of being refused
 	LuaTimeout time.Duration
 	ScriptEnv  scripting.Env // what scripts may read of the environment
 	MaxPayload int
