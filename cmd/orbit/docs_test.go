@@ -378,7 +378,12 @@ func outputPattern(line string) *regexp.Regexp {
 		if i > 0 {
 			re.WriteString(".*")
 		}
-		re.WriteString(stamp.ReplaceAllString(regexp.QuoteMeta(part), `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`))
+		for j, text := range stamp.Split(part, -1) {
+			if j > 0 {
+				re.WriteString(stamp.String())
+			}
+			re.WriteString(regexp.QuoteMeta(text))
+		}
 	}
 	return regexp.MustCompile("^" + re.String() + "$")
 }
