@@ -66,7 +66,11 @@ final class ClientTest extends TestCase
         self::assertTrue(Client::isEnded($in));
         self::assertEquals($input, $in['output']); // the same data; a Lua task writes keys in its own order
         self::assertSame('echo', $in['workflow']);
-        self::assertArrayHasKey('ended_at', $in);
+        foreach (['started_at', 'updated_at', 'ended_at'] as $field) {
+            // One layout, which PHP's strict parsers read: milliseconds and Z.
+            self::assertMatchesRegularExpression('/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/', $in[$field]);
+            self::assertNotFalse(\DateTimeImmutable::createFromFormat(DATE_RFC3339_EXTENDED, $in[$field]), $field);
+        }
     }
 
     public function testLargeIntegersOfTheInputStayExact(): void
