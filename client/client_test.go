@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/client"
 	"github.com/orbit-sidecar/orbit/internal/apitest"
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
@@ -403,18 +402,12 @@ func TestSendAndWaitAnswersTheEndedInstance(t *testing.T) {
 // TestCodesAreTheDocumentedOnes compares the client's error codes with the
 // table of docs/api.md, the list users read.
 func TestCodesAreTheDocumentedOnes(t *testing.T) {
-	doc, err := os.ReadFile("../docs/api.md")
-	if err != nil {
-		t.Fatal(err)
+	var have []string
+	for _, c := range client.Codes {
+		have = append(have, string(c))
 	}
-	var documented []client.Code
-	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| [0-9]{3} \\|").FindAllSubmatch(doc, -1) {
-		documented = append(documented, client.Code(m[1]))
-	}
-	have := slices.Clone(client.Codes)
 	slices.Sort(have)
-	slices.Sort(documented)
-	if !slices.Equal(have, documented) {
+	if documented := orbittest.ErrorCodes(t, "../docs/api.md"); !slices.Equal(have, documented) {
 		t.Fatalf("client codes %v, docs/api.md documents %v", have, documented)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sync"
 	"testing"
 
@@ -73,4 +75,25 @@ func failsOnce(t *testing.T) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// TestEveryErrorCodeHasItsException compares the codes OrbitException maps
+// to classes, and the class files, with the table of docs/api.md.
+func TestEveryErrorCodeHasItsException(t *testing.T) {
+	src, err := os.ReadFile("src/Exception/OrbitException.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mapped []string
+	for _, m := range regexp.MustCompile(`'([a-z_]+)' => ([A-Za-z]+)::class`).FindAllSubmatch(src, -1) {
+		mapped = append(mapped, string(m[1]))
+		if _, err := os.Stat(filepath.Join("src/Exception", string(m[2])+".php")); err != nil {
+			t.Errorf("code %s maps to %s, which has no file: %v", m[1], m[2], err)
+		}
+	}
+	documented := orbittest.ErrorCodes(t, "../../docs/api.md")
+	slices.Sort(mapped)
+	if !slices.Equal(mapped, documented) {
+		t.Fatalf("OrbitException maps %v, docs/api.md documents %v", mapped, documented)
+	}
 }
