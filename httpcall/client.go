@@ -186,8 +186,13 @@ func isTimeout(err error) bool {
 // target is "METHOD scheme://host/path" for error causes. The query is left
 // out because it may carry credentials expanded from the environment.
 func target(req *fasthttp.Request) string {
+	return string(req.Header.Method()) + " " + spanURL(req)
+}
+
+// spanURL is "scheme://host/path", without the query, for a span's url.full.
+func spanURL(req *fasthttp.Request) string {
 	u := req.URI()
-	return string(req.Header.Method()) + " " + string(u.Scheme()) + "://" + string(u.Host()) + string(u.Path())
+	return string(u.Scheme()) + "://" + string(u.Host()) + string(u.Path())
 }
 
 // statusError names a non-2xx answer: the body's "error" field when it is a

@@ -102,8 +102,27 @@ func SpecOf(r flow.Routine) (s Spec, ok bool) {
 	return hr.spec, true
 }
 
+// RoutineKind is flow.RoutineHTTP.
+func (r *routine) RoutineKind() string { return flow.RoutineHTTP }
+
 // Call sends the request for one task attempt and returns its result.
+// With tracing on, the request is a client span under the step's, and
+// its traceparent names that span.
 func (r *routine) Call(ctx context.Context, input any, fc *flow.Context) (any, error) {
+	s, fc := fc.ChildSpan(r.method, flow.SpanClient)
+	if s == nil {
+		return r.call(ctx, input, fc, nil)
+	}
+	s.SetString(AttrMethod, r.method)
+	out, err := r.call(ctx, input, fc, s)
+	if fe := flow.AsError(err, flow.ErrTaskFailed); fe != nil {
+		s.Fail(fe.Name, fe.Cause)
+	}
+	s.End()
+	return out, err
+}
+
+func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.Span) (any, error) {
 	x := r.c.acquire()
 	kept := true
 	defer func() {
@@ -120,6 +139,9 @@ func (r *routine) Call(ctx context.Context, input any, fc *flow.Context) (any, e
 	}
 	req.SetRequestURIBytes(uri)
 	req.Header.SetMethod(r.method)
+	if s != nil {
+		s.SetString(AttrURL, spanURL(req))
+	}
 	if r.sendBody {
 		body, err := json.Marshal(input)
 		if err != nil {
@@ -148,6 +170,9 @@ func (r *routine) Call(ctx context.Context, input any, fc *flow.Context) (any, e
 		return nil, err
 	}
 	status := x.resp.StatusCode()
+	if s != nil {
+		s.SetInt(AttrStatus, int64(status))
+	}
 	if status < 200 || status > 299 {
 		return nil, statusError(req, status, x.resp.Body())
 	}

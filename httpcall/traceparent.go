@@ -39,3 +39,12 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// The attributes of an HTTP call's span, as OpenTelemetry's semantic
+// conventions name them. The URL goes without its query, which may carry
+// credentials expanded from the environment.
+const (
+	AttrMethod = "http.request.method"
+	AttrURL    = "url.full"
+	AttrStatus = "http.response.status_code"
+)

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 
@@ -36,6 +37,9 @@ type Options struct {
 	Logger   *slog.Logger     // guest logs and output; nil discards them
 	PoolSize int              // instances per reactor plugin, and its bound on concurrent calls; 0: GOMAXPROCS
 	Limits   Limits           // the operator's ceilings on manifests
+	// OnCall, when set, is told how long each call of a plugin function
+	// took (metrics time them with it). It must be quick.
+	OnCall func(plugin, fn string, took time.Duration)
 }
 
 // Host is a loaded plugins directory: every plugin compiled, checked and
@@ -52,6 +56,7 @@ type Host struct {
 	log      *slog.Logger
 	poolSize int
 	limits   Limits
+	onCall   func(plugin, fn string, took time.Duration)
 
 	mu       sync.RWMutex
 	closed   bool
@@ -71,6 +76,7 @@ func Open(dir string, opt Options) (*Host, error) {
 		kv:       opt.KV,
 		log:      opt.Logger,
 		poolSize: opt.PoolSize,
+		onCall:   opt.OnCall,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -319,8 +325,10 @@ func (h *Host) enter() bool {
 // current Host; anyone else sees a plugin that is gone.
 var errClosed = flow.Errorf(flow.ErrPluginNotFound, "plugins were unloaded (reloaded or shut down)")
 
-// call runs one plugin function unless the Host is closing.
-func (h *Host) call(ctx context.Context, plugin, fn string, input any, c *flow.Context) (any, error) {
+// call runs one plugin function unless the Host is closing. With tracing
+// on, the call is a span under the step's, and what the plugin does (its
+// HTTP requests) goes under it.
+func (h *Host) call(ctx context.Context, plugin, fn string, input any, c *flow.Context) (out any, err error) {
 	if !h.enter() {
 		return nil, errClosed
 	}
@@ -329,7 +337,25 @@ func (h *Host) call(ctx context.Context, plugin, fn string, input any, c *flow.C
 	if !ok {
 		return nil, flow.Errorf(flow.ErrPluginNotFound, "no plugin %q is loaded", plugin)
 	}
-	return p.call(ctx, fn, input, c)
+	if c != nil && c.Span != nil { // the name is made only for a span
+		var s flow.Span
+		s, c = c.ChildSpan("plugin "+plugin+"."+fn, flow.SpanInternal)
+		s.SetString(flow.AttrPlugin, plugin)
+		s.SetString(flow.AttrFunc, fn)
+		defer func() {
+			if fe := flow.AsError(err, flow.ErrTaskFailed); fe != nil {
+				s.Fail(fe.Name, fe.Cause)
+			}
+			s.End()
+		}()
+	}
+	if h.onCall == nil {
+		return p.call(ctx, fn, input, c)
+	}
+	t0 := time.Now()
+	out, err = p.call(ctx, fn, input, c)
+	h.onCall(plugin, fn, time.Since(t0))
+	return out, err
 }
 
 // routine is a plugin function as a flow.Routine, bound to one Host.
@@ -343,3 +369,6 @@ type routine struct {
 func (r *routine) Call(ctx context.Context, input any, c *flow.Context) (any, error) {
 	return r.h.call(ctx, r.plugin, r.fn, input, c)
 }
+
+// RoutineKind is flow.RoutineWasm.
+func (r *routine) RoutineKind() string { return flow.RoutineWasm }

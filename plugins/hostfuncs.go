@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/orbit-sidecar/orbit/httpcall"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -233,8 +236,21 @@ func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
 		i.fail(stack, CodeFailed, "%s %s: the call's time is up", req.Method, req.URL)
 		return
 	}
-	headers := i.taskHeaders(req.Headers, req.Body != "")
+	// With tracing on, the request is a client span under the plugin
+	// call's, and its traceparent names that span.
+	s, c := i.flow.ChildSpan(req.Method, flow.SpanClient)
+	headers := taskHeaders(c, req.Headers, req.Body != "")
 	status, respHeaders, body, err := i.p.h.http.Do(ctx, req.Method, req.URL, headers, []byte(req.Body), timeout)
+	if s != nil {
+		s.SetString(httpcall.AttrMethod, req.Method)
+		s.SetString(httpcall.AttrURL, withoutQuery(req.URL))
+		if fe := flow.AsError(err, flow.ErrTaskFailed); fe != nil {
+			s.Fail(fe.Name, fe.Cause)
+		} else {
+			s.SetInt(httpcall.AttrStatus, int64(status))
+		}
+		s.End()
+	}
 	switch {
 	case err != nil:
 		i.fail(stack, CodeFailed, "%s %s: %v", req.Method, req.URL, err)
@@ -251,15 +267,21 @@ func hostHTTPRequest(ctx context.Context, i *instance, stack []uint64) {
 	i.give(stack, stack[2], stack[3], out)
 }
 
-// taskHeaders adds what every outgoing call of a task carries (SPEC 1.2),
-// so that a plugin's requests are deduplicated and traced like an http
-// routine's. The guest's own headers win.
-func (i *instance) taskHeaders(h map[string]string, hasBody bool) map[string]string {
+// withoutQuery is a URL for a span: its query may carry credentials.
+func withoutQuery(url string) string {
+	u, _, _ := strings.Cut(url, "?")
+	return u
+}
+
+// taskHeaders adds what every outgoing call of the task c describes
+// carries (SPEC 1.2), so that a plugin's requests are deduplicated and
+// traced like an http routine's. The guest's own headers win.
+func taskHeaders(c *flow.Context, h map[string]string, hasBody bool) map[string]string {
 	out := make(map[string]string, len(h)+7)
 	if hasBody {
 		out["Content-Type"] = "application/json"
 	}
-	if c := i.flow; c != nil {
+	if c != nil {
 		out["Idempotency-Key"] = c.IdempotencyKey
 		out["Orbit-Instance"] = c.Instance
 		out["Orbit-Workflow"] = c.Workflow

@@ -71,6 +71,9 @@ type liveRoutine struct {
 	fn     string
 }
 
+// RoutineKind is flow.RoutineWasm.
+func (r *liveRoutine) RoutineKind() string { return flow.RoutineWasm }
+
 // Call runs the function on the current Host; a Host that closed between
 // the lookup and the call was just replaced, so the call moves on to its
 // successor.

@@ -24,7 +24,7 @@ type luaExpr struct{ fnRef }
 
 // Eval calls the function; its errors are States.Runtime.
 func (e luaExpr) Eval(data any, c *flow.Context) (any, error) {
-	return e.value(nil, data, c, flow.ErrRuntime)
+	return e.value(nil, data, c, LuaExpression)
 }
 
 // luaCond is a choice rule's when = function(data, ctx).
@@ -33,7 +33,7 @@ type luaCond struct{ fnRef }
 // Test calls the function and applies Lua truthiness to its result, which
 // needs no conversion.
 func (e luaCond) Test(data any, c *flow.Context) (bool, error) {
-	v, err := e.run(nil, data, c, flow.ErrRuntime, truthResult)
+	v, err := e.run(nil, data, c, LuaCondition, truthResult)
 	if err != nil {
 		return false, err
 	}
@@ -43,19 +43,57 @@ func (e luaCond) Test(data any, c *flow.Context) (bool, error) {
 }
 
 // luaRoutine is a routine { lua = function(input, ctx) }.
-type luaRoutine struct{ fnRef }
+type luaRoutine struct {
+	fnRef
+	span string // its span's name: "lua <routine>"
+}
 
 // Call runs the routine: error({error=..., cause=...}) is a named error,
 // any other Lua error States.TaskFailed.
 func (r luaRoutine) Call(ctx context.Context, input any, c *flow.Context) (any, error) {
-	return r.value(ctx, input, c, flow.ErrTaskFailed)
+	s, c := c.ChildSpan(r.span, flow.SpanInternal)
+	if s == nil {
+		return r.value(ctx, input, c, LuaRoutine)
+	}
+	out, err := r.value(ctx, input, c, LuaRoutine)
+	if fe := flow.AsError(err, flow.ErrTaskFailed); fe != nil {
+		s.Fail(fe.Name, fe.Cause)
+	}
+	s.End()
+	return out, err
+}
+
+// RoutineKind is flow.RoutineLua.
+func (luaRoutine) RoutineKind() string { return flow.RoutineLua }
+
+// LuaUse is what a Lua function is called for, as Options.OnLuaCall
+// reports it.
+type LuaUse uint8
+
+// The uses of a Lua function.
+const (
+	LuaExpression LuaUse = iota // an input, output, items or other mapping
+	LuaCondition                // a choice rule's when
+	LuaRoutine                  // a routine { lua = ... }
+)
+
+var luaUseNames = [...]string{LuaExpression: "expression", LuaCondition: "condition", LuaRoutine: "routine"}
+
+func (u LuaUse) String() string { return luaUseNames[u] }
+
+// fallback names a script's error that has no name of its own.
+func (u LuaUse) fallback() string {
+	if u == LuaRoutine {
+		return flow.ErrTaskFailed
+	}
+	return flow.ErrRuntime
 }
 
 // run calls the function with (arg, ctx) and finish on its one result,
 // and returns the state, whose result fields the caller reads before
 // putting it back. On error the state is already back and the error is
-// named (fallback when the script's error has no name of its own).
-func (r fnRef) run(parent context.Context, arg any, c *flow.Context, fallback string, finish func(*vm) error) (*vm, error) {
+// named (use's fallback when the script's error has no name of its own).
+func (r fnRef) run(parent context.Context, arg any, c *flow.Context, use LuaUse, finish func(*vm) error) (*vm, error) {
 	v, err := r.pool.get(parent)
 	if err != nil {
 		return nil, err
@@ -65,10 +103,19 @@ func (r fnRef) run(parent context.Context, arg any, c *flow.Context, fallback st
 		r.pool.put(v)
 		return nil, err
 	}
+	fallback := use.fallback()
 	v.fn, v.fallback = v.begin(r.idx, c), fallback
 	v.L.Push(in)
 	v.L.Push(v.ctxProxy)
-	if err := v.call(parent, 2, 1, r.pool.cfg.timeout, finish); err != nil {
+	var t0 time.Time
+	if r.pool.cfg.onCall != nil {
+		t0 = time.Now()
+	}
+	err = v.call(parent, 2, 1, r.pool.cfg.timeout, finish)
+	if r.pool.cfg.onCall != nil {
+		r.pool.cfg.onCall(use, time.Since(t0))
+	}
+	if err != nil {
 		err = v.scriptError(err, v.fn, fallback)
 		r.pool.put(v)
 		return nil, err
@@ -77,8 +124,8 @@ func (r fnRef) run(parent context.Context, arg any, c *flow.Context, fallback st
 }
 
 // value is run converting the result to JSON.
-func (r fnRef) value(parent context.Context, arg any, c *flow.Context, fallback string) (any, error) {
-	v, err := r.run(parent, arg, c, fallback, valueResult)
+func (r fnRef) value(parent context.Context, arg any, c *flow.Context, use LuaUse) (any, error) {
+	v, err := r.run(parent, arg, c, use, valueResult)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,10 @@ type Options struct {
 	// Env is what env(name) and ${NAME} in http routines may read; the
 	// zero Env exposes no variable (docs/scripts.md, "Security").
 	Env Env
+	// OnLuaCall, when set, is told how long each call of a Lua function
+	// ran and what it was for (metrics time them with it). It must be
+	// quick. Nil costs nothing.
+	OnLuaCall func(use LuaUse, took time.Duration)
 }
 
 // DefaultLuaTimeout is the per-call limit when Options.LuaTimeout is 0.
@@ -98,7 +102,8 @@ func Load(dir string, opt Options) (*flow.Bundle, error) {
 func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 	srcs := slices.Clone(files)
 	slices.SortFunc(srcs, func(a, b flow.Source) int { return strings.Compare(a.Path, b.Path) })
-	cfg := &config{http: opt.HTTP, plugins: opt.Plugins, timeout: opt.LuaTimeout, logger: opt.Logger, env: opt.Env}
+	cfg := &config{http: opt.HTTP, plugins: opt.Plugins, timeout: opt.LuaTimeout, logger: opt.Logger, env: opt.Env,
+		onCall: opt.OnLuaCall}
 	if cfg.http == nil {
 		cfg.http = httpcall.NewClient()
 	}

@@ -24,6 +24,7 @@ type config struct {
 	timeout time.Duration
 	logger  *slog.Logger // nil: slog.Default() at the time of logging
 	env     Env
+	onCall  func(LuaUse, time.Duration) // Options.OnLuaCall
 	// hidden holds the variables a script tried to read that are set but
 	// not exposed, each warned about once.
 	hidden sync.Map

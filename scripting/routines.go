@@ -33,7 +33,7 @@ func (l *loader) defineRoutine(name string, t *lua.LTable, pos flow.Pos) {
 	switch fn := f.get("lua").(type) {
 	case *lua.LNilType:
 	case *lua.LFunction:
-		r = luaRoutine{l.register(fn)}
+		r = luaRoutine{fnRef: l.register(fn), span: "lua " + name}
 	default:
 		f.wrongType("lua", "a function(input, ctx)", fn)
 	}

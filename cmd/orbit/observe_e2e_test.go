@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
+	"github.com/orbit-sidecar/orbit/internal/otlptest"
 )
 
 // callDownstream is a loopback service for testdata/observe that records
@@ -137,6 +138,111 @@ func TestServeLogsJSONNamingTheInstance(t *testing.T) {
 			if _, ok := rec[k]; !ok {
 				t.Errorf("a line about an instance has no %s: %q", k, line)
 			}
+		}
+	}
+}
+
+// scrape returns the sidecar's /metrics text.
+func (s *sidecar) scrape() string {
+	s.t.Helper()
+	return string(s.do("GET", "/metrics", "").must(s.t, 200).body)
+}
+
+// hasSample reports whether the exposition holds a sample line starting
+// with series whose value is not 0.
+func hasSample(metrics, series string) bool {
+	for _, line := range strings.Split(metrics, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok && rest != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// The starting request's trace reaches each downstream call with Orbit's
+// spans in between — the call's own client span, under the step's span,
+// under a run segment, under the start span, under the caller's span —
+// and it does across a SIGKILL between two steps: the restarted sidecar
+// goes on in the same trace. A collector stand-in on loopback receives
+// the spans over OTLP/HTTP. The metrics of each process show the run.
+func TestServeTracesAcrossARestart(t *testing.T) {
+	col := otlptest.Start(t)
+	down := startCallDownstream(t)
+	env := append(down.env(), "OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_SERVICE_NAME=orbit-e2e")
+	data := filepath.Join(t.TempDir(), "orbit.db")
+	s := serve(t, env, data, "--scripts", "testdata/observe")
+	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	s.startTraced("traced", "trace-1", `{"amount": 5}`, "00-"+traceID+"-"+callerSpan+"-01")
+	s.waitsFor("trace-1", "event")
+	first := down.call(t, "/first")
+
+	// Before the kill: this process's spans are exported (the segment
+	// ends as the instance parks), and its metrics show the steps so far.
+	firstSegment := col.Wait(t, "the first run segment", func(sp *otlptest.Span) bool { return sp.GetName() == "run traced" })
+	lua := col.Wait(t, "the Lua routine's span", func(sp *otlptest.Span) bool { return sp.GetName() == "lua note" })
+	for _, series := range []string{
+		`orbit_instances_started_total{workflow="traced"}`,
+		`orbit_step_duration_seconds_count{kind="http",state="First",workflow="traced"}`,
+		`orbit_step_duration_seconds_count{kind="lua",state="Note",workflow="traced"}`,
+		`orbit_lua_call_duration_seconds_count{use="routine"}`,
+		`orbit_instances_waiting{kind="event"}`,
+		`orbit_store_commit_duration_seconds_count`,
+		`orbit_store_checkpoints_per_commit_count`,
+		`orbit_http_requests_total{method="POST",route="/v1/workflows/{}/instances",status="201"}`,
+	} {
+		if m := s.scrape(); !hasSample(m, series) {
+			t.Errorf("the first process's metrics have no %s", series)
+		}
+	}
+	killed(t, s.proc)
+
+	s = serve(t, env, data, "--scripts", "testdata/observe")
+	s.do("POST", "/v1/instances/trace-1/events/go", `1`).must(t, 202)
+	s.status("trace-1", "SUCCEEDED")
+	second := down.call(t, "/second")
+
+	segments := map[string]bool{}
+	for path, tp := range map[string]string{"/first": first, "/second": second} {
+		parts := strings.Split(tp, "-")
+		if len(parts) != 4 || parts[1] != traceID {
+			t.Fatalf("the call to %s carried traceparent %q, not in the caller's trace %s", path, tp, traceID)
+		}
+		call := col.Span(t, parts[2])
+		if call.GetName() != "POST" || call.GetKind().String() != "SPAN_KIND_CLIENT" || call.Attr("http.response.status_code") != "200" ||
+			call.Attr("url.full") != down.url+path {
+			t.Errorf("the call to %s is span %v (kind %s, attributes %v)", path, call, call.GetKind(), call.GetAttributes())
+		}
+		state := map[string]string{"/first": "First", "/second": "Second"}[path]
+		step := col.Span(t, call.Parent())
+		if step.GetName() != "step "+state || step.Attr("orbit.state") != state || step.Attr("orbit.routine") != strings.ToLower(state) {
+			t.Errorf("the call to %s is under %v, want Orbit's step span of %s", path, step, state)
+		}
+		segment := col.Span(t, step.Parent())
+		if segment.GetName() != "run traced" || segment.Attr("orbit.instance") != "trace-1" {
+			t.Errorf("step %s is under %v, want a run segment of trace-1", state, segment)
+		}
+		segments[segment.ID()] = true
+		start := col.Span(t, segment.Parent())
+		if start.GetName() != "start traced" || start.Parent() != callerSpan || start.Trace() != traceID {
+			t.Errorf("the run segment is under %v, want the start span under the caller's span %s", start, callerSpan)
+		}
+		if start.Service != "orbit-e2e" {
+			t.Errorf("spans come from service %q, want OTEL_SERVICE_NAME's", start.Service)
+		}
+	}
+	if len(segments) != 2 || !segments[firstSegment.ID()] {
+		t.Errorf("the steps before and after the restart ran in segments %v; want two, the first %s", segments, firstSegment.ID())
+	}
+	if step := col.Span(t, lua.Parent()); step.GetName() != "step Note" {
+		t.Errorf("the Lua routine's span is under %v, want step Note", step)
+	}
+	for _, series := range []string{
+		`orbit_instances_ended_total{status="SUCCEEDED",workflow="traced"}`,
+		`orbit_step_duration_seconds_count{kind="http",state="Second",workflow="traced"}`,
+		`orbit_http_requests_total{method="POST",route="/v1/instances/{}/events/{}",status="202"}`,
+	} {
+		if m := s.scrape(); !hasSample(m, series) {
+			t.Errorf("the second process's metrics have no %s", series)
 		}
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"syscall"
 
 	"github.com/orbit-sidecar/orbit/plugins"
-	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 	"github.com/orbit-sidecar/orbit/scripting"
 )
 
@@ -27,7 +27,7 @@ type reloader struct {
 	opts             scripting.Options // Plugins is live
 	live             *plugins.Live
 	engine           *engine.Engine
-	metrics          *api.Metrics
+	metrics          *metrics.Metrics
 	log              *slog.Logger
 
 	mu       sync.Mutex

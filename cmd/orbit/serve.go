@@ -16,6 +16,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
@@ -97,13 +98,20 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		return 2
 	}
 	log := lf.logger(stderr)
-	metrics := api.NewMetrics()
+	tracer, err := openTracer(log)
+	if err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return 2
+	}
+	defer flushTraces(tracer, log) // after the engine's close has ended the last spans
+	meter := metrics.New()
 	cfg := sidecarConfig{Scripts: *scripts, Store: storeKind(*kind), NATSURL: *natsURL, Data: *data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
 		MaxPayload: int(maxPayload), MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes),
-		Log: log, OnEvent: metrics.OnEvent}
+		Log: log, Metrics: meter, Tracer: asFlowTracer(tracer)}
 	opts := scriptOptions(cfg)
 	kv := &storeKV{}
 	pluginOpts := pf.options(*data, opts.HTTP, kv, log)
+	pluginOpts.OnCall = meter.OnPluginCall
 	live, err := openPlugins(*pf.dir, pluginOpts)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
@@ -133,14 +141,14 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	kv.st.Store(&s.store)
 	rl := &reloader{scripts: *scripts, plugins: *pf.dir, pluginOpts: pluginOpts, opts: opts, live: live,
-		engine: s.engine, metrics: metrics, log: log}
+		engine: s.engine, metrics: meter, log: log}
 	if err := rl.watch(ctx); err != nil {
 		log.Warn("scripts are not watched for changes; SIGHUP reloads them", "err", err)
 	}
 	var closing atomic.Bool
 	srv := api.New(api.Options{
 		Problems: rl.Problems,
-		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: metrics, Log: log,
+		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: meter, Log: log,
 		AllowHosts: append(allowHosts.vals, listenName(*listen)...), AllowOrigins: allowOrigins.vals,
 		Plugins: func() any { return live.Host().Info() },
 		Ready: func() error {

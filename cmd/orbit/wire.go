@@ -14,6 +14,7 @@ import (
 	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 	"github.com/orbit-sidecar/orbit/scripting"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
@@ -44,8 +45,13 @@ type sidecarConfig struct {
 	MaxPendingEvents int
 	MaxPendingBytes  int
 	Log              *slog.Logger
-	// OnEvent sees every committed history event (serve feeds metrics).
+	// OnEvent sees every committed history event, beside Metrics.
 	OnEvent func(workflow string, ev *store.Event)
+	// Metrics, when set, is fed by the engine, the store and the Lua
+	// runtime (plugins are fed by their own options).
+	Metrics *metrics.Metrics
+	// Tracer, when set, records the instances' spans.
+	Tracer flow.Tracer
 }
 
 // sidecar is Orbit wired together: store, scripts and engine.
@@ -75,7 +81,11 @@ func loadBundle(path string, opt scripting.Options, w io.Writer) (*flow.Bundle, 
 }
 
 func scriptOptions(cfg sidecarConfig) scripting.Options {
-	return scripting.Options{HTTP: httpcall.NewClient(), LuaTimeout: cfg.LuaTimeout, Logger: cfg.Log, Env: cfg.ScriptEnv}
+	opts := scripting.Options{HTTP: httpcall.NewClient(), LuaTimeout: cfg.LuaTimeout, Logger: cfg.Log, Env: cfg.ScriptEnv}
+	if m := cfg.Metrics; m != nil {
+		opts.OnLuaCall = func(use scripting.LuaUse, took time.Duration) { m.OnLuaCall(use.String(), took) }
+	}
+	return opts
 }
 
 // openSidecar opens the store and an engine for an already loaded bundle,
@@ -90,6 +100,17 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 		s.tempDir = dir
 		cfg.Data = filepath.Join(dir, "orbit.db")
 	}
+	onEvent := cfg.OnEvent
+	var onStep func(string, string, string, time.Duration)
+	var onCommit func(int, time.Duration)
+	if m := cfg.Metrics; m != nil {
+		onCommit, onStep = m.OnCommit, m.OnStep
+		if also := onEvent; also != nil {
+			onEvent = func(workflow string, ev *store.Event) { m.OnEvent(workflow, ev); also(workflow, ev) }
+		} else {
+			onEvent = m.OnEvent
+		}
+	}
 	var coord store.Coordinator
 	switch cfg.Store {
 	case storeNATS:
@@ -100,7 +121,7 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 		}
 		s.store, coord = st, st
 	default:
-		st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log, InitEmpty: cfg.InitEmpty})
+		st, err := bolt.Open(cfg.Data, bolt.Options{Logger: cfg.Log, InitEmpty: cfg.InitEmpty, OnCommit: onCommit})
 		if err != nil {
 			s.removeTemp()
 			return nil, err
@@ -108,10 +129,13 @@ func openSidecar(ctx context.Context, cfg sidecarConfig, opts scripting.Options,
 		s.store = st
 	}
 	s.engine = engine.New(engine.Config{
-		Store: s.store, Coordinator: coord, Log: cfg.Log, MaxPayload: cfg.MaxPayload, OnEvent: cfg.OnEvent,
+		Store: s.store, Coordinator: coord, Log: cfg.Log, MaxPayload: cfg.MaxPayload, OnEvent: onEvent, OnStep: onStep, Tracer: cfg.Tracer,
 		MaxPendingEvents: cfg.MaxPendingEvents, MaxPendingBytes: cfg.MaxPendingBytes,
 		Compile: func(files []flow.Source) (*flow.Bundle, error) { return scripting.LoadSources(files, opts) },
 	})
+	if cfg.Metrics != nil {
+		cfg.Metrics.Watch(s.engine)
+	}
 	if err := s.engine.Load(ctx, b); err != nil {
 		s.close(ctx)
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 	"github.com/orbit-sidecar/orbit/store/storetest"
 )
@@ -36,11 +37,12 @@ func Start(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Options) *Si
 		t.Fatal(err)
 	}
 	if opt.Metrics == nil {
-		opt.Metrics = api.NewMetrics()
+		opt.Metrics = metrics.New()
 	}
 	faults := storetest.NewFaulty(st)
-	e := engine.New(engine.Config{Store: faults, MaxPayload: opt.MaxPayload, OnEvent: opt.Metrics.OnEvent,
+	e := engine.New(engine.Config{Store: faults, MaxPayload: opt.MaxPayload, OnEvent: opt.Metrics.OnEvent, OnStep: opt.Metrics.OnStep,
 		Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
+	opt.Metrics.Watch(e)
 	ctx := context.Background()
 	if err := e.Load(ctx, b); err != nil {
 		t.Fatal(err)

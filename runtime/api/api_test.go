@@ -23,6 +23,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 )
 
 // gate blocks a routine until opened, so a test can act while a step runs.
@@ -726,13 +727,20 @@ func TestPluginsHealthAndReadiness(t *testing.T) {
 }
 
 func TestMetricsCountFromEngineEvents(t *testing.T) {
-	m := api.NewMetrics()
+	m := metrics.New()
 	s := newServer(t, newFixture().bundle, api.Options{Metrics: m})
 	s.post("/v1/workflows/echo/instances?wait=10s", `{}`).want(t, 200, "")
 	s.post("/v1/workflows/flaky/instances?wait=10s", `{}`).want(t, 200, "")
+	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
+	s.until(id, "waiting", func(r reply) bool { return r.str("status") == "WAITING" })
+	s.get("/v1/instances/nope").want(t, 404, api.CodeNotFound)
+	s.get("/no/such/route").want(t, 404, api.CodeNotFound)
 	m.Reloaded(0)
 	m.Reloaded(2)
-	r := s.get("/metrics").want(t, 200, "")
+	// The waiting count moves once the parking checkpoint is written,
+	// just after the record reads WAITING.
+	r := orbittest.Until(t, orbittest.Timeout, "the waiting instance counted", func() (reply, error) { return s.get("/metrics"), nil },
+		func(r reply) bool { return strings.Contains(string(r.body), `orbit_instances_waiting{kind="event"} 1`) })
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("content type %q", ct)
 	}
@@ -745,6 +753,15 @@ func TestMetricsCountFromEngineEvents(t *testing.T) {
 		`orbit_reloads_total{result="failed"} 1`,
 		`orbit_reloads_total{result="ok"} 1`,
 		`orbit_reload_problems 2`,
+		`orbit_step_duration_seconds_count{kind="go",state="Echo",workflow="echo"} 1`,
+		`orbit_step_duration_seconds_count{kind="go",state="Try",workflow="flaky"} 1`,
+		`orbit_instances_waiting{kind="event"} 1`,
+		`orbit_concurrency_queue_depth 0`,
+		`orbit_http_requests_total{method="POST",route="/v1/workflows/{}/instances",status="200"} 2`,
+		`orbit_http_requests_total{method="POST",route="/v1/workflows/{}/instances",status="201"} 1`,
+		`orbit_http_requests_total{method="GET",route="/v1/instances/{}",status="404"} 1`,
+		`orbit_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`orbit_http_request_duration_seconds_count{method="GET",route="/v1/instances/{}"}`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(r.body), line) {

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/orbit-sidecar/orbit/runtime/engine"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 )
 
 // Options configures a Server. Engine is required; every other field has a
@@ -49,9 +50,11 @@ type Options struct {
 	ControlWait time.Duration
 	// Timeouts against slow clients; 0: 30s read, 30s write, 2m idle.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	// Metrics is served at /metrics; its OnEvent must be the engine's
-	// Config.OnEvent for the counters to move. nil: a fresh, idle set.
-	Metrics *Metrics
+	// Metrics is served at /metrics, and counts and times the requests;
+	// its OnEvent and OnStep must be the engine's for the engine's series
+	// to move (metrics.Metrics.Watch adds the engine's gauges). nil: a
+	// fresh set, which counts requests only.
+	Metrics *metrics.Metrics
 	// Problems returns the current reload problems as file:line: message
 	// strings, for GET /v1/workflows; nil: none.
 	Problems func() []string
@@ -69,7 +72,7 @@ type Options struct {
 type Server struct {
 	opt      Options
 	engine   *engine.Engine
-	metrics  *Metrics
+	metrics  *metrics.Metrics
 	http     *fasthttp.Server
 	routes   []route
 	guard    protection
@@ -115,7 +118,7 @@ func New(opt Options) *Server {
 	s := &Server{opt: opt, engine: opt.Engine, metrics: opt.Metrics}
 	s.closing, s.close = context.WithCancel(context.Background())
 	if s.metrics == nil {
-		s.metrics = NewMetrics()
+		s.metrics = metrics.New()
 	}
 	s.routes = s.table()
 	s.consoleFiles = loadConsole()

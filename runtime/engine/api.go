@@ -117,7 +117,17 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 
 	now := e.clock.Now()
 	tp := opt.TraceParent
-	if tp == "" {
+	if e.tracer != nil {
+		// The instance keeps the start's span as its traceparent: every
+		// run segment, after a restart too, goes under it, in the
+		// caller's trace or in a new one.
+		s := e.tracer.Start(tp, "start "+wf.Name, flow.SpanServer)
+		s.SetString(flow.AttrInstance, id)
+		s.SetString(flow.AttrWorkflow, wf.Name)
+		s.SetString(flow.AttrVersion, wf.Version)
+		defer s.End()
+		tp = s.TraceParent()
+	} else if tp == "" {
 		tp = newTraceParent()
 	}
 	in := &store.Instance{

@@ -74,7 +74,7 @@ func (d *driver) startChildren(st *flow.State, in any, maxConcurrency int) bool 
 		child := &store.Instance{
 			Public: store.Public{ID: childID(p, i), Workflow: p.Workflow, Version: p.Version,
 				Status: store.Running, StartedAt: now, UpdatedAt: now, Parent: p.ID},
-			Bundle: p.Bundle, Index: i, Attempt: 1, TraceParent: p.TraceParent,
+			Bundle: p.Bundle, Index: i, Attempt: 1, TraceParent: d.traceParent(),
 		}
 		input := in
 		var m *flow.Machine

@@ -59,12 +59,16 @@ type driver struct {
 
 	// owned by the driver goroutine
 	inst     *store.Instance
+	stored   store.WaitingKind // what inst waits for as last stored (engine.waits)
 	bundle   *flow.Bundle
 	wf       *flow.Workflow
 	machine  *flow.Machine
 	data     any             // decoded inst.Data
 	dataEnc  json.RawMessage // inst.Data as last encoded
 	fctx     flow.Context
+	segment  flow.Span // the run segment's span while steps run (tracing on)
+	stepSpan flow.Span // the running step's span (tracing on)
+	stepTP   string    // its traceparent
 	scope    scope
 	execFn   func() (flow.Execution, error) // d.execution, bound once per driver
 	batch    store.Batch
@@ -190,6 +194,8 @@ func (d *driver) load() error {
 		return err
 	}
 	d.inst = inst
+	d.stored = waitingKind(inst)
+	d.e.waits.loaded(d.id, d.stored)
 	if inst.Status.Terminal() {
 		d.ended() // a Wait that raced with this driver's start learns it here
 		return nil
@@ -333,8 +339,14 @@ func (d *driver) apply(m message) error {
 	return fmt.Errorf("unknown message %d", m.kind)
 }
 
-// evaluate moves the instance on as far as it can go now.
+// evaluate moves the instance on as far as it can go now: one run
+// segment.
 func (d *driver) evaluate() {
+	d.evaluateSteps()
+	d.endSegment()
+}
+
+func (d *driver) evaluateSteps() {
 	for d.inst != nil && !d.inst.Status.Terminal() {
 		if d.deadlinePassed() {
 			d.end(store.TimedOut, store.EventExecutionTimedOut, nil, &flow.Error{Name: flow.ErrTimeout,
@@ -347,7 +359,7 @@ func (d *driver) evaluate() {
 			if d.interrupted() {
 				return
 			}
-			if !d.step() {
+			if !d.runStep() {
 				return
 			}
 		case store.Waiting:
@@ -498,6 +510,10 @@ func (d *driver) afterCommit() {
 			}
 			e.onEvent(wf, ev)
 		}
+	}
+	if k := waitingKind(d.inst); k != d.stored {
+		e.waits.move(d.stored, k)
+		d.stored = k
 	}
 	d.batch.Reset()
 	if d.claim != nil { // the store answers repeated starts from now on

@@ -52,6 +52,17 @@ type Config struct {
 	// instance only while it holds its lease, and takes work from it
 	// (shared.go). Nil: the engine owns every instance of its store.
 	Coordinator store.Coordinator
+	// OnStep, when set, is told how long each step took: the workflow, the
+	// state, its kind (a task's routine kind, flow.KindOfRoutine, or the
+	// state type) and the time (metrics time steps with it). It must be
+	// quick. Nil costs nothing.
+	OnStep func(workflow, state, kind string, took time.Duration)
+	// Tracer, when set, records a span for the start of an instance, for
+	// each run segment (under the instance's traceparent, which it keeps
+	// across restarts) and for each step; a step's routine gets the step's
+	// span in flow.Context.Span to open its calls' spans under. Nil is no
+	// tracing, at no cost on the step path.
+	Tracer flow.Tracer
 }
 
 // DefaultMaxPendingEvents is how many events an instance may be sent
@@ -71,6 +82,9 @@ type Engine struct {
 	sends      keyedLocks // one Send per instance counts and keeps at a time
 	random     func() float64
 	onEvent    func(string, *store.Event)
+	onStep     func(string, string, string, time.Duration)
+	tracer     flow.Tracer
+	waits      waitCounts // instances waiting, by kind (metrics)
 	timers     *timerQueue
 	observers  *observerQueue
 	conc       *concurrency
@@ -111,6 +125,8 @@ func New(cfg Config) *Engine {
 		random:     cfg.Random,
 		onEvent:    cfg.OnEvent,
 		coord:      cfg.Coordinator,
+		onStep:     cfg.OnStep,
+		tracer:     cfg.Tracer,
 		bundles:    map[string]*flow.Bundle{},
 		owners:     map[string]*driver{},
 		starts:     map[string]*startClaim{},
@@ -306,11 +322,13 @@ func (e *Engine) Open(ctx context.Context) error {
 			waiting = append(waiting, id)
 		case store.Queued, store.Paused:
 			slotted = true // queued, or perhaps paused while queued
+			e.waits.found(st)
 		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("list unfinished instances: %w", err)
 	}
+	e.waits.uncounted(waiting)
 	if slotted {
 		if err := e.concurrencyRestored(all); err != nil {
 			return err

@@ -198,6 +198,7 @@ func (d *driver) before(st *flow.State) {
 		}
 		now := d.e.clock.Now()
 		c := observerContext(d.inst, o, ev, 1, now)
+		c.Span, c.TraceParent = d.stepSpan, d.traceParent()
 		err := d.e.observers.invoke(o, ev, &c)
 		if err == nil {
 			continue
@@ -262,10 +263,38 @@ func (q *observerQueue) invoke(o *flow.Observer, ev *store.Event, c *flow.Contex
 	if err != nil {
 		return flow.AsError(err, flow.ErrRuntime)
 	}
+	if s := q.span(o, c); s != nil {
+		defer s.End()
+		cc := *c
+		cc.Span, cc.TraceParent = s, s.TraceParent()
+		c = &cc
+		defer func() {
+			if fe := flow.AsError(err, flow.ErrTaskFailed); fe != nil {
+				s.Fail(fe.Name, fe.Cause)
+			}
+		}()
+	}
 	ctx, cancel := context.WithTimeout(q.ctx, time.Minute)
 	defer cancel()
 	_, err = o.Routine.Call(ctx, input, c)
 	return err
+}
+
+// span opens the span of an observer's call: under the step it runs
+// before, or under the instance's traceparent; nil without tracing.
+func (q *observerQueue) span(o *flow.Observer, c *flow.Context) flow.Span {
+	name := "observe " + o.RoutineName
+	switch {
+	case c.Span != nil:
+		return c.Span.Child(name, flow.SpanInternal)
+	case q.e.tracer != nil:
+		s := q.e.tracer.Start(c.TraceParent, name, flow.SpanInternal)
+		s.SetString(flow.AttrInstance, c.Instance)
+		s.SetString(flow.AttrWorkflow, c.Workflow)
+		s.SetString(flow.AttrState, c.State)
+		return s
+	}
+	return nil
 }
 
 // done removes the job; a failure record is appended by the instance's

@@ -34,7 +34,7 @@ func (d *driver) context() *flow.Context {
 	if in.MapItem {
 		c.ItemIndex = in.Index
 	}
-	c.TraceParent = in.TraceParent
+	c.TraceParent, c.Span = d.traceParent(), d.stepSpan
 	c.EnteredAt, c.Entered = in.EnteredAt, in.Entered
 	c.Vars = d.scope.all
 	c.Execution = d.execFn
@@ -582,6 +582,7 @@ func tooLarge(dialect flow.Dialect, st *flow.State, what string, size, limit int
 // raise handles an error of state st: retry, catch, or fail the machine.
 func (d *driver) raise(st *flow.State, fe *flow.Error) {
 	fe = fe.Bounded(d.e.maxCause) // a catch puts it into the data
+	d.stepFailed(fe)
 	in := d.inst
 	if fe.Terminal {
 		d.fail(fe)
@@ -651,6 +652,7 @@ func matchRetrier(rs []flow.Retrier, name string) *flow.Retrier {
 
 // fail ends the instance as FAILED, keeping its state and data for redrive.
 func (d *driver) fail(fe *flow.Error) {
+	d.stepFailed(fe)
 	d.end(store.Failed, store.EventExecutionFailed, nil, fe)
 }
 

@@ -18,10 +18,15 @@ type Context struct {
 	StartedAt      time.Time
 	Now            time.Time
 	IdempotencyKey string
-	ItemIndex      int    // index inside a map iterator, -1 elsewhere
-	TraceParent    string // W3C traceparent of the instance
-	EnteredAt      time.Time
-	Entered        uint64 // history seq of the StateEntered event of this visit
+	ItemIndex      int // index inside a map iterator, -1 elsewhere
+	// TraceParent is the W3C traceparent the calls of this step carry:
+	// the instance's, or with tracing on the step's span's.
+	TraceParent string
+	// Span is the running step's span, for a routine to open its calls'
+	// spans under (ChildSpan); nil when tracing is off.
+	Span      Span
+	EnteredAt time.Time
+	Entered   uint64 // history seq of the StateEntered event of this visit
 	// Vars are the variables in force: those the instance's states
 	// assigned over those of the machines around it. Nil when none.
 	Vars map[string]any

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/orbit-sidecar/orbit/internal/fault"
 	"github.com/orbit-sidecar/orbit/store"
@@ -132,6 +133,10 @@ func (db *DB) write(w *writer, group []*job) {
 
 // update writes jobs in one transaction and counts it.
 func (db *DB) update(w *writer, group []*job) error {
+	var start time.Time
+	if db.onCommit != nil {
+		start = time.Now()
+	}
 	err := db.bolt.Update(func(tx *bbolt.Tx) error {
 		w.begin(tx)
 		defer w.end()
@@ -155,6 +160,9 @@ func (db *DB) update(w *writer, group []*job) error {
 	}
 	db.commits.Add(1)
 	db.checkpoints.Add(n)
+	if db.onCommit != nil {
+		db.onCommit(int(n), time.Since(start))
+	}
 	return nil
 }
 
