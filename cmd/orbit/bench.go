@@ -21,6 +21,7 @@ import (
 	"github.com/orbit-sidecar/orbit/internal/devnats"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
 	"github.com/orbit-sidecar/orbit/scripting"
 )
 
@@ -43,6 +44,7 @@ type benchConfig struct {
 	nodes      int
 	syncAlways bool
 	natsURL    string
+	metrics    bool // feed the metrics, as orbit serve does
 }
 
 // durability says when the orbit side's store acknowledges a checkpoint.
@@ -89,6 +91,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.nodes, "nodes", 1, "with --store nats: NATS servers (3 or more: three replicas)")
 	fs.BoolVar(&c.syncAlways, "sync-always", false, "with --store nats: the servers fsync every write instead of every two minutes")
 	fs.StringVar(&c.natsURL, "nats-url", "", "with --store nats: use these servers instead of starting some")
+	fs.BoolVar(&c.metrics, "metrics", false, "feed the Prometheus metrics as orbit serve does (traces follow the OTEL_* environment, as for serve)")
 	asJSON := fs.Bool("json", false, "end with one JSON line of the results")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
@@ -233,6 +236,17 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 	src.WriteString("} }\n")
 
 	cfg := sidecarConfig{Log: discardLog(), LuaTimeout: 100 * time.Millisecond, Store: c.store}
+	var meter *metrics.Metrics
+	if c.metrics {
+		meter = metrics.New()
+		cfg.Metrics = meter
+	}
+	tracer, err := openTracer(cfg.Log)
+	if err != nil {
+		return sideResult{}, err
+	}
+	defer flushTraces(tracer, cfg.Log)
+	cfg.Tracer = asFlowTracer(tracer)
 	opts := scriptOptions(cfg)
 	b, err := scripting.LoadSources([]flow.Source{{Path: "bench.lua", Body: []byte(src.String())}}, opts)
 	if err != nil {
@@ -271,7 +285,7 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 		if err != nil {
 			return sideResult{}, err
 		}
-		srv := api.New(api.Options{Engine: s.engine, Log: cfg.Log, MaxInFlight: 1 << 16})
+		srv := api.New(api.Options{Engine: s.engine, Log: cfg.Log, MaxInFlight: 1 << 16, Metrics: meter})
 		go srv.Serve(ln)
 		defer srv.Shutdown(ctx)
 		side = append(side, s)
