@@ -194,7 +194,7 @@ func TestServeTracesAcrossARestart(t *testing.T) {
 			t.Errorf("the first process's metrics have no %s", series)
 		}
 	}
-	killed(t, s.proc)
+	s.proc.Kill(t)
 
 	s = serve(t, env, data, "--scripts", "testdata/observe")
 	s.do("POST", "/v1/instances/trace-1/events/go", `1`).must(t, 202)
