@@ -6,8 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/metrics"
+	"github.com/orbit-sidecar/orbit/runtime/tracing"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 	"github.com/orbit-sidecar/orbit/store/memory"
@@ -30,7 +35,13 @@ func transitions() *flow.Bundle {
 }
 
 func benchEngine(b *testing.B, st store.Store, parallel bool) {
-	e := engine.New(engine.Config{Store: st})
+	benchEngineWith(b, engine.Config{Store: st}, parallel)
+}
+
+// benchEngineWith is benchEngine with the engine's whole configuration.
+func benchEngineWith(b *testing.B, cfg engine.Config, parallel bool) {
+	st := cfg.Store
+	e := engine.New(cfg)
 	ctx := context.Background()
 	if err := e.Load(ctx, transitions()); err != nil {
 		b.Fatal(err)
@@ -91,3 +102,19 @@ func BenchmarkTransitionBoltParallel(b *testing.B) { benchEngine(b, openBolt(b),
 // BenchmarkTransitionMemory measures the engine alone: the same workflow
 // on the in-memory store, with no disk.
 func BenchmarkTransitionMemory(b *testing.B) { benchEngine(b, memory.New(), false) }
+
+// BenchmarkTransitionMemoryMetrics is BenchmarkTransitionMemory feeding
+// the sidecar's metrics, as orbit serve does: what they cost a step.
+func BenchmarkTransitionMemoryMetrics(b *testing.B) {
+	m := metrics.New()
+	benchEngineWith(b, engine.Config{Store: memory.New(), OnEvent: m.OnEvent, OnStep: m.OnStep}, false)
+}
+
+// BenchmarkTransitionMemoryTraced is BenchmarkTransitionMemoryMetrics with
+// every span recorded and handed to an exporter that drops them.
+func BenchmarkTransitionMemoryTraced(b *testing.B) {
+	m := metrics.New()
+	t := tracing.New(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer t.Shutdown(context.Background())
+	benchEngineWith(b, engine.Config{Store: memory.New(), OnEvent: m.OnEvent, OnStep: m.OnStep, Tracer: t}, false)
+}
