@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -85,6 +86,9 @@ func Open(path string, opt Options) (*DB, error) {
 	}
 	if err := ensureBuckets(b); err != nil {
 		b.Close()
+		if errors.Is(err, ErrDamagedFile) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("prepare data file %s: %w", path, err)
 	}
 	db := &DB{
@@ -193,12 +197,25 @@ func openBolt(path string, opt Options) (*bbolt.DB, error) {
 // a version with fewer), writing nothing when it has them all.
 func ensureBuckets(b *bbolt.DB) error {
 	complete := true
+	var notBucket []byte
 	b.View(func(tx *bbolt.Tx) error {
+		c := tx.Cursor()
 		for _, name := range bucketNames {
-			complete = complete && tx.Bucket(name) != nil
+			if tx.Bucket(name) != nil {
+				continue
+			}
+			complete = false
+			if k, v := c.Seek(name); bytes.Equal(k, name) && v != nil {
+				notBucket = name
+			}
 		}
 		return nil
 	})
+	if notBucket != nil {
+		// A damaged page can turn a bucket's entry into a plain value,
+		// which the file check cannot tell from a real one.
+		return &FileError{Path: b.Path(), Problem: fmt.Sprintf("the top-level entry %q holds a value where Orbit keeps a bucket", notBucket)}
+	}
 	if complete {
 		return nil
 	}
