@@ -250,17 +250,40 @@ func (a workAck) Extend() error               { return a.m.InProgress() }
 // Call sends a request to another sidecar over core NATS: it is not
 // stored, and a sidecar that is gone does not answer.
 func (s *Store) Call(ctx context.Context, node string, req []byte) ([]byte, error) {
-	m, err := s.nc.RequestWithContext(ctx, s.subj.node(node), req)
-	if err != nil {
-		return nil, fmt.Errorf("nats: call sidecar %s: %w", node, err)
+	// A sidecar's subscription reaches the other servers of a cluster a
+	// few milliseconds after it reached its own: "no responders" is worth
+	// another try for a moment before it means the sidecar is gone.
+	deadline := time.Now().Add(noRespondersFor)
+	for {
+		m, err := s.nc.RequestWithContext(ctx, s.subj.node(node), req)
+		if err == nil {
+			return m.Data, nil
+		}
+		if !errors.Is(err, natsgo.ErrNoResponders) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("nats: call sidecar %s: %w", node, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nats: call sidecar %s: %w", node, err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return m.Data, nil
 }
 
-// Serve answers Calls to this sidecar.
+// noRespondersFor is how long Call retries a sidecar that no server
+// knows to be listening.
+const noRespondersFor = time.Second
+
+// Serve answers Calls to this sidecar. Its own server knows the
+// subscription when Serve returns.
 func (s *Store) Serve(handle func(req []byte) []byte) error {
-	_, err := s.nc.Subscribe(s.subj.node(s.node), func(m *natsgo.Msg) {
+	if _, err := s.nc.Subscribe(s.subj.node(s.node), func(m *natsgo.Msg) {
 		go m.Respond(handle(m.Data))
-	})
-	return err
+	}); err != nil {
+		return fmt.Errorf("nats: serve calls: %w", err)
+	}
+	if err := s.nc.Flush(); err != nil {
+		return fmt.Errorf("nats: serve calls: %w", err)
+	}
+	return nil
 }

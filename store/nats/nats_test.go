@@ -3,6 +3,7 @@ package nats_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"crypto/sha256"
@@ -111,4 +112,36 @@ func TestOwnershipOneNode(t *testing.T) {
 
 func TestOwnershipThreeNodes(t *testing.T) {
 	storetest.RunCluster(t, clusterOpener(devnatstest.Start(t, 3), 3))
+}
+
+// TestCallAcrossServers has a sidecar start serving on one server of a
+// cluster and another call it at once through a different server, before
+// the new subscription's interest may have reached that server.
+func TestCallAcrossServers(t *testing.T) {
+	c := devnatstest.Start(t, 3)
+	urls := strings.Split(c.URL(), ",")
+	open := func(url, node string) *natsstore.Store {
+		s, err := natsstore.Open(context.Background(), natsstore.Options{
+			URL: url, Stream: streamFor(t.Name()), Replicas: 3, Node: node,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	caller := open(urls[2], "caller")
+	for i := range 10 {
+		name := fmt.Sprintf("served-%d", i)
+		served := open(urls[0], name)
+		if err := served.Serve(func(req []byte) []byte { return append([]byte("got "), req...) }); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, err := caller.Call(ctx, name, []byte("x"))
+		cancel()
+		if err != nil || string(got) != "got x" {
+			t.Fatalf("call %d right after Serve: %q, %v", i, got, err)
+		}
+	}
 }
