@@ -246,6 +246,12 @@ func TestStartWithUnrepresentableNumberIsBadRequest(t *testing.T) {
 	if r := s.post("/v1/workflows/echo/instances", `{"n": 1e400}`).want(t, 400, api.CodeBadRequest); !strings.Contains(string(r.body), "input") {
 		t.Errorf("out-of-range number: %s", r.body)
 	}
+	// As is JSON that encoding/json reads but no stored record could hold
+	// (the instance was stored, and then every read of it failed).
+	deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	if r := s.post("/v1/workflows/echo/instances", deep).want(t, 400, api.CodeBadRequest); !strings.Contains(string(r.body), "nested deeper") {
+		t.Errorf("deep input: %s", r.body)
+	}
 }
 
 func TestStartPassesTraceParent(t *testing.T) {
@@ -504,6 +510,7 @@ func TestEventWithUnusableNameOrPayloadIsBadRequest(t *testing.T) {
 	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
 	s.post("/v1/instances/"+id+"/events/go%00x", `{}`).want(t, 400, api.CodeBadRequest)
 	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400}`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/instances/"+id+"/events/go", strings.Repeat("[", 10000)+strings.Repeat("]", 10000)).want(t, 400, api.CodeBadRequest)
 	s.post("/v1/instances/"+id+"/events/go", `{"n": 1}`).want(t, 202, "")
 	if got := s.status(id, "SUCCEEDED"); got.json["output"].(map[string]any)["ev"].(map[string]any)["n"] != 1.0 {
 		t.Fatalf("output %s, want the good event's payload", got.body)

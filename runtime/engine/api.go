@@ -56,6 +56,9 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		}
 		input = buf.Bytes()
 	}
+	if err := store.CheckDepth(input); err != nil {
+		return nil, false, fmt.Errorf("%w: input: %v", ErrBadInput, err)
+	}
 	var data any
 	if err := json.Unmarshal(input, &data); err != nil {
 		return nil, false, fmt.Errorf("%w: input is not JSON: %v", ErrBadInput, err)

@@ -202,3 +202,48 @@ func TestConcurrentSendsKeepTheBound(t *testing.T) {
 		t.Fatalf("%d events kept, want 5 (%v)", n, err)
 	}
 }
+
+// nested is JSON of depth levels of arrays around a number.
+func nested(depth int) string {
+	return strings.Repeat("[", depth) + "1" + strings.Repeat("]", depth)
+}
+
+// JSON nested deeper than a store reads back is refused where it would be
+// stored: encoding/json accepts 10,000 levels in an input, but a record
+// holding it has more and never decoded again, so its instance was
+// damaged from its first write. An input and an event payload are the
+// client's mistake; a routine's result fails its state.
+func TestDeeplyNestedJSONIsNotStored(t *testing.T) {
+	wf := workflow("w", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "go", Next: "Deep", Result: path("$.go")},
+		&flow.State{Name: "Deep", Kind: flow.Task, Result: path("$.deep"),
+			Routine: fn(func(any, *flow.Context) (any, error) {
+				var v any
+				err := json.Unmarshal([]byte(nested(9990)), &v)
+				return v, err
+			})})
+	h := newHarness(t, bundle(wf))
+	ctx := context.Background()
+	_, _, err := h.engine.Start(ctx, "w", engine.StartOptions{Input: json.RawMessage(nested(10000))})
+	if !errors.Is(err, engine.ErrBadInput) || !strings.Contains(err.Error(), "nested deeper than 1000 levels") {
+		t.Fatalf("a deep input: %v", err)
+	}
+	id := h.start("w", `{"deep":`+nested(store.MaxDepth-1)+`}`) // the deepest allowed
+	h.waitingFor(id, "event")
+	if err := h.engine.Send(ctx, id, "go", json.RawMessage(nested(5000))); !errors.Is(err, engine.ErrBadInput) ||
+		!strings.Contains(err.Error(), "nested deeper than 1000 levels") {
+		t.Fatalf("a deep event payload: %v", err)
+	}
+	if err := h.engine.Send(ctx, id, "go", json.RawMessage(`{"ok":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	in := h.end(id)
+	if in.Status != store.Failed || in.Error != flow.ErrRuntime || !strings.Contains(in.Cause, "nested deeper than 1000 levels") {
+		t.Fatalf("a deep result: %s %s: %.200s", in.Status, in.Error, in.Cause)
+	}
+	// Every record and event reads back.
+	h.restart()
+	if _, err := h.engine.Get(id); err != nil {
+		t.Fatal(err)
+	}
+	h.history(id)
+}

@@ -63,6 +63,8 @@ func (e *Engine) Deliver(ctx context.Context, id, event string, payload json.Raw
 	} else if err := json.Unmarshal(payload, new(any)); err != nil {
 		// Refused now rather than failing the await that would take it.
 		return "", fmt.Errorf("%w: event payload is not usable JSON: %v", ErrBadInput, err)
+	} else if err := store.CheckDepth(payload); err != nil {
+		return "", fmt.Errorf("%w: event payload: %v", ErrBadInput, err)
 	}
 	inst, err := e.store.Instance(id)
 	if err != nil {

@@ -69,6 +69,9 @@ func (d *driver) assign(vars map[string]any) *flow.Error {
 	if len(enc) > d.e.maxPayload {
 		return d.tooLarge("variables", len(enc))
 	}
+	if err := store.CheckDepth(enc); err != nil {
+		return flow.Errorf(flow.ErrRuntime, "state %s: variables: %v", d.inst.State, err)
+	}
 	d.inst.Vars = enc
 	d.scope.own = own
 	d.scope.merge()

@@ -556,6 +556,9 @@ func (d *driver) encodeAs(what string, v any) (json.RawMessage, *flow.Error) {
 	if len(b) > d.e.maxPayload {
 		return nil, d.tooLarge(what, len(b))
 	}
+	if err := store.CheckDepth(b); err != nil {
+		return nil, flow.Errorf(flow.ErrRuntime, "state %s: %s: %v", d.inst.State, what, err)
+	}
 	return b, nil
 }
 
