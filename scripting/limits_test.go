@@ -226,3 +226,48 @@ func TestLua51StringSuite(t *testing.T) {
 		}
 	}
 }
+
+// What a call leaves in a table that top-level code keeps is not reset
+// (docs/scripts.md, "Isolation"), so a script could grow the process by a
+// little on every call, without end: each call stayed within its limits
+// while the pooled interpreter kept everything. An interpreter is retired
+// once its calls together have created as much as one call may (here 4 MiB
+// of strings a call, so after 32 calls), or run as long.
+func TestInterpretersThatHoardAreRetired(t *testing.T) {
+	src := "local hoard = {}\nroutine \"r\" { lua = function()\nhoard[#hoard + 1] = string.rep(\"x\", 2^22)\nreturn #hoard end }"
+	b, err := LoadSources([]flow.Source{{Path: "hoard.lua", Body: []byte(src)}}, Options{LuaTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.Routines["r"]
+	most, resets := 0.0, 0
+	for i := range 48 {
+		out, err := r.Call(context.Background(), nil, nil)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		n := out.(float64)
+		if n < most {
+			resets++
+		}
+		most = max(most, n)
+	}
+	if resets == 0 || most > maxCallAlloc>>22 {
+		t.Fatalf("after 48 calls the hoard held up to %v × 4 MiB and was reset %d times", most, resets)
+	}
+
+	// The time a state's calls take adds up the same way: building tables
+	// of numbers is charged nothing, but takes time.
+	pool := r.(luaRoutine).pool
+	v, err := pool.get(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.spentTime = pool.cfg.timeout
+	pool.put(v)
+	if again, err := pool.get(nil); err != nil || again == v {
+		t.Fatalf("a state that ran as long as one call may was kept (%v)", err)
+	} else {
+		pool.put(again)
+	}
+}

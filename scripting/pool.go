@@ -73,7 +73,13 @@ type vm struct {
 	stoppedAt string
 	// allocated is what the running call has created so far (limits.go).
 	allocated int
-	logs      logState // what the running call has logged (logging.go)
+	// spentTime and spentAlloc add up the time and the charged bytes of
+	// every call the state has run. What a call leaves in tables that
+	// top-level code keeps survives it, and grows with these: keep retires
+	// the state once they reach what one call may take.
+	spentTime  time.Duration
+	spentAlloc int
+	logs       logState // what the running call has logged (logging.go)
 	// concatFn is `..` (concat.go), handed to every file as it runs.
 	concatFn *lua.LFunction
 
@@ -149,9 +155,10 @@ func (p *pool) put(v *vm) {
 	<-slots
 }
 
-// keep adds a state to the idle ones, unless it is broken or enough are.
+// keep adds a state to the idle ones, unless it is broken, worn or enough
+// are.
 func (p *pool) keep(v *vm) {
-	if !v.broken {
+	if !v.broken && !v.worn() {
 		p.mu.Lock()
 		if len(p.idle) < maxIdle {
 			p.idle = append(p.idle, v)
@@ -161,6 +168,13 @@ func (p *pool) keep(v *vm) {
 		p.mu.Unlock()
 	}
 	v.L.Close()
+}
+
+// worn says the state's calls have together run as long as one call may, or
+// created as much: it may hold that much in tables its top-level code keeps
+// (a cache, a module table), and would grow without end if it served on.
+func (v *vm) worn() bool {
+	return v.spentTime >= v.cfg.timeout || v.spentAlloc >= maxCallAlloc
 }
 
 // prepare runs the whole bundle in a fresh state so that its functions line
@@ -205,11 +219,14 @@ func (v *vm) call(parent context.Context, nargs, nret int, limit time.Duration, 
 		stop = context.AfterFunc(parent, func() { v.dl.fire(cancelled) })
 	}
 	v.allocated = 0
+	began := time.Now()
 	v.dl.timer.Reset(limit)
 	err := v.L.PCall(nargs, nret, nil)
 	if err == nil && finish != nil {
 		err = finish(v)
 	}
+	v.spentTime += time.Since(began)
+	v.spentAlloc += v.allocated
 	v.endLogs()
 	why := v.dl.why.Load()
 	if !v.dl.timer.Stop() {
