@@ -33,6 +33,12 @@ func (d *driver) fanOut(st *flow.State, in any, c *flow.Context) {
 		d.complete(st, []any{})
 		return
 	}
+	// The last child's id is the longest: every other shares its prefix.
+	if id := childID(d.inst, n-1); len(id) > MaxChildIDLen {
+		d.raise(st, flow.Errorf(flow.ErrRuntime, "state %s: the id of its child would be %d bytes, over %d: "+
+			"branches, map items and calls are nested too deep (does a workflow call itself without end?)", st.Name, len(id), MaxChildIDLen))
+		return
+	}
 	d.inst.Items, d.inst.NextItem, d.inst.Collected, d.inst.Failed = n, 0, map[int]json.RawMessage{}, 0
 	if !d.startChildren(st, in, lim.MaxConcurrency) {
 		return
@@ -138,6 +144,15 @@ func (d *driver) childEvent(b *flow.Bundle, child *store.Instance, ev store.Even
 	d.batch.Events = append(d.batch.Events, ev)
 	d.oweFor(b, child, &d.batch.Events[len(d.batch.Events)-1])
 }
+
+// MaxChildIDLen bounds the id of a child instance, which grows with every
+// level of nesting: a workflow that calls itself without end would start
+// children for ever, until an id is longer than a store's key may be and
+// every checkpoint of the deepest one fails, which the engine must take
+// for a store that cannot write. The bound leaves room for the rest of a
+// store's keys (event names, sequence numbers) within what a bbolt key
+// (32 KiB) and a NATS server's control line (4 KiB by default) hold.
+const MaxChildIDLen = 1024
 
 // childID names child i of the current state visit and attempt, so a
 // re-run after a crash finds the same children instead of starting twins.

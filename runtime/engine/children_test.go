@@ -3,10 +3,12 @@ package engine_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
+	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -68,5 +70,41 @@ func TestObserversSeeAChildsFirstEvents(t *testing.T) {
 	}
 	if !slices.Contains(got.keys, kid+"/1/started") || !slices.Contains(got.keys, kid+"/2/entered") {
 		t.Errorf("keys %v", got.keys)
+	}
+}
+
+// A workflow that calls itself without end started children until an id
+// was longer than a store's key may be: every checkpoint of the deepest
+// one then failed, and the engine, taking that for a store that cannot
+// write, refused all new work. The nesting now ends with States.Runtime at
+// the level whose child's id would be too long, and every level fails.
+func TestEndlessCallNestingFails(t *testing.T) {
+	rec := workflow("rec", "Again", &flow.State{Name: "Again", Kind: flow.Call, Workflow: "rec"})
+	ok := workflow("ok", "A", &flow.State{Name: "A", Kind: flow.Pass})
+	h := newHarness(t, bundle(rec, ok))
+	id := h.start("rec", `{}`)
+	in := h.end(id)
+	if in.Status != store.Failed || in.Error != flow.ErrRuntime || !strings.Contains(in.Cause, "nested too deep") {
+		t.Fatalf("%s %s: %s", in.Status, in.Error, in.Cause)
+	}
+	if err := h.engine.Ready(); err != nil {
+		t.Fatalf("the engine is not ready after the nesting failed: %v", err)
+	}
+	deepest, levels := id, 0
+	for {
+		next := deepest + ":Again:1.1:0"
+		if _, err := h.engine.Get(next); err != nil {
+			break
+		}
+		deepest, levels = next, levels+1
+	}
+	if len(deepest) > engine.MaxChildIDLen || len(deepest)+len(":Again:1.1:0") <= engine.MaxChildIDLen {
+		t.Fatalf("the deepest child, %d levels down, has an id of %d bytes", levels, len(deepest))
+	}
+	if in := h.end(deepest); in.Status != store.Failed || !strings.Contains(in.Cause, "nested too deep") {
+		t.Fatalf("deepest: %s %s", in.Status, in.Cause)
+	}
+	if in := h.end(h.start("ok", `{}`)); in.Status != store.Succeeded {
+		t.Fatalf("a new instance after the nesting failed: %s %s", in.Status, in.Cause)
 	}
 }
