@@ -65,8 +65,14 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 			if len(k) != len(prefix)+8 {
 				return &store.DamagedError{Instance: id, Record: "history", Err: fmt.Errorf("malformed key %x", k)}
 			}
+			seq := binary.BigEndian.Uint64(k[len(prefix):])
 			if err := json.Unmarshal(v, &ev); err != nil {
-				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", binary.BigEndian.Uint64(k[len(prefix):])), Err: err}
+				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", seq), Err: err}
+			}
+			if ev.Seq != seq {
+				// An event that decodes but names another place in the
+				// history is as damaged as one that does not decode.
+				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", seq), Err: fmt.Errorf("it holds event %d", ev.Seq)}
 			}
 			ev.Instance = id
 			events = append(events, ev)
