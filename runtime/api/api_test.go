@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,6 +289,66 @@ func TestGetAndHistory(t *testing.T) {
 	}
 	s.get("/v1/instances/missing/history").want(t, 404, api.CodeNotFound)
 	s.get("/v1/instances/"+id+"/history?limit=x").want(t, 400, api.CodeBadRequest)
+}
+
+// A history has no bound of its own: an instance that loops writes events
+// for as long as it runs, each with up to --max-payload of data, and the
+// answer read the whole of it into memory at once. It is now read a page
+// at a time and streamed, and says the same as before.
+func TestLongHistoryIsReadAPageAtATime(t *testing.T) {
+	s := newServer(t, bundle(workflow("loop", "Tick", &flow.State{Name: "Tick", Kind: flow.Await, Event: "tick", Next: "Tick"})), api.Options{})
+	id := s.post("/v1/workflows/loop/instances", `{}`).want(t, 201, "").str("id")
+	for i := range 60 {
+		s.waitsFor(id, "event")
+		s.post("/v1/instances/"+id+"/events/tick", fmt.Sprintf(`{"i":%d,"text":"<&>"}`, i)).want(t, 202, "")
+	}
+	s.waitsFor(id, "event")
+	seqs := func(r reply) []float64 {
+		t.Helper()
+		evs, ok := r.json["events"].([]any)
+		if !ok {
+			t.Fatalf("not a history: %.300s", r.body)
+		}
+		out := make([]float64, len(evs))
+		for i, ev := range evs {
+			out[i] = ev.(map[string]any)["seq"].(float64)
+		}
+		return out
+	}
+	whole := s.get("/v1/instances/"+id+"/history").want(t, 200, "")
+	all := seqs(whole)
+	if len(all) < 4*32 {
+		t.Fatalf("a history of %d events is too short for the test", len(all))
+	}
+	for i, seq := range all {
+		if seq != float64(i+1) {
+			t.Fatalf("event %d has seq %v", i, seq)
+		}
+	}
+	if !bytes.Contains(whole.body, []byte(`"text":"<&>"`)) || !bytes.HasSuffix(whole.body, []byte("]}\n")) {
+		t.Errorf("the streamed answer differs from a written one: ...%s", whole.body[len(whole.body)-80:])
+	}
+	// Pages of any size add up to the same history.
+	var paged []float64
+	for after := 0; ; {
+		got := seqs(s.get(fmt.Sprintf("/v1/instances/%s/history?after=%d&limit=45", id, after)).want(t, 200, ""))
+		if len(got) == 0 {
+			break
+		}
+		paged = append(paged, got...)
+		after = int(got[len(got)-1])
+	}
+	if !slices.Equal(paged, all) {
+		t.Errorf("pages of 45 give %d events, the whole %d", len(paged), len(all))
+	}
+	if got := seqs(s.get("/v1/instances/"+id+"/history?after=10&limit=70").want(t, 200, "")); len(got) != 70 || got[0] != 11 || got[69] != 80 {
+		t.Errorf("after=10&limit=70 gives %v", got)
+	}
+	// The instance's diagram reads its path from the history the same way.
+	s.get("/v1/instances/"+id+"/graph?format=dot").want(t, 200, "")
+	if n := s.faults.MostEventsRead(); n > 32 {
+		t.Errorf("a history answer or a diagram read %d events from the store at once", n)
+	}
 }
 
 // Every time the API shows is RFC 3339 in UTC with exactly three

@@ -98,7 +98,7 @@ func (s *Server) trail(inst *store.Instance) (*diagram.Trail, error) {
 	budget := maxTrailRuns
 	var add func(in *store.Instance) error
 	add = func(in *store.Instance) error {
-		evs, err := s.engine.History(in.ID, 0, 0)
+		evs, err := s.steps(in.ID)
 		if err != nil {
 			return err
 		}
@@ -125,4 +125,24 @@ func (s *Server) trail(inst *store.Instance) (*diagram.Trail, error) {
 		return nil
 	}
 	return t, add(inst)
+}
+
+// steps reads a run's history a page at a time for its trail, keeping of
+// each event only what the trail reads: a history has no bound of its
+// own, and its data would be held whole for nothing.
+func (s *Server) steps(id string) ([]store.Event, error) {
+	var out []store.Event
+	for after := uint64(0); ; {
+		evs, err := s.engine.History(id, after, historyPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			out = append(out, store.Event{Seq: ev.Seq, Type: ev.Type, State: ev.State, Child: ev.Child})
+		}
+		if len(evs) < historyPage {
+			return out, nil
+		}
+		after = evs[len(evs)-1].Seq
+	}
 }

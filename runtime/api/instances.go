@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -145,8 +146,15 @@ type History struct {
 	Events []store.EventView `json:"events"`
 }
 
+// historyPage is how many events the history answer reads from the store
+// at once. A history has no bound of its own (an instance that loops
+// writes events for as long as it runs, each with data of up to
+// --max-payload), so the answer is written a page at a time instead of
+// read whole: 32 events of two 256 KiB payloads each hold 16 MiB at most.
+const historyPage = 32
+
 // history answers GET /v1/instances/{id}/history; after and limit page
-// through long histories.
+// through long histories. A history longer than a page is streamed.
 func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 	q := ctx.QueryArgs()
 	after, ok := intArg(ctx, q, "after", 0)
@@ -157,12 +165,58 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 	if !ok {
 		return
 	}
-	evs, err := s.engine.History(p[0], uint64(after), limit)
+	id := p[0]
+	page := func(after uint64, left int) ([]store.Event, error) {
+		n := historyPage
+		if left > 0 {
+			n = min(n, left)
+		}
+		return s.engine.History(id, after, n)
+	}
+	// The first page is read here, so that a missing or damaged instance
+	// is answered with its status.
+	evs, err := page(uint64(after), limit)
 	if err != nil {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, History{Events: store.EventViews(evs)})
+	if len(evs) < historyPage || len(evs) == limit {
+		writeJSON(ctx, fasthttp.StatusOK, History{Events: store.EventViews(evs)})
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		sent := 0
+		w.WriteString(`{"events":[`)
+		for {
+			for i := range evs {
+				if sent > 0 {
+					w.WriteByte(',')
+				}
+				b, err := marshalView(store.EventView(evs[i]))
+				if err != nil {
+					// The status is sent: cutting the answer short is what
+					// is left to tell the client.
+					s.opt.Log.Error("history answer cut short", "instance", id, "seq", evs[i].Seq, "err", err)
+					return
+				}
+				w.Write(b)
+				sent++
+			}
+			if len(evs) < historyPage || limit > 0 && sent >= limit {
+				break
+			}
+			if err := w.Flush(); err != nil {
+				return // the client went away
+			}
+			if evs, err = page(evs[len(evs)-1].Seq, limit-sent); err != nil {
+				s.opt.Log.Error("history answer cut short", "instance", id, "err", err)
+				return
+			}
+		}
+		w.WriteString("]}\n")
+	})
 }
 
 // List is the answer of GET /v1/instances.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/valyala/fasthttp"
@@ -19,4 +20,16 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		ctx.SetBodyString(`{"error":{"code":"internal","message":"cannot encode the answer"}}` + "\n")
 	}
+}
+
+// marshalView is v as writeJSON writes it, without the final newline: for
+// the parts of an answer written one at a time.
+func marshalView(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -25,6 +25,7 @@ type Faulty struct {
 	refused      atomic.Int64 // writes that failed
 	waiting      atomic.Int64 // writes waiting on a hold now
 	waitingReads atomic.Int64 // reads waiting on a hold now
+	mostEvents   atomic.Int64 // the most events one History read returned
 }
 
 // NewFaulty wraps s; it behaves exactly as s until told otherwise.
@@ -96,6 +97,22 @@ func (f *Faulty) Instance(id string) (*store.Instance, error) {
 	}
 	return f.Store.Instance(id)
 }
+
+// History reads through, noting how many events the read returned.
+func (f *Faulty) History(id string, after uint64, limit int) ([]store.Event, error) {
+	evs, err := f.Store.History(id, after, limit)
+	for n := int64(len(evs)); ; {
+		most := f.mostEvents.Load()
+		if n <= most || f.mostEvents.CompareAndSwap(most, n) {
+			break
+		}
+	}
+	return evs, err
+}
+
+// MostEventsRead is the most events one History read has returned: how
+// much of a history its readers held at once.
+func (f *Faulty) MostEventsRead() int64 { return f.mostEvents.Load() }
 
 // gate holds a write while a Hold is in force and says whether it fails;
 // b is the batch of a commit, nil for a KVPut.
