@@ -102,7 +102,11 @@ type Coordinator interface {
 	Release(ctx context.Context, l Lease) error
 	// CommitLeased commits b atomically with a renewal of l, updating its
 	// token, or writes nothing and returns ErrFenced when l was taken
-	// over. Like Commit, it groups concurrent checkpoints.
+	// over. Like Commit, it groups concurrent checkpoints. When b holds
+	// the leased instance's record RUNNING, the instance is guarded: if
+	// the lease lapses (its holder stopped renewing it) before a later
+	// checkpoint of the record not RUNNING, the instance is delivered as
+	// work, so that another sidecar takes it over.
 	CommitLeased(ctx context.Context, b *Batch, l *Lease) error
 	// Wake makes instances runnable: some sidecar receives their work.
 	Wake(ctx context.Context, ids ...string) error

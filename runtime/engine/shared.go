@@ -24,11 +24,13 @@ import (
 // its new owner carries on from the last checkpoint.
 //
 // Work comes from the store instead of this process's memory: durable
-// timers fall due as work, wake-ups (a start, a kept event, a child that
-// ended) are written as Batch.Wake in the checkpoint that causes them, and
+// timers fall due as work, wake-ups (a kept event, a child that ended)
+// are written as Batch.Wake in the checkpoint that causes them, and
 // whichever sidecar receives the work claims the instance. The work stays
 // unsettled while the instance runs here, so when this sidecar dies it is
-// delivered to another, whose claim succeeds once the lease lapsed.
+// delivered to another, whose claim succeeds once the lease lapsed. A
+// start has no work to keep: the store's takeover guard (CommitLeased)
+// wakes it elsewhere if this sidecar dies while it runs.
 //
 // A request about an instance another sidecar holds (cancel, pause,
 // resume, redrive, migrate) is handed to that sidecar (Coordinator.Call)
@@ -462,13 +464,12 @@ func (e *Engine) waitShared(ctx context.Context, id string, local <-chan *store.
 }
 
 // startCommit writes a start's first checkpoint: with a shared store it
-// creates the lease and wakes the instance, so that if this sidecar dies
-// before the instance parks another one takes it over.
+// creates the lease (the store arms the takeover guard that wakes the
+// instance elsewhere if this sidecar dies before it parks).
 func (d *driver) startCommit(ctx context.Context) error {
 	if d.e.coord == nil {
 		return d.e.store.Commit(ctx, &d.batch)
 	}
-	d.wake = append(d.wake, d.id)
 	return d.writeLeased()
 }
 

@@ -22,6 +22,8 @@ import (
 //
 //	ORBIT.x.<id>.l                  lease: {"node": ...}, expiring after the lease TTL
 //	ORBIT.x.<id>.q                  wake-up: the instance has something to do
+//	ORBIT.x.<id>.g                  takeover guard: a scheduled message that, should the
+//	                                holder stop renewing, publishes a wake-up
 //	ORBIT.x.<id>.s.<at>.<kind>      a timer's scheduled message, which at <at> publishes
 //	ORBIT.x.<id>.f.<at>.<kind>      the timer's work
 //
@@ -64,6 +66,23 @@ func (s *Store) leaseMsg(id, node string, token uint64) (string, natsgo.Header, 
 	}
 	h.Set(hdrTTL, strconv.FormatInt(int64(max(ttl/time.Second, 1)), 10)+"s")
 	return s.subj.lease(id), h, data
+}
+
+// guardMsg arms (or, with armed false, cancels) an instance's takeover
+// guard: a scheduled message that wakes the instance a second after its
+// lease would lapse. The holder pushes it on with every checkpoint and
+// renewal while the instance runs, so it fires only when the holder has
+// stopped renewing: then another sidecar receives the wake-up and takes
+// the instance over. So a start needs no wake-up of its own, which every
+// other sidecar would be handed and hand back while the instance runs.
+func (s *Store) guardMsg(id string, armed bool) (string, natsgo.Header) {
+	if !armed {
+		return s.subj.guard(id), marker()
+	}
+	h := natsgo.Header{}
+	h.Set(hdrSchedule, "@at "+time.Now().Add(s.leaseTTL+time.Second).UTC().Format(time.RFC3339Nano))
+	h.Set(hdrScheduleTarget, s.subj.wake(id))
+	return s.subj.guard(id), h
 }
 
 // current is a lease as stored: its last sequence (0: none) and holder
@@ -133,11 +152,20 @@ func (s *Store) renew(ctx context.Context, l *store.Lease) error {
 	return nil
 }
 
-// Renew extends a held lease.
+// Renew extends a held lease, and pushes the instance's takeover guard
+// on with it.
 func (s *Store) Renew(ctx context.Context, l *store.Lease) error {
 	for try := 0; ; try++ {
 		err := s.renew(ctx, l)
-		if err == nil || !wrongSequence(err) {
+		if err == nil {
+			subject, h := s.guardMsg(l.Instance, true)
+			m := &natsgo.Msg{Subject: subject, Header: h}
+			return s.retry(ctx, "push the takeover guard of "+l.Instance, func(ctx context.Context) error {
+				_, err := s.js.PublishMsg(ctx, m)
+				return err
+			})
+		}
+		if !wrongSequence(err) {
 			return err
 		}
 		cur, rerr := s.leaseNow(l.Instance)

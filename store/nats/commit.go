@@ -332,6 +332,15 @@ func (s *Store) encode(b *store.Batch, l *store.Lease) (*job, error) {
 	if l != nil {
 		subject, h, data := s.leaseMsg(l.Instance, l.Node, l.Token)
 		add(subject, h, data)
+		// The takeover guard follows the instance's own record: armed while
+		// it runs, cancelled when it parks or ends.
+		for _, in := range b.Instances {
+			if in.ID == l.Instance {
+				subject, h := s.guardMsg(l.Instance, in.Status == store.Running)
+				add(subject, h, nil)
+				break
+			}
+		}
 	}
 	for i := range b.Events {
 		ev := &b.Events[i]

@@ -99,6 +99,7 @@ func (s subjects) fired(id string, at uint64, kind string) string {
 	return s.instance(id) + ".f." + pad(at) + "." + escape(kind)
 }
 func (s subjects) wake(id string) string  { return s.instance(id) + ".q" }
+func (s subjects) guard(id string) string { return s.instance(id) + ".g" }
 func (s subjects) lease(id string) string { return s.instance(id) + ".l" }
 func (s subjects) pending(id, name string, seq uint64) string {
 	return s.instance(id) + ".p." + escape(name) + "." + pad(seq)

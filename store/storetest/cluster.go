@@ -43,6 +43,7 @@ func RunCluster(t *testing.T, open ClusterOpener) {
 		{"TimerFiresOnce", testTimerFiresOnce},
 		{"DeletedTimerNeverFires", testDeletedTimerNeverFires},
 		{"CallReachesOwner", testCallReachesOwner},
+		{"AbandonedInstanceWoken", testAbandonedInstanceWoken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -349,4 +350,48 @@ func testCallReachesOwner(t *testing.T, nodes []Node) {
 	if err != nil || string(got) != a.Node()+" got cancel x" {
 		t.Errorf("call: %q, %v", got, err)
 	}
+}
+
+// testAbandonedInstanceWoken has a sidecar write instances RUNNING under
+// its lease and then stop, as one killed would: an instance left running
+// is delivered as work for another sidecar to take over, while one that
+// parked, or whose lease its holder kept renewing, is not.
+func testAbandonedInstanceWoken(t *testing.T, nodes []Node) {
+	if len(nodes) < 2 {
+		t.Skip("a cluster of one has no other sidecar to take over")
+	}
+	ctx := context.Background()
+	a := nodes[0]
+	write := func(id string, status store.Status, l *store.Lease, seq uint64) {
+		t.Helper()
+		in := newInstance(id, "wf", status, at(0))
+		in.Seq = seq
+		if err := a.CommitLeased(ctx, &store.Batch{Instances: []*store.Instance{in}, Events: []store.Event{event(id, seq, "StateEntered")}}, l); err != nil {
+			t.Fatalf("write %s %s: %v", id, status, err)
+		}
+	}
+	running, parked, kept := claim(t, a, "running"), claim(t, a, "parked"), claim(t, a, "kept")
+	write("running", store.Running, &running, 1)
+	write("parked", store.Running, &parked, 1)
+	write("parked", store.Waiting, &parked, 2)
+	write("kept", store.Running, &kept, 1)
+
+	c := collect(t, nodes[1:], done) // a takes no work: it is gone
+	// a renews one lease for three lease lives, then lets the instance
+	// go as it ends.
+	for range 12 {
+		if err := a.Renew(ctx, &kept); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(leaseTTL / 4)
+	}
+	write("kept", store.Succeeded, &kept, 2)
+	if err := a.Release(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitFor(t, 1, 10*leaseTTL)
+	if w := got[0].work; w.Instance != "running" || w.Timer != nil {
+		t.Errorf("first delivery: %+v, want a wake-up of the instance left running", w)
+	}
+	c.quiet(t, 1)
 }
