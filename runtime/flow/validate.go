@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -70,6 +72,15 @@ func orPos(p, fallback Pos) Pos {
 
 func (v *validator) workflow(name string, w *Workflow) {
 	label := fmt.Sprintf("workflow %q", name)
+	// Names and versions are keys of the store's listing, which separates
+	// them with a zero byte, and appear in URLs and logs: a control
+	// character in one made every start of the workflow fail to checkpoint.
+	for _, f := range []struct{ what, s string }{{"name", name}, {"version", w.Version}} {
+		if i := strings.IndexFunc(f.s, unicode.IsControl); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(f.s[i:])
+			v.add(w.Pos, "%s: the %s holds the control character %U; it must be printable text", label, f.what, r)
+		}
+	}
 	if w.Timeout < 0 {
 		v.add(w.Pos, "%s: timeout %s is negative", label, w.Timeout)
 	}

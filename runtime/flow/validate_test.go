@@ -85,6 +85,14 @@ func TestValidateProblems(t *testing.T) {
 		breaks func(b *Bundle)
 		want   []string
 	}{
+		// The store could not list such a workflow's instances: every
+		// start failed to checkpoint, and the engine took that for a store
+		// that cannot write.
+		{"control characters in a name and a version", func(b *Bundle) {
+			b.Workflows["ord\x00er"] = &Workflow{Name: "ord\x00er", Version: "v\n2", Pos: at(40),
+				Machine: *machineOf("S", 40, &State{Name: "S", Kind: Succeed, Pos: at(41)})}
+		}, []string{`wf.lua:40: workflow "ord\x00er": the name holds the control character U+0000; it must be printable text`,
+			`wf.lua:40: workflow "ord\x00er": the version holds the control character U+000A; it must be printable text`}},
 		{"missing start", func(b *Bundle) { b.Workflows["order"].Start = "" },
 			[]string{`wf.lua:2: workflow "order": missing start`}},
 		{"unknown start", func(b *Bundle) { b.Workflows["order"].Start = "Nope" },
