@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"BatchReuse", testBatchReuse},
 		{"EmptyBatch", testEmptyBatch},
+		{"Dump", testDump},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
