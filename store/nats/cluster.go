@@ -244,7 +244,7 @@ func (s *Store) startWork() (jetstream.MessagesContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cons.Messages(jetstream.PullMaxMessages(256), jetstream.PullExpiry(5*time.Second))
+	return cons.Messages(jetstream.PullMaxMessages(256), jetstream.PullExpiry(pullExpiry))
 }
 
 // workOf reads a delivered message: a wake-up or a fired timer.
