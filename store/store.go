@@ -362,10 +362,14 @@ type Store interface {
 	Close() error
 }
 
-// Stats counts group commits.
+// Stats counts group commits and what they cost the disk. A store that
+// cannot count a figure leaves it zero.
 type Stats struct {
-	Commits     uint64 // write transactions
+	Commits     uint64 // group commits (write transactions or log records)
 	Checkpoints uint64 // batches written
+	Syncs       uint64 // fsyncs (and fdatasyncs) the store asked of the disk
+	LogBytes    uint64 // bytes appended to a write-ahead log
+	Applies     uint64 // transactions that moved logged commits into the store of record
 }
 
 // EndTime is when a terminal instance ended, for retention: its EndedAt,

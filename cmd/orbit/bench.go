@@ -23,6 +23,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/metrics"
 	"github.com/orbit-sidecar/orbit/scripting"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 func init() {
@@ -51,7 +52,7 @@ type benchConfig struct {
 func (c benchConfig) durability() string {
 	switch {
 	case c.store != storeNATS:
-		return "fsync per commit"
+		return "log fsync per group commit"
 	case c.natsURL != "":
 		return "as the servers are set"
 	case c.syncAlways:
@@ -63,14 +64,20 @@ func (c benchConfig) durability() string {
 
 // sideResult is what one side of the benchmark measured.
 type sideResult struct {
-	Completed     int     `json:"completed"`
-	Errors        int     `json:"errors"`
-	WPS           float64 `json:"wps"`
-	P50           float64 `json:"p50_ms"`
-	P99           float64 `json:"p99_ms"`
-	Max           float64 `json:"max_ms"`
-	CPUPer1000    float64 `json:"cpu_s_per_1000"`
-	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	Completed  int     `json:"completed"`
+	Errors     int     `json:"errors"`
+	WPS        float64 `json:"wps"`
+	P50        float64 `json:"p50_ms"`
+	P99        float64 `json:"p99_ms"`
+	Max        float64 `json:"max_ms"`
+	CPUPer1000 float64 `json:"cpu_s_per_1000"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	// What the disk was asked per workflow: fsyncs counted by the store,
+	// and bytes the process wrote to storage as the kernel counts them
+	// (write_bytes of /proc/self/io), in the measured time.
+	SyncsPerWF    float64 `json:"fsyncs_per_wf"`
+	BytesPerWF    float64 `json:"bytes_written_per_wf"`
+	LogBytesPerWF float64 `json:"log_bytes_per_wf,omitempty"`
 	CommitsPerSec float64 `json:"commits_per_s,omitempty"`
 	PerCommit     float64 `json:"instances_per_commit,omitempty"`
 }
@@ -111,7 +118,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	url := "http://" + down.Addr().String()
 
 	fmt.Fprintf(stderr, "bench: direct, %d steps, concurrency %d, %s (+%s warm-up)\n", c.steps, c.concurrency, c.duration, c.warmup)
-	direct := measure(c, directWorkflow(url, c.steps))
+	direct := measure(c, directWorkflow(url, c.steps), nil)
 
 	fmt.Fprintf(stderr, "bench: orbit (%s), same load\n", c.mode)
 	orbit, err := benchOrbit(c, url)
@@ -129,16 +136,18 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "store: bbolt (%s)\n\n", c.durability())
 	}
-	fmt.Fprintf(stdout, "%-7s %10s %9s %9s %9s %12s %10s %8s\n", "side", "wf/s", "p50 ms", "p99 ms", "max ms", "CPU s/1000", "peak RSS", "errors")
+	fmt.Fprintf(stdout, "%-7s %10s %9s %9s %9s %12s %10s %9s %9s %8s\n", "side", "wf/s", "p50 ms", "p99 ms", "max ms", "CPU s/1000", "peak RSS",
+		"fsync/wf", "bytes/wf", "errors")
 	for _, r := range []struct {
 		name string
 		res  sideResult
 	}{{"direct", direct}, {"orbit", orbit}} {
-		fmt.Fprintf(stdout, "%-7s %10.0f %9.2f %9.2f %9.2f %12.3f %8.1fMB %8d\n", r.name, r.res.WPS, r.res.P50, r.res.P99, r.res.Max,
-			r.res.CPUPer1000, r.res.PeakRSSMB, r.res.Errors)
+		fmt.Fprintf(stdout, "%-7s %10.0f %9.2f %9.2f %9.2f %12.3f %8.1fMB %9.3f %9.0f %8d\n", r.name, r.res.WPS, r.res.P50, r.res.P99, r.res.Max,
+			r.res.CPUPer1000, r.res.PeakRSSMB, r.res.SyncsPerWF, r.res.BytesPerWF, r.res.Errors)
 	}
 	fmt.Fprintf(stdout, "\nratio orbit/direct: %.3f\n", ratio)
-	fmt.Fprintf(stdout, "store: %.0f commits/s, %.1f instances per commit\n", orbit.CommitsPerSec, orbit.PerCommit)
+	fmt.Fprintf(stdout, "store: %.0f group commits/s, %.1f checkpoints per commit, %.0f log bytes per workflow\n",
+		orbit.CommitsPerSec, orbit.PerCommit, orbit.LogBytesPerWF)
 	summary := map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
 		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds(),
 		"store": c.store, "durability": c.durability()}
@@ -291,12 +300,16 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 		side = append(side, s)
 		startURLs = append(startURLs, "http://"+ln.Addr().String()+"/v1/workflows/bench/instances?wait=30s")
 	}
-	stats := func() (commits, checkpoints uint64) {
+	stats := func() (sum store.Stats) {
 		for _, s := range side {
 			st := s.store.Stats()
-			commits, checkpoints = commits+st.Commits, checkpoints+st.Checkpoints
+			sum.Commits += st.Commits
+			sum.Checkpoints += st.Checkpoints
+			sum.Syncs += st.Syncs
+			sum.LogBytes += st.LogBytes
+			sum.Applies += st.Applies
 		}
-		return commits, checkpoints
+		return sum
 	}
 
 	client := &fasthttp.Client{MaxConnsPerHost: 4096}
@@ -328,15 +341,7 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	commits0, checkpoints0 := stats()
-	res := measure(c, start)
-	commits1, checkpoints1 := stats()
-	secs := c.duration.Seconds() + c.warmup.Seconds()
-	if commits := commits1 - commits0; commits > 0 {
-		res.CommitsPerSec = float64(commits) / secs
-		res.PerCommit = float64(checkpoints1-checkpoints0) / float64(commits)
-	}
-	return res, nil
+	return measure(c, start, stats), nil
 }
 
 // pace offers start times at rate per second, or returns nil for a closed
@@ -366,8 +371,9 @@ func pace(rate float64, stop *atomic.Bool) <-chan time.Time {
 }
 
 // measure runs work from c.concurrency goroutines for the warm-up and then
-// the measured duration, timing each completed workflow.
-func measure(c benchConfig, work func() error) sideResult {
+// the measured duration, timing each completed workflow. stats, when
+// given, are the store's counters, read at both ends of the measured time.
+func measure(c benchConfig, work func() error, stats func() store.Stats) sideResult {
 	var measuring, stop atomic.Bool
 	var errs atomic.Int64
 	var mu sync.Mutex
@@ -405,12 +411,19 @@ func measure(c benchConfig, work func() error) sideResult {
 	}
 	peak := sampleRSS()
 	time.Sleep(c.warmup)
-	cpu0 := cpuTime()
+	var st0, st1 store.Stats
+	if stats != nil {
+		st0 = stats()
+	}
+	cpu0, wb0 := cpuTime(), writeBytes()
 	peak.reset()
 	measuring.Store(true)
 	time.Sleep(c.duration)
 	measuring.Store(false)
-	cpu := cpuTime() - cpu0
+	cpu, wb := cpuTime()-cpu0, writeBytes()-wb0
+	if stats != nil {
+		st1 = stats()
+	}
 	rss := peak.stop()
 	stop.Store(true)
 	wg.Wait()
@@ -421,8 +434,31 @@ func measure(c benchConfig, work func() error) sideResult {
 		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 		r.P50, r.P99, r.Max = ms(lat[n*50/100]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
 		r.CPUPer1000 = cpu.Seconds() / float64(n) * 1000
+		r.BytesPerWF = float64(wb) / float64(n)
+		r.SyncsPerWF = float64(st1.Syncs-st0.Syncs) / float64(n)
+		r.LogBytesPerWF = float64(st1.LogBytes-st0.LogBytes) / float64(n)
+	}
+	if commits := st1.Commits - st0.Commits; commits > 0 {
+		r.CommitsPerSec = float64(commits) / c.duration.Seconds()
+		r.PerCommit = float64(st1.Checkpoints-st0.Checkpoints) / float64(commits)
 	}
 	return r
+}
+
+// writeBytes is what the process has caused to be written to storage, as
+// the kernel counts it (0 where /proc/self/io is missing).
+func writeBytes() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func cpuTime() time.Duration {

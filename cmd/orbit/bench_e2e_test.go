@@ -36,6 +36,14 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 	if res.Orbit.CommitsPerSec <= 0 || res.Ratio <= 0 {
 		t.Errorf("orbit side without store figures or ratio: %+v ratio %v", res.Orbit, res.Ratio)
 	}
+	// Durable checkpoints are counted to the disk: at least one fsync per
+	// group commit, and bytes written.
+	if o := res.Orbit; o.SyncsPerWF <= 0 || o.LogBytesPerWF <= 0 || o.BytesPerWF <= 0 {
+		t.Errorf("orbit side without disk figures: %+v", o)
+	}
+	if d := res.Direct; d.SyncsPerWF != 0 || d.LogBytesPerWF != 0 {
+		t.Errorf("direct side has store figures: %+v", d)
+	}
 	if w := res.Waiting; w.Instances != 300 || w.RSSMB <= 0 || w.RestartMS <= 0 || !w.Resumed {
 		t.Errorf("waiting: %+v", w)
 	}
@@ -51,4 +59,7 @@ type benchSide struct {
 	P50           float64 `json:"p50_ms"`
 	P99           float64 `json:"p99_ms"`
 	CommitsPerSec float64 `json:"commits_per_s"`
+	SyncsPerWF    float64 `json:"fsyncs_per_wf"`
+	BytesPerWF    float64 `json:"bytes_written_per_wf"`
+	LogBytesPerWF float64 `json:"log_bytes_per_wf"`
 }

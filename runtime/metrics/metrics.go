@@ -90,11 +90,11 @@ func New() *Metrics {
 			Buckets: durationBuckets,
 		}, []string{"workflow", "state", "kind"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "orbit_store_commit_duration_seconds", Help: "Time of one write transaction of the store (a group commit, fsync included).",
+			Name: "orbit_store_commit_duration_seconds", Help: "Time of one group commit of the store (its log record appended and fsynced).",
 			Buckets: commitBuckets,
 		}),
 		perCommit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "orbit_store_checkpoints_per_commit", Help: "Instance checkpoints written by one write transaction (group commit).",
+			Name: "orbit_store_checkpoints_per_commit", Help: "Instance checkpoints carried by one group commit of the store.",
 			Buckets: groupBuckets,
 		}),
 		luaTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -168,9 +168,9 @@ func (m *Metrics) OnStep(workflow, state, kind string, took time.Duration) {
 	}).Observe(took.Seconds())
 }
 
-// OnCommit records one write transaction of the store: how many
-// checkpoints it wrote and how long it took; it is the store's commit
-// hook (bolt.Options.OnCommit).
+// OnCommit records one group commit of the store: how many checkpoints
+// it carried and how long it took; it is the store's commit hook
+// (bolt.Options.OnCommit).
 func (m *Metrics) OnCommit(checkpoints int, took time.Duration) {
 	m.commit.Observe(took.Seconds())
 	m.perCommit.Observe(float64(checkpoints))

@@ -15,6 +15,15 @@ type writer struct {
 	key, key2 []byte
 	tx        *bbolt.Tx
 	buckets   [numBuckets]*bbolt.Bucket
+	// newest is, for each instance upserted in this transaction, its last
+	// upsert: the earlier ones are skipped (see coalesce).
+	newest map[string]upsertRef
+}
+
+// upsertRef is the i-th instance upsert of a batch.
+type upsertRef struct {
+	e *encoded
+	i int
 }
 
 func (w *writer) begin(tx *bbolt.Tx) { w.tx = tx }
@@ -23,6 +32,22 @@ func (w *writer) begin(tx *bbolt.Tx) { w.tx = tx }
 func (w *writer) end() {
 	w.tx = nil
 	clear(w.buckets[:])
+	clear(w.newest)
+}
+
+// coalesce notes e's upserts before the transaction applies anything: an
+// instance checkpointed several times in one transaction is written once,
+// by its last upsert. Skipping the earlier ones is exact: an upsert
+// replaces the whole record, and moves the index entries by comparing
+// with what is stored, not with what an earlier upsert wrote; a purge
+// between them still applies in its place.
+func (w *writer) coalesce(e *encoded) {
+	if w.newest == nil {
+		w.newest = make(map[string]upsertRef)
+	}
+	for i := range e.instances {
+		w.newest[e.instances[i].id] = upsertRef{e, i}
+	}
 }
 
 // bucket opens a bucket on first use: opening costs allocations, and a
@@ -45,6 +70,9 @@ const fillPercent = 0.9
 // a purge in the same batch as an upsert wins.
 func (w *writer) apply(e *encoded) error {
 	for i := range e.instances {
+		if r, ok := w.newest[e.instances[i].id]; ok && (r.e != e || r.i != i) {
+			continue // a later upsert in this transaction replaces it
+		}
 		if err := w.upsert(e, &e.instances[i]); err != nil {
 			return err
 		}
@@ -178,7 +206,7 @@ func (w *writer) dropIndexes(id string, start, end uint64, dropList, dropEnded b
 func (w *writer) addPending(e *encoded, p *encPending) error {
 	seq := p.seq
 	var err error
-	if seq == 0 {
+	if seq == 0 { // the committer numbers them; a batch from elsewhere may not be
 		seq, err = w.bucket(bPending).NextSequence()
 	} else if seq > w.bucket(bPending).Sequence() {
 		err = w.bucket(bPending).SetSequence(seq)

@@ -3,29 +3,44 @@ package bolt
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/orbit-sidecar/orbit/internal/fault"
 	"github.com/orbit-sidecar/orbit/store"
-	bbolt "go.etcd.io/bbolt"
 )
 
 const (
-	// maxGroup and maxGroupBytes bound one write transaction, so that a
-	// flood of batches cannot make one fsync (and its waiters) arbitrarily
-	// late.
+	// maxGroup and maxGroupBytes bound one group commit, so that a flood
+	// of batches cannot make one fsync (and its waiters) arbitrarily late.
 	maxGroup      = 1000
 	maxGroupBytes = 16 << 20
 	// maxPooledBuf keeps an unusually large batch's buffer from staying in
 	// the pool for good.
 	maxPooledBuf = 1 << 20
+	// applyDelay is how long the applier lets logged groups gather before
+	// it writes them into bbolt, unless a read waits for them or they are
+	// many: one bbolt transaction (and its two fsyncs) then carries the
+	// groups of a whole window, and an instance checkpointed several times
+	// in it is written once.
+	applyDelay = 50 * time.Millisecond
+	// applyNowBytes is the logged size past which the applier does not
+	// wait for the window to end.
+	applyNowBytes = 4 << 20
+	// maxUnapplied bounds what is logged but not applied, and so the
+	// memory the overlay holds: past it, group commits wait for the
+	// applier.
+	maxUnapplied = 64 << 20
 )
 
-// job is one batch waiting for the committer.
+// job is one batch on its way to the log and into bbolt. The caller and
+// the applier each hold it until they are done with it; the last to let
+// go returns it to the pool.
 type job struct {
 	enc  encoded
 	done chan error
+	refs atomic.Int32
 }
 
 var jobs = sync.Pool{New: func() any {
@@ -35,17 +50,41 @@ var jobs = sync.Pool{New: func() any {
 	return j
 }}
 
-func getJob() *job { return jobs.Get().(*job) }
+// getJob takes a job held twice: by the caller and by the log.
+func getJob() *job {
+	j := jobs.Get().(*job)
+	j.refs.Store(2)
+	return j
+}
 
+// putJob pools a job nobody else holds.
 func putJob(j *job) {
 	if cap(j.enc.buf) > maxPooledBuf {
 		j.enc.buf = nil
 	}
 	j.enc.reset()
+	select { // a caller that gave up left its answer behind
+	case <-j.done:
+	default:
+	}
 	jobs.Put(j)
 }
 
-// Commit writes the batch atomically and durably, in one transaction with
+// release lets go of one hold on j.
+func (j *job) release() {
+	if j.refs.Add(-1) == 0 {
+		putJob(j)
+	}
+}
+
+// logged is a group that is in the log, waiting for the applier.
+type logged struct {
+	lsn  uint64
+	jobs []*job
+	size int
+}
+
+// Commit writes the batch atomically and durably, in one log record with
 // whatever other batches are waiting. b is fully copied before Commit
 // returns and may be reused at once. If ctx ends first, Commit returns
 // ctx.Err() but the batch may still be written.
@@ -64,7 +103,7 @@ func (db *DB) Commit(ctx context.Context, b *store.Batch) error {
 	return db.submit(ctx, j)
 }
 
-// submit hands a job to the committer and waits for its transaction.
+// submit hands a job to the committer and waits for its log record.
 func (db *DB) submit(ctx context.Context, j *job) error {
 	db.mu.RLock()
 	if db.closed {
@@ -76,23 +115,21 @@ func (db *DB) submit(ctx context.Context, j *job) error {
 	db.mu.RUnlock()
 	select {
 	case err := <-j.done:
-		putJob(j)
+		j.release()
 		return err
 	case <-ctx.Done():
-		return ctx.Err() // the committer still owns j; it is left to the collector
+		j.release()
+		return ctx.Err()
 	}
 }
 
 // run is the committer: it takes the first waiting job, adds every job that
-// queued meanwhile and writes them in one transaction. It never waits for
-// more work, so a lone commit is not delayed; under load, batches pile up
-// while the previous fsync runs and the next transaction takes them all.
+// queued meanwhile and logs them as one record with one fsync. It never
+// waits for more work, so a lone commit is not delayed; under load, jobs
+// pile up while the previous fsync runs and the next record takes them all.
 func (db *DB) run() {
 	defer close(db.done)
-	var (
-		w     writer
-		group []*job
-	)
+	var group []*job
 	for first := range db.queue {
 		group = append(group[:0], first)
 		size := len(first.enc.buf)
@@ -109,65 +146,128 @@ func (db *DB) run() {
 				break drain
 			}
 		}
-		db.write(&w, group)
+		db.logGroup(group)
 		clear(group)
 	}
 }
 
-// write commits a group. Batches were validated while encoding, so a
-// failing transaction is rare (a full disk, a bbolt limit); when it happens
-// with several batches, each is retried alone so that one bad batch cannot
-// fail its neighbours.
-func (db *DB) write(w *writer, group []*job) {
-	err := db.update(w, group)
-	if err == nil || len(group) == 1 {
-		answer(group, err)
-		return
-	}
-	db.log.Warn("group commit failed; retrying its batches one by one", "batches", len(group), "error", err)
-	for _, j := range group {
-		one := []*job{j}
-		answer(one, db.update(w, one))
-	}
-}
-
-// update writes jobs in one transaction and counts it.
-func (db *DB) update(w *writer, group []*job) error {
+// logGroup appends a group to the log, makes it visible to reads and
+// answers its callers, then hands it to the applier. Batches were
+// validated while encoding, so only the disk can fail a group, and then
+// it fails whole.
+func (db *DB) logGroup(group []*job) {
+	db.waitForApplier()
 	var start time.Time
 	if db.onCommit != nil {
 		start = time.Now()
 	}
-	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		w.begin(tx)
-		defer w.end()
-		for _, j := range group {
-			if err := w.apply(&j.enc); err != nil {
-				return err
-			}
-		}
-		fault.Hit(FaultApplied)
-		return nil
-	})
-	if err != nil {
-		return err
+	lsn := db.nextLSN
+	for _, j := range group {
+		db.numberPending(&j.enc)
 	}
-	fault.Hit(FaultCommitted)
+	rec := beginFrame(db.rec[:0])
+	rec = appendBody(rec, group)
+	finishFrame(rec, lsn)
+	db.rec = rec
+	if cap(db.rec) > maxPooledBuf {
+		db.rec = nil
+	}
+	hit(FaultLogWritten)
+	synced, err := db.wal.append(rec, lsn)
+	if synced {
+		db.syncs.Add(1)
+	}
+	if err != nil {
+		db.log.Error("group commit failed", "batches", len(group), "error", err)
+		for _, j := range group {
+			j.done <- err
+			j.release()
+		}
+		return
+	}
+	hit(FaultLogSynced)
+	db.nextLSN++
+	db.logBytes.Add(uint64(len(rec)))
+	g := &logged{lsn: lsn, jobs: slices.Clone(group), size: len(rec)}
+	db.ov.add(g)
+	db.committed.Store(lsn)
+	db.commits.Add(1)
 	var n uint64
 	for _, j := range group {
 		if j.enc.checkpoint() {
 			n++
 		}
+		j.done <- nil
 	}
-	db.commits.Add(1)
 	db.checkpoints.Add(n)
 	if db.onCommit != nil {
 		db.onCommit(int(n), time.Since(start))
 	}
-	return nil
+	db.unapplied.Add(int64(len(rec)))
+	db.amu.Lock()
+	db.toApply = append(db.toApply, g)
+	db.amu.Unlock()
+	signal(db.applyWork)
+	if db.wal.size >= segmentSize {
+		db.rotate()
+	}
 }
 
-func answer(group []*job, err error) {
-	for _, j := range group {
-		j.done <- err
+// numberPending gives kept events without a caller-chosen seq the next
+// one, in log order, so that the record says exactly what is written and a
+// replay writes the same.
+func (db *DB) numberPending(e *encoded) {
+	for i := range e.addPending {
+		p := &e.addPending[i]
+		if p.seq == 0 {
+			db.pendingSeq++
+			p.seq = db.pendingSeq
+		} else {
+			db.pendingSeq = max(db.pendingSeq, p.seq)
+		}
+	}
+}
+
+// rotate starts a new segment; the applier deletes the old one once
+// bbolt holds its records. If the new one cannot be made, the current one
+// goes on growing.
+func (db *DB) rotate() {
+	next, err := createSegment(db.path, db.nextLSN, !db.noSync)
+	if err != nil {
+		db.log.Warn("cannot start a new log segment; the current one grows", "error", err)
+		return
+	}
+	if !db.noSync {
+		db.syncs.Add(1)
+	}
+	hit(FaultRotated)
+	old := db.wal
+	db.wal = next
+	if err := old.close(); err != nil {
+		db.log.Warn("close log segment", "path", old.seg.path, "error", err)
+	}
+	db.smu.Lock()
+	db.full = append(db.full, old.seg)
+	db.smu.Unlock()
+}
+
+// waitForApplier holds the committer while more than maxUnapplied bytes
+// are logged but not applied.
+func (db *DB) waitForApplier() {
+	if db.unapplied.Load() < maxUnapplied {
+		return
+	}
+	signal(db.applyNow)
+	db.amu.Lock()
+	for db.unapplied.Load() >= maxUnapplied && !db.applierGone {
+		db.applied.Wait()
+	}
+	db.amu.Unlock()
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }

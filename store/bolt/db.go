@@ -31,9 +31,9 @@ type Options struct {
 	// empty store; without it such a file is refused with ErrEmptyFile. A
 	// missing file is always created.
 	InitEmpty bool
-	// OnCommit, when set, is told of every write transaction the group
-	// commit makes: how many instance checkpoints it wrote and how long it
-	// took, fsync included (metrics record both). It runs on the
+	// OnCommit, when set, is told of every group commit (one log record
+	// and its fsync): how many instance checkpoints it carried and how long
+	// it took, fsync included (metrics record both). It runs on the
 	// committer's goroutine and must be quick.
 	OnCommit func(checkpoints int, took time.Duration)
 }
@@ -49,26 +49,58 @@ const (
 	queueSize = 4096
 )
 
-// DB is a store.Store on one bbolt file.
+// DB is a store.Store on one bbolt file and its write-ahead log.
 type DB struct {
-	bolt *bbolt.DB
-	log  *slog.Logger
+	bolt   *bbolt.DB
+	log    *slog.Logger
+	path   string
+	noSync bool
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *job
 	done   chan struct{} // closed when the committer has exited
 
+	// The committer's own: the segment it appends to, the next lsn, the
+	// last sequence number given to a kept event, and its record buffer.
+	wal        *logFile
+	nextLSN    uint64
+	pendingSeq uint64
+	rec        []byte
+
+	ov        *overlay
+	committed atomic.Uint64 // lsn of the last record acknowledged
+	unapplied atomic.Int64  // bytes logged and not yet applied
+	readers   atomic.Int32  // reads waiting in caughtUp
+
+	amu         sync.Mutex // guards toApply, appliedLSN, applierGone
+	applied     *sync.Cond // on amu: appliedLSN moved or the applier left
+	toApply     []*logged
+	appliedLSN  uint64
+	applierGone bool
+	applyWork   chan struct{} // a group was logged
+	applyNow    chan struct{} // someone waits: skip the window
+	stopApply   chan struct{} // closed by Close once the committer is done
+	applierDone chan struct{}
+
+	smu  sync.Mutex // guards full
+	full []segment  // segments the committer has moved on from
+
 	commits     atomic.Uint64
 	checkpoints atomic.Uint64
 	onCommit    func(int, time.Duration)
+	syncs       atomic.Uint64
+	logBytes    atomic.Uint64
+	applies     atomic.Uint64
 }
 
 var _ store.Store = (*DB)(nil)
 
 // Open opens or creates the store at path, creating its directory. An
 // existing file is checked first (CheckFile) and refused, untouched, when
-// it is damaged or empty; opening a sound file writes nothing.
+// it is damaged or empty; opening a sound file with no log to replay
+// writes nothing to it. Log segments left by a crash are applied, and then
+// deleted.
 func Open(path string, opt Options) (*DB, error) {
 	log := opt.Logger
 	if log == nil {
@@ -92,13 +124,26 @@ func Open(path string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("prepare data file %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:     b,
-		log:      log,
-		queue:    make(chan *job, queueSize),
-		done:     make(chan struct{}),
-		onCommit: opt.OnCommit,
+		bolt:        b,
+		log:         log,
+		path:        path,
+		noSync:      opt.NoSync,
+		onCommit:    opt.OnCommit,
+		queue:       make(chan *job, queueSize),
+		done:        make(chan struct{}),
+		ov:          newOverlay(),
+		applyWork:   make(chan struct{}, 1),
+		applyNow:    make(chan struct{}, 1),
+		stopApply:   make(chan struct{}),
+		applierDone: make(chan struct{}),
+	}
+	db.applied = sync.NewCond(&db.amu)
+	if err := db.replay(); err != nil {
+		b.Close()
+		return nil, err
 	}
 	go db.run()
+	go db.applier()
 	return db, nil
 }
 
@@ -232,14 +277,17 @@ func ensureBuckets(b *bbolt.DB) error {
 // Path is the data file's path.
 func (db *DB) Path() string { return db.bolt.Path() }
 
-// Stats reports how many write transactions (KV puts included) carried how
-// many checkpoints (batches).
+// Stats reports the group commits (log records, KV puts included), the
+// checkpoints (batches) they carried, and what the store asked of the
+// disk: fsyncs (of the log, of its directory when a segment starts, and
+// bbolt's own), bytes appended to the log, and bbolt transactions.
 func (db *DB) Stats() store.Stats {
-	return store.Stats{Commits: db.commits.Load(), Checkpoints: db.checkpoints.Load()}
+	return store.Stats{Commits: db.commits.Load(), Checkpoints: db.checkpoints.Load(), Syncs: db.syncs.Load(),
+		LogBytes: db.logBytes.Load(), Applies: db.applies.Load()}
 }
 
-// Close writes every batch already handed to Commit, then closes the file.
-// Closing twice is harmless.
+// Close writes every batch already handed to Commit into bbolt, deletes
+// the log, then closes the file. Closing twice is harmless.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	if db.closed {
@@ -250,8 +298,25 @@ func (db *DB) Close() error {
 	close(db.queue)
 	db.mu.Unlock()
 	<-db.done
-	if err := db.bolt.Close(); err != nil {
-		return fmt.Errorf("close data file %s: %w", db.bolt.Path(), err)
+	close(db.stopApply)
+	<-db.applierDone
+	db.amu.Lock()
+	clean := len(db.toApply) == 0 && db.appliedLSN == db.committed.Load()
+	db.amu.Unlock()
+	var errs []error
+	if err := db.wal.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close log segment: %w", err))
 	}
-	return nil
+	if clean {
+		// bbolt holds everything durably (or, with NoSync, as durably as
+		// asked): the log is no longer needed.
+		db.smu.Lock()
+		db.full = append(db.full, db.wal.seg)
+		db.smu.Unlock()
+		db.dropSegments(db.appliedLSN)
+	}
+	if err := db.bolt.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close data file %s: %w", db.bolt.Path(), err))
+	}
+	return errors.Join(errs...)
 }

@@ -1,15 +1,41 @@
-// Package bolt is Orbit's embedded default store: one bbolt file, written
-// through a single committer goroutine that groups concurrent checkpoints
-// into one write transaction, so many instances share one fsync.
+// Package bolt is Orbit's embedded default store: one bbolt file, the
+// store of record, with a write-ahead log in front of it, so that a group
+// commit costs one sequential append and one fsync.
 //
 // Writes. Commit validates and encodes its batch in the caller's goroutine
 // (JSON is built there, in parallel, into one pooled buffer), queues it and
-// waits. The committer takes the first queued batch plus every batch that
-// queued meanwhile, up to maxGroup batches or maxGroupBytes, and writes them
-// in one transaction. It never waits for more: a lone commit goes out at
-// once, and under load the next group forms while the current fsync runs.
-// bbolt's own DB.Batch is not used because it waits a fixed delay. KVPut
-// takes the same path.
+// waits. The committer (commit.go) takes the first queued batch plus every
+// batch that queued meanwhile, up to maxGroup batches or maxGroupBytes,
+// appends them to the log as one checksummed record, syncs the log once,
+// makes them visible to reads and answers their callers. It never waits
+// for more: a lone commit goes out at once, and under load the next group
+// forms while the current fsync runs. Everything bbolt could refuse (a key
+// over its limit) is refused while encoding, because a logged batch is
+// acknowledged before bbolt sees it. KVPut takes the same path.
+//
+// Applying (applier.go). A background applier writes logged groups into
+// bbolt: after a window of applyDelay, all that were logged meanwhile in
+// one transaction with bbolt's own two fsyncs, an instance checkpointed
+// several times in it written once. The same transaction records the
+// last applied log sequence number in the meta bucket, so a replay applies
+// each record exactly once. Then the applier deletes the log segments
+// bbolt now holds. bbolt keeps its own syncs: with them off, a power
+// failure could leave a meta page pointing at pages never written, which
+// no log can repair; amortised over a window they cost little.
+//
+// Reads. Instance, Bundle and KVGet look first in an in-memory overlay of
+// what is logged but not applied (overlay.go). Every other read (history,
+// kept events, listings, scans) first waits until bbolt holds everything
+// acknowledged, which also cuts the applier's window short.
+//
+// The log (wal.go, walcodec.go) is segments named "<data file>.wal.<first
+// lsn in hex>", each a sequence of records framed by length, CRC-32C and
+// lsn. Open replays what a crash left (replay.go): records at or below the
+// applied lsn are skipped; a record cut short or failing its checksum at
+// the end of the last segment was never acknowledged and is cut off; the
+// same in an earlier segment is damage, and Open refuses the store
+// (ErrDamagedLog). A clean Close applies everything and deletes the log,
+// so a closed store is the data file alone.
 //
 // Opening. An existing file is checked before bbolt reads it (check.go):
 // bbolt trusts its pages, and with NoFreelistSync it walks all of them at
@@ -19,7 +45,7 @@
 // crash leaves an empty file at the path, and an empty file there is
 // refused unless Options.InitEmpty says otherwise.
 //
-// Reads are plain read transactions. Unfinished, Timers and Ended copy
+// Scans are plain read transactions. Unfinished, Timers and Ended copy
 // entries out in chunks and call back outside any transaction, so a
 // callback may Commit.
 //
@@ -38,6 +64,7 @@
 //	pending          instance 0x00 name 0x00 seq -> payload (FIFO per instance and name)
 //	bundles          hash -> JSON BundleSources
 //	kv               namespace (bucket) -> key -> value
+//	meta             "applied_lsn" -> last log record applied (uint64)
 //
 // The record header keeps the start and end times that the list and ended
 // keys were built from, so an upsert or a purge finds the stale index

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // span locates one value inside encoded.buf; offsets, not slices, because
@@ -111,10 +112,19 @@ func (e *encoded) raw(p []byte) span {
 
 var errNoID = errors.New("empty id")
 
+// maxName bounds every name that is part of a key, so that a key of two
+// names and their fixed parts stays within bbolt's key limit. A batch is
+// acknowledged once it is in the log, before bbolt sees it, so everything
+// that bbolt would refuse must be refused here.
+const maxName = bbolt.MaxKeySize/2 - 32
+
 // checkName rejects names that would break the key layout.
 func checkName(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s: %w", what, errNoID)
+	}
+	if len(s) > maxName {
+		return fmt.Errorf("%s of %d bytes: longer than %d", what, len(s), maxName)
 	}
 	if strings.IndexByte(s, sep) >= 0 {
 		return fmt.Errorf("%s %q: contains a zero byte", what, s)
@@ -181,8 +191,8 @@ func (e *encoded) encode(b *store.Batch) error {
 	}
 	for i := range b.Bundles {
 		bs := &b.Bundles[i]
-		if bs.Hash == "" {
-			return fmt.Errorf("bundle: %w", errNoID)
+		if err := checkName("bundle", bs.Hash); err != nil {
+			return err
 		}
 		v, err := e.marshal(bs)
 		if err != nil {
@@ -191,8 +201,8 @@ func (e *encoded) encode(b *store.Batch) error {
 		e.bundles = append(e.bundles, encBundle{hash: bs.Hash, value: v})
 	}
 	for _, h := range b.DeleteBundles {
-		if h == "" {
-			return fmt.Errorf("delete bundle: %w", errNoID)
+		if err := checkName("delete bundle", h); err != nil {
+			return err
 		}
 	}
 	e.delBundles = append(e.delBundles, b.DeleteBundles...)
@@ -244,6 +254,9 @@ func (e *encoded) instance(in *store.Instance) error {
 func checkTimer(t store.Timer) error {
 	if err := checkName("timer instance", t.Instance); err != nil {
 		return err
+	}
+	if len(t.Kind) > maxName {
+		return fmt.Errorf("timer kind of %d bytes: longer than %d", len(t.Kind), maxName)
 	}
 	if strings.IndexByte(t.Kind, sep) >= 0 {
 		return fmt.Errorf("timer kind %q: contains a zero byte", t.Kind)

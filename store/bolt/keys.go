@@ -23,6 +23,7 @@ const (
 	bPending
 	bBundles
 	bKV
+	bMeta
 	numBuckets
 )
 
@@ -37,6 +38,7 @@ var bucketNames = [numBuckets][]byte{
 	bPending:        []byte("pending"),
 	bBundles:        []byte("bundles"),
 	bKV:             []byte("kv"),
+	bMeta:           []byte("meta"),
 }
 
 const (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/orbit-sidecar/orbit/store"
 	bbolt "go.etcd.io/bbolt"
@@ -11,6 +12,9 @@ import (
 
 // KVGet reads a plugin's value.
 func (db *DB) KVGet(ns, key string) ([]byte, error) {
+	if v, err, ok := db.ov.kvValue(ns, key); ok {
+		return v, err
+	}
 	var out []byte
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		b := bucket(tx, bKV).Bucket([]byte(ns))
@@ -29,6 +33,7 @@ func (db *DB) KVGet(ns, key string) ([]byte, error) {
 
 // KVUsage sums the lengths of a namespace's keys and values.
 func (db *DB) KVUsage(ns string) (int64, error) {
+	db.caughtUp()
 	var n int64
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		b := bucket(tx, bKV).Bucket([]byte(ns))
@@ -48,6 +53,9 @@ func (db *DB) KVUsage(ns string) (int64, error) {
 func (db *DB) KVPut(ns, key string, value []byte) error {
 	if ns == "" || key == "" {
 		return errors.New("kv: namespace and key must not be empty")
+	}
+	if len(ns) > maxName || len(key) > maxName {
+		return fmt.Errorf("kv: namespace of %d bytes or key of %d bytes: longer than %d", len(ns), len(key), maxName)
 	}
 	j := getJob()
 	kv := encKV{ns: ns, key: key, del: value == nil}

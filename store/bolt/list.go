@@ -17,6 +17,7 @@ const defaultLimit = 100
 // at the end). The cursor is the list key of the page's last instance, so
 // pages stay stable while new instances start.
 func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
+	db.caughtUp()
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultLimit
@@ -86,6 +87,7 @@ const countChunk = 8192
 // from the listing index alone (the records of entries written before the
 // index held versions are read for theirs).
 func (db *DB) Count(q store.Query) ([]store.Tally, error) {
+	db.caughtUp()
 	idx := map[string]int{} // status 0x00 workflow 0x00 version -> index in out
 	var out []store.Tally
 	var seek, group []byte

@@ -15,6 +15,9 @@ import (
 
 // Instance reads one instance.
 func (db *DB) Instance(id string) (*store.Instance, error) {
+	if in, err, ok := db.ov.instance(id); ok {
+		return in, err
+	}
 	var in *store.Instance
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -31,6 +34,11 @@ func loadInstance(b *bbolt.Bucket, id string) (*store.Instance, error) {
 	if v == nil {
 		return nil, store.ErrNotFound
 	}
+	return decodeInstance(id, v)
+}
+
+// decodeInstance decodes a stored record (header and JSON) of instance id.
+func decodeInstance(id string, v []byte) (*store.Instance, error) {
 	if len(v) < headerLen {
 		return nil, &store.DamagedError{Instance: id, Record: "instance",
 			Err: fmt.Errorf("%d bytes, shorter than its %d-byte header", len(v), headerLen)}
@@ -54,6 +62,7 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 	if after == math.MaxUint64 {
 		return nil, nil // nothing can follow, and after+1 would wrap to the start
 	}
+	db.caughtUp()
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, id)
 		c := bucket(tx, bHistory).Cursor()
@@ -84,6 +93,7 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 
 // Pending returns the oldest kept event of that name for the instance.
 func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
+	db.caughtUp()
 	var p *store.PendingEvent
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		prefix := appendPendingPrefix(nil, instance, name)
@@ -107,6 +117,7 @@ func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
 // PendingSize counts the kept events of an instance and their payload
 // bytes, walking the instance's range of the pending bucket.
 func (db *DB) PendingSize(instance string) (events int, size int64, err error) {
+	db.caughtUp()
 	err = db.bolt.View(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, instance)
 		c := bucket(tx, bPending).Cursor()
@@ -121,25 +132,35 @@ func (db *DB) PendingSize(instance string) (events int, size int64, err error) {
 
 // Bundle reads kept bundle sources.
 func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
+	if bs, err, ok := db.ov.bundle(hash); ok {
+		return bs, err
+	}
 	var bs *store.BundleSources
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		v := bucket(tx, bBundles).Get([]byte(hash))
 		if v == nil {
 			return store.ErrNotFound
 		}
-		bs = new(store.BundleSources)
-		if err := json.Unmarshal(v, bs); err != nil {
-			return &store.DamagedError{Record: "bundle " + hash, Err: err}
-		}
-		return nil
+		var err error
+		bs, err = decodeBundle(hash, v)
+		return err
 	})
 	return bs, err
+}
+
+func decodeBundle(hash string, v []byte) (*store.BundleSources, error) {
+	bs := new(store.BundleSources)
+	if err := json.Unmarshal(v, bs); err != nil {
+		return nil, &store.DamagedError{Record: "bundle " + hash, Err: err}
+	}
+	return bs, nil
 }
 
 // Bundles lists kept bundles, oldest first. There are few of them, so they
 // are sorted here rather than indexed. A damaged one is left out and
 // logged, so that it hides no other.
 func (db *DB) Bundles() ([]store.BundleSources, error) {
+	db.caughtUp()
 	var all []store.BundleSources
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		return bucket(tx, bBundles).ForEach(func(k, v []byte) error {

@@ -21,6 +21,7 @@ type entry struct{ k, v []byte }
 // they scan, and a bbolt writer that must grow the file waits for every open
 // reader, so calling back inside a read transaction could deadlock.
 func (db *DB) scan(id bucketID, stop func(k []byte) bool, fn func(k, v []byte) error) error {
+	db.caughtUp()
 	var seek []byte
 	chunk := make([]entry, 0, scanChunk)
 	var arena []byte

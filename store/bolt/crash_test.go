@@ -1,0 +1,362 @@
+package bolt
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/internal/fault"
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// The crash tests run a child process (this test binary again) that
+// commits from several writers and prints each acknowledged commit, and
+// kills itself with SIGKILL the n-th time it reaches a fault point of the
+// log's commit path. The parent then opens the store the child left and
+// checks what every crash must leave:
+//
+//   - every acknowledged batch is there (durability);
+//   - every batch is there whole or not at all (atomicity): a writer's
+//     record, its history and its kept event always agree;
+//   - history has no gap: a writer's record says how many events it has,
+//     and exactly those are there;
+//   - the store takes new commits, and a clean close leaves no log.
+const (
+	crashEnvPath   = "ORBIT_CRASH_CHILD_PATH"
+	crashEnvPoint  = "ORBIT_CRASH_CHILD_POINT"
+	crashEnvHits   = "ORBIT_CRASH_CHILD_HITS"
+	crashEnvCommit = "ORBIT_CRASH_CHILD_COMMIT"
+	crashWriters   = 6
+	crashBatches   = 400 // per writer, if the kill point is never reached
+)
+
+// TestCrashChild is the child's body; it does nothing in a normal run.
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv(crashEnvPath)
+	if path == "" {
+		t.Skip("run by the crash tests only")
+	}
+	point := fault.Point(os.Getenv(crashEnvPoint))
+	hits, _ := strconv.Atoi(os.Getenv(crashEnvHits))
+	var n atomic.Int64
+	faultHook = func(p fault.Point) {
+		if p == point && n.Add(1) == int64(hits) {
+			// Stall here a moment first, so that whatever else runs
+			// meanwhile (callers told of their commit, the applier or the
+			// committer) gets as far as it can.
+			time.Sleep(20 * time.Millisecond)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
+	segmentSize = 16 << 10 // rotate often
+	db, err := Open(path, Options{})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(3)
+	}
+	if os.Getenv(crashEnvCommit) == "" {
+		db.Close()
+		return
+	}
+	var out sync.Mutex
+	var wg sync.WaitGroup
+	for w := range crashWriters {
+		wg.Go(func() {
+			id := fmt.Sprintf("w%d", w)
+			seq := uint64(0)
+			if in, err := db.Instance(id); err == nil {
+				seq = in.Seq
+			}
+			for range crashBatches {
+				seq++
+				if err := db.Commit(context.Background(), crashBatch(id, seq)); err != nil {
+					fmt.Println("commit:", err)
+					os.Exit(3)
+				}
+				out.Lock()
+				fmt.Printf("ack %s %d\n", id, seq) // an unbuffered write: it survives the kill
+				out.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	db.Close()
+}
+
+// crashBatch is writer id's seq-th checkpoint: its record, one history
+// event and one kept event, all numbered seq, and an instance of its own.
+func crashBatch(id string, seq uint64) *store.Batch {
+	data, _ := json.Marshal(map[string]any{"seq": seq, "pad": strings.Repeat("p", 200)})
+	now := time.Now()
+	in := &store.Instance{Public: store.Public{ID: id, Workflow: "wf", Status: store.Running, StartedAt: now, UpdatedAt: now},
+		Data: data, Seq: seq}
+	one := &store.Instance{Public: store.Public{ID: fmt.Sprintf("%s-%d", id, seq), Workflow: "wf", Status: store.Succeeded,
+		StartedAt: now, UpdatedAt: now, EndedAt: &now}, Seq: 1}
+	return &store.Batch{
+		Instances:  []*store.Instance{in, one},
+		Events:     []store.Event{{Instance: id, Seq: seq, Type: store.EventStateEntered, Time: now}},
+		AddPending: []store.PendingEvent{{Instance: id, Name: "e" + strconv.FormatUint(seq, 10), Payload: json.RawMessage(`{}`)}},
+	}
+}
+
+// crashChild runs the child until it exits or kills itself, and returns
+// the highest acknowledged seq of each writer.
+func crashChild(t *testing.T, path string, point fault.Point, hits int, commit bool) (acked map[string]uint64, killed bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnvPath+"="+path, crashEnvPoint+"="+string(point), crashEnvHits+"="+strconv.Itoa(hits))
+	if commit {
+		cmd.Env = append(cmd.Env, crashEnvCommit+"=1")
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked = map[string]uint64{}
+	var other []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		var id string
+		var seq uint64
+		if _, err := fmt.Sscanf(sc.Text(), "ack %s %d", &id, &seq); err == nil {
+			acked[id] = max(acked[id], seq)
+		} else {
+			other = append(other, sc.Text())
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return acked, true
+		}
+	}
+	if err != nil || strings.Contains(strings.Join(other, "\n"), "FAIL") {
+		t.Fatalf("child: %v\n%s\n%s", err, strings.Join(other, "\n"), stderr.String())
+	}
+	return acked, false
+}
+
+// checkCrashed opens what a crash left and checks the invariants above.
+func checkCrashed(t *testing.T, path string, acked map[string]uint64) {
+	t.Helper()
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("open after the crash: %v", err)
+	}
+	for w := range crashWriters {
+		id := fmt.Sprintf("w%d", w)
+		in, err := db.Instance(id)
+		if errors.Is(err, store.ErrNotFound) && acked[id] == 0 {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if in.Seq < acked[id] {
+			t.Errorf("%s: acknowledged checkpoint %d is lost; the record is at %d", id, acked[id], in.Seq)
+		}
+		var data struct{ Seq uint64 }
+		if err := json.Unmarshal(in.Data, &data); err != nil || data.Seq != in.Seq {
+			t.Errorf("%s: record at seq %d holds data of %d (%v)", id, in.Seq, data.Seq, err)
+		}
+		evs, err := db.History(id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint64(len(evs)) != in.Seq {
+			t.Errorf("%s: record at seq %d, %d history events", id, in.Seq, len(evs))
+		}
+		for i, ev := range evs {
+			if ev.Seq != uint64(i+1) {
+				t.Errorf("%s: history event %d has seq %d", id, i, ev.Seq)
+				break
+			}
+		}
+		for seq := uint64(1); seq <= in.Seq+1; seq++ {
+			_, err := db.Pending(id, "e"+strconv.FormatUint(seq, 10))
+			_, ierr := db.Instance(fmt.Sprintf("%s-%d", id, seq))
+			if want := seq <= in.Seq; (err == nil) != want || (ierr == nil) != want {
+				t.Errorf("%s: batch %d (record at %d) is partly there: kept event %v, own instance %v", id, seq, in.Seq, err, ierr)
+			}
+		}
+	}
+	// The store goes on: a writer commits its next checkpoint.
+	in, err := db.Instance("w0")
+	next := uint64(1)
+	if err == nil {
+		next = in.Seq + 1
+	}
+	if err := db.Commit(context.Background(), crashBatch("w0", next)); err != nil {
+		t.Errorf("commit after the crash: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := LogSegments(path); len(segs) != 0 {
+		t.Errorf("a clean close left log segments %v", segs)
+	}
+}
+
+// TestCrashAtEveryLogFaultPoint kills a committing child at each fault
+// point of the commit path, early and late, and checks what it left.
+func TestCrashAtEveryLogFaultPoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	for _, point := range []fault.Point{FaultLogWritten, FaultLogSynced, FaultRotated, FaultApplied, FaultCommitted} {
+		for _, hits := range []int{1, 7} {
+			t.Run(fmt.Sprintf("%s/%d", point, hits), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "orbit.db")
+				acked, killed := crashChild(t, path, point, hits, true)
+				if !killed {
+					t.Fatalf("the child never reached %s %d times", point, hits)
+				}
+				checkCrashed(t, path, acked)
+			})
+		}
+	}
+}
+
+// TestCrashDuringReplay leaves a log to replay, then kills the replaying
+// process inside its transaction and after it, before the log is deleted:
+// each later open finds the same store.
+func TestCrashDuringReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	acked, killed := crashChild(t, path, FaultApplied, 3, true)
+	if !killed {
+		t.Fatal("the first child was not killed")
+	}
+	if segs, _ := LogSegments(path); len(segs) == 0 {
+		t.Fatal("the crash left no log to replay")
+	}
+	for _, point := range []fault.Point{FaultApplied, FaultReplayed} {
+		if _, killed := crashChild(t, path, point, 1, false); !killed {
+			t.Fatalf("the replaying child did not reach %s", point)
+		}
+	}
+	checkCrashed(t, path, acked)
+}
+
+// crashedLog leaves a store whose log holds records the data file does not:
+// the child is killed as its applier first starts a transaction. It
+// returns the path and the last segment's records.
+func crashedLog(t *testing.T) (string, segment, []record) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	if _, killed := crashChild(t, path, FaultApplied, 1, true); !killed {
+		t.Fatal("the child was not killed")
+	}
+	segs, err := listSegments(path)
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no log left: %v", err)
+	}
+	last := segs[len(segs)-1]
+	recs, _, torn, err := readSegment(last.path, last.first)
+	if err != nil || torn || len(recs) < 2 {
+		t.Fatalf("last segment: %d records, torn %v, %v", len(recs), torn, err)
+	}
+	return path, last, recs
+}
+
+func appliedLSN(t *testing.T, path string) uint64 {
+	t.Helper()
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	applied, _, err := readApplied(db.bolt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applied
+}
+
+// TestTornLogTail cuts the log's last record short and changes a byte of
+// it: either way the record is detected, cut off and never applied, and
+// every record before it is applied whole.
+func TestTornLogTail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	for _, damage := range []string{"cut short", "checksum"} {
+		t.Run(damage, func(t *testing.T) {
+			path, seg, recs := crashedLog(t)
+			fi, err := os.Stat(seg.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastLen := int64(frameLen + len(recs[len(recs)-1].body))
+			switch damage {
+			case "cut short":
+				err = os.Truncate(seg.path, fi.Size()-lastLen/2)
+			case "checksum":
+				err = flipByte(seg.path, fi.Size()-lastLen/2)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := appliedLSN(t, path), recs[len(recs)-1].lsn-1; got != want {
+				t.Errorf("applied up to record %d, want %d (all but the torn one)", got, want)
+			}
+			checkCrashed(t, path, nil)
+		})
+	}
+}
+
+// TestDamagedLogBeforeItsEnd damages a segment that another follows: that
+// is not a torn write but damage to synced records, and Open refuses it
+// rather than drop them.
+func TestDamagedLogBeforeItsEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	path, seg, recs := crashedLog(t)
+	if err := flipByte(seg.path, frameLen+1); err != nil {
+		t.Fatal(err)
+	}
+	next := segmentPath(path, recs[len(recs)-1].lsn+1)
+	if err := os.WriteFile(next, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, Options{})
+	if !errors.Is(err, ErrDamagedLog) || !strings.Contains(err.Error(), seg.path) {
+		t.Fatalf("open: %v, want ErrDamagedLog naming %s", err, seg.path)
+	}
+}
+
+func flipByte(path string, off int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return err
+	}
+	b[0] ^= 0x20
+	_, err = f.WriteAt(b, off)
+	return err
+}
