@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // TestOverLongKeyRefusedBeforeTheLog commits, among good batches, one whose
@@ -47,5 +48,26 @@ func TestOverLongKeyRefusedBeforeTheLog(t *testing.T) {
 	}
 	if st := db.Stats(); st.Checkpoints != 2 {
 		t.Errorf("stats: %+v, want 2 checkpoints", st)
+	}
+}
+
+// TestFlushPutsAcknowledgedCommitsInTheDataFile commits and flushes: a
+// read of the data file alone, past the overlay, finds the commit.
+func TestFlushPutsAcknowledgedCommitsInTheDataFile(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "orbit.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{{Public: store.Public{ID: "a", Status: store.Running}}}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Flush()
+	err = db.bolt.View(func(tx *bbolt.Tx) error {
+		_, err := loadInstance(bucket(tx, bInstances), "a")
+		return err
+	})
+	if err != nil {
+		t.Errorf("after Flush the data file lacks the commit: %v", err)
 	}
 }
