@@ -38,8 +38,10 @@ const (
 	crashEnvPoint  = "ORBIT_CRASH_CHILD_POINT"
 	crashEnvHits   = "ORBIT_CRASH_CHILD_HITS"
 	crashEnvCommit = "ORBIT_CRASH_CHILD_COMMIT"
-	crashWriters   = 6
-	crashBatches   = 400 // per writer, if the kill point is never reached
+	// crashEnvOneSegment keeps the log in one segment.
+	crashEnvOneSegment = "ORBIT_CRASH_CHILD_ONE_SEGMENT"
+	crashWriters       = 6
+	crashBatches       = 400 // per writer, if the kill point is never reached
 )
 
 // TestCrashChild is the child's body; it does nothing in a normal run.
@@ -60,7 +62,9 @@ func TestCrashChild(t *testing.T) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
-	segmentSize = 16 << 10 // rotate often
+	if os.Getenv(crashEnvOneSegment) == "" {
+		segmentSize = 16 << 10 // rotate often
+	}
 	db, err := Open(path, Options{})
 	if err != nil {
 		fmt.Println("open:", err)
@@ -264,6 +268,7 @@ func TestCrashDuringReplay(t *testing.T) {
 func crashedLog(t *testing.T) (string, segment, []record) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "orbit.db")
+	t.Setenv(crashEnvOneSegment, "1")
 	if _, killed := crashChild(t, path, FaultApplied, 1, true); !killed {
 		t.Fatal("the child was not killed")
 	}
