@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,7 +107,7 @@ func Run(tb testing.TB, cfg Config) Summary {
 	}
 	r.args = append([]string{"serve", "--listen", "127.0.0.1:0", "--scripts", scripts, "--plugins", plugins},
 		cfg.Target.Serve(tb, r.dir)...)
-	r.env = []string{"CRASH_DOWNSTREAM=" + r.down.url, "ORBIT_SCRIPT_ENV=CRASH_DOWNSTREAM"}
+	r.env = append([]string{"CRASH_DOWNSTREAM=" + r.down.url, "ORBIT_SCRIPT_ENV=CRASH_DOWNSTREAM"}, r.cfg.Target.Env...)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -167,8 +168,9 @@ func (r *run) cycle() {
 		r.startSidecar(nil)
 		up := r.cfg.MaxUptime/10 + time.Duration(r.rng.Int64N(int64(r.cfg.MaxUptime)))
 		r.killAfter(up, byTimer)
-	case n < 8 && len(r.cfg.Target.Points) > 0:
-		p := r.cfg.Target.Points[r.rng.IntN(len(r.cfg.Target.Points))]
+	case n < 8 && len(r.cfg.Target.Points)+len(r.cfg.Target.Later) > 0:
+		points := slices.Concat(r.cfg.Target.Points, r.cfg.Target.Later)
+		p := points[r.rng.IntN(len(points))]
 		r.startSidecar(&fault.Arm{Point: p, Nth: 1 + uint64(r.rng.IntN(60))})
 		r.killAfter(3*r.cfg.MaxUptime, byTimer) // unless the point is reached first
 	default:

@@ -43,11 +43,20 @@ const (
 	FaultReplayed fault.Point = "bolt.replayed"
 )
 
-// FaultPoints lists the commit path's fault points in commit order. The
-// three inside bbolt exist only in a fault build whose bbolt has its
-// failpoints turned into calls (internal/crashtest builds one).
-var FaultPoints = []fault.Point{FaultLogWritten, FaultLogSynced, FaultRotated, FaultApplied, FaultPagesWritten,
-	FaultPagesSynced, FaultMetaWritten, FaultCommitted, FaultReplayed}
+// FaultPoints lists the commit path's fault points that the first commits
+// of a new store reach, in commit order. The three inside bbolt exist only
+// in a fault build whose bbolt has its failpoints turned into calls
+// (internal/crashtest builds one).
+var FaultPoints = []fault.Point{FaultLogWritten, FaultLogSynced, FaultApplied, FaultPagesWritten,
+	FaultPagesSynced, FaultMetaWritten, FaultCommitted}
+
+// LaterFaultPoints are reached only later: a rotation once a segment is
+// full (FaultSegmentEnv makes that soon), a replay when a crash left a log.
+var LaterFaultPoints = []fault.Point{FaultRotated, FaultReplayed}
+
+// FaultSegmentEnv, in a fault build, sets the log's segment size in bytes,
+// so that a crash test rotates segments within its short runs.
+const FaultSegmentEnv = "ORBIT_FAULT_SEGMENT_BYTES"
 
 // faultHook lets this package's own crash tests, which run in a normal
 // build, stop at the same points; nil costs one comparison.
