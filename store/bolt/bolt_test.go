@@ -188,3 +188,41 @@ func TestDamagedBundle(t *testing.T) {
 		t.Errorf("bundles = %v, %v; want h2 alone", all, err)
 	}
 }
+
+// TestOnCommitToldOfEveryGroupCommit commits from several goroutines: the
+// hook hears of every group commit and of every checkpoint they carried,
+// as Stats counts them.
+func TestOnCommitToldOfEveryGroupCommit(t *testing.T) {
+	var mu sync.Mutex
+	calls, checkpoints := 0, 0
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true,
+		OnCommit: func(n int, took time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			checkpoints += n
+			if took < 0 {
+				t.Errorf("commit took %v", took)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 50
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{running(fmt.Sprint("i", i))}}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	st := db.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if checkpoints != n || uint64(calls) != st.Commits || calls == 0 {
+		t.Errorf("hook heard of %d commits carrying %d checkpoints; stats %+v, want %d checkpoints", calls, checkpoints, st, n)
+	}
+}
