@@ -140,18 +140,11 @@ func cmpFloat(x, y float64) int {
 	return 0
 }
 
-// number widens Go integers (values built in Go rather than decoded from
-// JSON) to float64, the one number type of decoded data.
+// number reads every kind of number (a json.Number of decoded data, a Go
+// integer) as the float64 that conditions compare.
 func number(v any) any {
-	switch n := v.(type) {
-	case int:
-		return float64(n)
-	case int64:
-		return float64(n)
-	case int32:
-		return float64(n)
-	case float32:
-		return float64(n)
+	if f, ok := Number(v); ok {
+		return f
 	}
 	return v
 }

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -173,7 +174,7 @@ func TypeName(v any) string {
 		return "null"
 	case bool:
 		return "boolean"
-	case float64, int, int64:
+	case float64, json.Number, int, int64:
 		return "number"
 	case string:
 		return "string"
