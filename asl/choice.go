@@ -43,7 +43,7 @@ var kinds = map[string]opKind{"String": opString, "Numeric": opNumeric, "Boolean
 var typeTests = map[string]func(v any, present bool) bool{
 	"IsNull":    func(v any, ok bool) bool { return ok && v == nil },
 	"IsPresent": func(v any, ok bool) bool { return ok },
-	"IsNumeric": func(v any, ok bool) bool { _, n := v.(float64); return ok && n },
+	"IsNumeric": func(v any, ok bool) bool { return ok && flow.IsNumber(v) },
 	"IsString":  func(v any, ok bool) bool { _, s := v.(string); return ok && s },
 	"IsBoolean": func(v any, ok bool) bool { _, b := v.(bool); return ok && b },
 	"IsTimestamp": func(v any, ok bool) bool {
@@ -148,8 +148,8 @@ func compareAs(k opKind, a, b any) (int, bool) {
 		y, ok2 := b.(string)
 		return strings.Compare(x, y), ok1 && ok2
 	case opNumeric:
-		x, ok1 := a.(float64)
-		y, ok2 := b.(float64)
+		x, ok1 := flow.Number(a)
+		y, ok2 := flow.Number(b)
 		switch {
 		case !ok1 || !ok2:
 			return 0, false

@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -63,7 +62,7 @@ func (e *env) contextObject() (map[string]any, error) {
 		}
 		exec = x
 		if len(x.Input) > 0 {
-			if err := json.Unmarshal(x.Input, &input); err != nil {
+			if err := flow.UnmarshalJSON(x.Input, &input); err != nil {
 				return nil, fmt.Errorf("decode the execution's input: %w", err)
 			}
 		}

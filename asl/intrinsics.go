@@ -14,10 +14,11 @@ import (
 	"hash"
 	"math"
 	mrand "math/rand/v2"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
 // call is a parsed intrinsic function call, States.Name(args...).
@@ -269,6 +270,9 @@ func javaText(v any) string {
 		return strconv.FormatBool(x)
 	case float64:
 		return numberText(x)
+	case json.Number:
+		f, _ := flow.Number(x)
+		return numberText(f)
 	case []any:
 		parts := make([]string, len(x))
 		for i, it := range x {
@@ -333,8 +337,8 @@ func stringToJSON(a []any) (any, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	v, err := flow.DecodeJSON([]byte(s))
+	if err != nil {
 		return nil, fmt.Errorf("the argument is not JSON: %v", err)
 	}
 	return v, nil
@@ -349,7 +353,7 @@ func array(v any, what string) ([]any, error) {
 }
 
 func integer(v any, what string) (int, error) {
-	f, ok := v.(float64)
+	f, ok := flow.Number(v)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, fmt.Errorf("%s must be an integer, not %s", what, compact(v))
 	}
@@ -381,7 +385,7 @@ func arrayContains(a []any) (any, error) {
 		return nil, err
 	}
 	for _, v := range arr {
-		if reflect.DeepEqual(v, a[1]) {
+		if compact(flow.Floats(v)) == compact(flow.Floats(a[1])) {
 			return true, nil
 		}
 	}
@@ -441,7 +445,7 @@ func arrayUnique(a []any) (any, error) {
 	out := []any{}
 	seen := map[string]bool{}
 	for _, v := range arr {
-		k := compact(v)
+		k := compact(flow.Floats(v)) // 2 and 2.0 are one number
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, v)
@@ -521,8 +525,8 @@ func jsonMerge(a []any) (any, error) {
 func roundHalfUp(f float64) float64 { return math.Floor(f + 0.5) }
 
 func mathRandom(a []any) (any, error) {
-	lo, ok1 := a[0].(float64)
-	hi, ok2 := a[1].(float64)
+	lo, ok1 := flow.Number(a[0])
+	hi, ok2 := flow.Number(a[1])
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("the bounds must be numbers")
 	}
@@ -532,7 +536,7 @@ func mathRandom(a []any) (any, error) {
 	}
 	var r *mrand.Rand
 	if len(a) == 3 {
-		seed, ok := a[2].(float64)
+		seed, ok := flow.Number(a[2])
 		if !ok {
 			return nil, fmt.Errorf("the seed must be a number")
 		}
@@ -546,8 +550,8 @@ func mathRandom(a []any) (any, error) {
 }
 
 func mathAdd(a []any) (any, error) {
-	x, ok1 := a[0].(float64)
-	y, ok2 := a[1].(float64)
+	x, ok1 := flow.Number(a[0])
+	y, ok2 := flow.Number(a[1])
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("both arguments must be numbers")
 	}

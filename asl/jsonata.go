@@ -12,6 +12,8 @@ import (
 
 	jsonata "github.com/blues/jsonata-go"
 	"github.com/blues/jsonata-go/jtypes"
+
+	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
 // JSONata mode evaluates `{% expression %}` strings with
@@ -80,9 +82,9 @@ func (x *expr) eval(e *env, states map[string]any, field string) (any, error) {
 	bound := *x.e // a copy per evaluation: the bindings are its own
 	vars := make(map[string]any, len(e.c.Vars)+1)
 	for k, v := range e.c.Vars {
-		vars[k] = jsonataValue(v)
+		vars[k] = jsonataValue(flow.Floats(v))
 	}
-	vars["states"] = states
+	vars["states"] = flow.Floats(states)
 	if err := bound.RegisterVars(vars); err != nil {
 		return nil, queryError(e.c, "The JSONata expression '%s' specified for the field '%s' could not be prepared: %v", x.src, field, err)
 	}
@@ -115,6 +117,8 @@ func plain(v any) (any, bool) {
 	switch x := v.(type) {
 	case nil, bool, string, float64:
 		return x, true
+	case json.Number:
+		return flow.Number(x)
 	case int:
 		return float64(x), true
 	case int64:

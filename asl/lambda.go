@@ -80,8 +80,7 @@ func (r invoker) Call(ctx context.Context, input any, c *flow.Context) (any, err
 	case string:
 		// A string is sent as it is: the function reads it as JSON when
 		// it is JSON.
-		var v any
-		if json.Unmarshal([]byte(p), &v) == nil {
+		if v, err := flow.DecodeJSON([]byte(p)); err == nil {
 			payload = v
 		}
 	}
@@ -102,7 +101,7 @@ func invokeEnvelope(res any, withLog bool) (any, error) {
 	var body []byte
 	if raw, ok := res.(json.RawMessage); ok {
 		body = raw
-		if err := json.Unmarshal(raw, &res); err != nil {
+		if err := flow.UnmarshalJSON(raw, &res); err != nil {
 			return nil, &flow.Error{Name: "Lambda.InvalidResponseException", Cause: "the function's response is not JSON: " + err.Error()}
 		}
 	} else {

@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -289,7 +290,7 @@ func jsonType(v any) string {
 		return "null"
 	case bool:
 		return "boolean"
-	case float64:
+	case float64, json.Number:
 		return "number"
 	case string:
 		return "string"

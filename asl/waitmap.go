@@ -38,7 +38,7 @@ func (w *waitUntil) Eval(data any, c *flow.Context) (any, error) {
 		if !ok {
 			return nil, runtimeError(c, "The SecondsPath parameter does not reference an input value: %s", w.seconds.src)
 		}
-		f, isNum := v.(float64)
+		f, isNum := flow.Number(v)
 		if !isNum || f != math.Trunc(f) || f < 0 {
 			return nil, runtimeError(c, "The SecondsPath parameter cannot be parsed as a long value: %s == %s", w.seconds.src, javaText(v))
 		}
@@ -66,7 +66,7 @@ func (w *waitUntil) Eval(data any, c *flow.Context) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, isNum := v.(float64)
+		f, isNum := flow.Number(v)
 		if !isNum || f != math.Trunc(f) || f < 0 {
 			return nil, queryError(c, "The Seconds field must be a non-negative integer, but was: %s", compact(v))
 		}
@@ -227,7 +227,7 @@ func (m *mapLimits) Limits(input any, c *flow.Context) (flow.MapLimits, error) {
 			if err != nil {
 				return flow.MapLimits{}, err
 			}
-			n, ok := v.(float64)
+			n, ok := flow.Number(v)
 			if str, isStr := v.(string); isStr {
 				// Numbers given as text count, as AWS reads them.
 				n, ok = parseNumber(str)
@@ -252,7 +252,7 @@ func (m *mapLimits) Limits(input any, c *flow.Context) (flow.MapLimits, error) {
 			if err != nil {
 				return flow.MapLimits{}, err
 			}
-			n, ok := v.(float64)
+			n, ok := flow.Number(v)
 			if !ok || n < 0 || !float && n != math.Trunc(n) || float && n > 100 {
 				return flow.MapLimits{}, queryError(c, "The %s field must be a non-negative number, but was: %s", f.name, compact(v))
 			}
@@ -295,7 +295,7 @@ func (x *secondsField) Eval(data any, c *flow.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, ok := v.(float64)
+	n, ok := flow.Number(v)
 	if ok && n >= 1 && n == math.Trunc(n) && n <= maxTaskSeconds {
 		return n, nil
 	}

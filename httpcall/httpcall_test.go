@@ -317,6 +317,27 @@ func TestResponseBodies(t *testing.T) {
 	}
 }
 
+// An HTTP routine sends the numbers of its input and reads those of its
+// answer exactly as written, even where a float64 would change them.
+func TestNumbersGoAndComeExactly(t *testing.T) {
+	const body = `{"entity_id":9007199254740993,"huge":1e400,"price":1.10}`
+	s := newServer(t, reply(200, body))
+	in, err := flow.DecodeJSON([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := call(t, Spec{Method: "POST", URL: s.URL}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent := string(s.last(t).Body); sent != body {
+		t.Errorf("sent %s, want %s", sent, body)
+	}
+	if back, err := json.Marshal(got); err != nil || string(back) != body {
+		t.Errorf("read the answer as %s (%v), want %s", back, err, body)
+	}
+}
+
 func TestFullResponse(t *testing.T) {
 	s := newServer(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Request-Id", "r-9")

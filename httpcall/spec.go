@@ -188,13 +188,12 @@ func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.
 }
 
 // decode is a 2xx body as a result: JSON values as Orbit holds them
-// (float64 numbers), an empty body null, anything else a string.
+// (numbers as written), an empty body null, anything else a string.
 func decode(body []byte) any {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	var v any
-	if json.Unmarshal(body, &v) == nil {
+	if v, err := flow.DecodeJSON(body); err == nil {
 		return v
 	}
 	return string(body)

@@ -37,7 +37,7 @@ func TestExampleFraudRoutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"risk": 0.93, "flagged": true, "threshold": 0.8}
-	if !reflect.DeepEqual(out, want) {
+	if !sameValue(out, want) {
 		t.Fatalf("fraud.score = %v, want %v", out, want)
 	}
 	if got["id"] != "o-1" || got["amount"] != 1250.0 {

@@ -3,13 +3,13 @@ package plugins_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -78,7 +78,7 @@ func wantHealthy(t *testing.T, h *plugins.Host) {
 	t.Helper()
 	in := map[string]any{"still": "alive"}
 	out, err := call(t, h, "echo", in)
-	if err != nil || !reflect.DeepEqual(out, in) {
+	if err != nil || !sameValue(out, in) {
 		t.Fatalf("echo after a failure = %v, %v", out, err)
 	}
 }
@@ -102,8 +102,15 @@ func testGuest(t *testing.T, module string) {
 	t.Run("echo", func(t *testing.T) {
 		in := map[string]any{"n": 1.5, "s": "x", "a": []any{true, nil}}
 		out, err := call(t, h, "echo", in)
-		if err != nil || !reflect.DeepEqual(out, in) {
+		if err != nil || !sameValue(out, in) {
 			t.Fatalf("echo = %v, %v", out, err)
+		}
+		// Numbers come back as the guest wrote them, even those a float64
+		// would change.
+		exact := map[string]any{"id": json.Number("9007199254740993"), "huge": json.Number("1e400")}
+		out, err = call(t, h, "echo", exact)
+		if b, _ := json.Marshal(out); err != nil || string(b) != `{"huge":1e400,"id":9007199254740993}` {
+			t.Fatalf("echo of exact numbers = %s, %v", b, err)
 		}
 		if out, err := call(t, h, "echo", nil); err != nil || out != nil {
 			t.Fatalf("echo(null) = %v, %v", out, err)
@@ -122,7 +129,7 @@ func testGuest(t *testing.T, module string) {
 			t.Fatal(err)
 		}
 		resp := out.(map[string]any)
-		if resp["status"] != 200.0 || resp["body"] != `{"q":1}` || resp["headers"].(map[string]any)["x-echo"] != "yes" {
+		if num(resp["status"]) != 200 || resp["body"] != `{"q":1}` || resp["headers"].(map[string]any)["x-echo"] != "yes" {
 			t.Fatalf("response = %v", resp)
 		}
 		if seen.Get("Idempotency-Key") != "i-1/S/1" || seen.Get("Orbit-Instance") != "i-1" || seen.Get("Content-Type") != "application/json" {
@@ -170,7 +177,7 @@ func testGuest(t *testing.T, module string) {
 		}
 		// The pool holds one instance: a count that starts over shows the
 		// one that panicked was replaced, not reused.
-		if second.(float64) != first.(float64)+1 || count() != 1.0 {
+		if n := func(v any) float64 { f, _ := flow.Number(v); return f }; n(second) != n(first)+1 || n(count()) != 1 {
 			t.Fatalf("counts around a panic: %v, %v, then not a fresh instance", first, second)
 		}
 		wantHealthy(t, h)
@@ -289,14 +296,14 @@ func testGuestKVQuota(t *testing.T, module string) {
 
 	// The attack wrote 89 MB in one call.
 	got := fill(h, "k", 100, value)
-	if got["written"] != 3.0 || got["quota"] != true || !strings.Contains(got["error"].(string), "over its kv_quota of 64KiB") {
+	if num(got["written"]) != 3 || got["quota"] != true || !strings.Contains(got["error"].(string), "over its kv_quota of 64KiB") {
 		t.Fatalf("kv_fill = %v, want 3 written and then the quota's refusal", got)
 	}
 	if n := usage(kv); n != 3*(value+2) {
 		t.Fatalf("usage = %d, want %d", n, 3*(value+2))
 	}
 	// Overwriting a key in place costs nothing more; deleting one frees it.
-	if got := fill(h, "k", 1, value); got["written"] != 1.0 {
+	if got := fill(h, "k", 1, value); num(got["written"]) != 1 {
 		t.Fatalf("overwrite at the quota = %v", got)
 	}
 	if _, err := call(t, h, "kv_delete", map[string]any{"Key": "k1"}); err != nil {
@@ -305,14 +312,14 @@ func testGuestKVQuota(t *testing.T, module string) {
 	if _, err := kv.KVGet("guest", "k1"); err == nil {
 		t.Fatal("k1 survived its delete")
 	}
-	if got := fill(h, "n", 1, value); got["written"] != 1.0 {
+	if got := fill(h, "n", 1, value); num(got["written"]) != 1 {
 		t.Fatalf("a put after a delete = %v", got)
 	}
 
 	// A new host, as after a reload or a restart, starts from the store's
 	// own count.
 	again := open(t, dir, kv, 1, nil)
-	if got := fill(again, "m", 1, value); got["written"] != 0.0 || got["quota"] != true {
+	if got := fill(again, "m", 1, value); num(got["written"]) != 0 || got["quota"] != true {
 		t.Fatalf("a put over the quota after a reload = %v", got)
 	}
 

@@ -45,7 +45,7 @@ func TestCommandModule(t *testing.T) {
 			}
 			in := map[string]any{"x": []any{1.0, "two"}}
 			out, err := h.Routines()["cmd.echo"].Call(context.Background(), in, &flow.Context{})
-			if err != nil || !reflect.DeepEqual(out, in) {
+			if err != nil || !sameValue(out, in) {
 				t.Fatalf("echo = %v, %v", out, err)
 			}
 			r, _ := h.Func("cmd", "fail")

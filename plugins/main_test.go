@@ -2,9 +2,11 @@ package plugins_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/plugins/pluginstest"
+	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
 // built holds the modules compiled from source once for the package.
@@ -67,4 +70,22 @@ func open(t testing.TB, dir string, kv plugins.KV, poolSize int, w io.Writer) *p
 	}
 	t.Cleanup(func() { _ = h.Close(t.Context()) })
 	return h
+}
+
+// sameValue reports whether two values are the same JSON. A plugin's
+// answer keeps its numbers as written (json.Number), where a test's own
+// values have float64s.
+func sameValue(a, b any) bool {
+	x, err1 := json.Marshal(flow.Floats(a))
+	y, err2 := json.Marshal(flow.Floats(b))
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// num reads a number of a plugin's answer.
+func num(v any) float64 {
+	f, ok := flow.Number(v)
+	if !ok {
+		return math.NaN()
+	}
+	return f
 }

@@ -176,7 +176,7 @@ func decodeReply(b []byte) (result any, named *flow.Error, err error) {
 		return nil, nil, nil
 	}
 	var r reply
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := flow.UnmarshalJSON(b, &r); err != nil { // numbers as the guest wrote them
 		return nil, nil, fmt.Errorf("reply is not a JSON object: %v", err)
 	}
 	if r.Error != nil {

@@ -1,6 +1,7 @@
 package pdk
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -29,6 +30,10 @@ type Handler func(input []byte) (reply []byte)
 // Typed adapts a function of decoded input to a Handler: the input is
 // decoded into In (an empty input leaves In's zero value), the result is
 // encoded from Out, and a returned error becomes a named error reply.
+// Numbers decoded into an any (a map[string]any, say) are json.Number,
+// the text the host sent, so that a handler passing them along returns
+// them exactly (9007199254740993 stays itself; a float64 would round it);
+// typed fields (float64, int64) decode as usual.
 func Typed[In, Out any](fn func(In) (Out, error)) Handler {
 	return func(input []byte) []byte {
 		var in In
@@ -37,7 +42,9 @@ func Typed[In, Out any](fn func(In) (Out, error)) Handler {
 			// guest is the slowest thing a handler can do (see ResultReply).
 			*raw = append(json.RawMessage(nil), input...)
 		} else if len(input) > 0 {
-			if err := json.Unmarshal(input, &in); err != nil {
+			d := json.NewDecoder(bytes.NewReader(input))
+			d.UseNumber()
+			if err := d.Decode(&in); err != nil {
 				return ErrorReply(Fail(errTaskFailed, "input: "+err.Error()))
 			}
 		}

@@ -30,6 +30,20 @@ func TestTyped(t *testing.T) {
 	}
 }
 
+// Numbers in an any come back as the host wrote them; typed fields still
+// take numbers.
+func TestTypedKeepsNumbers(t *testing.T) {
+	echo := Typed(func(v any) (any, error) { return v, nil })
+	const in = `{"entity_id":9007199254740993,"huge":1e400,"price":1.10}`
+	if got := string(echo([]byte(in))); got != `{"result":`+in+`}` {
+		t.Errorf("echo = %s", got)
+	}
+	typed := Typed(func(v struct{ ID int64 }) (int64, error) { return v.ID, nil })
+	if got := string(typed([]byte(`{"ID":9007199254740993}`))); got != `{"result":9007199254740993}` {
+		t.Errorf("typed = %s", got)
+	}
+}
+
 func TestTypedRaw(t *testing.T) {
 	h := Typed(func(v json.RawMessage) (json.RawMessage, error) { return v, nil })
 	if got := string(h([]byte(`{"a": [1, 2]}`))); got != `{"result":{"a": [1, 2]}}` {

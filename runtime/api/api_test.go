@@ -241,12 +241,18 @@ func TestStartWithoutConcurrencyKeyIsBadRequest(t *testing.T) {
 	s.post("/v1/workflows/serial/instances", `{"order": "o-1"}`).want(t, 201, "")
 }
 
-// JSON Orbit cannot carry (a number beyond a 64-bit float) is the client's
-// mistake too: 400, not 500.
-func TestStartWithUnrepresentableNumberIsBadRequest(t *testing.T) {
+// Numbers are passed along exactly as written, even those a 64-bit float
+// cannot hold (issue: 9007199254740993 became 9007199254740992, and 1e400
+// answered 500).
+func TestStartKeepsNumbersExactly(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{})
-	if r := s.post("/v1/workflows/echo/instances", `{"n": 1e400}`).want(t, 400, api.CodeBadRequest); !strings.Contains(string(r.body), "input") {
-		t.Errorf("out-of-range number: %s", r.body)
+	in := `{"entity_id":9007199254740993,"n":1e400,"price":1.10}`
+	r := s.post("/v1/workflows/echo/instances?wait=10s", in).want(t, 200, "")
+	if got := string(r.raw("output")); got != in {
+		t.Errorf("output %s, want %s", got, in)
+	}
+	if got := string(r.raw("input")); got != in {
+		t.Errorf("input %s, want %s", got, in)
 	}
 	// As is JSON that encoding/json reads but no stored record could hold
 	// (the instance was stored, and then every read of it failed).
@@ -571,11 +577,11 @@ func TestEventWithUnusableNameOrPayloadIsBadRequest(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{})
 	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
 	s.post("/v1/instances/"+id+"/events/go%00x", `{}`).want(t, 400, api.CodeBadRequest)
-	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400}`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400`).want(t, 400, api.CodeBadRequest)
 	s.post("/v1/instances/"+id+"/events/go", strings.Repeat("[", 10000)+strings.Repeat("]", 10000)).want(t, 400, api.CodeBadRequest)
-	s.post("/v1/instances/"+id+"/events/go", `{"n": 1}`).want(t, 202, "")
-	if got := s.status(id, "SUCCEEDED"); got.json["output"].(map[string]any)["ev"].(map[string]any)["n"] != 1.0 {
-		t.Fatalf("output %s, want the good event's payload", got.body)
+	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400}`).want(t, 202, "")
+	if got := s.status(id, "SUCCEEDED"); string(got.raw("output")) != `{"ev":{"n":1e400}}` {
+		t.Fatalf("output %s, want the good event's payload as sent", got.body)
 	}
 }
 

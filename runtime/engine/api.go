@@ -60,7 +60,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 		return nil, false, fmt.Errorf("%w: input: %v", ErrBadInput, err)
 	}
 	var data any
-	if err := json.Unmarshal(input, &data); err != nil {
+	if err := flow.UnmarshalJSON(input, &data); err != nil {
 		return nil, false, fmt.Errorf("%w: input is not JSON: %v", ErrBadInput, err)
 	}
 	b, wf, err := e.bundleFor(workflow, opt.Version)

@@ -21,7 +21,10 @@ import (
 // transitions is a workflow of ten task states, each adding one: a run is
 // ten transitions plus the start.
 func transitions() *flow.Bundle {
-	inc := flow.RoutineFunc(func(_ context.Context, in any, _ *flow.Context) (any, error) { return in.(float64) + 1, nil })
+	inc := flow.RoutineFunc(func(_ context.Context, in any, _ *flow.Context) (any, error) {
+		n, _ := flow.Number(in) // data keeps numbers as written (json.Number)
+		return n + 1, nil
+	})
 	var states []*flow.State
 	names := []string{"S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"}
 	for i, n := range names {

@@ -253,7 +253,7 @@ func (d *driver) collect(st *flow.State) bool {
 	results := make([]any, p.Items)
 	for i := range results {
 		if raw := p.Collected[i]; len(raw) > 0 {
-			if err := json.Unmarshal(raw, &results[i]); err != nil {
+			if err := flow.UnmarshalJSON(raw, &results[i]); err != nil {
 				d.unpark()
 				d.raise(st, flow.Errorf(flow.ErrRuntime, "child output: %v", err))
 				return true

@@ -220,7 +220,7 @@ func (d *driver) resolve() error {
 	d.dataEnc = d.inst.Data
 	d.data = nil
 	if len(d.inst.Data) > 0 {
-		if err := json.Unmarshal(d.inst.Data, &d.data); err != nil {
+		if err := flow.UnmarshalJSON(d.inst.Data, &d.data); err != nil {
 			return fmt.Errorf("decode data: %w", err)
 		}
 	}

@@ -19,7 +19,7 @@ import (
 
 func add(n float64) flow.Routine {
 	return fn(func(in any, _ *flow.Context) (any, error) {
-		return in.(map[string]any)["x"].(float64) + n, nil
+		return num(in.(map[string]any)["x"]) + n, nil
 	})
 }
 
@@ -27,7 +27,7 @@ func TestTaskChainPaths(t *testing.T) {
 	wf := workflow("chain", "A",
 		&flow.State{Name: "A", Kind: flow.Task, Routine: add(1), Input: path("$.order"), Result: path("$.a"), Next: "B"},
 		&flow.State{Name: "B", Kind: flow.Task, Routine: fn(func(in any, _ *flow.Context) (any, error) {
-			return map[string]any{"twice": in.(float64) * 2}, nil
+			return map[string]any{"twice": num(in) * 2}, nil
 		}), Input: path("$.a"), Result: path("$.b"), Output: path("$.b"), Next: "C"},
 		&flow.State{Name: "C", Kind: flow.Task, Routine: fn(func(in any, _ *flow.Context) (any, error) { return "ignored", nil }),
 			DiscardResult: true})
@@ -194,7 +194,7 @@ func TestWorkflowTimeout(t *testing.T) {
 
 func TestChoice(t *testing.T) {
 	gt := func(n float64) flow.Cond {
-		return flow.CondFunc(func(d any, _ *flow.Context) (bool, error) { return d.(map[string]any)["risk"].(float64) > n, nil })
+		return flow.CondFunc(func(d any, _ *flow.Context) (bool, error) { return num(d.(map[string]any)["risk"]) > n, nil })
 	}
 	wf := workflow("ch", "Route",
 		&flow.State{Name: "Route", Kind: flow.Choice, Rules: []flow.Rule{{When: gt(0.8), Next: "High"}, {When: gt(0.5), Next: "Mid"}}, Default: "Low"},

@@ -60,7 +60,7 @@ func (e *Engine) Deliver(ctx context.Context, id, event string, payload json.Raw
 	}
 	if len(bytes.TrimSpace(payload)) == 0 {
 		payload = json.RawMessage("null")
-	} else if err := json.Unmarshal(payload, new(any)); err != nil {
+	} else if err := flow.UnmarshalJSON(payload, new(any)); err != nil {
 		// Refused now rather than failing the await that would take it.
 		return "", fmt.Errorf("%w: event payload is not usable JSON: %v", ErrBadInput, err)
 	} else if err := store.CheckDepth(payload); err != nil {

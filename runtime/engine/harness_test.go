@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -207,6 +208,16 @@ func fn(f func(in any, c *flow.Context) (any, error)) flow.Routine {
 }
 
 func path(s string) *flow.Path { return flow.MustPath(s) }
+
+// num reads a number of the data a routine gets (a json.Number, as data
+// keeps numbers as written) or makes.
+func num(v any) float64 {
+	f, ok := flow.Number(v)
+	if !ok {
+		panic(fmt.Sprintf("%v (%T) is not a number", v, v))
+	}
+	return f
+}
 
 // calls records routine invocations safely across goroutines.
 type calls struct {

@@ -65,9 +65,9 @@ type limitsFromInput struct{}
 
 func (limitsFromInput) Limits(input any, _ *flow.Context) (flow.MapLimits, error) {
 	m, _ := input.(map[string]any)
-	n, _ := m["at_once"].(float64)
+	n, _ := flow.Number(m["at_once"])
 	lim := flow.MapLimits{MaxConcurrency: int(n)}
-	if f, ok := m["may_fail"].(float64); ok {
+	if f, ok := flow.Number(m["may_fail"]); ok {
 		lim.Tolerance = &flow.Tolerance{Count: int(f), HasCount: true}
 	}
 	return lim, nil

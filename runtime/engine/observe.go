@@ -251,13 +251,13 @@ func (q *observerQueue) invoke(o *flow.Observer, ev *store.Event, c *flow.Contex
 	switch {
 	case o.Input != nil && len(raw) > 0:
 		var data any
-		if err = json.Unmarshal(raw, &data); err == nil {
+		if err = flow.UnmarshalJSON(raw, &data); err == nil {
 			input, err = o.Input.Eval(data, c)
 		}
 	default:
 		var b []byte
 		if b, err = json.Marshal(store.EventView(*ev)); err == nil {
-			err = json.Unmarshal(b, &input)
+			err = flow.UnmarshalJSON(b, &input)
 		}
 	}
 	if err != nil {

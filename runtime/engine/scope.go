@@ -26,12 +26,12 @@ type scope struct {
 func (d *driver) loadScope() error {
 	d.scope = scope{}
 	if len(d.inst.Vars) > 0 {
-		if err := json.Unmarshal(d.inst.Vars, &d.scope.own); err != nil {
+		if err := flow.UnmarshalJSON(d.inst.Vars, &d.scope.own); err != nil {
 			return fmt.Errorf("decode variables: %w", err)
 		}
 	}
 	if len(d.inst.Outer) > 0 {
-		if err := json.Unmarshal(d.inst.Outer, &d.scope.outer); err != nil {
+		if err := flow.UnmarshalJSON(d.inst.Outer, &d.scope.outer); err != nil {
 			return fmt.Errorf("decode outer variables: %w", err)
 		}
 	}

@@ -219,7 +219,7 @@ func decodeResult(res any) (any, *flow.Error) {
 		return res, nil
 	}
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := flow.UnmarshalJSON(raw, &v); err != nil {
 		return nil, flow.Errorf(flow.ErrTaskFailed, "the routine's result is not JSON: %v", err)
 	}
 	return v, nil
@@ -242,7 +242,7 @@ func attemptBounds(st *flow.State, data any, c *flow.Context) (timeout, heartbea
 		if err != nil {
 			return 0, 0, flow.AsError(err, flow.ErrRuntime)
 		}
-		sec, ok := v.(float64)
+		sec, ok := flow.Number(v)
 		if !ok || sec <= 0 || sec > float64(math.MaxInt64/int64(time.Second)) {
 			return 0, 0, flow.Errorf(flow.ErrRuntime, "state %s: the %s is %s, not a positive number of seconds", st.Name, b.what, flow.TypeName(v))
 		}
@@ -425,7 +425,7 @@ func (d *driver) takeEvent(st *flow.State) bool {
 	}
 	var payload any
 	if len(p.Payload) > 0 {
-		if err := json.Unmarshal(p.Payload, &payload); err != nil {
+		if err := flow.UnmarshalJSON(p.Payload, &payload); err != nil {
 			d.raise(st, flow.Errorf(flow.ErrRuntime, "event %s: %v", st.Event, err))
 			return true
 		}

@@ -183,17 +183,17 @@ func (r *stateTest) prepare() error {
 	if len(input) == 0 {
 		input = json.RawMessage("null")
 	}
-	if err := json.Unmarshal(input, &r.data); err != nil {
+	if err := flow.UnmarshalJSON(input, &r.data); err != nil {
 		return fmt.Errorf("input is not JSON: %v", err)
 	}
 	if len(t.Variables) > 0 {
-		if err := json.Unmarshal(t.Variables, &r.vars); err != nil {
+		if err := flow.UnmarshalJSON(t.Variables, &r.vars); err != nil {
 			return fmt.Errorf("variables must be a JSON object: %v", err)
 		}
 	}
 	var object map[string]any
 	if len(t.Context) > 0 {
-		if err := json.Unmarshal(t.Context, &object); err != nil || object == nil {
+		if err := flow.UnmarshalJSON(t.Context, &object); err != nil || object == nil {
 			return fmt.Errorf("context must be a JSON object")
 		}
 	}
@@ -356,7 +356,7 @@ func (r *stateTest) run(ctx context.Context) (*StateTestResult, error) {
 		return r.raise(r.t.Mock.Error)
 	}
 	var res any
-	if err := json.Unmarshal(r.t.Mock.Result, &res); err != nil {
+	if err := flow.UnmarshalJSON(r.t.Mock.Result, &res); err != nil {
 		return nil, fmt.Errorf("%w: the mock's result is not JSON: %v", ErrBadInput, err)
 	}
 	return r.complete(st.Finish, st.Next, res)
@@ -370,7 +370,7 @@ func (r *stateTest) task(ctx context.Context, in any) (res any, fe *flow.Error, 
 		if m.Error != nil {
 			return nil, m.Error, nil
 		}
-		if err := json.Unmarshal(m.Result, &res); err != nil {
+		if err := flow.UnmarshalJSON(m.Result, &res); err != nil {
 			return nil, nil, fmt.Errorf("%w: the mock's result is not JSON: %v", ErrBadInput, err)
 		}
 	} else {
