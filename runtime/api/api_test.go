@@ -389,7 +389,7 @@ func TestListPagesNewestFirst(t *testing.T) {
 	for i := range 5 {
 		want[s.post("/v1/workflows/echo/instances?wait=10s", fmt.Sprintf(`{"i":%d}`, i)).want(t, 200, "").str("id")] = true
 	}
-	s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "")
+	waiting := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
 	seen := map[string]bool{}
 	cursor := ""
 	for pages := 0; ; pages++ {
@@ -424,7 +424,14 @@ func TestListPagesNewestFirst(t *testing.T) {
 	}
 	s.get("/v1/instances?limit=0").want(t, 400, api.CodeBadRequest)
 	s.get("/v1/instances?limit=many").want(t, 400, api.CodeBadRequest)
-	s.get("/v1/instances?status=SLEEPING").want(t, 400, api.CodeBadRequest)
+	r := s.get("/v1/instances?status=sleeping").want(t, 400, api.CodeBadRequest)
+	if msg := fmt.Sprint(r.json["error"]); !strings.Contains(msg, "QUEUED, RUNNING, WAITING, PAUSED, SUCCEEDED, FAILED, CANCELLED, TIMED_OUT") {
+		t.Errorf("an unknown status answered %s, want the valid ones listed", msg)
+	}
+	s.status(waiting, "WAITING")
+	if r := s.get("/v1/instances?status=waiting").want(t, 200, ""); !strings.Contains(string(r.body), `"id":"`+waiting+`"`) || len(r.json["instances"].([]any)) != 1 {
+		t.Errorf("status=waiting lists %s, want %s alone", r.body, waiting)
+	}
 }
 
 // A cursor carries its listing: the next page of a filtered list, asked

@@ -391,12 +391,21 @@ func query(ctx *fasthttp.RequestCtx) (store.Query, bool) {
 	if st := args.Peek("status"); len(st) > 0 {
 		q.Status = store.Status(bytes.ToUpper(st))
 		if !slices.Contains(store.Statuses, q.Status) {
-			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown status %q", st))
+			writeError(ctx, fasthttp.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown status %q: want one of %s (in any letter case)", st, statusNames))
 			return q, false
 		}
 	}
 	return q, true
 }
+
+// statusNames lists the statuses for the error of an unknown one.
+var statusNames = func() string {
+	names := make([]string, len(store.Statuses))
+	for i, st := range store.Statuses {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
+}()
 
 // intArg reads a non-negative integer query argument, answering 400 when
 // it is not one.
