@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/valyala/fasthttp"
@@ -90,7 +91,7 @@ func engineAnswer(err error) errorAnswer {
 	case errors.Is(err, engine.ErrEnded):
 		return errorAnswer{status: fasthttp.StatusConflict, code: CodeEnded, message: msg}
 	case errors.Is(err, engine.ErrPayloadTooLarge):
-		return errorAnswer{status: fasthttp.StatusRequestEntityTooLarge, code: CodePayloadTooLarge, message: msg}
+		return errorAnswer{status: fasthttp.StatusRequestEntityTooLarge, code: CodePayloadTooLarge, message: msg + " " + maxPayloadHint}
 	case errors.Is(err, engine.ErrBadID), errors.Is(err, engine.ErrBadInput):
 		return errorAnswer{status: fasthttp.StatusBadRequest, code: CodeBadRequest, message: msg}
 	case errors.Is(err, engine.ErrNotAwaitable):
@@ -110,11 +111,21 @@ func engineAnswer(err error) errorAnswer {
 	}
 }
 
+// maxPayloadHint names the setting of the payload limit, so that a client
+// hitting it knows what an operator can raise.
+const maxPayloadHint = "(the sidecar's --max-payload)"
+
+// overLimit says that what is over the payload limit, naming the limit
+// and its setting.
+func (s *Server) overLimit(what string) string {
+	return fmt.Sprintf("%s over the limit of %d bytes %s", what, s.opt.MaxPayload, maxPayloadHint)
+}
+
 // connError answers requests fasthttp rejects before any handler runs
 // (oversized or malformed), so that they too get a JSON error.
 func (s *Server) connError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds the payload limit")
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge, s.overLimit("request body is"))
 		return
 	}
 	var ne net.Error

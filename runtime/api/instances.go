@@ -110,7 +110,7 @@ func (s *Server) payload(ctx *fasthttp.RequestCtx) (json.RawMessage, bool) {
 	body := ctx.PostBody()
 	if len(body) > s.opt.MaxPayload {
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, CodePayloadTooLarge,
-			fmt.Sprintf("body of %d bytes exceeds the limit of %d", len(body), s.opt.MaxPayload))
+			s.overLimit(fmt.Sprintf("body of %d bytes is", len(body))))
 		return nil, false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
