@@ -120,6 +120,10 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 
 	now := e.clock.Now()
 	tp := opt.TraceParent
+	if !flow.ValidTraceParent(tp) {
+		// Kept, it would go out with every call the instance makes.
+		tp = ""
+	}
 	if e.tracer != nil {
 		// The instance keeps the start's span as its traceparent: every
 		// run segment, after a restart too, goes under it, in the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +193,24 @@ func TestSlowReadOfOneStartHoldsUpNoOther(t *testing.T) {
 	release()
 	if s := h.outcome(slow); s.err != nil || s.existing {
 		t.Fatalf("slow start: %+v", s)
+	}
+}
+
+// A start's traceparent goes out with every call the instance makes. Any
+// text a client sent as one was kept and passed on; one that is not a W3C
+// traceparent now starts a new trace, as W3C asks.
+func TestStartKeepsOnlyAValidTraceParent(t *testing.T) {
+	wf := workflow("w", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "go"})
+	h := newHarness(t, bundle(wf))
+	const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	for _, tp := range []string{valid, "00-4bf92f3577b34da6a3ce929d0e0e4736-" + strings.Repeat("x", 3000), "evil", ""} {
+		in, _, err := h.engine.Start(context.Background(), "w", engine.StartOptions{TraceParent: tp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := in.TraceParent
+		if !flow.ValidTraceParent(got) || (got == valid) != (tp == valid) {
+			t.Errorf("a start with traceparent %.60q keeps %.60q", tp, got)
+		}
 	}
 }

@@ -149,8 +149,7 @@ func (s *span) End() { s.s.End() }
 // ParseTraceParent reads a W3C traceparent: version 00, or a later
 // version's first four fields; ok is false for anything else.
 func ParseTraceParent(tp string) (trace.SpanContext, bool) {
-	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || !lowerHex(tp[:2]) || tp[:2] == "ff" ||
-		(tp[:2] == "00" && len(tp) != 55) || (len(tp) > 55 && tp[55] != '-') || !lowerHex(tp[3:35]) || !lowerHex(tp[36:52]) || !lowerHex(tp[53:55]) {
+	if !flow.ValidTraceParent(tp) {
 		return trace.SpanContext{}, false
 	}
 	tid, err1 := trace.TraceIDFromHex(tp[3:35])
@@ -163,15 +162,6 @@ func ParseTraceParent(tp string) (trace.SpanContext, bool) {
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid,
 		TraceFlags: trace.TraceFlags(flags[0]) & trace.FlagsSampled, Remote: true})
 	return sc, sc.IsValid()
-}
-
-func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // FormatTraceParent writes a span context as a version 00 traceparent.
