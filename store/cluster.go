@@ -106,7 +106,10 @@ type Coordinator interface {
 	// the leased instance's record RUNNING, the instance is guarded: if
 	// the lease lapses (its holder stopped renewing it) before a later
 	// checkpoint of the record not RUNNING, the instance is delivered as
-	// work, so that another sidecar takes it over.
+	// work, so that another sidecar takes it over. An ended record that
+	// holds a concurrency slot (ConcKey set, no Parent) stays guarded
+	// until ReleaseSlot gives the slot back, so that a slot whose holder
+	// died between the two is given back by another sidecar.
 	CommitLeased(ctx context.Context, b *Batch, l *Lease) error
 	// Wake makes instances runnable: some sidecar receives their work.
 	Wake(ctx context.Context, ids ...string) error
@@ -119,4 +122,23 @@ type Coordinator interface {
 	// Serve answers the requests other sidecars Call this one with, until
 	// the store closes. handle runs in its own goroutine per request.
 	Serve(handle func(req []byte) []byte) error
+
+	// AcquireSlot gives instance id one of the limit slots of a
+	// workflow's concurrency key, shared by every sidecar, or a place at
+	// the end of the key's queue; it reports whether id holds a slot. It
+	// may be asked again for an id that has a place: a queued id then
+	// gets a slot once one is free, after the slots and queue places of
+	// instances that ended (or were never stored) without giving theirs
+	// back are freed.
+	AcquireSlot(ctx context.Context, key SlotKey, limit int, id string) (bool, error)
+	// ReleaseSlot gives id's slot or queue place back, and in the same
+	// write wakes the queued instances that get a slot (Work delivers
+	// them) and ends id's takeover guard.
+	ReleaseSlot(ctx context.Context, key SlotKey, id string) error
+}
+
+// SlotKey names the slots of one concurrency key of one workflow.
+type SlotKey struct {
+	Workflow string
+	Key      string
 }

@@ -144,11 +144,10 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	}
 	// abandon hands the id back when the start fails after claiming it,
 	// and the concurrency slot or queue place it took.
+	slotted := false // the start took a slot or queue place of its key
 	abandon := func() {
-		if in.ConcKey != "" {
-			for _, next := range e.conc.release(slotKey(wf.Name, in.ConcKey), id) {
-				e.post(next, message{kind: msgWake})
-			}
+		if slotted {
+			e.releaseSlot(wf.Name, in.ConcKey, id)
 		}
 		e.mu.Lock()
 		delete(e.owners, id)
@@ -179,7 +178,13 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 			return nil, false, fmt.Errorf("%w: %v", ErrBadInput, err)
 		}
 		in.ConcKey, in.ConcSeq = key, e.conc.arrival(time.Now())
-		if !e.conc.acquire(slotKey(wf.Name, key), wf.Concurrency.Limit, id) {
+		held, err := e.acquireSlot(wf.Name, key, wf.Concurrency.Limit, id)
+		if err != nil {
+			abandon()
+			return nil, false, fmt.Errorf("%w: concurrency slot of %s: %v", ErrUnavailable, id, err)
+		}
+		slotted = true
+		if !held {
 			in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: store.WaitConcurrency, Key: key}
 		}
 	}
@@ -197,6 +202,11 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 	default:
 		if err := d.startCommit(ctx); err != nil {
 			claim.inst = nil
+			if errors.Is(err, store.ErrFenced) && !generated {
+				// Another sidecar stored a start of this id first: the
+				// slot of the id is its start's.
+				slotted = false
+			}
 			abandon()
 			if errors.Is(err, store.ErrFenced) && !generated {
 				// Another sidecar stored a start of this id first.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +16,9 @@ import (
 // concurrency enforces workflow concurrency keys (SPEC 2.1): at most limit
 // instances per key hold a slot from start to end; later ones are QUEUED
 // and admitted in arrival order as slots free up. The counts live in
-// memory and are rebuilt from the store on open.
+// memory and are rebuilt from the store on open. With a shared store the
+// slots live in the store instead (Coordinator.AcquireSlot), where every
+// sidecar counts them; this keeps only the arrival clock then.
 type concurrency struct {
 	mu       sync.Mutex
 	lastSeq  int64
@@ -39,6 +42,31 @@ func newConcurrency() *concurrency {
 }
 
 func slotKey(workflow, key string) string { return workflow + "\x00" + key }
+
+// acquireSlot gives instance id a slot of the workflow's key, or a place
+// in its queue: false when it must wait.
+func (e *Engine) acquireSlot(workflow, key string, limit int, id string) (bool, error) {
+	if e.coord != nil {
+		return e.coord.AcquireSlot(context.Background(), store.SlotKey{Workflow: workflow, Key: key}, limit, id)
+	}
+	return e.conc.acquire(slotKey(workflow, key), limit, id), nil
+}
+
+// releaseSlot gives id's slot or queue place back and wakes the queued
+// instances that get a slot.
+func (e *Engine) releaseSlot(workflow, key, id string) {
+	if e.coord != nil {
+		// A release that fails is made again by the sidecar that the
+		// ended instance's takeover guard wakes (see driver.load).
+		if err := e.coord.ReleaseSlot(context.Background(), store.SlotKey{Workflow: workflow, Key: key}, id); err != nil {
+			e.log.Error("give a concurrency slot back", "instance", id, "key", key, "err", err)
+		}
+		return
+	}
+	for _, next := range e.conc.release(slotKey(workflow, key), id) {
+		e.post(next, message{kind: msgWake})
+	}
+}
 
 // acquire takes a slot for id, or queues it and returns false.
 func (c *concurrency) acquire(k string, limit int, id string) bool {
@@ -141,6 +169,9 @@ func concurrencyKey(wf *flow.Workflow, data any, c *flow.Context) (string, error
 // first start or redrive of an instance with a key does it (a start may
 // name an older version that declares one).
 func (e *Engine) concurrencyRestored(ids []string) error {
+	if e.coord != nil {
+		return nil // the shared store keeps the slots
+	}
 	c := e.conc
 	c.restoreMu.Lock()
 	defer c.restoreMu.Unlock()

@@ -197,6 +197,11 @@ func (d *driver) load() error {
 	d.stored = waitingKind(inst)
 	d.e.waits.loaded(d.id, d.stored)
 	if inst.Status.Terminal() {
+		if d.e.coord != nil && inst.ConcKey != "" && inst.Parent == "" {
+			// The sidecar that ended it may have died before it gave the
+			// slot back (its takeover guard woke it here): give it back.
+			d.e.releaseSlot(inst.Workflow, inst.ConcKey, d.id)
+		}
 		d.ended() // a Wait that raced with this driver's start learns it here
 		return nil
 	}
@@ -327,13 +332,19 @@ func (d *driver) apply(m message) error {
 				return err
 			}
 		}
+		held, err := d.reslot()
+		if err != nil {
+			return err
+		}
 		in.Status, in.Error, in.Cause, in.EndedAt, in.Output = store.Running, "", "", nil, nil
 		in.Waiting = nil
 		d.restarted()
 		d.clearFanOut()
 		d.setDeadline()
 		d.enter(in.State, d.data, d.dataEnc)
-		d.requeue()
+		if !held {
+			in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: store.WaitConcurrency, Key: in.ConcKey}
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown message %d", m.kind)
@@ -367,7 +378,7 @@ func (d *driver) evaluateSteps() {
 				return
 			}
 		case store.Queued:
-			if !d.e.conc.take(d.id) {
+			if !d.admitted() {
 				return
 			}
 			d.inst.Status, d.inst.Waiting = store.Running, nil
@@ -381,21 +392,43 @@ func (d *driver) evaluateSteps() {
 	}
 }
 
-// requeue takes a concurrency slot again for a redriven instance, which
-// gave its slot back when it ended, or queues it for one.
-func (d *driver) requeue() {
+// reslot takes a concurrency slot again for a redriven instance, which
+// gave its slot back when it ended, or queues it for one: false when it
+// must wait. An instance without a key needs none.
+func (d *driver) reslot() (bool, error) {
 	in := d.inst
 	if in.ConcKey == "" || in.Parent != "" {
-		return
-	}
-	limit := 1
-	if c := d.wf.Concurrency; c != nil {
-		limit = c.Limit
+		return true, nil
 	}
 	in.ConcSeq = d.e.conc.arrival(time.Now())
-	if !d.e.conc.acquire(slotKey(in.Workflow, in.ConcKey), limit, in.ID) {
-		in.Status, in.Waiting = store.Queued, &store.WaitingFor{Kind: store.WaitConcurrency, Key: in.ConcKey}
+	held, err := d.e.acquireSlot(in.Workflow, in.ConcKey, d.slotLimit(), in.ID)
+	if err != nil {
+		return false, fmt.Errorf("%w: concurrency slot of %s: %v", ErrUnavailable, in.ID, err)
 	}
+	return held, nil
+}
+
+// slotLimit is how many instances of the driver's key may run at once.
+func (d *driver) slotLimit() int {
+	if c := d.wf.Concurrency; c != nil {
+		return c.Limit
+	}
+	return 1
+}
+
+// admitted reports whether the queued instance got a slot of its key.
+func (d *driver) admitted() bool {
+	e := d.e
+	if e.coord == nil {
+		return e.conc.take(d.id)
+	}
+	// Asking again also frees the slots of instances that ended without
+	// giving theirs back; a queued instance is woken when it gets one.
+	held, err := e.acquireSlot(d.inst.Workflow, d.inst.ConcKey, d.slotLimit(), d.id)
+	if err != nil {
+		e.log.Error("ask for a concurrency slot; the instance waits for the next one given back", d.logArgs("err", err)...)
+	}
+	return held
 }
 
 func (d *driver) deadlinePassed() bool {
@@ -531,9 +564,7 @@ func (d *driver) afterCommit() {
 	if d.endedNow {
 		d.endedNow = false
 		if d.inst.ConcKey != "" && d.inst.Parent == "" {
-			for _, id := range e.conc.release(slotKey(d.inst.Workflow, d.inst.ConcKey), d.id) {
-				e.post(id, message{kind: msgWake})
-			}
+			e.releaseSlot(d.inst.Workflow, d.inst.ConcKey, d.id)
 		}
 		d.ended()
 	}

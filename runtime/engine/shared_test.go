@@ -207,3 +207,53 @@ func TestSharedTakeoverAfterASidecarDies(t *testing.T) {
 	}
 	contiguous(t, cs[1].engine, in.ID)
 }
+
+// TestSharedConcurrencyKeyCountsAcrossSidecars starts instances of one key
+// on two sidecars: they share the key's slot, and those queued start in
+// arrival order, wherever they were started, as the holder ends.
+func TestSharedConcurrencyKeyCountsAcrossSidecars(t *testing.T) {
+	cs := sidecars(t, 2, bundle(serial()))
+	a, b := cs[0].engine, cs[1].engine
+	start := func(e *engine.Engine, input string) string {
+		t.Helper()
+		in, _, err := e.Start(context.Background(), "serial", engine.StartOptions{Input: json.RawMessage(input)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.ID
+	}
+	status := func(e *engine.Engine, id string, want store.Status) {
+		t.Helper()
+		orbittest.Until(t, 20*time.Second, fmt.Sprintf("%s to be %s", id, want), func() (*store.Instance, error) { return e.Get(id) },
+			func(in *store.Instance) bool { return in.Status == want })
+	}
+	send := func(e *engine.Engine, id string) {
+		t.Helper()
+		if err := e.Send(context.Background(), id, "done", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := start(a, `{"order":"o1"}`)
+	status(b, first, store.Waiting)
+	second := start(b, `{"order":"o1"}`)
+	status(a, second, store.Queued)
+	third := start(a, `{"order":"o1"}`)
+	status(b, third, store.Queued)
+	other := start(b, `{"order":"o2"}`)
+	status(a, other, store.Waiting)
+
+	send(b, first)
+	status(a, first, store.Succeeded)
+	status(a, second, store.Waiting)
+	if in, _ := b.Get(third); in.Status != store.Queued {
+		t.Fatalf("third is %s while second holds the slot", in.Status)
+	}
+	send(a, second)
+	status(b, third, store.Waiting)
+	send(b, third)
+	send(a, other)
+	for _, id := range []string{second, third, other} {
+		status(a, id, store.Succeeded)
+		contiguous(t, a, id)
+	}
+}

@@ -333,10 +333,12 @@ func (s *Store) encode(b *store.Batch, l *store.Lease) (*job, error) {
 		subject, h, data := s.leaseMsg(l.Instance, l.Node, l.Token)
 		add(subject, h, data)
 		// The takeover guard follows the instance's own record: armed while
-		// it runs, cancelled when it parks or ends.
+		// it runs, cancelled when it parks or ends, unless it ends holding
+		// a concurrency slot (ReleaseSlot cancels it then).
 		for _, in := range b.Instances {
 			if in.ID == l.Instance {
-				subject, h := s.guardMsg(l.Instance, in.Status == store.Running)
+				armed := in.Status == store.Running || in.Status.Terminal() && in.ConcKey != "" && in.Parent == ""
+				subject, h := s.guardMsg(l.Instance, armed)
 				add(subject, h, nil)
 				break
 			}

@@ -13,6 +13,7 @@
 //	ORBIT.x.<id>.p.<name>.<seq>      pending event (its payload)
 //	ORBIT.b.<hash>                   bundle sources (JSON)
 //	ORBIT.kv.<namespace>.<key>       plugin value
+//	ORBIT.c.<hash>                   a concurrency key's slots and queue (slots.go)
 //
 // Every entry of an instance shares the prefix ORBIT.x.<id>, so a purge
 // of ORBIT.x.<id>.> removes all of it. A record's headers carry its

@@ -44,6 +44,8 @@ func RunCluster(t *testing.T, open ClusterOpener) {
 		{"DeletedTimerNeverFires", testDeletedTimerNeverFires},
 		{"CallReachesOwner", testCallReachesOwner},
 		{"AbandonedInstanceWoken", testAbandonedInstanceWoken},
+		{"SlotsShared", testSlotsShared},
+		{"SlotOfEndedInstanceFreed", testSlotOfEndedInstanceFreed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -352,46 +354,153 @@ func testCallReachesOwner(t *testing.T, nodes []Node) {
 	}
 }
 
-// testAbandonedInstanceWoken has a sidecar write instances RUNNING under
-// its lease and then stop, as one killed would: an instance left running
-// is delivered as work for another sidecar to take over, while one that
-// parked, or whose lease its holder kept renewing, is not.
+// testAbandonedInstanceWoken has a sidecar write instances under its
+// lease and then stop, as one killed would: an instance left running, or
+// ended without giving its concurrency slot back, is delivered as work
+// for another sidecar to take over, while one that parked, whose lease
+// its holder kept renewing, or that gave its slot back, is not.
 func testAbandonedInstanceWoken(t *testing.T, nodes []Node) {
 	if len(nodes) < 2 {
 		t.Skip("a cluster of one has no other sidecar to take over")
 	}
 	ctx := context.Background()
 	a := nodes[0]
+	slots := store.SlotKey{Workflow: "wf", Key: "k"}
 	write := func(id string, status store.Status, l *store.Lease, seq uint64) {
 		t.Helper()
 		in := newInstance(id, "wf", status, at(0))
 		in.Seq = seq
+		if id == "ended" || id == "released" {
+			in.ConcKey = slots.Key
+		}
 		if err := a.CommitLeased(ctx, &store.Batch{Instances: []*store.Instance{in}, Events: []store.Event{event(id, seq, "StateEntered")}}, l); err != nil {
 			t.Fatalf("write %s %s: %v", id, status, err)
 		}
 	}
-	running, parked, kept := claim(t, a, "running"), claim(t, a, "parked"), claim(t, a, "kept")
-	write("running", store.Running, &running, 1)
-	write("parked", store.Running, &parked, 1)
-	write("parked", store.Waiting, &parked, 2)
-	write("kept", store.Running, &kept, 1)
+	leases := map[string]store.Lease{}
+	for _, id := range []string{"running", "parked", "kept", "ended", "released"} {
+		l := claim(t, a, id)
+		write(id, store.Running, &l, 1)
+		leases[id] = l
+	}
+	lease := func(id string) *store.Lease { l := leases[id]; return &l }
+	write("parked", store.Waiting, lease("parked"), 2)
+	for _, id := range []string{"ended", "released"} {
+		if held, err := a.AcquireSlot(ctx, slots, 2, id); err != nil || !held {
+			t.Fatalf("slot for %s: %v, %v", id, held, err)
+		}
+		write(id, store.Succeeded, lease(id), 2)
+	}
+	if err := a.ReleaseSlot(ctx, slots, "released"); err != nil {
+		t.Fatal(err)
+	}
 
 	c := collect(t, nodes[1:], done) // a takes no work: it is gone
 	// a renews one lease for three lease lives, then lets the instance
 	// go as it ends.
+	kept := lease("kept")
 	for range 12 {
-		if err := a.Renew(ctx, &kept); err != nil {
+		if err := a.Renew(ctx, kept); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(leaseTTL / 4)
 	}
-	write("kept", store.Succeeded, &kept, 2)
-	if err := a.Release(ctx, kept); err != nil {
+	write("kept", store.Succeeded, kept, 2)
+	if err := a.Release(ctx, *kept); err != nil {
 		t.Fatal(err)
 	}
-	got := c.waitFor(t, 1, 10*leaseTTL)
-	if w := got[0].work; w.Instance != "running" || w.Timer != nil {
-		t.Errorf("first delivery: %+v, want a wake-up of the instance left running", w)
+	got := c.waitFor(t, 2, 10*leaseTTL)
+	woken := map[string]bool{}
+	for _, d := range got {
+		if d.work.Timer != nil {
+			t.Errorf("delivered %+v, want a wake-up", d.work)
+		}
+		woken[d.work.Instance] = true
 	}
-	c.quiet(t, 1)
+	if !woken["running"] || !woken["ended"] {
+		t.Errorf("woken: %v, want the instance left running and the one that ended holding a slot", woken)
+	}
+	c.quiet(t, 2)
+}
+
+// storeAs stores instances with a status, as their starts would.
+func storeAs(t *testing.T, n Node, status store.Status, ids ...string) {
+	t.Helper()
+	var b store.Batch
+	for _, id := range ids {
+		b.Instances = append(b.Instances, newInstance(id, "wf", status, at(0)))
+	}
+	if err := n.Commit(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func acquire(t *testing.T, n Node, k store.SlotKey, limit int, id string, want bool) {
+	t.Helper()
+	held, err := n.AcquireSlot(context.Background(), k, limit, id)
+	if err != nil || held != want {
+		t.Fatalf("%s acquires a slot of %s for %s: %v, %v; want %v", n.Node(), k.Key, id, held, err, want)
+	}
+}
+
+// testSlotsShared takes the slots of one key from every sidecar: they
+// count together, queued instances are admitted in arrival order as
+// slots are given back, each woken once, and another key or workflow
+// has slots of its own.
+func testSlotsShared(t *testing.T, nodes []Node) {
+	ctx := context.Background()
+	k := store.SlotKey{Workflow: "wf", Key: "order-1"}
+	on := func(i int) Node { return nodes[i%len(nodes)] }
+	storeAs(t, nodes[0], store.Running, "i1", "i2")
+	storeAs(t, nodes[0], store.Queued, "i3", "i4", "i5")
+	c := collect(t, nodes, done)
+	acquire(t, on(0), k, 2, "i1", true)
+	acquire(t, on(1), k, 2, "i2", true)
+	acquire(t, on(2), k, 2, "i3", false)
+	acquire(t, on(0), k, 2, "i4", false)
+	acquire(t, on(1), k, 2, "i5", false)
+	acquire(t, on(2), k, 2, "i1", true)  // asking again changes nothing
+	acquire(t, on(2), k, 2, "i4", false) // nor does it move a queued one up
+	acquire(t, on(0), store.SlotKey{Workflow: "wf", Key: "order-2"}, 1, "i5", true)
+	acquire(t, on(0), store.SlotKey{Workflow: "other", Key: "order-1"}, 1, "i5", true)
+
+	if err := on(1).ReleaseSlot(ctx, k, "i2"); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitFor(t, 1, 10*time.Second)
+	if w := got[0].work; w.Instance != "i3" || w.Timer != nil {
+		t.Errorf("after a release: %+v, want a wake-up of i3, the first queued", w)
+	}
+	acquire(t, on(2), k, 2, "i3", true)
+	acquire(t, on(0), k, 2, "i4", false)
+	// A queued instance that gives its place up (cancelled) is not
+	// admitted; the next one is.
+	if err := on(0).ReleaseSlot(ctx, k, "i4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := on(0).ReleaseSlot(ctx, k, "i1"); err != nil {
+		t.Fatal(err)
+	}
+	got = c.waitFor(t, 2, 10*time.Second)
+	if w := got[1].work; w.Instance != "i5" {
+		t.Errorf("after the second release: %+v, want a wake-up of i5", w)
+	}
+	acquire(t, on(1), k, 2, "i5", true)
+	c.quiet(t, 2)
+}
+
+// testSlotOfEndedInstanceFreed has a holder end without giving its slot
+// back, as when its sidecar died in between: the next acquire frees the
+// slot. A holder whose start is still being written keeps its slot.
+func testSlotOfEndedInstanceFreed(t *testing.T, nodes []Node) {
+	k := store.SlotKey{Workflow: "wf", Key: "k"}
+	a, b := nodes[0], nodes[len(nodes)-1]
+	storeAs(t, a, store.Running, "x")
+	acquire(t, a, k, 1, "x", true)
+	acquire(t, b, k, 1, "y", false)
+	storeAs(t, a, store.Succeeded, "x")
+	acquire(t, b, k, 1, "y", true)
+	// "z" is not stored yet: its start is being written.
+	acquire(t, a, store.SlotKey{Workflow: "wf", Key: "new"}, 1, "z", true)
+	acquire(t, b, store.SlotKey{Workflow: "wf", Key: "new"}, 1, "w", false)
 }
