@@ -22,45 +22,25 @@ import (
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
 
-// gate holds a routine until opened, so a test can act while a step runs.
-type gate struct {
-	once sync.Once
-	ch   chan struct{}
-}
-
-func newGate() *gate  { return &gate{ch: make(chan struct{})} }
-func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
-
-func (g *gate) routine() flow.Routine {
-	return flow.RoutineFunc(func(ctx context.Context, in any, _ *flow.Context) (any, error) {
-		select {
-		case <-g.ch:
-			return in, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	})
-}
-
 // fixture is a sidecar serving the workflows the tests use.
 type fixture struct {
 	sidecar *apitest.Sidecar
-	held    *gate       // holds the "held" workflow's only step
-	failing atomic.Bool // makes the "flaky" workflow's task fail
+	held    *flowtest.Gate // holds the "held" workflow's only step
+	failing atomic.Bool    // makes the "flaky" workflow's task fail
 }
 
 func newFixture(t *testing.T, opt api.Options) *fixture {
-	f := &fixture{held: newGate()}
+	f := &fixture{held: flowtest.NewGate()}
 	f.failing.Store(true)
-	t.Cleanup(f.held.open)
+	t.Cleanup(f.held.Open)
 	echo := flow.RoutineFunc(func(_ context.Context, in any, _ *flow.Context) (any, error) { return in, nil })
 	b := flowtest.Bundle(
 		flowtest.Workflow("echo", "Echo", &flow.State{Name: "Echo", Kind: flow.Task, RoutineName: "echo", Routine: echo}),
 		flowtest.Workflow("approval", "Review",
 			&flow.State{Name: "Review", Kind: flow.Await, Event: "approved", Result: flow.MustPath("$.answer")}),
-		flowtest.Workflow("held", "Hold", &flow.State{Name: "Hold", Kind: flow.Task, Routine: f.held.routine()}),
+		flowtest.Workflow("held", "Hold", &flow.State{Name: "Hold", Kind: flow.Task, Routine: f.held.Routine()}),
 		flowtest.Workflow("late", "Hold",
-			&flow.State{Name: "Hold", Kind: flow.Task, Next: "Review", Routine: f.held.routine()},
+			&flow.State{Name: "Hold", Kind: flow.Task, Next: "Review", Routine: f.held.Routine()},
 			&flow.State{Name: "Review", Kind: flow.Await, Event: "approved", Result: flow.MustPath("$.answer")}),
 		flowtest.Workflow("flaky", "Try",
 			&flow.State{Name: "Try", Kind: flow.Task, Routine: flow.RoutineFunc(func(_ context.Context, in any, _ *flow.Context) (any, error) {
@@ -287,7 +267,7 @@ func TestTooManyRequestsIsRetriedAfterRetryAfter(t *testing.T) {
 	// later, finds the slot free.
 	rec := &recorder{onStatus: func(status int) {
 		if status == 429 {
-			f.held.open()
+			f.held.Open()
 		}
 	}}
 	retrying := f.client(client.WithHTTPClient(&http.Client{Transport: rec}))
@@ -380,7 +360,7 @@ func TestEarlyEventIsKeptThenTaken(t *testing.T) {
 	if d.Delivery != client.Kept {
 		t.Fatalf("delivery %+v before the instance awaits, want kept", d)
 	}
-	f.held.open()
+	f.held.Open()
 	if end := must(c.Wait(ctx, "l-1", 0))(t); end.Status != client.Succeeded || string(end.Output) != `{"answer":1}` {
 		t.Fatalf("ended %+v", end)
 	}

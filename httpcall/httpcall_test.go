@@ -21,6 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
 
 // seen is what the test server received.
@@ -92,15 +93,6 @@ func call(t *testing.T, s Spec, input any) (any, error) {
 	return r.Call(context.Background(), input, fctx)
 }
 
-func wantName(t *testing.T, err error, name string) *flow.Error {
-	t.Helper()
-	var fe *flow.Error
-	if !errors.As(err, &fe) || fe.Name != name {
-		t.Fatalf("error = %v, want one named %s", err, name)
-	}
-	return fe
-}
-
 func TestPlaceholdersAreFilledAndEscaped(t *testing.T) {
 	s := newServer(t, reply(200, `{}`))
 	_, err := call(t, Spec{
@@ -140,7 +132,7 @@ func TestPlaceholderCannotClimbThePath(t *testing.T) {
 	s := newServer(t, reply(200, `{}`))
 	for _, id := range []string{"..", ".", "../admin", "a/../../admin"} {
 		_, err := call(t, Spec{URL: s.URL + "/orders/{id}/lines"}, map[string]any{"id": id})
-		if fe := wantName(t, err, flow.ErrRuntime); !strings.Contains(fe.Cause, ". or ..") {
+		if fe := flowtest.WantError(t, err, flow.ErrRuntime); !strings.Contains(fe.Cause, ". or ..") {
 			t.Errorf("id %q: cause %q", id, fe.Cause)
 		}
 	}
@@ -168,11 +160,11 @@ func TestPlaceholderCannotClimbThePath(t *testing.T) {
 func TestMissingFieldIsRuntimeError(t *testing.T) {
 	s := newServer(t, reply(200, `{}`))
 	_, err := call(t, Spec{URL: s.URL + "/orders/{id}"}, map[string]any{"other": 1.0})
-	if fe := wantName(t, err, flow.ErrRuntime); !strings.Contains(fe.Cause, `"id"`) {
+	if fe := flowtest.WantError(t, err, flow.ErrRuntime); !strings.Contains(fe.Cause, `"id"`) {
 		t.Fatalf("cause %q does not name the field", fe.Cause)
 	}
 	_, err = call(t, Spec{URL: s.URL + "/orders/{id}"}, map[string]any{"id": map[string]any{}})
-	wantName(t, err, flow.ErrRuntime)
+	flowtest.WantError(t, err, flow.ErrRuntime)
 }
 
 func TestEnvIsExpandedAtLoadTime(t *testing.T) {
@@ -376,7 +368,7 @@ func TestNamedErrorsFromBody(t *testing.T) {
 	} {
 		s := newServer(t, reply(402, body))
 		_, err := call(t, Spec{Method: "POST", URL: s.URL + "/pay"}, map[string]any{})
-		if fe := wantName(t, err, "Payment.Declined"); fe.Cause != cause {
+		if fe := flowtest.WantError(t, err, "Payment.Declined"); fe.Cause != cause {
 			t.Errorf("cause = %q, want %q", fe.Cause, cause)
 		}
 	}
@@ -385,7 +377,7 @@ func TestNamedErrorsFromBody(t *testing.T) {
 func TestStatusFallback(t *testing.T) {
 	s := newServer(t, reply(503, `{"error":{"code":"busy"}} `+strings.Repeat("x", 500)))
 	_, err := call(t, Spec{Method: "POST", URL: s.URL + "/y?secret=1"}, map[string]any{})
-	fe := wantName(t, err, "Http.503")
+	fe := flowtest.WantError(t, err, "Http.503")
 	prefix := "POST " + s.URL + "/y answered 503: "
 	if !strings.HasPrefix(fe.Cause, prefix) || len(fe.Cause) > len(prefix)+200 || strings.Contains(fe.Cause, "secret") {
 		t.Fatalf("cause = %q", fe.Cause)
@@ -403,7 +395,7 @@ func TestConnectionRefused(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	_, err = call(t, Spec{Method: "POST", URL: "http://" + addr + "/x"}, map[string]any{})
-	wantName(t, err, flow.ErrHTTPConnection)
+	flowtest.WantError(t, err, flow.ErrHTTPConnection)
 }
 
 // slowServer never answers until the test ends.
@@ -422,14 +414,14 @@ func slowServer(t *testing.T) *server {
 func TestTimeout(t *testing.T) {
 	s := slowServer(t)
 	_, err := call(t, Spec{URL: s.URL, Timeout: 50 * time.Millisecond}, nil)
-	wantName(t, err, flow.ErrTimeout)
+	flowtest.WantError(t, err, flow.ErrTimeout)
 
 	// The task's deadline on ctx bounds the call as well.
 	r, _ := New(NewClient(), Spec{URL: s.URL})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err = r.Call(ctx, nil, fctx)
-	wantName(t, err, flow.ErrTimeout)
+	flowtest.WantError(t, err, flow.ErrTimeout)
 	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "within") {
 		t.Fatalf("unexpected timeout error %v", err)
 	}
@@ -453,14 +445,14 @@ func TestContextCancel(t *testing.T) {
 		}
 	}()
 	_, err := r.Call(ctx, nil, fctx)
-	wantName(t, err, flow.ErrCancelled)
+	flowtest.WantError(t, err, flow.ErrCancelled)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("%v does not wrap context.Canceled", err)
 	}
 
 	// An already cancelled context sends nothing.
 	_, err = r.Call(ctx, nil, fctx)
-	wantName(t, err, flow.ErrCancelled)
+	flowtest.WantError(t, err, flow.ErrCancelled)
 }
 
 func TestConnectionReuse(t *testing.T) {
@@ -536,7 +528,7 @@ func TestConcurrentCallsWithAbandons(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 				if g%2 == 0 {
 					_, err := rSlow.Call(ctx, in, fctx)
-					wantName(t, err, flow.ErrTimeout)
+					flowtest.WantError(t, err, flow.ErrTimeout)
 				} else if got, err := rFast.Call(ctx, in, fctx); err == nil && !jsonEqual(got, map[string]any{"ok": true}) {
 					t.Errorf("got %v", got)
 				}
@@ -562,7 +554,7 @@ func TestDoForPlugins(t *testing.T) {
 		t.Fatalf("Do = %d %v %q; server saw %q", status, h, body, s.last(t).Body)
 	}
 	_, _, _, err = c.Do(context.Background(), "GET", slowServer(t).URL, nil, nil, 50*time.Millisecond)
-	wantName(t, err, flow.ErrTimeout)
+	flowtest.WantError(t, err, flow.ErrTimeout)
 }
 
 func jsonEqual(a, b any) bool {

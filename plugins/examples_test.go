@@ -11,6 +11,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/plugins/pluginstest"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
 
 func TestExampleFraudRoutine(t *testing.T) {
@@ -48,7 +49,7 @@ func TestExampleFraudRoutine(t *testing.T) {
 	// workflow can retry.
 	risk.Close()
 	_, err = score.Call(context.Background(), order, &flow.Context{})
-	wantName(t, err, "Fraud.Unavailable")
+	flowtest.WantError(t, err, "Fraud.Unavailable")
 }
 
 func TestExampleAuditHook(t *testing.T) {
@@ -104,6 +105,6 @@ func TestExampleLuhnRoutine(t *testing.T) {
 	}
 	for _, bad := range []any{"4242-abcd", "4242", "4242424242424242424242", 4242.0, nil} {
 		_, err := check.Call(context.Background(), bad, &flow.Context{})
-		wantName(t, err, "Card.Invalid")
+		flowtest.WantError(t, err, "Card.Invalid")
 	}
 }

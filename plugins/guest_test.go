@@ -17,6 +17,7 @@ import (
 	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/plugins/pluginstest"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
 
 // guests are the test reactors: the same exports written with the Go kit
@@ -60,16 +61,6 @@ func call(t *testing.T, h *plugins.Host, fn string, input any) (any, error) {
 		t.Fatal(err)
 	}
 	return r.Call(context.Background(), input, &flow.Context{Instance: "i-1", Workflow: "wf", State: "S", Attempt: 1, Visit: 1, IdempotencyKey: "i-1/S/1"})
-}
-
-// wantName checks that err is a *flow.Error named name and returns it.
-func wantName(t *testing.T, err error, name string) *flow.Error {
-	t.Helper()
-	var fe *flow.Error
-	if !errors.As(err, &fe) || fe.Name != name {
-		t.Fatalf("error = %v, want one named %s", err, name)
-	}
-	return fe
 }
 
 // wantHealthy checks that the plugin still answers, on a fresh instance
@@ -118,7 +109,7 @@ func testGuest(t *testing.T, module string) {
 	})
 	t.Run("named error", func(t *testing.T) {
 		_, err := call(t, h, "fail", map[string]any{"Name": "Payment.Declined", "Cause": "card expired"})
-		if fe := wantName(t, err, "Payment.Declined"); fe.Cause != "card expired" {
+		if fe := flowtest.WantError(t, err, "Payment.Declined"); fe.Cause != "card expired" {
 			t.Fatalf("cause = %q", fe.Cause)
 		}
 		wantHealthy(t, h)
@@ -138,20 +129,20 @@ func testGuest(t *testing.T, module string) {
 	})
 	t.Run("disallowed host", func(t *testing.T) {
 		_, err := call(t, h, "fetch", map[string]any{"URL": "http://203.0.113.7:9/steal"})
-		if fe := wantName(t, err, "Fetch.Denied"); !strings.Contains(fe.Cause, "allowed_hosts") {
+		if fe := flowtest.WantError(t, err, "Fetch.Denied"); !strings.Contains(fe.Cause, "allowed_hosts") {
 			t.Fatalf("cause = %q", fe.Cause)
 		}
 		wantHealthy(t, h)
 	})
 	t.Run("infinite loop", func(t *testing.T) {
 		_, err := call(t, h, "loop", nil)
-		wantName(t, err, flow.ErrPluginTimeout)
+		flowtest.WantError(t, err, flow.ErrPluginTimeout)
 		wantHealthy(t, h)
 	})
 	t.Run("sleep", func(t *testing.T) {
 		// The guest sleeps for an hour; the test ending at all is the point.
 		_, err := call(t, h, "sleep", nil)
-		wantName(t, err, flow.ErrPluginTimeout)
+		flowtest.WantError(t, err, flow.ErrPluginTimeout)
 		wantHealthy(t, h)
 	})
 	t.Run("memory bomb", func(t *testing.T) {
@@ -172,7 +163,7 @@ func testGuest(t *testing.T, module string) {
 		_, err := call(t, h, "boom", nil)
 		// Go's panic prints "panic: boom"; the C guest writes "boom" to
 		// stderr and aborts.
-		if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "boom") {
+		if fe := flowtest.WantError(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "boom") {
 			t.Fatalf("cause = %q, want the guest's last words", fe.Cause)
 		}
 		// The pool holds one instance: a count that starts over shows the
@@ -184,14 +175,14 @@ func testGuest(t *testing.T, module string) {
 	})
 	t.Run("file open", func(t *testing.T) {
 		_, err := call(t, h, "open_file", map[string]any{"Path": "/etc/hostname"})
-		wantName(t, err, "File.Denied")
+		flowtest.WantError(t, err, "File.Denied")
 		wantHealthy(t, h)
 	})
 	t.Run("missing export", func(t *testing.T) {
 		_, err := call(t, h, "no_such_func", nil)
-		wantName(t, err, flow.ErrPluginNotFound)
+		flowtest.WantError(t, err, flow.ErrPluginNotFound)
 		_, err = call(t, h, "wrong_shape", nil)
-		if fe := wantName(t, err, flow.ErrPluginNotFound); !strings.Contains(fe.Cause, "want (i32, i32) -> i64") {
+		if fe := flowtest.WantError(t, err, flow.ErrPluginNotFound); !strings.Contains(fe.Cause, "want (i32, i32) -> i64") {
 			t.Fatalf("cause = %q", fe.Cause)
 		}
 		wantHealthy(t, h)
@@ -356,14 +347,14 @@ func testGuestReplyAndKeysAreBounded(t *testing.T, module string) {
 		t.Fatalf("a 1 MiB reply: %v", err)
 	}
 	_, err := call(t, h, "big_reply", 17<<20)
-	if fe := wantName(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "over the 16777216 a plugin may answer") {
+	if fe := flowtest.WantError(t, err, flow.ErrPluginTrap); !strings.Contains(fe.Cause, "over the 16777216 a plugin may answer") {
 		t.Fatalf("cause = %q", fe.Cause)
 	}
 	wantHealthy(t, h)
 
 	// A response body over 16 MiB is refused before it is quoted into JSON.
 	_, err = call(t, h, "fetch", map[string]any{"URL": big.URL})
-	if fe := wantName(t, err, "Fetch.Failed"); !strings.Contains(fe.Cause, "response body of 17825792 bytes is over the 16777216") {
+	if fe := flowtest.WantError(t, err, "Fetch.Failed"); !strings.Contains(fe.Cause, "response body of 17825792 bytes is over the 16777216") {
 		t.Fatalf("cause = %q", fe.Cause)
 	}
 

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/plugins"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
+	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 	"github.com/orbit-sidecar/orbit/store"
 )
 
@@ -50,10 +52,10 @@ func TestCommandModule(t *testing.T) {
 			}
 			r, _ := h.Func("cmd", "fail")
 			_, err = r.Call(context.Background(), map[string]any{"Name": "Tax.Unknown", "Cause": "no rate"}, &flow.Context{})
-			wantName(t, err, "Tax.Unknown")
+			flowtest.WantError(t, err, "Tax.Unknown")
 			r, _ = h.Func("cmd", "nope")
 			_, err = r.Call(context.Background(), nil, &flow.Context{})
-			wantName(t, err, flow.ErrPluginNotFound)
+			flowtest.WantError(t, err, flow.ErrPluginNotFound)
 		})
 	}
 }
@@ -96,7 +98,7 @@ func TestCloseRefusesNewCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = r.Call(context.Background(), 1.0, &flow.Context{})
-	wantName(t, err, flow.ErrPluginNotFound)
+	flowtest.WantError(t, err, flow.ErrPluginNotFound)
 }
 
 // A hook may watch every history event the engine writes, Migrated
@@ -181,16 +183,9 @@ func manifestDir(t *testing.T, manifest string) (dir, folder string) {
 	if err := os.MkdirAll(folder, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(folder, "guest.wasm"), "\x00asm\x01\x00\x00\x00")
-	writeFile(t, filepath.Join(folder, plugins.ManifestFile), manifest)
+	orbittest.WriteFile(t, filepath.Join(folder, "guest.wasm"), "\x00asm\x01\x00\x00\x00")
+	orbittest.WriteFile(t, filepath.Join(folder, plugins.ManifestFile), manifest)
 	return dir, folder
-}
-
-func writeFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // wantRefused checks that opening dir fails with an error that mentions
@@ -213,7 +208,7 @@ func TestModuleMustStayInsideItsFolder(t *testing.T) {
 	t.Run("symlink out of the folder", func(t *testing.T) {
 		dir, folder := manifestDir(t, `{"name": "p", "module": "linked.wasm"}`)
 		outside := filepath.Join(t.TempDir(), "elsewhere.wasm")
-		writeFile(t, outside, "\x00asm\x01\x00\x00\x00")
+		orbittest.WriteFile(t, outside, "\x00asm\x01\x00\x00\x00")
 		if err := os.Symlink(outside, filepath.Join(folder, "linked.wasm")); err != nil {
 			t.Fatal(err)
 		}
@@ -224,7 +219,7 @@ func TestModuleMustStayInsideItsFolder(t *testing.T) {
 		if err := os.Symlink(t.TempDir(), filepath.Join(folder, "build")); err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(folder, "build", "guest.wasm"), "\x00asm\x01\x00\x00\x00")
+		orbittest.WriteFile(t, filepath.Join(folder, "build", "guest.wasm"), "\x00asm\x01\x00\x00\x00")
 		wantRefused(t, dir, plugins.Options{}, `module: "build/guest.wasm" resolves to `, "outside the plugin folder")
 	})
 	t.Run("symlinks inside the folder", func(t *testing.T) {
@@ -344,14 +339,14 @@ func TestLiveReload(t *testing.T) {
 		}
 	}
 	_, err = bound.Call(context.Background(), 1.0, &flow.Context{})
-	wantName(t, err, flow.ErrPluginNotFound)
+	flowtest.WantError(t, err, flow.ErrPluginNotFound)
 
 	// A reload that drops the plugin leaves its routines failing by name.
 	if err := live.Replace(context.Background(), open(t, t.TempDir(), nil, 1, nil)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = byFunc.Call(context.Background(), 1.0, &flow.Context{})
-	wantName(t, err, flow.ErrPluginNotFound)
+	flowtest.WantError(t, err, flow.ErrPluginNotFound)
 }
 
 func TestLiveReloadUnderLoad(t *testing.T) {

@@ -206,7 +206,7 @@ func copyDir(t *testing.T, from, to string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(to, e.Name()), string(body))
+		orbittest.WriteFile(t, filepath.Join(to, e.Name()), string(body))
 	}
 }
 
@@ -307,7 +307,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// A broken reload: the banner says so on any page, and the workflows
 	// page names the problem at its file and line.
-	writeFile(t, filepath.Join(scripts, "zz_broken.lua"), "workflow \"broken\" {\n  start = \"Nowhere\",\n  states = { A = succeed {} },\n}\n")
+	orbittest.WriteFile(t, filepath.Join(scripts, "zz_broken.lua"), "workflow \"broken\" {\n  start = \"Nowhere\",\n  states = { A = succeed {} },\n}\n")
 	b.until("the reload banner", `!document.querySelector('#problems-banner').hidden`)
 	b.click(`#problems-banner a`)
 	b.until("the problem", `[...document.querySelectorAll('[data-problems] .where')].some(e => /^zz_broken\.lua:\d+$/.test(e.textContent))`)

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 )
 
 // shipV1 packs, then labels a parcel.
@@ -44,7 +46,7 @@ const shipV2 = `workflow "ship" {
 func TestMigrateCommand(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "ship.lua")
-	writeFile(t, script, shipV1)
+	orbittest.WriteFile(t, script, shipV1)
 	s := serve(t, nil, filepath.Join(t.TempDir(), "orbit.db"), "--scripts", dir)
 	env := []string{"ORBIT_ADDR=" + s.addr}
 
@@ -57,7 +59,7 @@ func TestMigrateCommand(t *testing.T) {
 	s.do("POST", "/v1/instances/three/events/packed", `true`).must(t, 202)
 	s.until("three", "waiting in Label", func(a answer) bool { return a.str("state") == "Label" && a.waiting() != nil })
 
-	writeFile(t, script, shipV2)
+	orbittest.WriteFile(t, script, shipV2)
 	s.untilWorkflows("version v2", func(body string) bool { return strings.Contains(body, `"version":"v2"`) })
 
 	out, errOut, code := runOrbit(t, env, "migrate", "--workflow", "ship", "--to", "v2", "--dry-run")

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -31,14 +30,14 @@ func scriptVersion(v string) string {
 func TestHotReloadPinsVersions(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "gate.lua")
-	writeFile(t, script, scriptVersion("v1"))
+	orbittest.WriteFile(t, script, scriptVersion("v1"))
 	data := filepath.Join(t.TempDir(), "orbit.db")
 	s := serve(t, nil, data, "--scripts", dir)
 
 	s.start("gate", "?id=one", `{}`).must(t, 201)
 	s.waitsFor("one", "event")
 
-	writeFile(t, script, scriptVersion("v2"))
+	orbittest.WriteFile(t, script, scriptVersion("v2"))
 	s.untilWorkflows("version v2", func(body string) bool { return strings.Contains(body, `"version":"v2"`) })
 	if a := s.start("gate", "?id=two", `{}`).must(t, 201); a.str("version") != "v2" {
 		t.Fatalf("new instance on %s", a.body)
@@ -46,7 +45,7 @@ func TestHotReloadPinsVersions(t *testing.T) {
 	s.waitsFor("two", "event")
 
 	// A broken edit: v2 keeps serving, and the problem is shown.
-	writeFile(t, script, "workflow \"gate\" {\n  start = \"Nowhere\",\n  states = { A = succeed {} },\n}\n")
+	orbittest.WriteFile(t, script, "workflow \"gate\" {\n  start = \"Nowhere\",\n  states = { A = succeed {} },\n}\n")
 	s.untilWorkflows("the reload problem", func(body string) bool { return strings.Contains(body, "gate.lua:") })
 	if a := s.start("gate", "?id=three", `{}`).must(t, 201); a.str("version") != "v2" {
 		t.Fatalf("after a broken edit a new instance runs %s", a.body)
@@ -54,7 +53,7 @@ func TestHotReloadPinsVersions(t *testing.T) {
 	s.waitsFor("three", "event")
 
 	// SIGHUP after fixing the script works as well as the watcher.
-	writeFile(t, script, scriptVersion("v3"))
+	orbittest.WriteFile(t, script, scriptVersion("v3"))
 	s.proc.Process.Signal(syscall.SIGHUP)
 	s.untilWorkflows("version v3", func(body string) bool { return strings.Contains(body, `"version":"v3"`) })
 
@@ -68,13 +67,6 @@ func TestHotReloadPinsVersions(t *testing.T) {
 		if a.output() != `"finished on `+want+`"` || a.str("version") != want {
 			t.Errorf("%s finished %s on %s, want %s", id, a.output(), a.str("version"), want)
 		}
-	}
-}
-
-func writeFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ package orbittest
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -51,4 +52,12 @@ func Until[T any](t testing.TB, timeout time.Duration, what string, get func() (
 		return nil
 	})
 	return last
+}
+
+// WriteFile writes body to path, failing t if it cannot.
+func WriteFile(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -28,38 +28,22 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/metrics"
 )
 
-// gate blocks a routine until opened, so a test can act while a step runs.
-type gate struct {
-	once sync.Once
-	ch   chan struct{}
-}
-
-func newGate() *gate  { return &gate{ch: make(chan struct{})} }
-func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
-
 // fixture is the bundle most tests use.
 type fixture struct {
 	bundle  *flow.Bundle
-	late    *gate       // holds the "late" workflow's first step
-	failing atomic.Bool // makes the "flaky" workflow's task fail
+	late    *flowtest.Gate // holds the "late" workflow's first step
+	failing atomic.Bool    // makes the "flaky" workflow's task fail
 }
 
 func newFixture() *fixture {
-	f := &fixture{late: newGate()}
+	f := &fixture{late: flowtest.NewGate()}
 	f.failing.Store(true)
 	echo := fn(func(_ context.Context, in any, _ *flow.Context) (any, error) { return in, nil })
 	f.bundle = bundle(
 		workflow("echo", "Echo", &flow.State{Name: "Echo", Kind: flow.Task, RoutineName: "echo", Routine: echo}),
 		workflow("await", "Wait", &flow.State{Name: "Wait", Kind: flow.Await, Event: "go", Result: flow.MustPath("$.ev")}),
 		workflow("late", "Hold",
-			&flow.State{Name: "Hold", Kind: flow.Task, Next: "Wait", Routine: fn(func(ctx context.Context, in any, _ *flow.Context) (any, error) {
-				select {
-				case <-f.late.ch:
-					return in, nil
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				}
-			})},
+			&flow.State{Name: "Hold", Kind: flow.Task, Next: "Wait", Routine: f.late.Routine()},
 			&flow.State{Name: "Wait", Kind: flow.Await, Event: "go", Result: flow.MustPath("$.ev")}),
 		workflow("parent", "Child", &flow.State{Name: "Child", Kind: flow.Call, Workflow: "await"}),
 		workflow("timer", "Sleep", &flow.State{Name: "Sleep", Kind: flow.Wait, WaitFor: time.Hour, Next: "Done"},
@@ -130,7 +114,7 @@ func TestGetWithWaitAnswersAtTheEnd(t *testing.T) {
 	if r.str("status") != "RUNNING" || r.str("started_at") == "" {
 		t.Fatalf("a wait that ran out answered %s", r.body)
 	}
-	f.late.open()
+	f.late.Open()
 	s.waitsFor(id, "event")
 	answered := make(chan reply, 1)
 	go func() { answered <- s.get("/v1/instances/" + id + "?wait=20s") }()
@@ -577,7 +561,7 @@ func TestEarlyEventIsKeptAndDelivered(t *testing.T) {
 	if r.str("id") != id || r.str("event") != "go" || r.str("delivery") != "kept" {
 		t.Errorf("202 body %s, want the event kept", r.body)
 	}
-	f.late.open()
+	f.late.Open()
 	got := s.status(id, "SUCCEEDED")
 	if out, _ := json.Marshal(got.json["output"]); string(out) != `{"ev":{"ok":true}}` {
 		t.Errorf("output %s, want the early event's payload", out)
@@ -703,7 +687,7 @@ func TestRedriveOfARunningInstanceConflicts(t *testing.T) {
 	s := newServer(t, f.bundle, api.Options{})
 	id := s.post("/v1/workflows/late/instances", `{}`).want(t, 201, "").str("id")
 	s.post("/v1/instances/"+id+"/redrive", "").want(t, 409, api.CodeConflict)
-	f.late.open()
+	f.late.Open()
 	s.waitsFor(id, "event")
 }
 
@@ -953,7 +937,7 @@ func TestPauseDuringALongStepIsAccepted(t *testing.T) {
 	if r := s.post("/v1/instances/"+id+"/pause", "").want(t, 202, ""); r.str("status") != "RUNNING" {
 		t.Errorf("pause during a step answered %s", r.body)
 	}
-	f.late.open()
+	f.late.Open()
 	s.waitsFor(id, "paused")
 	s.post("/v1/instances/"+id+"/resume", "").want(t, 202, "")
 	s.waitsFor(id, "event")
@@ -969,7 +953,7 @@ func TestWaitThatRunsOutAnswersAStoredInstance(t *testing.T) {
 	if r := s.get("/v1/instances/"+id).want(t, 200, ""); r.str("status") != "RUNNING" || r.str("state") != "Hold" {
 		t.Fatalf("after the wait ran out: %s", r.body)
 	}
-	f.late.open()
+	f.late.Open()
 	s.waitsFor(id, "event")
 }
 
