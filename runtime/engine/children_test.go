@@ -108,3 +108,39 @@ func TestEndlessCallNestingFails(t *testing.T) {
 		t.Fatalf("a new instance after the nesting failed: %s %s", in.Status, in.Cause)
 	}
 }
+
+// A parent that ends cancels its unfinished children once its own end is
+// written, in checkpoints of theirs. When the sidecar stopped in between,
+// the children were resumed as if nothing had happened: a branch awaited
+// its event for ever under a cancelled parent. After a restart, a child
+// whose parent has ended is cancelled.
+func TestChildrenOfAnEndedParentAreCancelledAfterARestart(t *testing.T) {
+	branch := func() *flow.Machine {
+		return &flow.Machine{Start: "Gate", States: map[string]*flow.State{"Gate": {Name: "Gate", Kind: flow.Await, Event: "go"}}, Order: []string{"Gate"}}
+	}
+	wf := workflow("fan", "Both", &flow.State{Name: "Both", Kind: flow.Parallel, Branches: []*flow.Machine{branch(), branch()}})
+	h := newHarness(t, bundle(wf))
+	id := h.start("fan", `{}`)
+	kids := []string{id + ":Both:1.1:0", id + ":Both:1.1:1"}
+	h.waitingFor(id, "child")
+	for _, kid := range kids {
+		h.waitingFor(kid, "event")
+	}
+	// The parent's end is written; the sidecar stops before its children's.
+	h.faults.FailWritesIf(func(b *store.Batch) bool {
+		return b != nil && slices.ContainsFunc(b.Instances, func(in *store.Instance) bool { return in.Parent == id })
+	}, diskFull)
+	if err := h.engine.Cancel(id); err != nil {
+		t.Fatal(err)
+	}
+	h.close()
+	h.open()
+	if in, _ := h.engine.Get(id); in.Status != store.Cancelled {
+		t.Fatalf("parent %s", in.Status)
+	}
+	for _, kid := range kids {
+		if in := h.end(kid); in.Status != store.Cancelled || !strings.Contains(in.Cause, "parent instance ended") {
+			t.Errorf("child %s: %s %s", kid, in.Status, in.Cause)
+		}
+	}
+}

@@ -24,6 +24,7 @@ const (
 	msgAppend                 // append a history event (observer failures)
 	msgMigrate                // move to another version of the workflow
 	msgRecover                // resume a RUNNING instance after a restart, counted (quarantine.go)
+	msgRecheck                // msgWake after a restart, which also cancels a child whose parent has ended
 )
 
 type message struct {
@@ -276,6 +277,9 @@ func (d *driver) apply(m message) error {
 	in := d.inst
 	switch m.kind {
 	case msgWake:
+		return nil
+	case msgRecheck:
+		d.cancelOrphan()
 		return nil
 	case msgAppend:
 		d.event(m.event)
@@ -558,7 +562,7 @@ func (d *driver) afterCommit() {
 	}
 	d.wake = d.wake[:0]
 	for _, id := range d.cancel {
-		e.post(id, message{kind: msgCancel, cause: "parent instance ended"})
+		e.post(id, message{kind: msgCancel, cause: causeParentEnded})
 	}
 	d.cancel = d.cancel[:0]
 	if d.endedNow {
@@ -571,6 +575,26 @@ func (d *driver) afterCommit() {
 	if d.resuming != resumeNone {
 		d.resumed()
 	}
+}
+
+// causeParentEnded is the cause of a child cancelled because its parent
+// ended.
+const causeParentEnded = "parent instance ended"
+
+// cancelOrphan ends a child whose parent has ended (or is gone). A parent
+// that ends cancels its unfinished children once its own end is written,
+// in checkpoints of theirs: a sidecar that stopped in between leaves them
+// to a restart, which looks at each unfinished instance again.
+func (d *driver) cancelOrphan() {
+	in := d.inst
+	if in.Parent == "" || in.Status.Terminal() {
+		return
+	}
+	p, err := d.e.store.Instance(in.Parent)
+	if err == nil && !p.Status.Terminal() || err != nil && !errors.Is(err, store.ErrNotFound) {
+		return // still awaited, or unreadable: nothing to judge by
+	}
+	d.end(store.Cancelled, store.EventExecutionCancelled, nil, &flow.Error{Name: flow.ErrCancelled, Cause: causeParentEnded})
 }
 
 // end finishes the instance with a terminal status.

@@ -362,15 +362,16 @@ const recheckWorkers = 8
 
 // recheck wakes every waiting instance once, in the background: one may
 // have missed a wake-up (an event kept or a child ended just before the
-// crash). A re-check is idempotent; timers need none, they fire from the
-// heap.
+// crash), or be a child whose parent ended and could not cancel it
+// (cancelOrphan). A re-check is idempotent; timers need none, they fire
+// from the heap.
 func (e *Engine) recheck(ids []string) {
 	var wg sync.WaitGroup
 	next := make(chan string)
 	for range min(recheckWorkers, len(ids)) {
 		wg.Go(func() {
 			for id := range next {
-				e.ask(id, msgWake, "")
+				e.ask(id, msgRecheck, "")
 			}
 		})
 	}

@@ -92,6 +92,7 @@ func (e *Engine) resumeRunning(ids []string) {
 // A reply is answered once the step after the resume has checkpointed.
 func (d *driver) recover(m message) error {
 	in := d.inst
+	d.cancelOrphan()
 	if in.Status != store.Running || d.resuming != resumeNone {
 		return nil // it moved on since Open listed it
 	}
