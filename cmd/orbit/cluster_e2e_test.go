@@ -16,27 +16,51 @@ import (
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
 )
 
-// stepDownstream answers the cluster bundle's step routine and counts the
-// calls of each idempotency key.
+// stepDownstream answers the cluster bundle's step and hold routines,
+// counts the calls of each idempotency key and, for hold, the calls of
+// instances of one concurrency key that overlapped: each call is inside
+// from its arrival to its answer, and an instance is inside from its first
+// hold call to its second.
 type stepDownstream struct {
-	url   string
-	mu    sync.Mutex
-	calls map[string]int
+	url      string
+	mu       sync.Mutex
+	calls    map[string]int
+	inside   map[string]string // concurrency key -> instance inside
+	overlaps []string
 }
 
 func startStepDownstream(t *testing.T) *stepDownstream {
 	t.Helper()
-	d := &stepDownstream{calls: map[string]int{}}
+	d := &stepDownstream{calls: map[string]int{}, inside: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		var in struct {
+			K  string          `json:"k"`
+			N  int             `json:"n"`
+			In json.RawMessage `json:"in"`
+		}
+		json.NewDecoder(r.Body).Decode(&in)
 		d.mu.Lock()
 		d.calls[r.Header.Get("Idempotency-Key")]++
+		who := fmt.Sprintf("%s#%d", in.K, in.N)
+		if r.URL.Path == "/hold" {
+			if other, ok := d.inside[in.K]; ok && other != who {
+				d.overlaps = append(d.overlaps, other+" and "+who)
+			}
+			d.inside[in.K] = who
+		}
 		d.mu.Unlock()
-		time.Sleep(20 * time.Millisecond) // keep steps in flight when a sidecar dies
+		time.Sleep(20 * time.Millisecond)          // keep steps in flight when a sidecar dies
+		if r.URL.Path == "/hold" && in.In != nil { // the second call: the instance leaves
+			d.mu.Lock()
+			if d.inside[in.K] == who {
+				delete(d.inside, in.K)
+			}
+			d.mu.Unlock()
+		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ok":true}`)
 	})}
@@ -114,6 +138,12 @@ func TestClusterSurvivesASidecarKillAndANodeStop(t *testing.T) {
 	for i := range 6 {
 		cs[i%3].start("gated", fmt.Sprintf("?id=g-%d", i), fmt.Sprintf(`{"n":%d}`, i)).must(t, 201)
 	}
+	// Instances of four concurrency keys, five each, started on every
+	// sidecar: one of a key runs at a time, whichever sidecar runs it.
+	const serial = 20
+	for i := range serial {
+		cs[i%3].start("serial", fmt.Sprintf("?id=s-%02d", i), fmt.Sprintf(`{"k":"k%d","n":%d}`, i%4, i)).must(t, 201)
+	}
 	// Mid-work: the first sidecar dies and a NATS node stops.
 	cs[1].until("c-010", "past its first step", func(a answer) bool { return a.str("state") != "A" })
 	cs[0].proc.Process.Signal(syscall.SIGKILL)
@@ -144,11 +174,22 @@ func TestClusterSurvivesASidecarKillAndANodeStop(t *testing.T) {
 		}
 		live[0].contiguous(id)
 	}
+	for i := range serial {
+		id := fmt.Sprintf("s-%02d", i)
+		a := live[i%2].ended(id)
+		if a.str("status") != "SUCCEEDED" || a.output() != fmt.Sprintf(`{"in":{"ok":true},"k":"k%d","n":%d,"out":{"ok":true}}`, i%4, i) {
+			t.Errorf("%s ended %s with %s", id, a.str("status"), a.output())
+		}
+		live[0].contiguous(id)
+	}
 	// Every step ran at least once; a step the killed sidecar had in
 	// flight may have run twice, always with the same key.
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.calls) != 3*n+6 {
-		t.Errorf("%d idempotency keys called, want %d", len(d.calls), 3*n+6)
+	if len(d.calls) != 3*n+6+2*serial {
+		t.Errorf("%d idempotency keys called, want %d", len(d.calls), 3*n+6+2*serial)
+	}
+	if len(d.overlaps) > 0 {
+		t.Errorf("instances of one concurrency key inside together: %v", d.overlaps)
 	}
 }

@@ -20,3 +20,16 @@ workflow "gated" {
     Done = task { routine = "step", result = "$.d" },
   },
 }
+
+-- hold answers like step; the downstream checks that no two instances of
+-- one key are inside at once.
+routine "hold" { http = { method = "POST", url = "${STEP_URL}/hold", timeout = "10s" } }
+
+workflow "serial" {
+  concurrency = { key = "$.k", limit = 1 },
+  start = "In",
+  states = {
+    In  = task { routine = "hold", result = "$.in", next = "Out" },
+    Out = task { routine = "hold", result = "$.out" },
+  },
+}
