@@ -1,7 +1,12 @@
 package main_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -185,5 +190,65 @@ func TestMoveBboltToNATSAndBack(t *testing.T) {
 		if got != length {
 			t.Errorf("%s came back with %d events, had %d", id, got, length)
 		}
+	}
+}
+
+// TestExportImportThroughAPipe copies one data file into a new one through
+// a pipe, and the copy exports to the same stream (but its header); an
+// export file cut short is refused before anything is written.
+func TestExportImportThroughAPipe(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from.db"), filepath.Join(dir, "to.db")
+	ids := stopped(t, from, 3)
+
+	export := exec.Command(orbit(t), "export", "--data", from, "-")
+	imp := exec.Command(orbit(t), "import", "--data", to, "-")
+	pipe, err := export.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp.Stdin = pipe
+	var exportErr, importErr bytes.Buffer
+	export.Stderr, imp.Stderr = &exportErr, &importErr
+	if err := export.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := imp.Run(); err != nil {
+		t.Fatalf("import: %v\n%s", err, importErr.String())
+	}
+	if err := export.Wait(); err != nil {
+		t.Fatalf("export: %v\n%s", err, exportErr.String())
+	}
+	if !strings.Contains(importErr.String(), "imported 3 instances (3 unfinished)") {
+		t.Errorf("import said %q", importErr.String())
+	}
+
+	// The copy holds what the original does: their exports differ only
+	// in the header, which names the file, and so in the digest.
+	a, _, code := runOrbit(t, nil, "export", "--data", from, "-")
+	b, _, code2 := runOrbit(t, nil, "export", "--data", to, "-")
+	body := func(export string) string {
+		_, rest, _ := strings.Cut(export, "\n")
+		rest, _, _ = strings.Cut(rest, `"sha256"`)
+		return rest
+	}
+	restA, restB := body(a), body(b)
+	if code != 0 || code2 != 0 || restA != restB || strings.Count(restA, `"kind":"instance"`) != 3 {
+		t.Fatalf("exports of the original and the copy differ (exit %d, %d):\n%.500s\n%.500s", code, code2, restA, restB)
+	}
+
+	cut := filepath.Join(dir, "cut.export")
+	if err := os.WriteFile(cut, []byte(a[:len(a)-len(a)/3]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	never := filepath.Join(dir, "never.db")
+	refused(t, "nothing was written", "import", "--data", never, cut)
+	if _, err := os.Stat(never); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused import left %s: %v", never, err)
+	}
+
+	s := serve(t, noFlaky, to)
+	for _, id := range ids {
+		s.waitsFor(id, "event")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
@@ -39,9 +40,9 @@ type ExportOptions struct {
 type Exported struct {
 	Counts
 	Bytes int64
-	// Damaged lists instances whose record could not be read, with what
-	// is wrong: they, their history, timers and kept events were left
-	// out, and Export returned ErrDamaged.
+	// Damaged says, for each instance whose record or history could not
+	// be read, what is wrong (naming the instance): they, their history, timers and kept
+	// events were left out, and Export returned ErrDamaged.
 	Damaged []string
 }
 
@@ -67,7 +68,7 @@ func Export(src store.Store, w io.Writer, opt ExportOptions) (Exported, error) {
 	}
 	x.out.Bytes = int64(x.n)
 	if err == nil && len(x.out.Damaged) > 0 {
-		err = fmt.Errorf("%w: %d instances (%v)", ErrDamaged, len(x.out.Damaged), x.out.Damaged)
+		err = fmt.Errorf("%w: %d instances (%s)", ErrDamaged, len(x.out.Damaged), strings.Join(x.out.Damaged, "; "))
 	}
 	return x.out, err
 }
@@ -155,20 +156,26 @@ func (x *exporter) run(d store.Dumper) error {
 		}
 		for _, in := range page {
 			if in.Damaged != "" {
-				x.out.Damaged = append(x.out.Damaged, in.ID+": "+in.Damaged)
+				x.out.Damaged = append(x.out.Damaged, in.Damaged) // it names the instance
 				delete(timers, in.ID)
 				delete(kept, in.ID)
 				continue
 			}
 			l := &line{Kind: kindInstance, Instance: in, Timers: timers[in.ID], Pending: kept[in.ID]}
-			if l.History, err = x.history(in.ID); err != nil {
+			delete(timers, in.ID)
+			delete(kept, in.ID)
+			l.History, err = x.history(in.ID)
+			var damaged *store.DamagedError
+			if errors.As(err, &damaged) {
+				x.out.Damaged = append(x.out.Damaged, damaged.Error())
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			if err := x.write(l); err != nil {
 				return err
 			}
-			delete(timers, in.ID)
-			delete(kept, in.ID)
 			if x.opt.Progress != nil {
 				x.opt.Progress(x.out.Counts, int64(x.n)+int64(x.bw.Buffered()), total)
 			}

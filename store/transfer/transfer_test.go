@@ -17,6 +17,7 @@ import (
 	"github.com/orbit-sidecar/orbit/internal/devnats/devnatstest"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/bolt/bolttest"
 	natsstore "github.com/orbit-sidecar/orbit/store/nats"
 	"github.com/orbit-sidecar/orbit/store/storetest"
 	"github.com/orbit-sidecar/orbit/store/transfer"
@@ -366,5 +367,36 @@ func TestEmpty(t *testing.T) {
 	}
 	if what, err := transfer.Empty(st); what != "plugin values" || err != nil {
 		t.Errorf("a store with a plugin value: %q, %v", what, err)
+	}
+}
+
+// TestExportLeavesDamagedOut: an instance whose record or history cannot
+// be read is left out with its timers and kept events and named; the
+// rest is exported whole, and the stream is sound.
+func TestExportLeavesDamagedOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	db, err := bolt.Open(path, bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, db)
+	db.Close()
+	bolttest.DamageRecord(t, path, "order.2-1")
+	bolttest.DamageValue(t, path, `{"seq":1000,`) // an event of order.2-0 alone
+	if db, err = bolt.Open(path, bolt.Options{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var buf bytes.Buffer
+	got, err := transfer.Export(db, &buf, transfer.ExportOptions{})
+	if !errors.Is(err, transfer.ErrDamaged) || len(got.Damaged) != 2 ||
+		!strings.Contains(got.Damaged[0], `record of instance "order.2-1"`) || !strings.Contains(got.Damaged[1], `event 1000 of instance "order.2-0"`) {
+		t.Fatalf("export of a store with damaged records: %v, damaged %q", err, got.Damaged)
+	}
+	if got.Instances != 22 || got.Events != 22*3 {
+		t.Errorf("exported %s; want the 22 sound instances", got.Counts)
+	}
+	if counts, _, err := transfer.Check(&buf); err != nil || counts != got.Counts {
+		t.Errorf("check of the stream: %s, %v", counts, err)
 	}
 }
