@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
@@ -22,6 +23,8 @@ import (
 const (
 	pageSize    = 1000
 	historyPage = 1000
+	// historyReaders is how many histories Export reads at once.
+	historyReaders = 16
 )
 
 // ExportOptions tune Export.
@@ -154,24 +157,24 @@ func (x *exporter) run(d store.Dumper) error {
 		if err != nil {
 			return fmt.Errorf("list instances: %w", err)
 		}
-		for _, in := range page {
+		histories, errs := x.histories(page)
+		for i, in := range page {
 			if in.Damaged != "" {
 				x.out.Damaged = append(x.out.Damaged, in.Damaged) // it names the instance
 				delete(timers, in.ID)
 				delete(kept, in.ID)
 				continue
 			}
-			l := &line{Kind: kindInstance, Instance: in, Timers: timers[in.ID], Pending: kept[in.ID]}
+			l := &line{Kind: kindInstance, Instance: in, Timers: timers[in.ID], Pending: kept[in.ID], History: histories[i]}
 			delete(timers, in.ID)
 			delete(kept, in.ID)
-			l.History, err = x.history(in.ID)
 			var damaged *store.DamagedError
-			if errors.As(err, &damaged) {
+			if errors.As(errs[i], &damaged) {
 				x.out.Damaged = append(x.out.Damaged, damaged.Error())
 				continue
 			}
-			if err != nil {
-				return err
+			if errs[i] != nil {
+				return errs[i]
 			}
 			if err := x.write(l); err != nil {
 				return err
@@ -202,6 +205,30 @@ func (x *exporter) run(d store.Dumper) error {
 	}
 	counts := x.out.Counts
 	return x.write(&line{Kind: kindEnd, Counts: &counts, SHA256: hex.EncodeToString(x.sum.Sum(nil))})
+}
+
+// histories reads the whole histories of a page of instances, several at
+// once: a shared store answers each read over the network.
+func (x *exporter) histories(page []*store.Instance) ([][]store.Event, []error) {
+	out := make([][]store.Event, len(page))
+	errs := make([]error, len(page))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(historyReaders, len(page)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = x.history(page[i].ID)
+			}
+		})
+	}
+	for i, in := range page {
+		if in.Damaged == "" {
+			next <- i
+		}
+	}
+	close(next)
+	wg.Wait()
+	return out, errs
 }
 
 // history reads an instance's whole history, a page at a time.

@@ -13,10 +13,14 @@ import (
 	"github.com/orbit-sidecar/orbit/store"
 )
 
-// Limits of one batch of history that Import writes ahead of a record.
+// Limits of one batch Import writes: a group of at most groupInstances
+// instances with at most about batchEvents entries (history events,
+// timers, kept events) and batchBytes of payloads; a longer history is
+// written ahead in batches of its own.
 const (
-	batchEvents = 500
-	batchBytes  = 4 << 20
+	groupInstances = 64
+	batchEvents    = 500
+	batchBytes     = 4 << 20
 )
 
 // ImportOptions tune Import.
@@ -66,19 +70,21 @@ func Import(ctx context.Context, r io.Reader, dst store.Store, opt ImportOptions
 	defer cancel(nil)
 	im := &importer{dst: dst, opt: opt}
 	rd := newReader(r)
-	jobs := make(chan *line, workers)
+	jobs := make(chan []*line, workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for l := range jobs {
+			for group := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := im.instance(ctx, l); err != nil {
+				if err := im.instances(ctx, group); err != nil {
 					cancel(err)
 					continue
 				}
-				im.done(l)
+				for _, l := range group {
+					im.done(l)
+				}
 			}
 		})
 	}
@@ -108,8 +114,22 @@ type importer struct {
 }
 
 // feed reads the stream, writes what is not an instance itself and hands
-// instances to the workers.
-func (im *importer) feed(ctx context.Context, rd *reader, jobs chan<- *line) error {
+// instances to the workers in groups that make one batch each.
+func (im *importer) feed(ctx context.Context, rd *reader, jobs chan<- []*line) error {
+	var group []*line
+	entries, bytes := 0, 0
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		select {
+		case jobs <- group:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		group, entries, bytes = nil, 0, 0
+		return nil
+	}
 	for {
 		l, err := rd.next()
 		im.read.Store(rd.bytes)
@@ -117,7 +137,7 @@ func (im *importer) feed(ctx context.Context, rd *reader, jobs chan<- *line) err
 			im.total = l.Total // before any worker reads it
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return flush()
 		}
 		if err != nil {
 			return err
@@ -125,14 +145,21 @@ func (im *importer) feed(ctx context.Context, rd *reader, jobs chan<- *line) err
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		switch l.Kind {
-		case kindInstance:
-			select {
-			case jobs <- l:
-			case <-ctx.Done():
-				return context.Cause(ctx)
+		if l.Kind == kindInstance {
+			group = append(group, l)
+			entries += 1 + len(l.History) + 2*len(l.Timers) + len(l.Pending)
+			bytes += size(l.History)
+			if len(group) == groupInstances || entries >= batchEvents || bytes >= batchBytes {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		switch l.Kind {
 		case kindBundle:
 			err = im.dst.Commit(ctx, &store.Batch{Bundles: []store.BundleSources{*l.Bundle}})
 		case kindKV:
@@ -159,44 +186,69 @@ func (im *importer) done(l *line) {
 	}
 }
 
-// instance writes one instance: its history in batches, then its record
-// with its timers and kept events, so that the record's arrival means the
-// instance is whole.
-func (im *importer) instance(ctx context.Context, l *line) error {
-	in := l.Instance
-	if im.opt.Merge {
-		cur, err := im.dst.Instance(in.ID)
-		switch {
-		case err == nil && sameRecord(cur, in):
-			im.mu.Lock()
-			im.skipped++
-			im.mu.Unlock()
-			return nil
-		case err == nil || errors.Is(err, store.ErrDamaged):
-			im.mu.Lock()
-			im.conflicts = append(im.conflicts, in.ID)
-			im.mu.Unlock()
-			return nil
-		case !errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("read instance %q in the target: %w", in.ID, err)
+// instances writes a group of instances in one batch: their histories,
+// then their records with their timers and kept events, so that a
+// record's arrival means its instance is whole. A history too long for
+// the batch is written ahead of it in batches of its own.
+func (im *importer) instances(ctx context.Context, group []*line) error {
+	b := &store.Batch{}
+	for _, l := range group {
+		in := l.Instance
+		if im.opt.Merge {
+			missing, err := im.missing(in)
+			if err != nil {
+				return err
+			}
+			if !missing {
+				continue
+			}
+		}
+		history := l.History
+		for len(history) > batchEvents || size(history) > batchBytes {
+			n := chunk(history)
+			if err := im.dst.Commit(ctx, &store.Batch{Events: history[:n]}); err != nil {
+				return fmt.Errorf("write history of instance %q: %w", in.ID, err)
+			}
+			history = history[n:]
+		}
+		b.Instances = append(b.Instances, in)
+		b.Events = append(b.Events, history...)
+		b.SetTimers = append(b.SetTimers, l.Timers...)
+		for _, p := range l.Pending {
+			b.AddPending = append(b.AddPending, p.event())
+		}
+		if !in.Status.Terminal() {
+			b.Wake = append(b.Wake, in.ID)
 		}
 	}
-	history := l.History
-	for len(history) > batchEvents || size(history) > batchBytes {
-		n := chunk(history)
-		if err := im.dst.Commit(ctx, &store.Batch{Events: history[:n]}); err != nil {
-			return fmt.Errorf("write history of instance %q: %w", in.ID, err)
-		}
-		history = history[n:]
-	}
-	b := &store.Batch{Instances: []*store.Instance{in}, Events: history, SetTimers: l.Timers, AddPending: events(l.Pending)}
-	if !in.Status.Terminal() {
-		b.Wake = []string{in.ID}
+	if len(b.Instances) == 0 {
+		return nil
 	}
 	if err := im.dst.Commit(ctx, b); err != nil {
-		return fmt.Errorf("write instance %q: %w", in.ID, err)
+		return fmt.Errorf("write instances %q to %q: %w", b.Instances[0].ID, b.Instances[len(b.Instances)-1].ID, err)
 	}
 	return nil
+}
+
+// missing reports whether in is still to be written into a target that
+// may hold it: one the target holds identical is skipped, one it holds
+// otherwise (or damaged) is a conflict, left alone.
+func (im *importer) missing(in *store.Instance) (bool, error) {
+	cur, err := im.dst.Instance(in.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true, nil
+	case err != nil && !errors.Is(err, store.ErrDamaged):
+		return false, fmt.Errorf("read instance %q in the target: %w", in.ID, err)
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if err == nil && sameRecord(cur, in) {
+		im.skipped++
+	} else {
+		im.conflicts = append(im.conflicts, in.ID)
+	}
+	return false, nil
 }
 
 // chunk is how many events from the start of evs make one batch.

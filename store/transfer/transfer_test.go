@@ -270,8 +270,9 @@ func TestImportResumes(t *testing.T) {
 
 	db := openBolt(t)
 	dst := storetest.NewFaulty(db)
-	var commits atomic.Int64
-	dst.FailWritesIf(func(b *store.Batch) bool { return b != nil && commits.Add(1) > 12 }, errors.New("disk full"))
+	var groups atomic.Int64
+	// The first group of instances is written; then the disk is full.
+	dst.FailWritesIf(func(b *store.Batch) bool { return b != nil && len(b.Instances) > 0 && groups.Add(1) > 1 }, errors.New("disk full"))
 	_, err := transfer.Import(context.Background(), bytes.NewReader(stream), dst, transfer.ImportOptions{Workers: 1})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("import on a failing disk: %v", err)
