@@ -578,6 +578,7 @@ func TestEventWithUnusableNameOrPayloadIsBadRequest(t *testing.T) {
 	s := newServer(t, newFixture().bundle, api.Options{})
 	id := s.post("/v1/workflows/await/instances", `{}`).want(t, 201, "").str("id")
 	s.post("/v1/instances/"+id+"/events/go%00x", `{}`).want(t, 400, api.CodeBadRequest)
+	s.post("/v1/instances/"+id+"/events/"+strings.Repeat("g", 129), `{}`).want(t, 400, api.CodeBadRequest)
 	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400`).want(t, 400, api.CodeBadRequest)
 	s.post("/v1/instances/"+id+"/events/go", strings.Repeat("[", 10000)+strings.Repeat("]", 10000)).want(t, 400, api.CodeBadRequest)
 	s.post("/v1/instances/"+id+"/events/go", `{"n": 1e400}`).want(t, 202, "")

@@ -345,11 +345,15 @@ func IDForKey(key string) (string, error) {
 	return keyIDPrefix + hex.EncodeToString(sum[:16]), nil
 }
 
-// checkEventName refuses an event name no workflow can await: empty, or
-// holding a zero byte (which separates key parts in the store).
+// checkEventName refuses an event name no workflow can await: empty,
+// holding a zero byte (which separates key parts in the store), or longer
+// than flow.MaxEventName.
 func checkEventName(name string) error {
-	if name == "" || strings.IndexByte(name, 0) >= 0 {
+	switch {
+	case name == "" || strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("%w: event name %q must be non-empty text without a zero byte", ErrBadInput, name)
+	case len(name) > flow.MaxEventName:
+		return fmt.Errorf("%w: event name of %d bytes; at most %d", ErrBadInput, len(name), flow.MaxEventName)
 	}
 	return nil
 }

@@ -70,6 +70,12 @@ func orPos(p, fallback Pos) Pos {
 	return p
 }
 
+// MaxEventName bounds the name of an event, in bytes. Event names are
+// part of a store's keys: a NATS subject built from a long one exceeded
+// the server's control line (4 KiB by default), which closes the
+// connection every write of the sidecar shares.
+const MaxEventName = 128
+
 func (v *validator) workflow(name string, w *Workflow) {
 	label := fmt.Sprintf("workflow %q", name)
 	// Names and versions are keys of the store's listing, which separates
@@ -180,8 +186,11 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 			v.add(pos, "%s: wait duration %s is negative", prefix, s.WaitFor)
 		}
 	case Await:
-		if s.Event == "" {
+		switch {
+		case s.Event == "":
 			v.add(pos, "%s: await has no event", prefix)
+		case len(s.Event) > MaxEventName:
+			v.add(pos, "%s: the event name is %d bytes long; at most %d", prefix, len(s.Event), MaxEventName)
 		}
 	case Parallel:
 		if len(s.Branches) == 0 {

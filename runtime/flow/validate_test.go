@@ -93,6 +93,10 @@ func TestValidateProblems(t *testing.T) {
 				Machine: *machineOf("S", 40, &State{Name: "S", Kind: Succeed, Pos: at(41)})}
 		}, []string{`wf.lua:40: workflow "ord\x00er": the name holds the control character U+0000; it must be printable text`,
 			`wf.lua:40: workflow "ord\x00er": the version holds the control character U+000A; it must be printable text`}},
+		// Event names are part of a store's keys; a NATS subject built
+		// from a long one closed the store's connection.
+		{"await event name too long", func(b *Bundle) { st(b, "V").Event = strings.Repeat(".", MaxEventName+1) },
+			[]string{`wf.lua:12: workflow "order", state "V": the event name is 129 bytes long; at most 128`}},
 		{"missing start", func(b *Bundle) { b.Workflows["order"].Start = "" },
 			[]string{`wf.lua:2: workflow "order": missing start`}},
 		{"unknown start", func(b *Bundle) { b.Workflows["order"].Start = "Nope" },
