@@ -302,6 +302,11 @@ func TestLongHistoryIsReadAPageAtATime(t *testing.T) {
 		s.waitsFor(id, "event")
 		s.post("/v1/instances/"+id+"/events/tick", fmt.Sprintf(`{"i":%d,"text":"<&>"}`, i)).want(t, 202, "")
 	}
+	// An event answered "consumed" may still be on its way in: the
+	// history is whole once it has received all 60.
+	orbittest.Until(t, orbittest.Timeout, "60 events received",
+		func() (reply, error) { return s.get("/v1/instances/" + id + "/history"), nil },
+		func(r reply) bool { return bytes.Count(r.body, []byte(`"type":"EventReceived"`)) == 60 })
 	s.waitsFor(id, "event")
 	seqs := func(r reply) []float64 {
 		t.Helper()
