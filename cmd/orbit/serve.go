@@ -36,7 +36,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:7077", "address of the HTTP API; port 0 picks a free one")
 	scripts := fs.String("scripts", "./scripts", "scripts directory (the bundle)")
 	pf := addPluginFlags(fs)
-	data := fs.String("data", "./data/orbit.db", "bbolt data file")
+	sf := addStoreFlags(fs)
 	initEmpty := fs.Bool("init-empty", false, "make an existing, empty (0-byte) data file a new store instead of refusing it")
 	token := fs.String("token", "", "bearer token every /v1 request must carry")
 	allowHosts := &listFlag{check: api.CheckAllowedHost}
@@ -52,8 +52,6 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	env := scriptEnvFlag(fs)
-	kind := fs.String("store", string(storeBbolt), "store backend: bbolt (one file, one sidecar) or nats (NATS JetStream shared by many sidecars)")
-	natsURL := fs.String("nats-url", "", "NATS servers of --store nats, comma-separated (nats://host:4222,...)")
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
 	lf := addLogFlags(fs)
@@ -69,15 +67,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 2
 	}
-	switch storeKind(*kind) {
-	case storeBbolt:
-	case storeNATS:
-		if *natsURL == "" {
-			fmt.Fprintln(stderr, "orbit: --store nats needs --nats-url (or ORBIT_NATS_URL)")
-			return 2
-		}
-	default:
-		fmt.Fprintf(stderr, "orbit: --store %q is not a store; use bbolt or nats\n", *kind)
+	if err := sf.check(); err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 2
 	}
 	if err := pf.check(); err != nil {
@@ -105,12 +96,12 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	defer flushTraces(tracer, log) // after the engine's close has ended the last spans
 	meter := metrics.New()
-	cfg := sidecarConfig{Scripts: *scripts, Store: storeKind(*kind), NATSURL: *natsURL, Data: *data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
+	cfg := sidecarConfig{Scripts: *scripts, Store: storeKind(*sf.kind), NATSURL: *sf.natsURL, Data: *sf.data, InitEmpty: *initEmpty, LuaTimeout: *luaTimeout, ScriptEnv: env.env,
 		MaxPayload: int(maxPayload), MaxPendingEvents: *maxPendingEvents, MaxPendingBytes: int(maxPendingBytes),
 		Log: log, Metrics: meter, Tracer: asFlowTracer(tracer)}
 	opts := scriptOptions(cfg)
 	kv := &storeKV{}
-	pluginOpts := pf.options(*data, opts.HTTP, kv, log)
+	pluginOpts := pf.options(*sf.data, opts.HTTP, kv, log)
 	pluginOpts.OnCall = meter.OnPluginCall
 	live, err := openPlugins(*pf.dir, pluginOpts)
 	if err != nil {
@@ -165,12 +156,12 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	}
 	// The startup line goes with the log, to stderr, so that one stream
 	// tells the whole story of a run; in JSON it is a log record too.
-	where, carried := *data, "resumed"
+	where, carried := *sf.data, "resumed"
 	var what string
 	if cfg.Store == storeNATS {
 		// Sidecars sharing a store resume nothing themselves: the store
 		// delivers each instance's work to whichever sidecar takes it.
-		where, carried, what = "nats "+*natsURL, "shared with other sidecars:", "instances are taken as work arrives"
+		where, carried, what = "nats "+*sf.natsURL, "shared with other sidecars:", "instances are taken as work arrives"
 	} else {
 		what = resumed(s.store)
 	}

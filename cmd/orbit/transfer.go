@@ -41,7 +41,7 @@ type storeFlags struct {
 
 func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	return &storeFlags{
-		kind:    fs.String("store", string(storeBbolt), "store backend: bbolt (a data file) or nats (NATS JetStream)"),
+		kind:    fs.String("store", string(storeBbolt), "store backend: bbolt (one file, one sidecar) or nats (NATS JetStream shared by many sidecars)"),
 		data:    fs.String("data", "./data/orbit.db", "bbolt data file of --store bbolt"),
 		natsURL: fs.String("nats-url", "", "NATS servers of --store nats, comma-separated (nats://host:4222,...)"),
 	}
