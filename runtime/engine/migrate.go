@@ -83,7 +83,9 @@ func (d *driver) migrate(req *migrateRequest) error {
 	in, res := d.inst, req.result
 	res.From, res.State = in.Version, in.State
 	refuse := func(format string, args ...any) error {
-		res.Reason = fmt.Sprintf(format, args...)
+		// The migrate function's error is part of it, cut as a recorded
+		// cause is: a workflow's migration answers one per instance.
+		res.Reason = flow.BoundCause(fmt.Sprintf(format, args...), d.e.maxCause)
 		return fmt.Errorf("%w: %s", ErrCannotMigrate, res.Reason)
 	}
 	switch {

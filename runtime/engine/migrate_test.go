@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -138,5 +139,35 @@ func TestVersionsOfKeptBundles(t *testing.T) {
 	}
 	if got := h.engine.Versions()["other"]; len(got) != 0 {
 		t.Errorf("versions of an unknown workflow %v", got)
+	}
+}
+
+// A migrate function's error is the reason a migration is refused, and a
+// migration of a whole workflow answers one per instance: a function that
+// failed with a 16 MiB message made an answer of 16 MiB per instance. The
+// reason is cut as a recorded cause is.
+func TestMigrationRefusalIsBounded(t *testing.T) {
+	v1 := versioned("hb1", "v1", workflow("order", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "paid"}))
+	v2wf := workflow("order", "Gate", &flow.State{Name: "Gate", Kind: flow.Await, Event: "paid"})
+	v2wf.Migrate = func(string, string, any) (string, any, error) {
+		return "", nil, errors.New(strings.Repeat("e", 16<<20))
+	}
+	v2 := versioned("hb2", "v2", v2wf)
+	h := newHarness(t, v1)
+	for range 3 {
+		h.waitingFor(h.start("order", `{}`), "event")
+	}
+	if err := h.engine.Load(context.Background(), v2); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := h.engine.MigrateWorkflow(context.Background(), "order", "v2", true)
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("%d migrations, %v", len(ms), err)
+	}
+	for _, m := range ms {
+		if m.Moved || !strings.HasPrefix(m.Reason, "migrate function: eee") {
+			t.Fatalf("%s moved %v: %.60s", m.Instance, m.Moved, m.Reason)
+		}
+		checkBounded(t, "migration of "+m.Instance, "", m.Reason)
 	}
 }
