@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -191,5 +192,52 @@ func TestClusterSurvivesASidecarKillAndANodeStop(t *testing.T) {
 	}
 	if len(d.overlaps) > 0 {
 		t.Errorf("instances of one concurrency key inside together: %v", d.overlaps)
+	}
+}
+
+// TestClusterRunsEveryKeptBundleVersion runs two sidecars on one store
+// with scripts of their own: a reload on the first (v1 to v2) leaves the
+// second starting v1, and once the first is stopped the second, which
+// has only loaded v1, finishes the first's v2 instance on v2, compiled
+// from the sources in the store.
+func TestClusterRunsEveryKeptBundleVersion(t *testing.T) {
+	nats := devnatstest.Start(t, 1)
+	var cs []*sidecar
+	var scripts []string
+	for i := range 2 {
+		dir := t.TempDir()
+		scripts = append(scripts, filepath.Join(dir, "gate.lua"))
+		orbittest.WriteFile(t, scripts[i], scriptVersion("v1"))
+		cs = append(cs, serve(t, nil, filepath.Join(t.TempDir(), "orbit.db"),
+			"--scripts", dir, "--store", "nats", "--nats-url", nats.URL()))
+	}
+	a, b := cs[0], cs[1]
+
+	a.start("gate", "?id=a-v1", `{}`).must(t, 201)
+	orbittest.WriteFile(t, scripts[0], scriptVersion("v2"))
+	a.untilWorkflows("version v2", func(body string) bool { return strings.Contains(body, `"version":"v2"`) })
+	if got := a.start("gate", "?id=a-v2", `{}`).must(t, 201); got.str("version") != "v2" {
+		t.Fatalf("start on the reloaded sidecar: %s", got)
+	}
+	if got := b.start("gate", "?id=b-v1", `{}`).must(t, 201); got.str("version") != "v1" {
+		t.Fatalf("start on the other sidecar after the first reloaded: %s", got)
+	}
+	for _, id := range []string{"a-v1", "a-v2", "b-v1"} {
+		b.waitsFor(id, "event")
+	}
+
+	a.stop() // only b is left to run them
+	for id, want := range map[string]string{"a-v1": "v1", "a-v2": "v2", "b-v1": "v1"} {
+		b.do("POST", "/v1/instances/"+id+"/events/go", `{}`).must(t, 202)
+		got := b.status(id, "SUCCEEDED")
+		if got.output() != `"finished on `+want+`"` || got.str("version") != want {
+			t.Errorf("%s finished %s on %s, want %s", id, got.output(), got.str("version"), want)
+		}
+		if types := b.contiguous(id); types["ExecutionSucceeded"] != 1 {
+			t.Errorf("%s: history %v", id, types)
+		}
+	}
+	if a := b.start("gate", "?id=b-after", `{}`).must(t, 201); a.str("version") != "v1" {
+		t.Errorf("the other sidecar starts %s after running v2 instances, want v1", a.body)
 	}
 }
