@@ -241,3 +241,45 @@ func TestClusterRunsEveryKeptBundleVersion(t *testing.T) {
 		t.Errorf("the other sidecar starts %s after running v2 instances, want v1", a.body)
 	}
 }
+
+// TestDevclusterSharesOneStateAndStopsOnSIGTERM runs the real `orbit
+// devcluster` with two sidecars on OS-chosen ports: an instance started on
+// one is woken through the other and read finished from both, and SIGTERM
+// ends the whole process cleanly.
+func TestDevclusterSharesOneStateAndStopsOnSIGTERM(t *testing.T) {
+	scripts := t.TempDir()
+	orbittest.WriteFile(t, filepath.Join(scripts, "gate.lua"), scriptVersion("v1"))
+	p := startOrbit(t, nil, "devcluster", "--sidecars", "2", "--listen", "127.0.0.1:0", "--dir", t.TempDir(),
+		"--", "--scripts", scripts)
+	addrs, _, err := p.ListeningAll(2, 6*orbittest.Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addrs[0] == addrs[1] {
+		t.Fatalf("both sidecars on %s", addrs[0])
+	}
+	var cs []*sidecar
+	for _, addr := range addrs {
+		cs = append(cs, &sidecar{t: t, proc: p, addr: addr, http: &http.Client{Timeout: 30 * time.Second}})
+	}
+	cs[0].start("gate", "?id=one", `{}`).must(t, 201)
+	cs[1].waitsFor("one", "event")
+	cs[1].do("POST", "/v1/instances/one/events/go", `{}`).must(t, 202)
+	for _, s := range cs {
+		if got := s.status("one", "SUCCEEDED"); got.output() != `"finished on v1"` {
+			t.Errorf("on %s: finished with %s", s.addr, got.output())
+		}
+	}
+
+	if err := p.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Exited():
+	case <-time.After(6 * orbittest.Timeout):
+		t.Fatalf("orbit devcluster still running after SIGTERM; last lines:\n%s", strings.Join(p.Tail(), "\n"))
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatalf("orbit devcluster after SIGTERM: %v; last lines:\n%s", err, strings.Join(p.Log(), "\n"))
+	}
+}

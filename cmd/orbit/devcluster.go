@@ -30,7 +30,7 @@ func cmdDevcluster(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("devcluster", "[flags] [-- serve flags for every sidecar]", stderr)
 	sidecars := fs.Int("sidecars", 3, "sidecars to run (0: only the NATS cluster)")
 	nodes := fs.Int("nodes", 3, "NATS servers in the cluster")
-	listen := fs.String("listen", "127.0.0.1:7077", "API address of the first sidecar; the others take the ports after it")
+	listen := fs.String("listen", "127.0.0.1:7077", "API address of the first sidecar; the others take the ports after it (port 0: each an OS-chosen port, named in its startup line)")
 	dir := fs.String("dir", "./data/devcluster", "directory of the NATS servers' data and the sidecars' caches")
 	syncAlways := fs.Bool("sync-always", false, "make the NATS servers fsync every write (sync_interval: always) instead of every two minutes")
 	pos, code, ok := parse(fs, args)
@@ -68,11 +68,19 @@ func cmdDevcluster(args []string, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	codes := make([]int, *sidecars)
 	for i := range *sidecars {
+		addr := net.JoinHostPort(host, strconv.Itoa(port+i))
+		if port == 0 {
+			addr = net.JoinHostPort(host, "0")
+		}
 		a := []string{"--store", string(storeNATS), "--nats-url", c.URL(),
-			"--listen", net.JoinHostPort(host, strconv.Itoa(port+i)),
+			"--listen", addr,
 			"--data", filepath.Join(*dir, fmt.Sprintf("sidecar%d", i), "orbit.db")}
 		a = append(a, serveArgs...)
-		fmt.Fprintf(stdout, "orbit: sidecar %d on %s\n", i, net.JoinHostPort(host, strconv.Itoa(port+i)))
+		if port == 0 {
+			fmt.Fprintf(stdout, "orbit: sidecar %d on a port of its own (see its startup line)\n", i)
+		} else {
+			fmt.Fprintf(stdout, "orbit: sidecar %d on %s\n", i, addr)
+		}
 		wg.Go(func() { codes[i] = cmdServe(a, stdout, stderr) })
 	}
 	wg.Wait()

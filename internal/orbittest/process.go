@@ -208,16 +208,29 @@ func (p *Process) readUntil(want string, timeout time.Duration) (string, error) 
 // line. From then on nobody reads Lines: the log is kept for Logged and
 // Tail, so that the server never blocks on a full pipe.
 func (p *Process) Listening(timeout time.Duration) (addr, banner string, err error) {
+	addrs, banner, err := p.ListeningAll(1, timeout)
+	if err != nil {
+		return "", "", err
+	}
+	return addrs[0], banner, nil
+}
+
+// ListeningAll is Listening for a process that serves n sidecars (orbit
+// devcluster): it waits for n startup lines and returns their addresses,
+// in the order printed, and the last line.
+func (p *Process) ListeningAll(n int, timeout time.Duration) (addrs []string, banner string, err error) {
 	deadline := time.After(timeout)
-	for addr == "" {
+	for len(addrs) < n {
 		select {
 		case line, ok := <-p.Lines:
 			if !ok {
-				return "", "", fmt.Errorf("%s exited before listening; last lines:\n%s", filepath.Base(p.Path), strings.Join(p.Tail(), "\n"))
+				return nil, "", fmt.Errorf("%s exited before listening; last lines:\n%s", filepath.Base(p.Path), strings.Join(p.Tail(), "\n"))
 			}
-			addr, banner = listeningOn(line), line
+			if addr := listeningOn(line); addr != "" {
+				addrs, banner = append(addrs, addr), line
+			}
 		case <-deadline:
-			return "", "", fmt.Errorf("%s did not listen in %s; last lines:\n%s", filepath.Base(p.Path), timeout, strings.Join(p.Tail(), "\n"))
+			return nil, "", fmt.Errorf("%s did not listen %d times in %s; last lines:\n%s", filepath.Base(p.Path), n, timeout, strings.Join(p.Tail(), "\n"))
 		}
 	}
 	p.mu.Lock()
@@ -227,7 +240,7 @@ func (p *Process) Listening(timeout time.Duration) (addr, banner string, err err
 		for range p.Lines {
 		}
 	}()
-	return addr, banner, nil
+	return addrs, banner, nil
 }
 
 // listeningOn is the address a startup line names, or "".
