@@ -14,7 +14,6 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var res struct {
 		Direct, Orbit benchSide
 		Ratio         float64 `json:"ratio"`
@@ -25,9 +24,7 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 			Resumed   bool    `json:"resumed"`
 		}
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		t.Fatalf("last line is not the JSON summary: %v\n%s", err, out)
-	}
+	benchSummary(t, out, &res)
 	for side, r := range map[string]benchSide{"direct": res.Direct, "orbit": res.Orbit} {
 		if r.Completed == 0 || r.Errors != 0 || r.WPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
 			t.Errorf("%s: %+v", side, r)
@@ -62,4 +59,42 @@ type benchSide struct {
 	SyncsPerWF    float64 `json:"fsyncs_per_wf"`
 	BytesPerWF    float64 `json:"bytes_written_per_wf"`
 	LogBytesPerWF float64 `json:"log_bytes_per_wf"`
+}
+
+// A short orbit bench run on NATS (two sidecars sharing one in-process
+// server) completes workflows through the shared store and states the
+// store's durability in the table and the JSON line.
+func TestBenchOnNATSReportsItsDurability(t *testing.T) {
+	out, stderr, code := runOrbit(t, nil, "bench", "--store", "nats", "--sidecars", "2", "--nodes", "1",
+		"--duration", "1s", "--warmup", "0s", "--concurrency", "4", "--rate", "100", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Orbit      benchSide
+		Store      string `json:"store"`
+		Durability string `json:"durability"`
+		Sidecars   int    `json:"sidecars"`
+		Nodes      int    `json:"nodes"`
+	}
+	benchSummary(t, out, &res)
+	if r := res.Orbit; r.Completed == 0 || r.Errors != 0 || r.WPS <= 0 || r.CommitsPerSec <= 0 {
+		t.Errorf("orbit side: %+v\n%s", r, out)
+	}
+	const durability = "R1, fsync every 2 min"
+	if res.Store != "nats" || res.Sidecars != 2 || res.Nodes != 1 || res.Durability != durability {
+		t.Errorf("summary: %+v", res)
+	}
+	if !strings.Contains(out, "store: nats, 2 sidecars, 1 nodes ("+durability+")") || !strings.Contains(out, "ratio orbit/direct:") {
+		t.Errorf("table missing the store line or the ratio:\n%s", out)
+	}
+}
+
+// benchSummary reads the JSON line that ends a bench run's output into res.
+func benchSummary(t *testing.T, out string, res any) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), res); err != nil {
+		t.Fatalf("last line is not the JSON summary: %v\n%s", err, out)
+	}
 }
