@@ -126,6 +126,9 @@ func TestChildrenOfAnEndedParentAreCancelledAfterARestart(t *testing.T) {
 	for _, kid := range kids {
 		h.waitingFor(kid, "event")
 	}
+	if err := h.engine.Pause(kids[1]); err != nil { // a paused child is cancelled too
+		t.Fatal(err)
+	}
 	// The parent's end is written; the sidecar stops before its children's.
 	h.faults.FailWritesIf(func(b *store.Batch) bool {
 		return b != nil && slices.ContainsFunc(b.Instances, func(in *store.Instance) bool { return in.Parent == id })

@@ -311,7 +311,7 @@ func (e *Engine) Open(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("load timers: %w", err)
 	}
-	var all, running, waiting []string
+	var all, running, waiting, paused []string
 	slotted := usesConcurrency(e.Bundle())
 	if err := e.store.Unfinished(func(id string, st store.Status) error {
 		all = append(all, id)
@@ -323,6 +323,9 @@ func (e *Engine) Open(ctx context.Context) error {
 		case store.Queued, store.Paused:
 			slotted = true // queued, or perhaps paused while queued
 			e.waits.found(st)
+			if st == store.Paused {
+				paused = append(paused, id)
+			}
 		}
 		return nil
 	}); err != nil {
@@ -338,7 +341,7 @@ func (e *Engine) Open(ctx context.Context) error {
 	e.rechecked = make(chan struct{})
 	go func() {
 		defer close(e.rechecked)
-		e.recheck(waiting)
+		e.recheck(append(waiting, paused...))
 	}()
 	e.timers.start()
 	return nil
@@ -360,11 +363,11 @@ func (e *Engine) Rechecked(ctx context.Context) error {
 // rather than a driver each at once.
 const recheckWorkers = 8
 
-// recheck wakes every waiting instance once, in the background: one may
-// have missed a wake-up (an event kept or a child ended just before the
-// crash), or be a child whose parent ended and could not cancel it
-// (cancelOrphan). A re-check is idempotent; timers need none, they fire
-// from the heap.
+// recheck wakes every waiting and paused instance once, in the
+// background: one may have missed a wake-up (an event kept or a child
+// ended just before the crash), or be a child whose parent ended and could
+// not cancel it (cancelOrphan). A re-check is idempotent; timers need
+// none, they fire from the heap.
 func (e *Engine) recheck(ids []string) {
 	var wg sync.WaitGroup
 	next := make(chan string)
