@@ -101,6 +101,7 @@ func (db *DB) applyGroups(w *writer, groups []*logged, closing bool) bool {
 		}
 		time.Sleep(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second))
 	}
+	db.releaseMapped()
 	db.ov.remove(groups, last)
 	var size int64
 	for _, g := range groups {

@@ -1,0 +1,86 @@
+package bolt
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// TestAppliedPagesAreNotKeptMapped fills a store and reads all of it
+// through bbolt's map, then commits once more: once the applier has
+// written that commit, the data file's pages are no longer part of the
+// process's resident set (they stay in the page cache).
+func TestAppliedPagesAreNotKeptMapped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	input := []byte(`"` + strings.Repeat("x", 4000) + `"`)
+	for i := range 2000 {
+		in := &store.Instance{Public: store.Public{ID: fmt.Sprintf("i-%05d", i), Status: store.Running, Input: input}}
+		if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{in}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Flush()
+	read := 0
+	err = db.bolt.View(func(tx *bbolt.Tx) error {
+		return bucket(tx, bInstances).ForEach(func(_, v []byte) error {
+			read += len(v)
+			return nil
+		})
+	})
+	if err != nil || read < 6<<20 {
+		t.Fatalf("read %d bytes of records: %v", read, err)
+	}
+	if kb := mappedKB(t, path); kb < 6<<10 {
+		t.Fatalf("after reading every record %d KiB of the file is mapped, want the 6 MiB or more read", kb)
+	}
+	if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{running("last")}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Flush()
+	if kb := mappedKB(t, path); kb > 1<<10 {
+		t.Errorf("after the applier's next transaction %d KiB of the file stay mapped, want under 1 MiB", kb)
+	}
+}
+
+func running(id string) *store.Instance {
+	return &store.Instance{Public: store.Public{ID: id, Status: store.Running}}
+}
+
+// mappedKB is the resident size of the process's mappings of path.
+func mappedKB(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skip("no /proc/self/smaps:", err)
+	}
+	defer f.Close()
+	kb, in := 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			in = len(fields) >= 6 && fields[5] == path
+		case in && len(fields) == 3 && fields[0] == "Rss:":
+			n, _ := strconv.Atoi(fields[1])
+			kb += n
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return kb
+}
