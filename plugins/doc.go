@@ -6,8 +6,10 @@
 // Open loads a plugins directory: every manifest is validated, every
 // module compiled once through an on-disk compilation cache (a Go guest
 // takes seconds to compile and milliseconds to load from the cache),
-// checked against the ABI (abi.go), and given a pool of instances, one
-// of them warm from the start. The Host then hands the scripting layer flow.Routines:
+// checked against the ABI (abi.go) and started once; then, with an
+// on-disk cache, parked: its code and instance freed until its first call
+// compiles it again from the cache. Each plugin has a pool of instances,
+// made as calls need them. The Host then hands the scripting layer flow.Routines:
 // Func for `wasm = { plugin, func }` routines, Routines for those the
 // manifests declare, and Hooks for the manifests' observers.
 //

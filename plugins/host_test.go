@@ -390,3 +390,35 @@ func TestLiveReloadUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestParkedPluginRunsOnlyTheModuleItsLoadChecked loads a plugin, which
+// parks it (its compiled code freed until its first call), then changes its
+// module file: the first call refuses to compile the new module, which no
+// load checked, and names the file; a plugin left alone answers.
+func TestParkedPluginRunsOnlyTheModuleItsLoadChecked(t *testing.T) {
+	dir := t.TempDir()
+	// Two modules: loading the same one twice at once races inside wazero.
+	addPlugin(t, dir, map[string]any{"name": "kept"}, built.Module("cguest"))
+	addPlugin(t, dir, map[string]any{"name": "changed", "timeout": "10s"}, built.Module("cguest-command"))
+	h := open(t, dir, nil, 1, nil)
+	module := filepath.Join(dir, "changed", "cguest-command.wasm")
+	wasm, err := os.ReadFile(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A custom section (id 0, size 1, an empty name) at the end: the same
+	// code in another file.
+	if err := os.WriteFile(module, append(wasm, 0, 1, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]any{"x": 1.0}
+	r, _ := h.Func("changed", "echo")
+	_, err = r.Call(context.Background(), in, &flow.Context{})
+	if fe := flowtest.WantError(t, err, flow.ErrPluginNotFound); !strings.Contains(fe.Cause, module+" changed since the plugins were loaded") {
+		t.Errorf("cause %q does not name the changed module", fe.Cause)
+	}
+	r, _ = h.Func("kept", "echo")
+	if out, err := r.Call(context.Background(), in, &flow.Context{}); err != nil || !sameValue(out, in) {
+		t.Errorf("echo of the unchanged plugin = %v, %v", out, err)
+	}
+}

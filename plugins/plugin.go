@@ -2,11 +2,13 @@ package plugins
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -19,15 +21,21 @@ import (
 // setting, so plugins with different caps cannot share one), the compiled
 // module, and a pool of instances for reactors.
 type plugin struct {
-	m        *Manifest
-	h        *Host
-	log      *slog.Logger
-	rt       wazero.Runtime
+	m      *Manifest
+	h      *Host
+	log    *slog.Logger
+	rt     wazero.Runtime
+	kind   string
+	report *Report // the module's exports, checked against the ABI
+	pool   *pool   // reactors only
+	kv     *kvQuota
+	sum    [sha256.Size]byte // of the module the load checked
+
+	// compiled is nil while the plugin is parked: checked and warmed at
+	// load, then its compiled code and instances freed until its first
+	// call compiles it again from the on-disk cache (see park).
+	mu       sync.Mutex
 	compiled wazero.CompiledModule
-	kind     string
-	report   *Report // the module's exports, checked against the ABI
-	pool     *pool   // reactors only
-	kv       *kvQuota
 }
 
 // loadPlugin compiles a plugin's module (through the shared cache) and
@@ -39,7 +47,7 @@ func loadPlugin(ctx context.Context, h *Host, m *Manifest, cache wazero.Compilat
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %s: %w", m.Name, m.modulePath, err)
 	}
-	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name), kv: newKVQuota(m.kvQuota, m.KVQuota)}
+	p := &plugin{m: m, h: h, log: h.log.With("plugin", m.Name), kv: newKVQuota(m.kvQuota, m.KVQuota), sum: sha256.Sum256(wasm)}
 	cfg := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(uint32(m.memoryBytes / pageSize)).
@@ -100,6 +108,56 @@ func (p *plugin) setup(ctx context.Context, wasm []byte) error {
 			return err
 		}
 	}
+	if p.h.park {
+		p.park(ctx)
+	}
+	return nil
+}
+
+// park frees what an idle plugin holds beyond its checked manifest: the
+// compiled code (tens of MiB for a Go guest) and the warm instance. The
+// load compiled, checked and started the module, so its code is in the
+// on-disk cache and its start-up is known to work; the first call
+// compiles it again from the cache, in milliseconds.
+func (p *plugin) park(ctx context.Context) {
+	if p.pool != nil {
+		p.pool.drain()
+	}
+	_ = p.compiled.Close(ctx)
+	p.compiled = nil
+}
+
+// unpark compiles a parked plugin again, from the module file the load
+// checked, and starts an instance, outside the first call's own time; a
+// module that changed since is refused until the plugins are loaded again.
+// A plugin is never parked twice.
+func (p *plugin) unpark(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.compiled != nil {
+		return nil
+	}
+	wasm, err := readAtMost(p.m.modulePath, p.h.limits.MaxModule, "--plugin-max-module")
+	if err != nil {
+		return flow.Errorf(flow.ErrPluginNotFound, "plugin %s: %s: %v", p.m.Name, p.m.modulePath, err)
+	}
+	if sha256.Sum256(wasm) != p.sum {
+		return flow.Errorf(flow.ErrPluginNotFound, "plugin %s: %s changed since the plugins were loaded; it runs once they are loaded again",
+			p.m.Name, p.m.modulePath)
+	}
+	compiled, err := p.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return flow.Errorf(flow.ErrPluginNotFound, "plugin %s: compile %s: %v", p.m.Name, p.m.modulePath, err)
+	}
+	p.compiled = compiled
+	if p.pool != nil {
+		// As at load, the first call finds an instance started.
+		wctx, cancel := context.WithTimeout(ctx, startTimeout)
+		defer cancel()
+		if err := p.pool.warm(wctx); err != nil {
+			return flow.Errorf(flow.ErrPluginTrap, "plugin %s: %v", p.m.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -112,6 +170,9 @@ func (p *plugin) call(ctx context.Context, fn string, input any, c *flow.Context
 	in, err := json.Marshal(input)
 	if err != nil {
 		return nil, flow.Errorf(flow.ErrTaskFailed, "plugin %s: input is not JSON: %v", p.m.Name, err)
+	}
+	if err := p.unpark(ctx); err != nil { // outside the call's own time
+		return nil, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, p.m.timeout)
 	defer cancel()
