@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -79,6 +80,7 @@ type Instance struct {
 	Attempt     int             `json:"attempt,omitempty"`  // 1-based attempt of the current state
 	Visits      map[string]int  `json:"visits,omitempty"`   // entries per state
 	Seq         uint64          `json:"seq"`                // last history sequence number
+	Chain       Hash            `json:"chain,omitzero"`     // hash of the last history event (chain.go)
 	Index       int             `json:"index,omitempty"`    // index among the parent's children
 	MapItem     bool            `json:"map_item,omitempty"` // a map iterator's run: ctx.item_index is Index
 	Children    []string        `json:"children,omitempty"`
@@ -210,6 +212,9 @@ type Event struct {
 	Child    string          `json:"child,omitempty"`
 	From     string          `json:"from_version,omitempty"` // Migrated
 	To       string          `json:"to_version,omitempty"`   // Migrated
+	// Hash links the event to the one before it (chain.go); zero on
+	// events written before the chain existed.
+	Hash Hash `json:"hash,omitzero"`
 }
 
 // Timer is a durable wake-up for an instance. (At, Instance, Kind) is its key.
@@ -360,6 +365,21 @@ type Store interface {
 	Stats() Stats
 
 	Close() error
+}
+
+// Snapshot is a consistent copy of a store that keeps serving: one file,
+// as of the moment it was taken. Close it when done, written or not.
+type Snapshot interface {
+	io.WriterTo
+	// Size is the copy's length in bytes.
+	Size() int64
+	Close() error
+}
+
+// Snapshotter is a store that can take a Snapshot of itself while it
+// serves (store/bolt); the API serves it as a backup.
+type Snapshotter interface {
+	Snapshot() (Snapshot, error)
 }
 
 // Stats counts group commits and what they cost the disk. A store that

@@ -483,6 +483,8 @@ func (d *driver) event(ev store.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = d.e.clock.Now()
 	}
+	ev.Hash = store.ChainHash(d.inst.Chain, &ev)
+	d.inst.Chain = ev.Hash
 	d.batch.Events = append(d.batch.Events, ev)
 	d.owe(&d.batch.Events[len(d.batch.Events)-1])
 	d.touch()

@@ -65,6 +65,12 @@ func (e *Engine) Deliver(ctx context.Context, id, event string, payload json.Raw
 		return "", fmt.Errorf("%w: event payload is not usable JSON: %v", ErrBadInput, err)
 	} else if err := store.CheckDepth(payload); err != nil {
 		return "", fmt.Errorf("%w: event payload: %v", ErrBadInput, err)
+	} else {
+		// Kept compact, as the API serves it, so that a client hashing
+		// the history it reads gets the chain's hashes (store.ChainHash).
+		var buf bytes.Buffer
+		json.Compact(&buf, payload) // valid: it was just decoded
+		payload = buf.Bytes()
 	}
 	inst, err := e.store.Instance(id)
 	if err != nil {

@@ -26,6 +26,24 @@ func lockShared(f *os.File, timeout time.Duration) error {
 	}
 }
 
+// lockExclusive takes an exclusive lock on the file at path, as bbolt's
+// writer does, failing at once when another process holds it; unlock
+// releases it.
+func lockExclusive(path string) (unlock func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data file %s is in use by another process", path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // mapFile maps the first size bytes of f read-only.
 func mapFile(f *os.File, size int) ([]byte, func() error, error) {
 	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)

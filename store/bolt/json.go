@@ -87,6 +87,16 @@ func (o *object) uintOmit(k string, v uint64) {
 	}
 }
 
+// hashOmit writes a chain hash in hexadecimal, as its MarshalText does.
+func (o *object) hashOmit(k string, h store.Hash) {
+	if !h.IsZero() {
+		o.key(k)
+		o.b = append(o.b, '"')
+		o.b, _ = h.AppendText(o.b)
+		o.b = append(o.b, '"')
+	}
+}
+
 func (o *object) boolOmit(k string, v bool) {
 	if v {
 		o.key(k)
@@ -168,6 +178,7 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 		o.b = v.close()
 	}
 	o.uint("seq", in.Seq)
+	o.hashOmit("chain", in.Chain)
 	o.strOmit("parent", in.Parent)
 	o.strOmit("idempotency_key", in.IdempotencyKey)
 	o.intOmit("index", int64(in.Index))
@@ -236,6 +247,7 @@ func appendEvent(b []byte, ev *store.Event) ([]byte, error) {
 	o.strOmit("child", ev.Child)
 	o.strOmit("from_version", ev.From)
 	o.strOmit("to_version", ev.To)
+	o.hashOmit("hash", ev.Hash)
 	if o.err != nil {
 		return b, o.err
 	}

@@ -1,0 +1,216 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// The operations on a whole data file (backup, compact, restore) share one
+// rule: a file only ever appears at its final name complete and synced. It
+// is written under a temporary name in the same directory, checked, synced
+// and renamed into place, so that a crash at any moment leaves either the
+// old file or the new one there, never a part of one; a leftover temporary
+// file (NAME.backup-*, NAME.compact-*, NAME.restore-*) is all a crash
+// costs, and it may be deleted.
+
+// ErrExists is returned when an operation would replace a file it was not
+// told to replace.
+var ErrExists = errors.New("file exists")
+
+// snapshot is a read transaction: bbolt's copy of the file as of its
+// start, which writers do not disturb.
+type snapshot struct{ tx *bbolt.Tx }
+
+func (s snapshot) WriteTo(w io.Writer) (int64, error) { return s.tx.WriteTo(w) }
+func (s snapshot) Size() int64                        { return s.tx.Size() }
+func (s snapshot) Close() error                       { return s.tx.Rollback() }
+
+var _ store.Snapshotter = (*DB)(nil)
+
+// Snapshot takes a consistent copy of the open store: a read transaction
+// that commits go on beside. While it is open the file cannot be remapped
+// to grow, so a commit that needs more room than the mapping waits for it
+// to close; keep it short.
+func (db *DB) Snapshot() (store.Snapshot, error) {
+	tx, err := db.bolt.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", db.bolt.Path(), err)
+	}
+	return snapshot{tx}, nil
+}
+
+// openReadOnly opens a data file that no process serves, after checking
+// its pages, holding a shared lock so that none starts meanwhile.
+func openReadOnly(path string) (*bbolt.DB, error) {
+	if _, err := CheckFile(path); err != nil {
+		return nil, err
+	}
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("data file %s is in use by another process", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open data file %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Backup copies the data file at path, which no process may be serving,
+// to out, which must not exist, and verifies the copy. A copy that fails
+// Verify is kept (a damaged store's backup is still worth having) and the
+// failure returned with its report nil.
+func Backup(path, out string) (*VerifyReport, error) {
+	b, err := openReadOnly(path)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return WriteFile(out, false, func(w io.Writer) error {
+		return b.View(func(tx *bbolt.Tx) error {
+			_, err := tx.WriteTo(w)
+			return err
+		})
+	})
+}
+
+// WriteFile writes a data file at path through write: under a temporary
+// name beside it, synced, verified and renamed into place. An existing
+// file at path is replaced only when replace is set. A file that fails
+// Verify is still put in place, and the failure returned; an error of
+// write or of the disk leaves nothing at path.
+func WriteFile(path string, replace bool, write func(io.Writer) error) (*VerifyReport, error) {
+	if !replace {
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("%s: %w; choose another name or remove it first", path, ErrExists)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".write-*")
+	if err != nil {
+		return nil, err
+	}
+	name := tmp.Name()
+	defer os.Remove(name) // a no-op once renamed
+	err = write(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(name, 0o600); err != nil {
+		return nil, err
+	}
+	rep, verr := Verify(name)
+	if verr != nil {
+		verr = fmt.Errorf("the copy written to %s fails verify: %w", path, relabel(verr, name, path))
+	}
+	if !replace {
+		// A link, unlike a rename, never replaces a file that appeared
+		// meanwhile.
+		if err := os.Link(name, path); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+	} else if err := os.Rename(name, path); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
+	return rep, verr
+}
+
+// relabel names path instead of tmp in a *FileError from a check of the
+// temporary file.
+func relabel(err error, tmp, path string) error {
+	var fe *FileError
+	if errors.As(err, &fe) && fe.Path == tmp {
+		return &FileError{Path: path, Problem: fe.Problem}
+	}
+	return err
+}
+
+// Compact rewrites the data file at path without the free pages that
+// purges leave, and returns its size before and after. The file must
+// verify first and may not be in use; its exclusive lock is held
+// throughout, so no Orbit starts on it meanwhile. The compacted copy is
+// written beside it, verified, and renamed over it: a crash at any point
+// leaves the old file or the new one.
+func Compact(path string) (before, after int64, err error) {
+	if _, err := Verify(path); err != nil {
+		return 0, 0, fmt.Errorf("%w; compact only a store that verifies (restore a backup first)", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	// The exclusive lock, taken as serve takes it: bbolt opens a sound file
+	// without writing to it.
+	src, err := openBolt(path, Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer src.Close()
+	rep, err := WriteFile(path, true, func(w io.Writer) error {
+		f := w.(*os.File)
+		dst, err := openBolt(f.Name(), Options{NoSync: true}) // synced once, by WriteFile
+		if err != nil {
+			return err
+		}
+		if err := bbolt.Compact(dst, src, 64<<20); err != nil {
+			dst.Close()
+			return fmt.Errorf("compact: %w", err)
+		}
+		return dst.Close()
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return fi.Size(), rep.File.Size, nil
+}
+
+// Restore puts the backup at in in place as the data file at path. The
+// backup must pass Verify; an existing file at path is replaced only with
+// overwrite, and never while a process has it open as its store.
+func Restore(in, path string, overwrite bool) (*VerifyReport, error) {
+	if _, err := Verify(in); err != nil {
+		return nil, fmt.Errorf("the backup %s fails verify, so it was not restored: %w", in, err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		if !overwrite {
+			return nil, fmt.Errorf("%s: %w: it may be a live store; replace it only on purpose (--force)", path, ErrExists)
+		}
+		unlock, err := lockExclusive(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: stop the Orbit serving it first", err)
+		}
+		defer unlock()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	src, err := os.Open(in)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return WriteFile(path, overwrite, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+}

@@ -1,0 +1,174 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
+	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/bolt/bolttest"
+)
+
+// chained makes an instance with events history events, hashed as the
+// engine hashes them, except the first legacy ones (written before the
+// chain existed); status is what it ends with.
+func chained(id string, events, legacy int, status store.Status) (*store.Instance, []store.Event) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	in := &store.Instance{Public: store.Public{ID: id, Workflow: "order", Version: "v1", Status: status,
+		Input: json.RawMessage(`{"order":"` + id + `"}`), StartedAt: t0, UpdatedAt: t0}, Bundle: "b1"}
+	if status.Terminal() {
+		in.EndedAt = &t0
+	}
+	var evs []store.Event
+	for i := range events {
+		in.Seq++
+		ev := store.Event{Instance: id, Seq: in.Seq, Type: store.EventTaskSucceeded, Time: t0.Add(time.Duration(i) * time.Millisecond),
+			State: fmt.Sprintf("Step%d", i), Output: json.RawMessage(fmt.Sprintf(`{"charged":%d,"order":%q}`, 40+i, id))}
+		if i >= legacy {
+			ev.Hash = store.ChainHash(in.Chain, &ev)
+			in.Chain = ev.Hash
+		}
+		evs = append(evs, ev)
+	}
+	return in, evs
+}
+
+// verifiable writes a closed store of chained instances (one of them
+// partly legacy, one ended), a kept event, a timer and a bundle.
+func verifiable(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	db, err := bolt.Open(path, bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b store.Batch
+	for i, spec := range []struct {
+		legacy int
+		status store.Status
+	}{{0, store.Waiting}, {3, store.Waiting}, {0, store.Succeeded}, {5, store.Running}} {
+		in, evs := chained(fmt.Sprintf("order-%d", i), 5, spec.legacy, spec.status)
+		b.Instances = append(b.Instances, in)
+		b.Events = append(b.Events, evs...)
+	}
+	b.AddPending = []store.PendingEvent{{Instance: "order-0", Name: "paid", Payload: json.RawMessage(`{"amount":42}`)}}
+	b.SetTimers = []store.Timer{{At: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), Instance: "order-1", Kind: "wake"}}
+	b.Bundles = []store.BundleSources{{Hash: "b1", Files: map[string][]byte{"order.lua": []byte("-- order")}}}
+	if err := db.Commit(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestVerifySoundFile(t *testing.T) {
+	path := verifiable(t)
+	before := bolttest.Sum(t, path)
+	rep, err := bolt.Verify(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(rep.Instances, rep.Events, rep.Hashed, rep.Chains, rep.Pending, rep.Timers, rep.Bundles)
+	if want := fmt.Sprint(4, 20, 12, 3, 1, 1, 1); got != want {
+		t.Errorf("instances events hashed chains pending timers bundles = %s, want %s", got, want)
+	}
+	if bolttest.Sum(t, path) != before {
+		t.Error("Verify wrote to the file")
+	}
+	// An older file with no chain at all, as every store was before it.
+	if _, err := bolt.Verify(seedFile(t, 50)); err != nil {
+		t.Errorf("a store written before the chain existed: %v", err)
+	}
+}
+
+// editInFile replaces the only occurrence of old in the file's bytes with
+// new, of the same length, in place.
+func editInFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old) != len(new) || bytes.Count(raw, []byte(old)) != 1 {
+		t.Fatalf("%q is not in %s exactly once, or %q differs in length", old, path, new)
+	}
+	off := bytes.Index(raw, []byte(old))
+	bolttest.Change(t, path, int64(off), len(new), func(b []byte) { copy(b, new) })
+}
+
+func TestVerifyFindsDamage(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, path string)
+		is     error
+		want   string
+	}{
+		{"edited history event", func(t *testing.T, path string) {
+			// The edit leaves valid JSON of the same length: only the
+			// chain can tell.
+			editInFile(t, path, `{"charged":42,"order":"order-0"}`, `{"charged":99,"order":"order-0"}`)
+		}, store.ErrBrokenChain, ""},
+		{"flipped byte in an event", func(t *testing.T, path string) {
+			raw, _ := os.ReadFile(path)
+			off := bytes.Index(raw, []byte(`"state":"Step3","output":{"charged":43,"order":"order-2"}`))
+			bolttest.Flip(t, path, int64(off+len(`"state":"Step`)), 0x02) // Step3 becomes Step1
+		}, store.ErrBrokenChain, ""},
+		{"flipped byte in an instance record", func(t *testing.T, path string) {
+			raw, _ := os.ReadFile(path)
+			off := bytes.Index(raw, []byte(`{"id":"order-2"`))
+			bolttest.Flip(t, path, int64(off+1), 0x40) // the quote of "id" becomes a 'b'
+		}, store.ErrDamaged, `stored record of instance "order-2" is damaged`},
+		{"edited head", func(t *testing.T, path string) {
+			raw, _ := os.ReadFile(path)
+			rec := bytes.Index(raw, []byte(`{"id":"order-0"`))
+			off := rec + bytes.Index(raw[rec:], []byte(`"chain":"`)) + len(`"chain":"`)
+			bolttest.Change(t, path, int64(off), 1, func(b []byte) {
+				if b[0] = '0'; raw[off] == '0' {
+					b[0] = '1'
+				}
+			})
+		}, store.ErrBrokenChain, `instance "order-0": history chain: the instance record's head`},
+		{"truncated file", func(t *testing.T, path string) {
+			rep, err := bolt.CheckFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, int64(rep.Pages-1)*int64(rep.PageSize)); err != nil {
+				t.Fatal(err)
+			}
+		}, bolt.ErrDamagedFile, "it was cut short"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := verifiable(t)
+			c.damage(t, path)
+			_, err := bolt.Verify(path)
+			t.Log(err)
+			if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Verify: %v, want %v saying %q", err, c.is, c.want)
+			}
+			if c.is == store.ErrBrokenChain && !strings.Contains(err.Error(), "history event 3") &&
+				!strings.Contains(err.Error(), "history event 4") && c.want == "" {
+				t.Fatalf("Verify: %v, want the event edited named", err)
+			}
+		})
+	}
+}
+
+func TestVerifyRefusesAFileInUse(t *testing.T) {
+	path := verifiable(t)
+	open(t, path)
+	if _, err := bolt.Verify(path); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("Verify of a store in use: %v", err)
+	}
+}
