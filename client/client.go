@@ -124,6 +124,21 @@ func (c *Client) once(ctx context.Context, r request) (*answer, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+r.wait)
 		defer cancel()
 	}
+	resp, err := c.send(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read the answer of %s %s: %w", r.method, r.path, err)
+	}
+	return &answer{status: resp.StatusCode, header: resp.Header, body: out}, nil
+}
+
+// send sends r and returns a 2xx answer with its body unread; any other
+// answer is an *Error.
+func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	u := c.base + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
@@ -150,15 +165,15 @@ func (c *Client) once(ctx context.Context, r request) (*answer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the sidecar at %s: %w", c.base, err)
 	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("read the answer of %s %s: %w", r.method, r.path, err)
 	}
-	if resp.StatusCode/100 != 2 {
-		return nil, answerError(resp, out)
-	}
-	return &answer{status: resp.StatusCode, header: resp.Header, body: out}, nil
+	return nil, answerError(resp, out)
 }
 
 // errorBody is the API's error answer.

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -340,7 +343,8 @@ func TestClientKnowsEveryField(t *testing.T) {
 	}
 	strict("/v1/instances/k-1", &client.Instance{})
 	strict("/v1/instances/k-1/history", &struct {
-		Events []client.Event `json:"events"`
+		Events    []client.Event    `json:"events"`
+		ChainHead *client.ChainHead `json:"chain_head"`
 	}{})
 	strict("/v1/instances", &client.Page{})
 	var waiting bytes.Buffer
@@ -390,4 +394,44 @@ func TestCodesAreTheDocumentedOnes(t *testing.T) {
 	if documented := orbittest.ErrorCodes(t, "../docs/api.md"); !slices.Equal(have, documented) {
 		t.Fatalf("client codes %v, docs/api.md documents %v", have, documented)
 	}
+}
+
+// TestReceiptAndBackup keeps an instance's receipt, backs the store up
+// while it serves, and finds the receipt's event in the verified copy.
+func TestReceiptAndBackup(t *testing.T) {
+	f := newFixture(t, api.Options{})
+	c, ctx := f.client(), ctxFor(t)
+	must(c.Start(ctx, "echo", json.RawMessage(`{"n":1}`), &client.StartOptions{ID: "r-1", Wait: 10 * time.Second}))(t)
+	head := must(c.Receipt(ctx, "r-1"))(t)
+	evs := must(c.History(ctx, "r-1", nil))(t)
+	if last := evs[len(evs)-1]; head == nil || head.Seq != last.Seq || head.Hash != last.Hash || len(head.Hash) != 64 {
+		t.Fatalf("receipt %+v, last event %+v", head, last)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := must(c.Backup(ctx, out))(t)
+	out.Close()
+	rep, err := bolt.Verify(path)
+	if err != nil || rep.File.Size != n || rep.Chains != 1 {
+		t.Fatalf("the backup of %d bytes: %+v, %v", n, rep, err)
+	}
+	copied, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	kept, err := copied.Instance("r-1")
+	if err != nil || kept.Head().Hash.String() != head.Hash {
+		t.Fatalf("the backup's head %v, %v; the receipt %s", kept.Head(), err, head.Hash)
+	}
+	_, err = f.client(client.WithToken("wrong")).Backup(ctx, io.Discard)
+	if err != nil {
+		t.Fatalf("a sidecar without a token refused the backup: %v", err)
+	}
+	locked := newFixture(t, api.Options{Token: "s3cret"})
+	_, err = locked.client().Backup(ctx, io.Discard)
+	wantCode(t, err, client.ErrUnauthorized, 401)
 }

@@ -31,6 +31,7 @@ const (
 	ErrTooManyEvents        Code = "too_many_events"        // 429: the instance keeps too many early events
 	ErrTooManyRequests      Code = "too_many_requests"      // 429: too many requests in flight
 	ErrUnavailable          Code = "unavailable"            // 503: shutting down, or the store cannot write
+	ErrNotImplemented       Code = "not_implemented"        // 501: a backup of a store that cannot copy itself
 	ErrDamaged              Code = "damaged"                // 500: a stored record cannot be read back
 	ErrInternal             Code = "internal"               // 500: anything else
 )
@@ -38,7 +39,7 @@ const (
 // Codes lists every error code the API answers.
 var Codes = []Code{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrUnknownWorkflow,
 	ErrMethodNotAllowed, ErrConflict, ErrEnded, ErrPayloadTooLarge, ErrUnsupportedMediaType,
-	ErrUnknownEvent, ErrTooManyEvents, ErrTooManyRequests, ErrUnavailable, ErrDamaged, ErrInternal}
+	ErrUnknownEvent, ErrTooManyEvents, ErrTooManyRequests, ErrUnavailable, ErrNotImplemented, ErrDamaged, ErrInternal}
 
 // Error is an answer that is not 2xx. Retrieve it with errors.As; compare
 // its kind with errors.Is and a Code.

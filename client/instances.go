@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/url"
@@ -138,6 +140,43 @@ func (c *Client) History(ctx context.Context, id string, opts *HistoryOptions) (
 		return nil, err
 	}
 	return h.Events, nil
+}
+
+// Receipt reads the head of an instance's history chain, to keep as a
+// receipt of its history; nil while none of its events is hashed.
+func (c *Client) Receipt(ctx context.Context, id string) (*ChainHead, error) {
+	h, err := call[struct {
+		ChainHead *ChainHead `json:"chain_head"`
+	}](ctx, c, request{method: http.MethodGet, path: "/v1/instances/" + seg(id) + "/history",
+		query: url.Values{"limit": {"1"}}})
+	if err != nil {
+		return nil, err
+	}
+	return h.ChainHead, nil
+}
+
+// Backup writes a consistent copy of the sidecar's data file, taken while
+// it serves (GET /v1/backup), to w and returns its length. The copy is
+// whole only when the error is nil; `orbit verify` checks it.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: "/v1/backup"})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("received %d of %d bytes", n, resp.ContentLength)
+	}
+	if err != nil {
+		return n, fmt.Errorf("read the backup: %w", err)
+	}
+	return n, nil
 }
 
 // Send delivers an event with a payload (as Start's input). The answer

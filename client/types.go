@@ -97,6 +97,17 @@ type Event struct {
 	Child       string          `json:"child,omitempty"`
 	FromVersion string          `json:"from_version,omitempty"`
 	ToVersion   string          `json:"to_version,omitempty"`
+	// Hash links the event to the one before it (hexadecimal SHA-256);
+	// empty on events written before Orbit kept the chain.
+	Hash string `json:"hash,omitempty"`
+}
+
+// ChainHead is the last link of an instance's history chain: the seq of
+// its last event and that event's hash, a receipt of the history up to
+// there that a client keeps and checks later (docs/guarantees.md).
+type ChainHead struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
 }
 
 // Page is one page of a list of instances.

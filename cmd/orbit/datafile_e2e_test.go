@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/orbit-sidecar/orbit/store/bolt/bolttest"
@@ -22,12 +21,7 @@ func stopped(t *testing.T, data string, n int) []string {
 		s.waitsFor(id, "event")
 		ids = append(ids, id)
 	}
-	if err := s.proc.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.proc.Wait(); err != nil {
-		t.Fatalf("orbit serve after SIGTERM: %v", err)
-	}
+	s.stop()
 	return ids
 }
 

@@ -28,9 +28,6 @@ func init() {
 // shutdownGrace is how long running steps get to checkpoint on SIGTERM.
 const shutdownGrace = 5 * time.Second
 
-// sweepInterval is how often ended instances past --retention are purged.
-const sweepInterval = time.Minute
-
 func cmdServe(args []string, _, stderr io.Writer) int {
 	fs := newFlags("serve", "[flags]  (each flag also from ORBIT_<NAME>)", stderr)
 	listen := fs.String("listen", "127.0.0.1:7077", "address of the HTTP API; port 0 picks a free one")
@@ -50,6 +47,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	var maxPendingBytes byteSize
 	fs.Var(&maxPendingBytes, "max-pending-bytes", "most payload bytes kept for one instance that does not await them yet, a `size` (default 4 × --max-payload)")
 	retention := fs.Duration("retention", 168*time.Hour, "how long ended instances and their history are kept")
+	sweep := fs.Duration("retention-sweep", time.Minute, "how often ended instances past --retention are purged")
 	luaTimeout := fs.Duration("lua-timeout", 100*time.Millisecond, "longest a Lua call may run")
 	env := scriptEnvFlag(fs)
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
@@ -75,8 +73,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 2
 	}
-	if *retention <= 0 {
-		fmt.Fprintln(stderr, "orbit: --retention must be positive")
+	if *retention <= 0 || *sweep <= 0 {
+		fmt.Fprintln(stderr, "orbit: --retention and --retention-sweep must be positive")
 		return 2
 	}
 	if *maxPendingEvents <= 0 {
@@ -141,7 +139,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		Problems: rl.Problems,
 		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: meter, Log: log,
 		AllowHosts: append(allowHosts.vals, listenName(*listen)...), AllowOrigins: allowOrigins.vals,
-		Plugins: func() any { return live.Host().Info() },
+		Plugins:   func() any { return live.Host().Info() },
+		Snapshots: snapshots(s.store),
 		Ready: func() error {
 			if closing.Load() {
 				return errors.New("shutting down")
@@ -149,7 +148,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 			return nil
 		},
 	})
-	go sweepRetention(ctx, s.engine, *retention, sweepInterval, log)
+	go sweepRetention(ctx, s.engine, *retention, *sweep, log)
 	if *pprofAddr != "" {
 		p := servePprof(*pprofAddr, log)
 		defer p.Close()
@@ -225,4 +224,11 @@ func resumed(st store.Store) string {
 	}
 	sort.Strings(parts)
 	return fmt.Sprintf("%d instances: %s", total, strings.Join(parts, ", "))
+}
+
+// snapshots is the store as GET /v1/backup serves it: nil for a store that
+// cannot copy itself (NATS), which the endpoint then says.
+func snapshots(st store.Store) store.Snapshotter {
+	sn, _ := st.(store.Snapshotter)
+	return sn
 }

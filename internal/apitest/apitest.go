@@ -29,7 +29,8 @@ type Sidecar struct {
 	API    *api.Server
 }
 
-// Start serves b. opt.Engine is set here; opt.Metrics is made when nil.
+// Start serves b. opt.Engine is set here; opt.Metrics is made when nil,
+// and opt.Snapshots is the bbolt file when nil.
 func Start(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Options) *Sidecar {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bopt)
@@ -51,6 +52,9 @@ func Start(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Options) *Si
 		t.Fatal(err)
 	}
 	opt.Engine = e
+	if opt.Snapshots == nil {
+		opt.Snapshots = st
+	}
 	srv := api.New(opt)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -330,8 +330,18 @@ func TestLongHistoryIsReadAPageAtATime(t *testing.T) {
 			t.Fatalf("event %d has seq %v", i, seq)
 		}
 	}
-	if !bytes.Contains(whole.body, []byte(`"text":"<&>"`)) || !bytes.HasSuffix(whole.body, []byte("]}\n")) {
+	if !bytes.Contains(whole.body, []byte(`"text":"<&>"`)) || !bytes.HasSuffix(whole.body, []byte("}}\n")) {
 		t.Errorf("the streamed answer differs from a written one: ...%s", whole.body[len(whole.body)-80:])
+	}
+	// The receipt closes the streamed answer as it does a written one: the
+	// last event's seq and hash.
+	evs := whole.json["events"].([]any)
+	last := evs[len(evs)-1].(map[string]any)
+	for _, r := range []reply{whole, s.get("/v1/instances/"+id+"/history?limit=1").want(t, 200, "")} {
+		head, _ := r.json["chain_head"].(map[string]any)
+		if head == nil || head["seq"] != last["seq"] || head["hash"] != last["hash"] {
+			t.Errorf("chain_head %v; the last event %v", head, last)
+		}
 	}
 	// Pages of any size add up to the same history.
 	var paged []float64

@@ -27,7 +27,8 @@ const (
 	CodeUnknownEvent     = "unknown_event" // an event the instance's workflow version can never await
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
-	CodeDamaged          = "damaged" // a stored record cannot be read back; the message names the instance
+	CodeDamaged          = "damaged"         // a stored record cannot be read back; the message names the instance
+	CodeNotImplemented   = "not_implemented" // the store cannot do what was asked (a backup of a NATS store)
 	// Refusals of the request protection (protect.go).
 	CodeForbidden            = "forbidden"              // a cross-site browser request, or a Host the sidecar does not answer to
 	CodeUnsupportedMediaType = "unsupported_media_type" // a body not declared as application/json

@@ -144,6 +144,10 @@ func (s *Server) get(ctx *fasthttp.RequestCtx, p []string) {
 // History is the answer of GET /v1/instances/{id}/history.
 type History struct {
 	Events []store.EventView `json:"events"`
+	// ChainHead is the hash of the instance's last event and its seq, a
+	// receipt of the whole history up to there (docs/api.md); absent
+	// while no event of the instance is hashed.
+	ChainHead *store.ChainHead `json:"chain_head,omitempty"`
 }
 
 // historyPage is how many events the history answer reads from the store
@@ -166,6 +170,14 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	id := p[0]
+	// The record is read first, so that its head is an event the history
+	// read after it holds.
+	inst, err := s.engine.Get(id)
+	if err != nil {
+		s.writeEngineError(ctx, err)
+		return
+	}
+	head := inst.Head()
 	page := func(after uint64, left int) ([]store.Event, error) {
 		n := historyPage
 		if left > 0 {
@@ -181,7 +193,7 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	if len(evs) < historyPage || len(evs) == limit {
-		writeJSON(ctx, fasthttp.StatusOK, History{Events: store.EventViews(evs)})
+		writeJSON(ctx, fasthttp.StatusOK, History{Events: store.EventViews(evs), ChainHead: head})
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -215,7 +227,13 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 				return
 			}
 		}
-		w.WriteString("]}\n")
+		w.WriteByte(']')
+		if head != nil {
+			b, _ := json.Marshal(head) // two plain fields
+			w.WriteString(`,"chain_head":`)
+			w.Write(b)
+		}
+		w.WriteString("}\n")
 	})
 }
 

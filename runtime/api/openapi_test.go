@@ -141,6 +141,7 @@ func TestOpenAPIDescribesRealAnswers(t *testing.T) {
 	call("GET", "/ui/{path}", "/ui/nothing.txt", "", 404)
 	call("GET", "/v1/openapi.json", "/v1/openapi.json", "", 200)
 	call("GET", "/v1/plugins", "/v1/plugins", "", 200)
+	call("GET", "/v1/backup", "/v1/backup", "", 200)
 	call("GET", "/v1/workflows", "/v1/workflows", "", 200)
 	call("GET", "/v1/workflows/{name}", "/v1/workflows/parent", "", 200)
 	call("GET", "/v1/workflows/{name}", "/v1/workflows/nope", "", 404)

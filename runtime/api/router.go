@@ -53,6 +53,7 @@ func (s *Server) table() []route {
 		r("POST", "/v1/instances/{}/migrate", s.migrate),
 		r("GET", "/v1/plugins", s.plugins),
 		r("GET", "/v1/openapi.json", s.openapi),
+		r("GET", "/v1/backup", s.backup),
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/metrics"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
 // Options configures a Server. Engine is required; every other field has a
@@ -64,6 +65,10 @@ type Options struct {
 	// Ready reports why the sidecar cannot serve yet (nil: it can), beyond
 	// the bundle being loaded, which the server checks itself.
 	Ready func() error
+	// Snapshots serves GET /v1/backup (the store, when it can take a
+	// consistent copy of itself while serving); nil: the endpoint answers
+	// 501 not_implemented.
+	Snapshots store.Snapshotter
 	// Log receives unexpected failures; nil: slog.Default().
 	Log *slog.Logger
 }

@@ -222,13 +222,22 @@ func syncDir(dir string) error {
 }
 
 func openBolt(path string, opt Options) (*bbolt.DB, error) {
-	b, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	return openBoltWith(path, boltOptions(opt))
+}
+
+// boltOptions are the options every Orbit data file is opened with.
+func boltOptions(opt Options) *bbolt.Options {
+	return &bbolt.Options{
 		Timeout:         lockTimeout,
 		NoSync:          opt.NoSync,
 		NoFreelistSync:  true, // the freelist is rebuilt on open instead of written on every commit
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: initialMmapSize,
-	})
+	}
+}
+
+func openBoltWith(path string, o *bbolt.Options) (*bbolt.DB, error) {
+	b, err := bbolt.Open(path, 0o600, o)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("data file %s is in use by another process", path)
 	}

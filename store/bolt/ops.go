@@ -169,7 +169,11 @@ func Compact(path string) (before, after int64, err error) {
 	defer src.Close()
 	rep, err := WriteFile(path, true, func(w io.Writer) error {
 		f := w.(*os.File)
-		dst, err := openBolt(f.Name(), Options{NoSync: true}) // synced once, by WriteFile
+		// Synced once, by WriteFile; and without the reserved mapping,
+		// which would make bbolt grow the file in 16 MiB steps.
+		o := boltOptions(Options{NoSync: true})
+		o.InitialMmapSize = 0
+		dst, err := openBoltWith(f.Name(), o)
 		if err != nil {
 			return err
 		}

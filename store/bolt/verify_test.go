@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,5 +171,104 @@ func TestVerifyRefusesAFileInUse(t *testing.T) {
 	open(t, path)
 	if _, err := bolt.Verify(path); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("Verify of a store in use: %v", err)
+	}
+}
+
+// TestSnapshotWhileCommitting backs up a store through Snapshot while
+// commits go on: the copy holds what was committed before it was taken,
+// and verifies.
+func TestSnapshotWhileCommitting(t *testing.T) {
+	path := verifiable(t)
+	db := open(t, path)
+	ctx := context.Background()
+	snap, err := db.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			in, evs := chained(fmt.Sprintf("later-%d", i), 3, 0, store.Running)
+			if err := db.Commit(ctx, &store.Batch{Instances: []*store.Instance{in}, Events: evs}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	out := filepath.Join(t.TempDir(), "backup.db")
+	rep, err := bolt.WriteFile(out, false, func(w io.Writer) error {
+		_, err := snap.WriteTo(w)
+		return err
+	})
+	snap.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rep.Instances != 4 || rep.Chains != 3 {
+		t.Fatalf("the backup holds %d instances, %d chains; want the 4 and 3 of the snapshot's moment", rep.Instances, rep.Chains)
+	}
+}
+
+// TestWriteFileIsAllOrNothing fails a write midway, as a crash would stop
+// it: the file in place is untouched and nothing is left beside it.
+func TestWriteFileIsAllOrNothing(t *testing.T) {
+	path := verifiable(t)
+	before := bolttest.Sum(t, path)
+	_, err := bolt.WriteFile(path, true, func(w io.Writer) error {
+		w.Write([]byte("half a file"))
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("WriteFile: %v", err)
+	}
+	if bolttest.Sum(t, path) != before {
+		t.Fatal("a failed write changed the file in place")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("left beside the file: %v", entries)
+	}
+	if _, err := bolt.WriteFile(path, false, func(io.Writer) error { return nil }); !errors.Is(err, bolt.ErrExists) {
+		t.Fatalf("WriteFile over an existing file without replace: %v", err)
+	}
+}
+
+// TestCompactKeepsEverything compacts a store whose purged instances left
+// free pages: it shrinks, verifies, and reads back what it held.
+func TestCompactKeepsEverything(t *testing.T) {
+	path := verifiable(t)
+	db := open(t, path)
+	ctx := context.Background()
+	var purge []string
+	for i := range 40 {
+		in, evs := chained(fmt.Sprintf("gone-%d", i), 4, 0, store.Succeeded)
+		in.Input = json.RawMessage(`"` + strings.Repeat("x", 50_000) + `"`)
+		if err := db.Commit(ctx, &store.Batch{Instances: []*store.Instance{in}, Events: evs}); err != nil {
+			t.Fatal(err)
+		}
+		purge = append(purge, in.ID)
+	}
+	if err := db.Commit(ctx, &store.Batch{Purge: purge}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, after, err := bolt.Compact(path)
+	if err != nil || after >= before {
+		t.Fatalf("compact: %d to %d bytes, %v", before, after, err)
+	}
+	rep, err := bolt.Verify(path)
+	if err != nil || rep.Instances != 4 || rep.Hashed != 12 {
+		t.Fatalf("after compaction: %+v, %v", rep, err)
+	}
+	if rep.File.Size > 1<<20 {
+		t.Fatalf("compacted to %d bytes, though only 4 small instances are left", rep.File.Size)
+	}
+	db = open(t, path)
+	if evs, err := db.History("order-0", 0, 0); err != nil || len(evs) != 5 {
+		t.Fatalf("history after compaction: %d events, %v", len(evs), err)
 	}
 }

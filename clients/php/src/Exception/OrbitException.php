@@ -26,6 +26,7 @@ class OrbitException extends \RuntimeException
         'too_many_events' => TooManyEventsException::class,
         'too_many_requests' => TooManyRequestsException::class,
         'unavailable' => UnavailableException::class,
+        'not_implemented' => NotImplementedException::class,
         'damaged' => DamagedException::class,
         'internal' => InternalException::class,
     ];
