@@ -57,7 +57,7 @@ type Result struct {
 	Samples []Sample
 	RSS     Level
 	File    Level
-	Failed  int   // workflows that did not end as expected
+	Failed  int // workflows that did not end as expected
 	Skipped int // starts left out because too many were in flight
 }
 
