@@ -175,7 +175,11 @@ func downstream() (net.Listener, error) {
 func (r *run) start(downURL string) error {
 	r.proc = exec.Command(r.cfg.Orbit, "serve", "--listen", "127.0.0.1:0", "--scripts", r.cfg.Scripts,
 		"--plugins", filepath.Join(r.cfg.Dir, "no-plugins"), "--data", r.data, "--script-env", "SOAK_URL",
-		"--retention", r.cfg.Retention.String(), "--retention-sweep", r.cfg.Sweep.String())
+		"--retention", r.cfg.Retention.String(), "--retention-sweep", r.cfg.Sweep.String(),
+		// The soak looks for leaks, not for deadlines: on a machine shared
+		// with other work, a Lua call of a few microseconds once waited
+		// past the default 100ms for a core.
+		"--lua-timeout", "2s")
 	r.proc.Env = append(os.Environ(), "SOAK_URL="+downURL)
 	stderr, err := r.proc.StderrPipe()
 	if err != nil {
