@@ -112,6 +112,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			running = false
 		case <-end:
 			running = false
+			// The last interval is measured too, so that a run of ten
+			// minutes sampled every minute has ten samples.
+			s, err := r.sample(time.Since(begin))
+			if err != nil {
+				return nil, err
+			}
+			res.Samples = append(res.Samples, s)
+			fmt.Fprintln(cfg.Log, s.row())
 		case <-tick.C:
 			if r.inFlight.Load() >= maxInFlight {
 				r.skipped.Add(1)
