@@ -25,6 +25,25 @@ import (
 // told to replace.
 var ErrExists = errors.New("file exists")
 
+// ErrPendingLog is returned when a data file is not the whole store: a
+// crash left write-ahead log segments beside it, holding acknowledged
+// commits that the file does not yet, which the next Open applies.
+var ErrPendingLog = errors.New("its write-ahead log holds commits the data file does not")
+
+// pendingLog returns ErrPendingLog, naming the segments, when the data
+// file at path has any beside it.
+func pendingLog(path string) error {
+	segs, err := LogSegments(path)
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("data file %s: %w (%d log segments from %s, left by a crash); "+
+		"start Orbit on it once, which applies them, and stop it", path, ErrPendingLog, len(segs), segs[0])
+}
+
 // snapshot is a read transaction: bbolt's copy of the file as of its
 // start, which writers do not disturb.
 type snapshot struct{ tx *bbolt.Tx }
@@ -35,11 +54,24 @@ func (s snapshot) Close() error                       { return s.tx.Rollback() }
 
 var _ store.Snapshotter = (*DB)(nil)
 
-// Snapshot takes a consistent copy of the open store: a read transaction
-// that commits go on beside. While it is open the file cannot be remapped
-// to grow, so a commit that needs more room than the mapping waits for it
-// to close; keep it short.
+// Snapshot takes a consistent copy of the open store, holding every commit
+// acknowledged before the call: it waits until the data file holds what
+// the write-ahead log does (Flush), then begins a read transaction that
+// commits go on beside. While it is open the file cannot be remapped to
+// grow, so a commit that needs more room than the mapping waits for it to
+// close; keep it short.
 func (db *DB) Snapshot() (store.Snapshot, error) {
+	target := db.committed.Load()
+	db.Flush()
+	db.amu.Lock()
+	applied := db.appliedLSN
+	db.amu.Unlock()
+	if applied < target {
+		// The applier stopped (the store is closing, or bbolt failed):
+		// the data file lacks acknowledged commits that only the log holds.
+		return nil, fmt.Errorf("snapshot of %s: the data file does not hold every acknowledged commit (log record %d applied of %d); the store is closing or cannot write",
+			db.bolt.Path(), applied, target)
+	}
 	tx, err := db.bolt.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", db.bolt.Path(), err)
@@ -66,13 +98,19 @@ func openReadOnly(path string) (*bbolt.DB, error) {
 // Backup copies the data file at path, which no process may be serving,
 // to out, which must not exist, and verifies the copy. A copy that fails
 // Verify is kept (a damaged store's backup is still worth having) and the
-// failure returned with its report nil.
+// failure returned with its report nil. A data file with log segments
+// beside it is refused (ErrPendingLog): a copy of it alone would miss
+// acknowledged commits.
 func Backup(path, out string) (*VerifyReport, error) {
 	b, err := openReadOnly(path)
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
+	// Looked for under the lock: a serving store always has a log.
+	if err := pendingLog(path); err != nil {
+		return nil, err
+	}
 	return WriteFile(out, false, func(w io.Writer) error {
 		return b.View(func(tx *bbolt.Tx) error {
 			_, err := tx.WriteTo(w)
@@ -87,6 +125,13 @@ func Backup(path, out string) (*VerifyReport, error) {
 // Verify is still put in place, and the failure returned; an error of
 // write or of the disk leaves nothing at path.
 func WriteFile(path string, replace bool, write func(io.Writer) error) (*VerifyReport, error) {
+	return writeFile(path, replace, write, nil)
+}
+
+// writeFile is WriteFile, calling place (when set) once the new file is
+// written and verified, just before it is put in place; an error of place
+// leaves nothing at path.
+func writeFile(path string, replace bool, write func(io.Writer) error, place func() error) (*VerifyReport, error) {
 	if !replace {
 		if _, err := os.Lstat(path); err == nil {
 			return nil, fmt.Errorf("%s: %w; choose another name or remove it first", path, ErrExists)
@@ -120,6 +165,11 @@ func WriteFile(path string, replace bool, write func(io.Writer) error) (*VerifyR
 	rep, verr := Verify(name)
 	if verr != nil {
 		verr = fmt.Errorf("the copy written to %s fails verify: %w", path, relabel(verr, name, path))
+	}
+	if place != nil {
+		if err := place(); err != nil {
+			return nil, err
+		}
 	}
 	if !replace {
 		// A link, unlike a rename, never replaces a file that appeared
@@ -191,10 +241,24 @@ func Compact(path string) (before, after int64, err error) {
 
 // Restore puts the backup at in in place as the data file at path. The
 // backup must pass Verify; an existing file at path is replaced only with
-// overwrite, and never while a process has it open as its store.
+// overwrite, and never while a process has it open as its store. The
+// write-ahead log segments of the store it replaces are deleted just
+// before the backup takes its place: replayed onto the backup, they would
+// mix the old store's last commits into it.
 func Restore(in, path string, overwrite bool) (*VerifyReport, error) {
 	if _, err := Verify(in); err != nil {
 		return nil, fmt.Errorf("the backup %s fails verify, so it was not restored: %w", in, err)
+	}
+	if err := pendingLog(in); err != nil {
+		return nil, fmt.Errorf("the backup %s is not whole: %w", in, err)
+	}
+	oldLog, err := LogSegments(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(oldLog) > 0 && !overwrite {
+		return nil, fmt.Errorf("%s: the write-ahead log of a store lies beside it (%s): %w: it may be a live store; replace it only on purpose (--force)",
+			path, oldLog[0], ErrExists)
 	}
 	if _, err := os.Lstat(path); err == nil {
 		if !overwrite {
@@ -213,8 +277,15 @@ func Restore(in, path string, overwrite bool) (*VerifyReport, error) {
 		return nil, err
 	}
 	defer src.Close()
-	return WriteFile(path, overwrite, func(w io.Writer) error {
+	return writeFile(path, overwrite, func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
+	}, func() error {
+		for _, seg := range oldLog {
+			if err := os.Remove(seg); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove the replaced store's log segment: %w", err)
+			}
+		}
+		return nil
 	})
 }
