@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
+	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
 
@@ -434,4 +436,79 @@ func TestReceiptAndBackup(t *testing.T) {
 	locked := newFixture(t, api.Options{Token: "s3cret"})
 	_, err = locked.client().Backup(ctx, io.Discard)
 	wantCode(t, err, client.ErrUnauthorized, 401)
+}
+
+// TestBackupWhileStarting backs the store up over HTTP while starts keep
+// coming: the copy verifies, and every instance whose start was answered
+// (ended) before the backup was asked for is in it, ended.
+func TestBackupWhileStarting(t *testing.T) {
+	f := newFixture(t, api.Options{})
+	c, ctx := f.client(), ctxFor(t)
+	var (
+		mu       sync.Mutex
+		answered []string
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
+		errs     = make(chan error, 4)
+	)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := "b-" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				if _, err := c.Start(ctx, "echo", json.RawMessage(`{"n":1}`), &client.StartOptions{ID: id, Wait: 10 * time.Second}); err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				answered = append(answered, id)
+				mu.Unlock()
+			}
+		})
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(answered) }
+	for deadline := time.Now().Add(20 * time.Second); count() < 40; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d starts answered in 20s", count())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	before := slices.Clone(answered)
+	mu.Unlock()
+	path := filepath.Join(t.TempDir(), "backup.db")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Backup(ctx, out)
+	out.Close()
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a start beside the backup: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bolt.Verify(path)
+	if err != nil {
+		t.Fatalf("the backup taken while starting: %v", err)
+	}
+	copied, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	for _, id := range before {
+		if kept, err := copied.Instance(id); err != nil || kept.Status != store.Succeeded {
+			t.Fatalf("%s, answered as ended before the backup, is in it as %v, %v", id, kept, err)
+		}
+	}
+	t.Logf("%d starts answered before the backup, %d instances in it, %d answered by the end", len(before), rep.Instances, count())
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,28 +175,58 @@ func TestVerifyRefusesAFileInUse(t *testing.T) {
 	}
 }
 
-// TestSnapshotWhileCommitting backs up a store through Snapshot while
-// commits go on: the copy holds what was committed before it was taken,
-// and verifies.
+// TestSnapshotWhileCommitting backs up a store through Snapshot while a
+// writer keeps committing: every commit starts an instance and extends the
+// chain of one long-lived instance, so a copy that split a commit would
+// fail verify. The copy must verify and hold every commit acknowledged
+// before the snapshot was asked for.
 func TestSnapshotWhileCommitting(t *testing.T) {
 	path := verifiable(t)
 	db := open(t, path)
 	ctx := context.Background()
+	var acked atomic.Int64
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		ledger, _ := chained("ledger", 0, 0, store.Running)
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			in, evs := chained(fmt.Sprintf("later-%d", i), 3, 0, store.Running)
+			l := *ledger // the store may keep what it was given
+			l.Seq++
+			ev := store.Event{Instance: l.ID, Seq: l.Seq, Type: store.EventTaskSucceeded, Time: l.StartedAt,
+				State: "Count", Output: json.RawMessage(fmt.Sprint(i))}
+			ev.Hash = store.ChainHash(l.Chain, &ev)
+			l.Chain = ev.Hash
+			if err := db.Commit(ctx, &store.Batch{Instances: []*store.Instance{in, &l}, Events: append(evs, ev)}); err != nil {
+				done <- err
+				return
+			}
+			ledger = &l
+			acked.Store(int64(i))
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); acked.Load() < 20; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d commits in 30s", acked.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before := acked.Load()
 	snap, err := db.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		for i := range 50 {
-			in, evs := chained(fmt.Sprintf("later-%d", i), 3, 0, store.Running)
-			if err := db.Commit(ctx, &store.Batch{Instances: []*store.Instance{in}, Events: evs}); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
 	out := filepath.Join(t.TempDir(), "backup.db")
 	rep, err := bolt.WriteFile(out, false, func(w io.Writer) error {
 		_, err := snap.WriteTo(w)
@@ -203,13 +234,30 @@ func TestSnapshotWhileCommitting(t *testing.T) {
 	})
 	snap.Close()
 	if err != nil {
+		t.Fatalf("the copy taken while committing: %v", err)
+	}
+	after := acked.Load()
+	if after == before {
+		t.Log("no commit was acknowledged while the copy was written")
+	}
+	copied := open(t, out)
+	ledger, err := copied.Instance("ledger")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	// The copy holds the writer's first n commits, whole, for some n from
+	// before up to the last acknowledged (one more may have been on its way).
+	n := int64(ledger.Seq)
+	if n < before || n > after+1 {
+		t.Fatalf("the copy holds %d commits; %d were acknowledged before it was taken, %d after", n, before, after)
 	}
-	if rep.Instances != 4 || rep.Chains != 3 {
-		t.Fatalf("the backup holds %d instances, %d chains; want the 4 and 3 of the snapshot's moment", rep.Instances, rep.Chains)
+	if want := 4 + 1 + int(n); rep.Instances != want || rep.Chains != 3+1+int(n) {
+		t.Fatalf("the copy holds %d instances in %d chains; want %d of them, the ledger's %d commits", rep.Instances, rep.Chains, want, n)
+	}
+	for i := int64(1); i <= n; i++ {
+		if evs, err := copied.History(fmt.Sprintf("later-%d", i), 0, 0); err != nil || len(evs) != 3 {
+			t.Fatalf("later-%d in the copy: %d events, %v", i, len(evs), err)
+		}
 	}
 }
 
