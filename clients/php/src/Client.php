@@ -135,6 +135,17 @@ final class Client
     }
 
     /**
+     * Reads the head of an instance's history chain, ['seq' => int, 'hash' => string]: a receipt of the history
+     * up to there, to keep and check later (docs/guarantees.md); null while none of its events is hashed.
+     *
+     * @return array{seq: int, hash: string}|null
+     */
+    public function receipt(string $id): ?array
+    {
+        return $this->call('GET', self::instancePath($id) . '/history', ['limit' => 1])['body']['chain_head'] ?? null;
+    }
+
+    /**
      * Delivers an event. The answer's `delivery` is 'consumed' when the instance took it at once, 'kept' when
      * it is stored until the instance awaits it. An event the workflow can never await throws UnknownEventException.
      *

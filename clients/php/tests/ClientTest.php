@@ -125,6 +125,10 @@ final class ClientTest extends TestCase
         $page = $c->history($id, after: 1, limit: 2);
         self::assertCount(2, $page);
         self::assertSame(2, $page[0]['seq']);
+        $all = $c->history($id);
+        $last = end($all);
+        self::assertSame(['seq' => $last['seq'], 'hash' => $last['hash']], $c->receipt($id));
+        self::assertMatchesRegularExpression('/^[0-9a-f]{64}$/', $last['hash']);
 
         $this->expectException(EndedException::class);
         $c->send($id, 'payment.captured', []);
