@@ -1,9 +1,12 @@
 package bolt_test
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
+	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 	"github.com/orbit-sidecar/orbit/store/storetest"
 )
@@ -45,4 +48,37 @@ func BenchmarkOpen(b *testing.B) {
 			db.Close()
 		}
 	})
+}
+
+// BenchmarkVerify measures orbit verify on a stopped store of 10,000
+// ended instances with ten chained history events each: the pages, every
+// record and every chain.
+func BenchmarkVerify(b *testing.B) {
+	const instances, events = 10000, 10
+	path := filepath.Join(b.TempDir(), "orbit.db")
+	db, err := bolt.Open(path, bolt.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < instances; i += 500 {
+		var batch store.Batch
+		for j := i; j < i+500; j++ {
+			in, evs := chained(fmt.Sprintf("order-%05d", j), events, 0, store.Succeeded)
+			batch.Instances = append(batch.Instances, in)
+			batch.Events = append(batch.Events, evs...)
+		}
+		if err := db.Commit(context.Background(), &batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rep, err := bolt.Verify(path)
+		if err != nil || rep.Hashed != instances*events {
+			b.Fatalf("verify: %+v, %v", rep, err)
+		}
+		b.ReportMetric(float64(rep.File.Size)/(1<<20), "MiB")
+	}
 }
