@@ -320,3 +320,36 @@ func TestCompactKeepsEverything(t *testing.T) {
 		t.Fatalf("history after compaction: %d events, %v", len(evs), err)
 	}
 }
+
+// TestRestoreRefusesWhatVerifyRefuses restores a backup whose history was
+// edited (its pages are sound; only the chain tells): refused, with the
+// data file in place untouched; the sound backup is then restored.
+func TestRestoreRefusesWhatVerifyRefuses(t *testing.T) {
+	backup, data := verifiable(t), seedFile(t, 5)
+	sound := filepath.Join(t.TempDir(), "sound.db")
+	raw, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sound, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editInFile(t, backup, `{"charged":42,"order":"order-0"}`, `{"charged":99,"order":"order-0"}`)
+	before := bolttest.Sum(t, data)
+	_, err = bolt.Restore(backup, data, true)
+	if !errors.Is(err, store.ErrBrokenChain) || !strings.Contains(err.Error(), "fails verify, so it was not restored") {
+		t.Fatalf("restore of an edited backup: %v", err)
+	}
+	if bolttest.Sum(t, data) != before {
+		t.Fatal("a refused restore changed the data file")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(data)); len(entries) != 1 {
+		t.Fatalf("a refused restore left beside the data file: %v", entries)
+	}
+	if _, err := bolt.Restore(sound, data, true); err != nil {
+		t.Fatal(err)
+	}
+	if bolttest.Sum(t, data) != bolttest.Sum(t, sound) {
+		t.Fatal("the restored data file is not the backup")
+	}
+}
