@@ -896,6 +896,14 @@ func TestInFlightBoundAnswers429(t *testing.T) {
 	for _, id := range ids {
 		wg.Go(func() { s.post("/v1/workflows/await/instances?wait=30s&id="+id, `{}`) })
 	}
+	// Both starts are held before the test sends a request of its own,
+	// which would otherwise take a slot one of them needs.
+	for _, id := range ids {
+		orbittest.For(t, orbittest.Timeout, func() error {
+			_, err := s.engine.Get(id)
+			return err
+		})
+	}
 	r := orbittest.Until(t, orbittest.Timeout, "a 429 with two requests held",
 		func() (reply, error) { return s.get("/v1/workflows"), nil },
 		func(r reply) bool { return r.status == 429 })
