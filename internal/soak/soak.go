@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +26,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/orbit-sidecar/orbit/store/bolt"
 )
 
 // Config says what to run and for how long.
@@ -48,7 +51,7 @@ type Sample struct {
 	P99        time.Duration // of the start-to-end latency of those that ended
 	RSS        int64         // bytes
 	Goroutines int
-	FileSize   int64 // bytes
+	FileSize   int64 // bytes of the data file and its write-ahead log
 	OpenFiles  int
 }
 
@@ -293,11 +296,21 @@ func (r *run) sample(at time.Duration) (Sample, error) {
 		return s, fmt.Errorf("open files of the sidecar: %w", err)
 	}
 	s.OpenFiles = len(fds)
-	fi, err := os.Stat(r.data)
+	// The store on disk is the data file and its log: a log that the
+	// applier never trims would grow as a leak does.
+	segs, err := bolt.LogSegments(r.data)
 	if err != nil {
 		return s, err
 	}
-	s.FileSize = fi.Size()
+	for _, p := range append(segs, r.data) {
+		fi, err := os.Stat(p)
+		if err != nil && !(errors.Is(err, fs.ErrNotExist) && p != r.data) { // a segment may be deleted meanwhile
+			return s, err
+		}
+		if err == nil {
+			s.FileSize += fi.Size()
+		}
+	}
 	if s.Goroutines, err = r.goroutines(); err != nil {
 		return s, err
 	}
