@@ -155,6 +155,30 @@ func (in *Instance) Clone() *Instance {
 	return &c
 }
 
+// SlotPlace tells where an unfinished instance stands with its
+// concurrency key: none (no key, or a child, which runs in its parent's
+// slot), a slot it holds from its start to its end, or a place in the
+// key's queue while it is QUEUED (or paused while QUEUED).
+func (in *Instance) SlotPlace() SlotPlace {
+	switch {
+	case in.ConcKey == "" || in.Parent != "" || in.Status.Terminal():
+		return NoSlot
+	case in.Status == Queued || in.Status == Paused && in.PausedStatus == Queued:
+		return InSlotQueue
+	}
+	return HoldsSlot
+}
+
+// SlotPlace is where an instance stands with its concurrency key.
+type SlotPlace int
+
+// The places an instance may have with its concurrency key.
+const (
+	NoSlot      SlotPlace = iota // no key, a child, or ended
+	HoldsSlot                    // holds one of the key's slots
+	InSlotQueue                  // waits in the key's queue, in ConcSeq order
+)
+
 // EventType names a history event (SPEC 2.4). It is also what an
 // observer's or a plugin hook's "on" matches.
 type EventType string

@@ -219,7 +219,8 @@ func (e *Engine) restoreConcurrency(ids []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if in.ConcKey == "" || in.Parent != "" {
+		place := in.SlotPlace()
+		if place == store.NoSlot {
 			continue
 		}
 		limit := 1
@@ -229,7 +230,7 @@ func (e *Engine) restoreConcurrency(ids []string) ([]string, error) {
 			}
 		}
 		k := slotKey(in.Workflow, in.ConcKey)
-		if in.Status == store.Queued || in.Status == store.Paused && in.PausedStatus == store.Queued {
+		if place == store.InSlotQueue {
 			waiting = append(waiting, queued{in, limit})
 			continue
 		}

@@ -2,11 +2,13 @@ package transfer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -94,6 +96,9 @@ func Import(ctx context.Context, r io.Reader, dst store.Store, opt ImportOptions
 	if cerr := context.Cause(ctx); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
+	if c, ok := dst.(store.Coordinator); ok && err == nil {
+		err = im.restoreSlots(ctx, c)
+	}
 	out := Imported{Counts: rd.counts, Bytes: rd.bytes, Skipped: im.skipped, Conflicts: im.conflicts}
 	if err == nil && len(out.Conflicts) > 0 {
 		err = fmt.Errorf("%w: %d instances (%v)", ErrConflict, len(out.Conflicts), out.Conflicts)
@@ -111,6 +116,16 @@ type importer struct {
 	written   Counts
 	skipped   int
 	conflicts []string
+	slotted   []slotted // unfinished instances with a concurrency slot or queue place
+}
+
+// slotted is what restoreSlots needs of an instance, kept instead of its
+// record so that a large import does not hold every record in memory.
+type slotted struct {
+	id    string
+	key   store.SlotKey
+	place store.SlotPlace
+	seq   int64
 }
 
 // feed reads the stream, writes what is not an instance itself and hands
@@ -194,14 +209,21 @@ func (im *importer) instances(ctx context.Context, group []*line) error {
 	b := &store.Batch{}
 	for _, l := range group {
 		in := l.Instance
+		found := absent
 		if im.opt.Merge {
-			missing, err := im.missing(in)
-			if err != nil {
+			var err error
+			if found, err = im.present(in); err != nil {
 				return err
 			}
-			if !missing {
-				continue
-			}
+		}
+		if found != conflicting && in.SlotPlace() != store.NoSlot {
+			im.mu.Lock()
+			im.slotted = append(im.slotted, slotted{id: in.ID, key: store.SlotKey{Workflow: in.Workflow, Key: in.ConcKey},
+				place: in.SlotPlace(), seq: in.ConcSeq})
+			im.mu.Unlock()
+		}
+		if found != absent {
+			continue
 		}
 		history := l.History
 		for len(history) > batchEvents || size(history) > batchBytes {
@@ -230,25 +252,69 @@ func (im *importer) instances(ctx context.Context, group []*line) error {
 	return nil
 }
 
-// missing reports whether in is still to be written into a target that
-// may hold it: one the target holds identical is skipped, one it holds
-// otherwise (or damaged) is a conflict, left alone.
-func (im *importer) missing(in *store.Instance) (bool, error) {
+// presence is what a target that may hold an instance holds of it.
+type presence int
+
+const (
+	absent      presence = iota // not there: it is written
+	identical                   // there as the stream has it: skipped
+	conflicting                 // there otherwise, or damaged: left alone and reported
+)
+
+// present reads what a target that may hold in holds of it: one the
+// target holds identical is skipped, one it holds otherwise (or damaged)
+// is a conflict, left alone.
+func (im *importer) present(in *store.Instance) (presence, error) {
 	cur, err := im.dst.Instance(in.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return true, nil
+		return absent, nil
 	case err != nil && !errors.Is(err, store.ErrDamaged):
-		return false, fmt.Errorf("read instance %q in the target: %w", in.ID, err)
+		return conflicting, fmt.Errorf("read instance %q in the target: %w", in.ID, err)
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	if err == nil && sameRecord(cur, in) {
 		im.skipped++
-	} else {
-		im.conflicts = append(im.conflicts, in.ID)
+		return identical, nil
 	}
-	return false, nil
+	im.conflicts = append(im.conflicts, in.ID)
+	return conflicting, nil
+}
+
+// restoreSlots gives the imported instances their places in a shared
+// store's concurrency slots, which a store of one sidecar does not keep
+// (its engine counts them from the records when it opens): those that
+// held a slot hold it again and the queued ones wait in their key's queue
+// in the order they arrived (ConcSeq). The limit is the workflow's, which
+// only the scripts know; here each key gets as many slots as it has
+// holders (one at least), so that nothing queued is admitted before a
+// holder ends, and the sidecars ask with the workflow's limit from then on.
+// It may run again over the same instances (an import completed with
+// Merge): one that has its place keeps it.
+func (im *importer) restoreSlots(ctx context.Context, c store.Coordinator) error {
+	byKey := map[store.SlotKey][]slotted{}
+	for _, p := range im.slotted {
+		byKey[p.key] = append(byKey[p.key], p)
+	}
+	for k, places := range byKey {
+		// Holders first, then the queue in arrival order.
+		slices.SortFunc(places, func(a, b slotted) int {
+			return cmp.Or(cmp.Compare(a.place, b.place), cmp.Compare(a.seq, b.seq), cmp.Compare(a.id, b.id))
+		})
+		holders := 0
+		for _, p := range places {
+			if p.place == store.HoldsSlot {
+				holders++
+			}
+		}
+		for _, p := range places {
+			if _, err := c.AcquireSlot(ctx, k, max(holders, 1), p.id); err != nil {
+				return fmt.Errorf("concurrency slot of instance %q (workflow %s, key %q): %w", p.id, k.Workflow, k.Key, err)
+			}
+		}
+	}
+	return nil
 }
 
 // chunk is how many events from the start of evs make one batch.

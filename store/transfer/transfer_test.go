@@ -401,3 +401,56 @@ func TestExportLeavesDamagedOut(t *testing.T) {
 		t.Errorf("check of the stream: %s, %v", counts, err)
 	}
 }
+
+// TestImportIntoNATSKeepsConcurrencySlots imports instances of one
+// concurrency key into NATS: the one that held the key's slot still holds
+// it, so a new instance of the key queues behind the queued ones, and the
+// queued ones get the slot in the order they arrived, not in id order.
+func TestImportIntoNATSKeepsConcurrencySlots(t *testing.T) {
+	src := openBolt(t)
+	keyed := func(id string, status store.Status, seq int64) *store.Instance {
+		return &store.Instance{Public: store.Public{ID: id, Workflow: "serial", Version: "v1", Status: status, State: "In",
+			Input: json.RawMessage(`{}`), StartedAt: base, UpdatedAt: base}, Bundle: "b1", ConcKey: "o1", ConcSeq: seq}
+	}
+	ended := keyed("a-ended", store.Succeeded, 1)
+	end := base.Add(time.Second)
+	ended.EndedAt = &end
+	b := &store.Batch{Instances: []*store.Instance{ended, keyed("b-holder", store.Waiting, 2),
+		keyed("c-second", store.Queued, 4), keyed("d-first", store.Queued, 3)}}
+	if err := src.Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	c := devnatstest.Start(t, 1)
+	dst := openNATS(t, c, "SLOTS")
+	importInto(t, export(t, src), dst, transfer.ImportOptions{})
+
+	ctx := context.Background()
+	k := store.SlotKey{Workflow: "serial", Key: "o1"}
+	acquire := func(id string) bool {
+		t.Helper()
+		held, err := dst.AcquireSlot(ctx, k, 1, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	if acquire("e-new") {
+		t.Fatal("a new instance got the slot that the imported b-holder holds")
+	}
+	if acquire("d-first") || acquire("c-second") {
+		t.Fatal("a queued instance got the slot that the imported b-holder holds")
+	}
+	if err := dst.ReleaseSlot(ctx, k, "b-holder"); err != nil {
+		t.Fatal(err)
+	}
+	if !acquire("d-first") || acquire("c-second") || acquire("e-new") {
+		t.Error("the slot given back did not go to d-first, the first to arrive")
+	}
+	// An import completed again (Merge) leaves every place as it is.
+	if got := importInto(t, export(t, src), dst, transfer.ImportOptions{Merge: true}); got.Skipped != 4 {
+		t.Errorf("the repeated import skipped %d of 4", got.Skipped)
+	}
+	if !acquire("d-first") || acquire("c-second") {
+		t.Error("the repeated import moved the slot")
+	}
+}
