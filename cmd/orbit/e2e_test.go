@@ -341,6 +341,13 @@ func TestServeRefusesBrokenScripts(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "syntax.lua:3: ") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
+	// A missing folder names the flag that chose it (issue: only "stat
+	// mywf: no such file or directory").
+	_, errOut, code = runOrbit(t, nil, "serve", "--listen", "127.0.0.1:0", "--scripts", "testdata/absent",
+		"--data", filepath.Join(t.TempDir(), "orbit.db"))
+	if code != 1 || !strings.Contains(errOut, "--scripts testdata/absent: no such file or directory") {
+		t.Fatalf("a missing scripts folder: exit %d, stderr %q", code, errOut)
+	}
 }
 
 func TestClientCommands(t *testing.T) {

@@ -73,6 +73,11 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 2
 	}
+	if _, err := os.Stat(*scripts); errors.Is(err, os.ErrNotExist) {
+		// A user's own folder of workflows is what serve needs first.
+		fmt.Fprintf(stderr, "orbit: --scripts %s: no such file or directory; point --scripts (or ORBIT_SCRIPTS) at your workflows' folder\n", *scripts)
+		return 1
+	}
 	if *retention <= 0 || *sweep <= 0 {
 		fmt.Fprintln(stderr, "orbit: --retention and --retention-sweep must be positive")
 		return 2
