@@ -70,9 +70,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return 1
 	}
-	inst, err = waitForEnd(ctx, s.engine, inst.ID, stderr)
+	started := inst.ID
+	inst, err = waitForEnd(ctx, s.engine, started, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		if *data == "" {
+			fmt.Fprintf(stderr, "orbit: instance %s is lost with the temporary store it ran in; run with --data FILE --id ID to keep an instance and resume it by running again\n", started)
+		}
 		return 1
 	}
 	if *asJSON {

@@ -183,6 +183,24 @@ func TestKillDuringTaskAndWait(t *testing.T) {
 	}
 }
 
+// An interrupted run without --data says that its instance is gone with
+// the temporary store and how to keep one (issue: it did not say so).
+func TestRunInterruptedWithoutDataSaysTheInstanceIsLost(t *testing.T) {
+	env := []string{"CHARGE_URL=http://127.0.0.1:9", "ORBIT_SCRIPT_ENV=CHARGE_URL"} // the bundle's, never called here
+	cmd := startOrbit(t, env, "run", "testdata/kill", "nap", "--id", "nap-2")
+	cmd.WaitForLine(t, "waits in state Nap: timer")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	line := cmd.WaitForLine(t, "nap-2 is lost")
+	if !strings.Contains(line, "--data FILE --id ID") {
+		t.Errorf("the run said %q", line)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Error("an interrupted run exited 0")
+	}
+}
+
 // startOrbit runs the binary with its stderr read line by line; it is
 // killed when the test ends.
 func startOrbit(t *testing.T, env []string, args ...string) *orbittest.Process {
