@@ -154,8 +154,10 @@ type Migration struct {
 	ToVersion   string `json:"to_version"`
 	// State is the state it moves (or would move) to.
 	State string `json:"state,omitempty"`
-	// Moved says whether it moved (with a dry run: whether it would).
+	// Moved says whether it moved; a dry run moves nothing.
 	Moved bool `json:"moved"`
+	// WouldMove is a dry run's forecast: the instance would move.
+	WouldMove bool `json:"would_move,omitempty"`
 	// Reason says why it cannot move.
 	Reason string `json:"reason,omitempty"`
 }

@@ -94,8 +94,8 @@ func eventDetail(e *client.Event) string {
 	}
 	add("event", e.Event)
 	add("child", e.Child)
-	add("from", e.FromVersion)
-	add("to", e.ToVersion)
+	add("from", shortVersion(e.FromVersion))
+	add("to", shortVersion(e.ToVersion))
 	if e.Attempt > 0 {
 		add("attempt", strconv.Itoa(e.Attempt))
 	}

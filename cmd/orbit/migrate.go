@@ -58,7 +58,7 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, m := range ms {
-		if !m.Moved && !*dryRun {
+		if !m.Moved && !*dryRun { // a dry run forecasts; it fails nothing
 			return 1
 		}
 	}
@@ -82,12 +82,12 @@ func writeMigrations(w io.Writer, ms []client.Migration, dryRun bool) error {
 	moved := 0
 	for _, m := range ms {
 		result := verb
-		if m.Moved {
+		if m.Moved || m.WouldMove {
 			moved++
 		} else {
 			result = "cannot: " + m.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", m.Instance, m.FromVersion, m.ToVersion, m.State, result)
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", m.Instance, shortVersion(m.FromVersion), shortVersion(m.ToVersion), m.State, result)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
@@ -67,9 +69,23 @@ func cmdGraph(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// short is a bundle hash as Orbit prints it.
 func short(hash string) string {
-	if len(hash) > 12 {
-		return hash[:12]
+	if len(hash) > shortHash {
+		return hash[:shortHash]
 	}
 	return hash
+}
+
+// shortHash is how many characters of a bundle hash Orbit prints, as git
+// prints a commit's.
+const shortHash = 12
+
+// shortVersion prints a workflow's version for a table: a bundle hash (the
+// version of a workflow without a label) shortened, a label whole.
+func shortVersion(v string) string {
+	if len(v) == hex.EncodedLen(sha256.Size) && strings.Trim(v, "0123456789abcdef") == "" {
+		return short(v)
+	}
+	return v
 }

@@ -64,7 +64,7 @@ func (s *Server) migrate(ctx *fasthttp.RequestCtx, p []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	if !m.Moved {
+	if !m.Movable() {
 		writeJSON(ctx, fasthttp.StatusConflict, MigrationRefused{
 			Error: ErrorDetail{Code: CodeConflict, Message: m.Reason}, Migration: m})
 		return

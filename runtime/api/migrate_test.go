@@ -71,15 +71,17 @@ func TestMigrateDryRunThenReal(t *testing.T) {
 	}
 
 	dry := migrations(t, s.post("/v1/workflows/order/migrate?version=v2&dry_run=true", "").want(t, 200, ""))
-	if a := dry["a"]; len(dry) != 2 || a["moved"] != true || a["state"] != "Gate" ||
+	// A dry run moves nothing, so it says moved false and would_move true
+	// (issue: it said "moved": true).
+	if a := dry["a"]; len(dry) != 2 || a["moved"] != false || a["would_move"] != true || a["state"] != "Gate" ||
 		a["from_version"] != "v1" || a["to_version"] != "v2" {
 		t.Fatalf("dry run %v", dry)
 	}
-	if b := dry["b"]; b["moved"] != false || !strings.Contains(b["reason"].(string), `has no state "Review"`) {
+	if b := dry["b"]; b["moved"] != false || b["would_move"] != nil || !strings.Contains(b["reason"].(string), `has no state "Review"`) {
 		t.Fatalf("dry run for b %v, want the missing state as the reason", b)
 	}
 	// One instance's dry run answers as its real run would.
-	if r := s.post("/v1/instances/a/migrate?version=v2&dry_run=true", "").want(t, 200, ""); r.json["moved"] != true {
+	if r := s.post("/v1/instances/a/migrate?version=v2&dry_run=true", "").want(t, 200, ""); r.json["moved"] != false || r.json["would_move"] != true {
 		t.Fatalf("dry run of a: %s", r.body)
 	}
 	r := s.post("/v1/instances/b/migrate?version=v2&dry_run=1", "").want(t, 409, api.CodeConflict)
@@ -93,7 +95,7 @@ func TestMigrateDryRunThenReal(t *testing.T) {
 	}
 
 	done := migrations(t, s.post("/v1/workflows/order/migrate?version=v2", "").want(t, 200, ""))
-	if done["a"]["moved"] != true || done["b"]["moved"] != false || done["b"]["reason"] != dry["b"]["reason"] {
+	if done["a"]["moved"] != true || done["a"]["would_move"] != nil || done["b"]["moved"] != false || done["b"]["reason"] != dry["b"]["reason"] {
 		t.Fatalf("migration %v", done)
 	}
 	if v := s.get("/v1/instances/a").str("version"); v != "v2" {

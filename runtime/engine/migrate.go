@@ -17,13 +17,17 @@ import (
 
 // Migration is the outcome, or with a dry run the forecast, for one instance.
 type Migration struct {
-	Instance string `json:"instance"`
-	From     string `json:"from_version"`
-	To       string `json:"to_version"`
-	State    string `json:"state,omitempty"` // the state it moves (or would move) to
-	Moved    bool   `json:"moved"`           // with a dry run: whether it would move
-	Reason   string `json:"reason,omitempty"`
+	Instance  string `json:"instance"`
+	From      string `json:"from_version"`
+	To        string `json:"to_version"`
+	State     string `json:"state,omitempty"`      // the state it moves (or would move) to
+	Moved     bool   `json:"moved"`                // false in a dry run, which moves nothing
+	WouldMove bool   `json:"would_move,omitempty"` // a dry run's forecast: it would move
+	Reason    string `json:"reason,omitempty"`
 }
+
+// Movable reports whether the instance moved or, in a dry run, would move.
+func (m *Migration) Movable() bool { return m.Moved || m.WouldMove }
 
 type migrateRequest struct {
 	version string
@@ -130,10 +134,11 @@ func (d *driver) migrate(req *migrateRequest) error {
 	if fe != nil {
 		return refuse("%s", fe.Cause)
 	}
-	res.Moved = true
 	if req.dryRun {
+		res.WouldMove = true
 		return nil
 	}
+	res.Moved = true
 	from := in.Version
 	in.Bundle, in.Version, in.State, in.Data = b.Hash, wf.Version, state, enc
 	d.bundle, d.wf, d.machine, d.data, d.dataEnc = b, wf, &wf.Machine, data, enc

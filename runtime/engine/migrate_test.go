@@ -47,7 +47,7 @@ func TestMigrate(t *testing.T) {
 	}
 
 	dry, err := h.engine.MigrateWorkflow(context.Background(), "order", "v2", true)
-	if err != nil || len(dry) != 1 || !dry[0].Moved || dry[0].State != "Gate" {
+	if err != nil || len(dry) != 1 || dry[0].Moved || !dry[0].WouldMove || dry[0].State != "Gate" {
 		t.Fatalf("dry run: %+v %v", dry, err)
 	}
 	if in, _ := h.engine.Get(order); in.Version != "v1" {
