@@ -110,6 +110,11 @@ func (l *loader) problem(pos flow.Pos, msg string) {
 	l.probs = append(l.probs, flow.Problem{Pos: pos, Message: msg})
 }
 
+// unresolved is problem for a name the bundle does not define.
+func (l *loader) unresolved(pos flow.Pos, msg string) {
+	l.probs = append(l.probs, flow.Problem{Pos: pos, Message: msg, Unresolved: true})
+}
+
 // register keeps a Lua function for calls at run time; its index is the
 // same in every state of the pool because every state runs the same code.
 func (l *loader) register(fn *lua.LFunction) fnRef {

@@ -21,7 +21,7 @@ func (l *loader) applyExtensions() {
 	for _, e := range l.exts {
 		w, ok := l.b.Workflows[e.workflow]
 		if !ok {
-			l.problem(e.pos, fmt.Sprintf("extend: unknown workflow %q", e.workflow))
+			l.unresolved(e.pos, fmt.Sprintf("extend: unknown workflow %q", e.workflow))
 			continue
 		}
 		w.Index()
@@ -119,7 +119,7 @@ func (l *loader) extensionAPI(w *flow.Workflow) *lua.LTable {
 	method("replace_routine", func(L *lua.LState, pos flow.Pos, what string) {
 		old, repl := L.CheckString(2), L.CheckString(3)
 		if !l.replay && !l.known(repl) && !l.pluginRoutine(repl) {
-			l.problem(pos, fmt.Sprintf("%s: unknown routine %q", what, repl))
+			l.unresolved(pos, fmt.Sprintf("%s: unknown routine %q", what, repl))
 			return
 		}
 		n := 0

@@ -114,10 +114,7 @@ func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 		return nil, probs
 	}
 	luaSrcs, byFormat := partition(srcs)
-	protos, probs := compile(luaSrcs)
-	if len(probs) > 0 {
-		return nil, probs
-	}
+	protos, syntax := compile(luaSrcs)
 	p := &pool{cfg: cfg, protos: protos, formatSrcs: byFormat}
 	v := newVM(cfg)
 	l := newLoader(cfg, v, p, false)
@@ -128,7 +125,14 @@ func LoadSources(files []flow.Source, opt Options) (*flow.Bundle, error) {
 	// Validate judges the model; the loader what only the source shows.
 	// The model is complete enough to judge even when the source had
 	// problems, and both lists together save the user a round trip.
-	probs = append(l.probs, flow.Validate(l.b)...)
+	probs := append(l.probs, flow.Validate(l.b)...)
+	if len(syntax) > 0 {
+		// The other files are still judged, so that one syntax error hides
+		// none of their problems; a name they miss may be in a file that
+		// did not parse, so that is no problem of theirs yet.
+		probs = slices.DeleteFunc(probs, func(p flow.Problem) bool { return p.Unresolved })
+		probs = append(syntax, probs...)
+	}
 	if len(probs) > 0 {
 		v.L.Close()
 		probs.Sort()

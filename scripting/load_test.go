@@ -294,6 +294,38 @@ func TestProblems(t *testing.T) {
 	}
 }
 
+// A syntax error in one file hides none of the other files' problems
+// (issue: orbit validate showed the syntax error alone), except names
+// they miss, which the broken file may define.
+func TestSyntaxErrorKeepsCheckingTheOtherFiles(t *testing.T) {
+	_, err := LoadSources([]flow.Source{
+		{Path: "a.lua", Body: []byte("routine \"shared\" { lua = function() end }\nworkflow \"a\" {\n")},
+		{Path: "b.lua", Body: []byte(okWorkflow("A = task { routine = \"shared\", retyr = {} },"))},
+		{Path: "c.lua", Body: []byte("workflow \"c\" { start = \"A\", states = { A = call { workflow = \"a\" }, B = succeed {} } }\n")},
+	}, Options{})
+	var ps flow.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("error %v, want problems", err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`a.lua:2: syntax error`,
+		`b.lua:4: workflow "w", state "A": unknown field "retyr"`,
+		`c.lua:1: workflow "c", state "B": unreachable from start "A"`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d is %q, want %q", i+1, got[i], want[i])
+		}
+	}
+}
+
 // okWorkflow wraps one state line (line 4) in a workflow with a routine r.
 func okWorkflow(state string) string {
 	return "routine \"r\" { lua = function() end }\nworkflow \"w\" {\n  start = \"A\", states = {\n    " + state + "\n  },\n}\n"

@@ -139,7 +139,7 @@ func (l *loader) finish(hash string) {
 			continue
 		}
 		if o.Routine = l.routine(o.RoutineName); o.Routine == nil && !l.known(o.RoutineName) {
-			l.problem(o.Pos, fmt.Sprintf("observe: unknown routine %q", o.RoutineName))
+			l.unresolved(o.Pos, fmt.Sprintf("observe: unknown routine %q", o.RoutineName))
 		}
 	}
 	if p := l.cfg.plugins; p != nil {
@@ -152,7 +152,7 @@ func (l *loader) link(w *flow.Workflow, s *flow.State) {
 		return
 	}
 	if s.Routine = l.routine(s.RoutineName); s.Routine == nil && !l.known(s.RoutineName) {
-		l.problem(s.Pos, fmt.Sprintf("workflow %q, state %q: unknown routine %q", w.Name, s.Name, s.RoutineName))
+		l.unresolved(s.Pos, fmt.Sprintf("workflow %q, state %q: unknown routine %q", w.Name, s.Name, s.RoutineName))
 	}
 }
 

@@ -404,6 +404,9 @@ type Bundle struct {
 type Problem struct {
 	Pos     Pos
 	Message string
+	// Unresolved marks a name the bundle does not define (a routine, a
+	// workflow): a file that did not parse may have defined it.
+	Unresolved bool
 }
 
 func (p Problem) String() string { return p.Pos.String() + ": " + p.Message }

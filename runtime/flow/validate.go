@@ -61,6 +61,12 @@ func (v *validator) add(pos Pos, format string, args ...any) {
 	v.ps = append(v.ps, Problem{Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
+// unresolved is add for a name the bundle does not define.
+func (v *validator) unresolved(pos Pos, format string, args ...any) {
+	v.add(pos, format, args...)
+	v.ps[len(v.ps)-1].Unresolved = true
+}
+
 // orPos prefers the more exact position and falls back to the enclosing one
 // when the loader could not tell (Go-built definitions, generated states).
 func orPos(p, fallback Pos) Pos {
@@ -218,7 +224,7 @@ func (v *validator) state(m *Machine, s *State, prefix string, pos Pos, sc scope
 		if s.Workflow == "" {
 			v.add(pos, "%s: call has no workflow", prefix)
 		} else if v.b.Workflows[s.Workflow] == nil {
-			v.add(pos, "%s: call names workflow %q, which the bundle does not define", prefix, s.Workflow)
+			v.unresolved(pos, "%s: call names workflow %q, which the bundle does not define", prefix, s.Workflow)
 		}
 	case Pass, Succeed, Fail:
 	default:
@@ -295,7 +301,7 @@ func (v *validator) observer(n int, o *Observer) {
 		v.add(o.Pos, "%s: no workflow; name one or \"*\"", prefix)
 	case o.Workflow != "*":
 		if w = v.b.Workflows[o.Workflow]; w == nil {
-			v.add(o.Pos, "%s: the bundle defines no such workflow", prefix)
+			v.unresolved(o.Pos, "%s: the bundle defines no such workflow", prefix)
 		}
 	}
 	if !o.On.Valid() {
