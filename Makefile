@@ -6,6 +6,10 @@ BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 SHOP     ?= 127.0.0.1:7078
+# Where make run's sidecar listens, keeps its data and finds its plugins.
+ADDR     ?= 127.0.0.1:7077
+DATA     ?= data/orbit.db
+PLUGINS  ?= plugins.d
 FUZZTIME ?= 30s
 # The crash test's large size (make test runs a small one).
 CRASH_INSTANCES ?= 300
@@ -52,20 +56,28 @@ screenshots: browser
 	ORBIT_REQUIRE_BROWSER=1 ORBIT_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./cmd/orbit/
 
 # Serves scripts/ with an embedded store, next to shopd, the stand-in for
-# the services the example order workflow calls.
+# the services the example order workflow calls. Both run in the
+# background of one shell that waits for the sidecar: a signal (SIGTERM
+# from make, or Ctrl-C) runs the trap at once and stops both, where a
+# shell waiting for a foreground child would hold the trap until the
+# sidecar ended by itself.
 run: build plugins
-	@$(BIN)/shopd -listen $(SHOP) & shop=$$!; \
-	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
-	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --scripts scripts --plugins plugins.d --data data/orbit.db \
-		--script-env SHOP_URL,LOYALTY_URL
+	@trap 'kill $$orbit $$shop 2>/dev/null; wait $$orbit' INT TERM; \
+	trap 'kill $$shop 2>/dev/null' EXIT; \
+	$(BIN)/shopd -listen $(SHOP) & shop=$$!; \
+	SHOP_URL=http://$(SHOP) $(BIN)/orbit serve --listen $(ADDR) --scripts scripts --plugins $(PLUGINS) --data $(DATA) \
+		--script-env SHOP_URL,LOYALTY_URL & orbit=$$!; \
+	wait $$orbit
 
 # Tries the scale-out mode: a 3-node NATS cluster and three sidecars on
 # ports 7077-7079 in one process (orbit devcluster), next to shopd on 7080.
 run-cluster: build plugins
-	@$(BIN)/shopd -listen 127.0.0.1:7080 & shop=$$!; \
-	trap 'kill $$shop 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$orbit $$shop 2>/dev/null; wait $$orbit' INT TERM; \
+	trap 'kill $$shop 2>/dev/null' EXIT; \
+	$(BIN)/shopd -listen 127.0.0.1:7080 & shop=$$!; \
 	SHOP_URL=http://127.0.0.1:7080 $(BIN)/orbit devcluster --sidecars 3 --dir data/devcluster -- \
-		--scripts scripts --plugins plugins.d --script-env SHOP_URL,LOYALTY_URL
+		--scripts scripts --plugins $(PLUGINS) --script-env SHOP_URL,LOYALTY_URL & orbit=$$!; \
+	wait $$orbit
 
 # Pass rates of the Amazon States Language conformance cases, by category
 # (docs/compatibility.md). ORBIT_ASL_CASES=DIR measures another corpus.

@@ -18,9 +18,7 @@ import (
 func startShopd(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "shopd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../examples/shopd").CombinedOutput(); err != nil {
-		t.Fatalf("build shopd: %v\n%s", err, out)
-	}
+	buildShopd(t, bin)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -174,4 +172,12 @@ func withoutTransaction(out string) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// buildShopd builds the examples' stand-in service into bin.
+func buildShopd(t *testing.T, bin string) {
+	t.Helper()
+	if out, err := exec.Command("go", "build", "-o", bin, "../../examples/shopd").CombinedOutput(); err != nil {
+		t.Fatalf("build shopd: %v\n%s", err, out)
+	}
 }
