@@ -55,6 +55,12 @@ func (e *Engine) Start(ctx context.Context, workflow string, opt StartOptions) (
 			return nil, false, fmt.Errorf("%w: input is not JSON: %v", ErrBadInput, err)
 		}
 		input = buf.Bytes()
+		if string(input) == "[]" {
+			// PHP's json_encode writes an empty array so, for what the
+			// application meant as no fields: a workflow reads its input
+			// as an object, and [] would fail its first path.
+			input = []byte("{}")
+		}
 	}
 	if err := store.CheckDepth(input); err != nil {
 		return nil, false, fmt.Errorf("%w: input: %v", ErrBadInput, err)

@@ -720,3 +720,23 @@ func timers(t *testing.T, h *harness) int {
 	}
 	return n
 }
+
+// A start's input of [] — PHP's json_encode of an empty array — is the
+// empty object, so a result path can write into it (issue: the instance
+// failed on its first path).
+func TestEmptyArrayInputIsAnEmptyObject(t *testing.T) {
+	wf := workflow("w", "Greet",
+		&flow.State{Name: "Greet", Kind: flow.Task, Result: path("$.greeting"),
+			Routine: fn(func(any, *flow.Context) (any, error) { return "hello", nil })})
+	h := newHarness(t, bundle(wf))
+	for _, in := range []string{`[]`, ` [ ] `} {
+		inst := h.end(h.start("w", in))
+		if inst.Status != store.Succeeded || string(inst.Input) != `{}` || js(output(t, inst)) != `{"greeting":"hello"}` {
+			t.Errorf("start with %q: %s %s %s, input %s", in, inst.Status, inst.Error, inst.Cause, inst.Input)
+		}
+	}
+	// A list with items is the input as sent.
+	if inst := h.end(h.start("w", `[1]`)); inst.Status != store.Failed || string(inst.Input) != `[1]` {
+		t.Errorf("start with [1]: %s, input %s", inst.Status, inst.Input)
+	}
+}
