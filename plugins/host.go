@@ -249,12 +249,20 @@ func (h *Host) Hooks() []*flow.Observer {
 	return out
 }
 
+// HookInfo is a hook as GET /v1/plugins shows it.
+type HookInfo struct {
+	Hook
+	// Active is false while the scripts define no workflow of the hook's
+	// name: the hook waits for it and applies once a load brings it.
+	Active bool `json:"active"`
+}
+
 // PluginInfo describes a loaded plugin for GET /v1/plugins.
 type PluginInfo struct {
 	Name         string            `json:"name"`
 	Module       string            `json:"module"`
 	Routines     map[string]string `json:"routines"`
-	Hooks        []Hook            `json:"hooks"`
+	Hooks        []HookInfo        `json:"hooks"`
 	AllowedHosts []string          `json:"allowed_hosts"`
 	MemoryLimit  string            `json:"memory_limit"`
 	Timeout      string            `json:"timeout"`
@@ -263,7 +271,10 @@ type PluginInfo struct {
 }
 
 // Info lists the loaded plugins, sorted by name.
-func (h *Host) Info() []PluginInfo {
+//
+// defined says whether the scripts define a workflow, for each hook's
+// Active; nil counts every workflow as defined.
+func (h *Host) Info(defined func(workflow string) bool) []PluginInfo {
 	out := make([]PluginInfo, 0, len(h.order))
 	for _, name := range h.order {
 		m := h.plugins[name].m
@@ -271,7 +282,7 @@ func (h *Host) Info() []PluginInfo {
 			Name:         m.Name,
 			Module:       m.Module,
 			Routines:     nonNil(m.Routines),
-			Hooks:        append([]Hook{}, m.Hooks...),
+			Hooks:        hookInfo(m.Hooks, defined),
 			AllowedHosts: append([]string{}, m.AllowedHosts...),
 			MemoryLimit:  m.MemoryLimit,
 			Timeout:      m.Timeout,
@@ -280,6 +291,14 @@ func (h *Host) Info() []PluginInfo {
 		})
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+func hookInfo(hooks []Hook, defined func(string) bool) []HookInfo {
+	out := make([]HookInfo, len(hooks))
+	for i, hk := range hooks {
+		out[i] = HookInfo{Hook: hk, Active: hk.Workflow == "*" || defined == nil || defined(hk.Workflow)}
+	}
 	return out
 }
 

@@ -22,7 +22,7 @@ func TestOpenMissingDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Info()) != 0 || len(h.Routines()) != 0 || len(h.Hooks()) != 0 {
+	if len(h.Info(nil)) != 0 || len(h.Routines()) != 0 || len(h.Hooks()) != 0 {
 		t.Fatal("a missing directory should be an empty host")
 	}
 	if _, err := h.Func("fraud", "score"); err == nil {
@@ -42,7 +42,7 @@ func TestCommandModule(t *testing.T) {
 			// race detector on a loaded machine.
 			addPlugin(t, dir, map[string]any{"name": "cmd", "routines": map[string]string{"cmd.echo": "echo"}, "timeout": "10s"}, built.Module(module))
 			h := open(t, dir, nil, 0, nil)
-			if info := h.Info(); len(info) != 1 || info[0].Kind != plugins.KindCommand {
+			if info := h.Info(nil); len(info) != 1 || info[0].Kind != plugins.KindCommand {
 				t.Fatalf("info = %+v, want one command plugin", info)
 			}
 			in := map[string]any{"x": []any{1.0, "two"}}
@@ -63,26 +63,33 @@ func TestCommandModule(t *testing.T) {
 func TestInfo(t *testing.T) {
 	dir := t.TempDir()
 	addPlugin(t, dir, map[string]any{
-		"name":          "guest",
-		"routines":      map[string]string{"guest.echo": "echo"},
-		"hooks":         []map[string]string{{"workflow": "*", "on": "ExecutionFailed", "func": "echo"}},
+		"name":     "guest",
+		"routines": map[string]string{"guest.echo": "echo"},
+		"hooks": []map[string]string{{"workflow": "*", "on": "ExecutionFailed", "func": "echo"},
+			{"workflow": "place_order", "on": "ExecutionSucceeded", "func": "echo"}},
 		"allowed_hosts": []string{"risk.internal:8443"},
 		"timeout":       "250ms",
 	}, built.Module("guest"))
 	h := open(t, dir, nil, 1, nil)
 	want := []plugins.PluginInfo{{
-		Name:         "guest",
-		Module:       "guest.wasm",
-		Routines:     map[string]string{"guest.echo": "echo"},
-		Hooks:        []plugins.Hook{{Workflow: "*", On: "ExecutionFailed", Func: "echo"}},
+		Name:     "guest",
+		Module:   "guest.wasm",
+		Routines: map[string]string{"guest.echo": "echo"},
+		Hooks: []plugins.HookInfo{{Hook: plugins.Hook{Workflow: "*", On: "ExecutionFailed", Func: "echo"}, Active: true},
+			{Hook: plugins.Hook{Workflow: "place_order", On: "ExecutionSucceeded", Func: "echo"}, Active: true}},
 		AllowedHosts: []string{"risk.internal:8443"},
 		MemoryLimit:  plugins.DefaultMemoryLimit,
 		Timeout:      "250ms",
 		KVQuota:      plugins.DefaultKVQuota,
 		Kind:         plugins.KindReactor,
 	}}
-	if got := h.Info(); !reflect.DeepEqual(got, want) {
+	if got := h.Info(nil); !reflect.DeepEqual(got, want) {
 		t.Fatalf("info = %+v\nwant %+v", got, want)
+	}
+	// A hook of a workflow the scripts lack waits for it; "*" never does.
+	want[0].Hooks[1].Active = false
+	if got := h.Info(func(string) bool { return false }); !reflect.DeepEqual(got, want) {
+		t.Fatalf("info without the workflow = %+v\nwant %+v", got, want)
 	}
 }
 
@@ -235,7 +242,7 @@ func TestModuleMustStayInsideItsFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := open(t, dir, nil, 1, nil)
-		if info := h.Info(); len(info) != 1 || info[0].Name != "guest" {
+		if info := h.Info(nil); len(info) != 1 || info[0].Name != "guest" {
 			t.Fatalf("info = %+v, want the linked plugin", info)
 		}
 	})
@@ -267,7 +274,7 @@ func TestOperatorCeilings(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Close(context.Background())
-		if info := h.Info()[0]; info.MemoryLimit != "32MiB" || info.Timeout != "500ms" || info.KVQuota != "4KiB" {
+		if info := h.Info(nil)[0]; info.MemoryLimit != "32MiB" || info.Timeout != "500ms" || info.KVQuota != "4KiB" {
 			t.Fatalf("info = %+v, want the defaults lowered to the ceilings", info)
 		}
 	})

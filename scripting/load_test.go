@@ -1,10 +1,12 @@
 package scripting
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -415,5 +417,41 @@ func TestUnterminatedStringIsOnItsLine(t *testing.T) {
 	} {
 		b, err := LoadSources([]flow.Source{{Path: "s.lua", Body: []byte(src)}}, Options{})
 		assertProblem(t, b, err, want)
+	}
+}
+
+// dropInHook is a plugin whose one hook names workflow place_order.
+type dropInHook struct{ fakePlugins }
+
+func (dropInHook) Hooks() []*flow.Observer {
+	return []*flow.Observer{{Workflow: "place_order", On: "ExecutionSucceeded", RoutineName: "wasm:audit/on_saved",
+		Routine: flow.RoutineFunc(func(context.Context, any, *flow.Context) (any, error) { return nil, nil }),
+		Pos:     flow.Pos{File: "plugins.d/audit/plugin.json"}}}
+}
+
+// A plugin's hook of a workflow the scripts do not define waits for it:
+// the load succeeds and logs it, naming --plugins, and a load whose
+// scripts define the workflow applies it (issue: orbit serve --scripts
+// mywf refused to start for the example hook).
+func TestHookOfAnAbsentWorkflowWaitsForIt(t *testing.T) {
+	var logged bytes.Buffer
+	opt := Options{Plugins: dropInHook{}, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	b, err := LoadSources([]flow.Source{{Path: "mine.lua", Body: []byte(okWorkflow(`A = task { routine = "r" },`))}}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Observers) != 0 {
+		t.Errorf("the waiting hook is applied: %+v", b.Observers)
+	}
+	if got := logged.String(); !strings.Contains(got, `--plugins: plugins.d/audit/plugin.json: hook of workflow \"place_order\" waits`) {
+		t.Errorf("log %q", got)
+	}
+	order := strings.Replace(okWorkflow(`A = task { routine = "r" },`), `workflow "w"`, `workflow "place_order"`, 1)
+	b, err = LoadSources([]flow.Source{{Path: "order.lua", Body: []byte(order)}}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Observers) != 1 || b.Observers[0].Workflow != "place_order" {
+		t.Errorf("the hook is not applied once its workflow is defined: %+v", b.Observers)
 	}
 }

@@ -143,7 +143,17 @@ func (l *loader) finish(hash string) {
 		}
 	}
 	if p := l.cfg.plugins; p != nil {
-		l.b.Observers = append(l.b.Observers, p.Hooks()...)
+		for _, hk := range p.Hooks() {
+			if hk.Workflow != "*" && l.b.Workflows[hk.Workflow] == nil {
+				// A drop-in hook for a workflow these scripts lack waits for
+				// it rather than stopping the sidecar; a load that brings the
+				// workflow applies it.
+				l.cfg.log().Warn(fmt.Sprintf("--plugins: %s: hook of workflow %q waits: the scripts define no such workflow; it applies once they do",
+					hk.Pos.File, hk.Workflow), "workflow", hk.Workflow, "on", string(hk.On))
+				continue
+			}
+			l.b.Observers = append(l.b.Observers, hk)
+		}
 	}
 }
 

@@ -144,7 +144,10 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 		Problems: rl.Problems,
 		Engine:   s.engine, Token: *token, MaxPayload: int(maxPayload), MaxInFlight: *maxInFlight, Metrics: meter, Log: log,
 		AllowHosts: append(allowHosts.vals, listenName(*listen)...), AllowOrigins: allowOrigins.vals,
-		Plugins:   func() any { return live.Host().Info() },
+		Plugins: func() any {
+			b := s.engine.Bundle()
+			return live.Host().Info(func(workflow string) bool { return b != nil && b.Workflows[workflow] != nil })
+		},
 		Snapshots: snapshots(s.store),
 		Ready: func() error {
 			if closing.Load() {
