@@ -36,21 +36,30 @@ type Built struct {
 	ModulesDir string // the test modules: guest.wasm, cguest.wasm (reactors), command.wasm, cguest-command.wasm (commands)
 	CacheDir   string // a compilation cache that outlives the test process
 	tmp        string
+	removed    bool
 }
 
 var (
-	once  sync.Once
+	mu    sync.Mutex
 	built *Built
-	err   error
 )
 
-// Build runs plugins/build.sh once per process into a temporary directory.
+// Build runs plugins/build.sh once per process into a temporary directory
+// (again after a Remove, for tests of one process that each remove it).
 // The compilation cache lives in the user's cache directory (or
 // $ORBIT_TEST_WASM_CACHE), so that only the first run of a machine pays
 // for compiling a Go guest — about 1.5 s, or 15 s under -race.
 func Build() (*Built, error) {
-	once.Do(func() { built, err = build() })
-	return built, err
+	mu.Lock()
+	defer mu.Unlock()
+	if built == nil || built.removed {
+		b, err := build()
+		if err != nil {
+			return nil, err
+		}
+		built = b
+	}
+	return built, nil
 }
 
 func build() (*Built, error) {
@@ -83,6 +92,9 @@ func build() (*Built, error) {
 // Remove deletes the built modules (not the shared compilation cache).
 func (b *Built) Remove() {
 	if b != nil {
+		mu.Lock()
+		b.removed = true
+		mu.Unlock()
 		_ = os.RemoveAll(b.tmp)
 	}
 }
