@@ -83,7 +83,7 @@ type sideResult struct {
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--mode durable|express] [--rate N] [--waiting N] [--json]", stderr)
+	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--warmup 2s] [--mode durable|express] [--rate N] [--waiting N] [--cpuprofile FILE] [--store bbolt|nats] [--metrics] [--json]", stderr)
 	var c benchConfig
 	fs.IntVar(&c.steps, "steps", 3, "task states per workflow (HTTP calls to the downstream)")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent starters")

@@ -98,3 +98,21 @@ func benchSummary(t *testing.T, out string, res any) {
 		t.Fatalf("last line is not the JSON summary: %v\n%s", err, out)
 	}
 }
+
+// orbit bench --help shows every flag a measurement needs in its usage
+// line too (issue: --warmup and --cpuprofile were missing).
+func TestBenchHelpNamesEveryFlag(t *testing.T) {
+	_, stderr, code := runOrbit(t, nil, "bench", "--help")
+	usage, _, _ := strings.Cut(stderr, "\n")
+	for _, flag := range []string{"--warmup", "--cpuprofile", "--duration", "--concurrency", "--store"} {
+		if !strings.Contains(usage, flag) {
+			t.Errorf("the usage line lacks %s: %q", flag, usage)
+		}
+		if !strings.Contains(stderr, "  -"+strings.TrimPrefix(flag, "--")+" ") {
+			t.Errorf("the flag list lacks %s:\n%s", flag, stderr)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
