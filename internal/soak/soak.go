@@ -116,8 +116,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		case <-end:
 			running = false
 			// The last interval is measured too, so that a run of ten
-			// minutes sampled every minute has ten samples.
-			s, err := r.sample(time.Since(begin))
+			// minutes sampled every minute has ten samples; unless the
+			// sampler just measured it, when both fire at the end.
+			at := time.Since(begin)
+			if n := len(res.Samples); n > 0 && at-res.Samples[n-1].At < cfg.Every/2 {
+				break
+			}
+			s, err := r.sample(at)
 			if err != nil {
 				return nil, err
 			}
