@@ -27,7 +27,7 @@
 // deletion is an ordinary write and can join an atomic batch.
 //
 // Writes. Commit validates and encodes its batch in the caller's
-// goroutine and queues it. A few committers each take the first queued
+// goroutine and queues it. Two committers each take the first queued
 // batch plus every batch that queued meanwhile, up to the server's limit of
 // 1000 messages for one atomic batch, and publish them as one atomic batch
 // (the Nats-Batch-* headers): the stream stores all of it or none. Commit
