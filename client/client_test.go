@@ -376,6 +376,10 @@ func TestSendAndWaitAnswersTheEndedInstance(t *testing.T) {
 	f := newFixture(t, api.Options{})
 	c, ctx := f.client(), ctxFor(t)
 	must(c.Start(ctx, "approval", nil, &client.StartOptions{ID: "a-1"}))(t)
+	// Sent before the instance awaits it, the event would be kept, not
+	// consumed, and the wait would still end the same.
+	orbittest.Until(t, 10*time.Second, "a-1 awaits its event", func() (*client.Instance, error) { return c.Get(ctx, "a-1") },
+		func(in *client.Instance) bool { return in.Waiting != nil })
 	in, kind, err := c.SendAndWait(ctx, "a-1", "approved", "ok", 10*time.Second)
 	if err != nil || in.Status != client.Succeeded || string(in.Output) != `{"answer":"ok"}` || kind != client.Consumed {
 		t.Fatalf("send and wait: %+v, %q, %v", in, kind, err)
