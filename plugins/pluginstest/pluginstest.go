@@ -36,7 +36,7 @@ type Built struct {
 	ModulesDir string // the test modules: guest.wasm, cguest.wasm (reactors), command.wasm, cguest-command.wasm (commands)
 	CacheDir   string // a compilation cache that outlives the test process
 	tmp        string
-	removed    bool
+	users      int // callers of Build that have not called Remove yet
 }
 
 var (
@@ -44,21 +44,23 @@ var (
 	built *Built
 )
 
-// Build runs plugins/build.sh once per process into a temporary directory
-// (again after a Remove, for tests of one process that each remove it).
-// The compilation cache lives in the user's cache directory (or
-// $ORBIT_TEST_WASM_CACHE), so that only the first run of a machine pays
-// for compiling a Go guest — about 1.5 s, or 15 s under -race.
+// Build runs plugins/build.sh once per process into a temporary directory,
+// shared by every caller until the last of them calls Remove (tests that
+// run in parallel each build and remove). The compilation cache lives in
+// the user's cache directory (or $ORBIT_TEST_WASM_CACHE), so that only the
+// first run of a machine pays for compiling a Go guest — about 1.5 s, or
+// 15 s under -race.
 func Build() (*Built, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if built == nil || built.removed {
+	if built == nil {
 		b, err := build()
 		if err != nil {
 			return nil, err
 		}
 		built = b
 	}
+	built.users++
 	return built, nil
 }
 
@@ -89,14 +91,21 @@ func build() (*Built, error) {
 	return b, nil
 }
 
-// Remove deletes the built modules (not the shared compilation cache).
+// Remove deletes the built modules (not the shared compilation cache) once
+// every caller of Build has called it.
 func (b *Built) Remove() {
-	if b != nil {
-		mu.Lock()
-		b.removed = true
-		mu.Unlock()
-		_ = os.RemoveAll(b.tmp)
+	if b == nil {
+		return
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if b.users--; b.users > 0 {
+		return
+	}
+	if built == b {
+		built = nil
+	}
+	_ = os.RemoveAll(b.tmp)
 }
 
 // Module is the path of a test module by name ("guest", "cguest",
