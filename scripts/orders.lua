@@ -5,6 +5,7 @@
 --   orbit run scripts place_order --input '{"order":{"id":"o-1","amount":120,"card":"4242-4242-4242-4242","items":[{"sku":"tea","qty":2}]}}'
 
 workflow "place_order" {
+  version = "v3",
   start = "Authorize",
   timeout = "5m",
   states = {
@@ -54,16 +55,5 @@ workflow "place_order" {
       error = "Payment.Declined",
       cause = function(data) return data.error.cause end,
     },
-  },
-}
-
--- A scenario that needs no service at all: summarize an order in Lua and
--- pause between steps with a durable timer.
-workflow "summarize" {
-  start = "Summarize",
-  states = {
-    Summarize = task { routine = "orders.summarize", result = "$.summary", next = "Breathe" },
-    Breathe   = wait { duration = "1s", next = "Done" },
-    Done      = succeed { output = "$.summary" },
   },
 }
