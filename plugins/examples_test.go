@@ -61,7 +61,7 @@ func TestExampleAuditHook(t *testing.T) {
 		t.Fatalf("hooks = %d, want 1", len(hooks))
 	}
 	o := hooks[0]
-	if o.Workflow != "place_order" || o.On != "StateExited" || o.State != "Save" || o.Routine == nil {
+	if o.Workflow != "place_order" || o.On != "StateExited" || o.State != "Save" || o.Routine == nil || o.Plugin != "audit" {
 		t.Fatalf("observer = %+v", o)
 	}
 	event := map[string]any{"type": "StateExited", "state": "Save", "output": map[string]any{"saved": true}}

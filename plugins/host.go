@@ -242,6 +242,7 @@ func (h *Host) Hooks() []*flow.Observer {
 				State:       hk.State,
 				RoutineName: "wasm:" + name + "/" + hk.Func,
 				Routine:     &routine{h: h, plugin: name, fn: hk.Func},
+				Plugin:      name,
 				Pos:         flow.Pos{File: filepath.Join(p.m.dir, ManifestFile)},
 			})
 		}

@@ -382,6 +382,9 @@ type Observer struct {
 	// the observer's first call has returned, and sees nothing of it.
 	// Retries of a failed call run in the background, as for any observer.
 	Before bool
+	// Plugin names the plugin whose manifest declared the observer as a
+	// hook; empty for an observer of the scripts.
+	Plugin string
 	Pos    Pos
 }
 

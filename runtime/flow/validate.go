@@ -292,7 +292,12 @@ func (v *validator) retrier(r *Retrier, prefix string, pos Pos) {
 
 func (v *validator) observer(n int, o *Observer) {
 	prefix := fmt.Sprintf("observer %d", n)
-	if o.Workflow != "" {
+	switch {
+	case o.Plugin != "":
+		// A hook's problem is the operator's to fix, in the plugins
+		// directory, not the script author's.
+		prefix = fmt.Sprintf("--plugins: hook of plugin %q on workflow %q", o.Plugin, o.Workflow)
+	case o.Workflow != "":
 		prefix = fmt.Sprintf("observer %d of workflow %q", n, o.Workflow)
 	}
 	var w *Workflow

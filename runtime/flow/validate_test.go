@@ -246,6 +246,10 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`wf.lua:20: observer 1: no workflow; name one or "*"`}},
 		{"observer state", func(b *Bundle) { b.Observers[0].State = "Nope" },
 			[]string{`wf.lua:20: observer 1 of workflow "order": state "Nope" is not a state of the workflow`}},
+		{"plugin hook state", func(b *Bundle) {
+			o := b.Observers[0]
+			o.State, o.Plugin, o.Pos = "Nope", "audit", Pos{File: "plugins.d/audit/plugin.json"}
+		}, []string{`plugins.d/audit/plugin.json:0: --plugins: hook of plugin "audit" on workflow "order": state "Nope" is not a state of the workflow`}},
 		{"observer routine and retry", func(b *Bundle) {
 			o := b.Observers[0]
 			o.Workflow, o.State, o.RoutineName = "*", "AnyWhere", ""
