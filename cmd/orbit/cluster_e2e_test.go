@@ -132,7 +132,7 @@ func TestClusterSurvivesASidecarKillAndANodeStop(t *testing.T) {
 	d := startStepDownstream(t)
 	cs := clusterSidecars(t, 3, nats.URL(), d)
 
-	const n = 120
+	const n = 180
 	for i := range n {
 		cs[i%3].start("chain", fmt.Sprintf("?id=c-%03d", i), fmt.Sprintf(`{"n":%d}`, i)).must(t, 201)
 	}
