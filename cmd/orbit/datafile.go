@@ -23,23 +23,6 @@ func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", "./data/orbit.db", "bbolt data file (ORBIT_DATA)")
 }
 
-// parseData parses a data-file command's flags and checks that it has
-// npos positional arguments.
-func parseData(fs *flag.FlagSet, args []string, npos int, stderr io.Writer) (pos []string, code int, ok bool) {
-	if pos, code, ok = parse(fs, args); !ok {
-		return nil, code, false
-	}
-	if len(pos) != npos {
-		fs.Usage()
-		return nil, 2, false
-	}
-	if err := fromEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return nil, 2, false
-	}
-	return pos, 0, true
-}
-
 // verified is the line that says what a verified file holds.
 func verified(path string, r *bolt.VerifyReport) string {
 	return fmt.Sprintf("%s: %d bytes, %d pages of %d bytes (transaction %d); %d instances, %d history events "+

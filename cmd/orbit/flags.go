@@ -43,6 +43,23 @@ func parse(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
 	}
 }
 
+// parseData is parse for a command that reads a store: it checks that it
+// has npos positional arguments and fills unset flags from ORBIT_ variables.
+func parseData(fs *flag.FlagSet, args []string, npos int, stderr io.Writer) (pos []string, code int, ok bool) {
+	if pos, code, ok = parse(fs, args); !ok {
+		return nil, code, false
+	}
+	if len(pos) != npos {
+		fs.Usage()
+		return nil, 2, false
+	}
+	if err := fromEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return nil, 2, false
+	}
+	return pos, 0, true
+}
+
 // parseScripts is parse for a command that loads scripts without reading
 // its other flags from the environment: --script-env still comes from
 // ORBIT_SCRIPT_ENV when not given.

@@ -53,17 +53,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
 	lf := addLogFlags(fs)
-	pos, code, ok := parse(fs, args)
-	if !ok {
+	if _, code, ok := parseData(fs, args, 0, stderr); !ok {
 		return code
-	}
-	if len(pos) != 0 {
-		fs.Usage()
-		return 2
-	}
-	if err := fromEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
 	}
 	if err := sf.check(); err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)

@@ -135,17 +135,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("export", "[--store bbolt --data FILE | --store nats --nats-url URL] OUT  (OUT - is standard output)", stderr)
 	sf := addStoreFlags(fs)
 	lf := addLogFlags(fs)
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseData(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	if err := fromEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
 	}
 	if err := sf.check(); err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
@@ -212,17 +204,9 @@ func cmdImport(args []string, _, stderr io.Writer) int {
 	force := fs.Bool("force", false, "write into a store that already holds something, such as the part of an interrupted import: "+
 		"instances it holds identical are skipped, instances it holds otherwise are left alone and named")
 	lf := addLogFlags(fs)
-	pos, code, ok := parse(fs, args)
+	pos, code, ok := parseData(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	if err := fromEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
 	}
 	if err := sf.check(); err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
