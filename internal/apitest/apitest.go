@@ -63,7 +63,10 @@ func Start(t testing.TB, b *flow.Bundle, opt api.Options, bopt bolt.Options) *Si
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// fasthttp closes a connection that has sent no request yet only
+		// once it is 5 s old, and an HTTP client may dial one it then
+		// leaves unused: the shutdown must be able to outlast that.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
