@@ -44,8 +44,9 @@ func parse(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
 }
 
 // parseData is parse for a command that reads a store: it checks that it
-// has npos positional arguments and fills unset flags from ORBIT_ variables.
-func parseData(fs *flag.FlagSet, args []string, npos int, stderr io.Writer) (pos []string, code int, ok bool) {
+// has npos positional arguments, fills unset flags from ORBIT_ variables,
+// then runs each check of the flags' values.
+func parseData(fs *flag.FlagSet, args []string, npos int, stderr io.Writer, checks ...func() error) (pos []string, code int, ok bool) {
 	if pos, code, ok = parse(fs, args); !ok {
 		return nil, code, false
 	}
@@ -56,6 +57,12 @@ func parseData(fs *flag.FlagSet, args []string, npos int, stderr io.Writer) (pos
 	if err := fromEnv(fs); err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)
 		return nil, 2, false
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			fmt.Fprintf(stderr, "orbit: %v\n", err)
+			return nil, 2, false
+		}
 	}
 	return pos, 0, true
 }

@@ -53,16 +53,8 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	maxInFlight := fs.Int("max-in-flight", 4096, "most /v1 requests served at once; more are answered 429")
 	pprofAddr := fs.String("pprof", "", "serve the Go profiler on this address (off when empty)")
 	lf := addLogFlags(fs)
-	if _, code, ok := parseData(fs, args, 0, stderr); !ok {
+	if _, code, ok := parseData(fs, args, 0, stderr, sf.check, pf.check); !ok {
 		return code
-	}
-	if err := sf.check(); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
-	}
-	if err := pf.check(); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
 	}
 	if _, err := os.Stat(*scripts); errors.Is(err, os.ErrNotExist) {
 		// A user's own folder of workflows is what serve needs first.

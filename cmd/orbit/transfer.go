@@ -135,13 +135,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("export", "[--store bbolt --data FILE | --store nats --nats-url URL] OUT  (OUT - is standard output)", stderr)
 	sf := addStoreFlags(fs)
 	lf := addLogFlags(fs)
-	pos, code, ok := parseData(fs, args, 1, stderr)
+	pos, code, ok := parseData(fs, args, 1, stderr, sf.check)
 	if !ok {
 		return code
-	}
-	if err := sf.check(); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
 	}
 	out := pos[0]
 	began := time.Now()
@@ -204,13 +200,9 @@ func cmdImport(args []string, _, stderr io.Writer) int {
 	force := fs.Bool("force", false, "write into a store that already holds something, such as the part of an interrupted import: "+
 		"instances it holds identical are skipped, instances it holds otherwise are left alone and named")
 	lf := addLogFlags(fs)
-	pos, code, ok := parseData(fs, args, 1, stderr)
+	pos, code, ok := parseData(fs, args, 1, stderr, sf.check)
 	if !ok {
 		return code
-	}
-	if err := sf.check(); err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 2
 	}
 	in := pos[0]
 	began := time.Now()
