@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/engine"
@@ -48,23 +45,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	cfg := sidecarConfig{Data: *data, LuaTimeout: *luaTimeout, ScriptEnv: env.env, Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
-	opts := scriptOptions(cfg)
-	b, ok := loadBundle(pos[0], opts, stderr)
+	s, ctx, done, ok := runInProcess(pos[0], cfg, stderr)
 	if !ok {
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	s, err := openSidecar(ctx, cfg, opts, b)
-	if err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 1
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.close(closeCtx)
-	}()
+	defer done()
 	inst, _, err := s.engine.Start(ctx, pos[1], engine.StartOptions{ID: *id, Input: in})
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)

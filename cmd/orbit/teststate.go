@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/runtime/engine"
@@ -77,23 +73,11 @@ func cmdTestState(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg := sidecarConfig{LuaTimeout: *luaTimeout, ScriptEnv: env.env, Log: discardLog()}
-	opts := scriptOptions(cfg)
-	b, ok := loadBundle(pos[0], opts, stderr)
+	s, ctx, done, ok := runInProcess(pos[0], cfg, stderr)
 	if !ok {
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	s, err := openSidecar(ctx, cfg, opts, b)
-	if err != nil {
-		fmt.Fprintf(stderr, "orbit: %v\n", err)
-		return 1
-	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.close(closeCtx)
-	}()
+	defer done()
 	res, err := s.engine.TestState(ctx, t)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit: %v\n", err)

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/orbit-sidecar/orbit/httpcall"
@@ -86,6 +88,31 @@ func scriptOptions(cfg sidecarConfig) scripting.Options {
 		opts.OnLuaCall = func(use scripting.LuaUse, took time.Duration) { m.OnLuaCall(use.String(), took) }
 	}
 	return opts
+}
+
+// runInProcess loads the scripts at path and opens a sidecar on them in
+// this process, for the commands that run workflows without serving them.
+// Its context ends at SIGINT or SIGTERM, and done closes the sidecar. On
+// failure it prints what went wrong and reports false.
+func runInProcess(path string, cfg sidecarConfig, stderr io.Writer) (s *sidecar, ctx context.Context, done func(), ok bool) {
+	opts := scriptOptions(cfg)
+	b, ok := loadBundle(path, opts, stderr)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	s, err := openSidecar(ctx, cfg, opts, b)
+	if err != nil {
+		stop()
+		fmt.Fprintf(stderr, "orbit: %v\n", err)
+		return nil, nil, nil, false
+	}
+	return s, ctx, func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.close(closeCtx)
+		stop()
+	}, true
 }
 
 // openSidecar opens the store and an engine for an already loaded bundle,
