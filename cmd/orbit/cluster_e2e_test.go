@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -33,11 +32,7 @@ type stepDownstream struct {
 func startStepDownstream(t *testing.T) *stepDownstream {
 	t.Helper()
 	d := &stepDownstream{calls: map[string]int{}, inside: map[string]string{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	d.url = serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			K  string          `json:"k"`
 			N  int             `json:"n"`
@@ -64,10 +59,7 @@ func startStepDownstream(t *testing.T) *stepDownstream {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ok":true}`)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	d.url = "http://" + ln.Addr().String()
+	})
 	return d
 }
 

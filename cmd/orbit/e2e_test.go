@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -52,11 +52,7 @@ func (s *sidecar) logged() []string { return s.proc.Logged() }
 func flakyDownstream(t *testing.T) (string, *atomic.Bool) {
 	t.Helper()
 	var ok atomic.Bool
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		if !ok.Load() {
@@ -65,10 +61,17 @@ func flakyDownstream(t *testing.T) (string, *atomic.Bool) {
 			return
 		}
 		io.WriteString(w, `{"up": true}`)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "FLAKY_URL=http://" + ln.Addr().String(), &ok
+	})
+	return "FLAKY_URL=" + url, &ok
+}
+
+// serveHTTP serves handler on loopback until the test ends and returns its
+// base URL. Connections still open at the end are cut, not waited for.
+func serveHTTP(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	return srv.URL
 }
 
 // noFlaky satisfies the bundle's ${FLAKY_URL} in tests that never call it.

@@ -3,7 +3,6 @@ package main_test
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,23 +51,17 @@ func TestNumbersPassAlongExactly(t *testing.T) {
 
 	var mu sync.Mutex
 	var received []string
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		received = append(received, string(body))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 
 	// The later --scripts is the one serve reads.
-	s := serve(t, []string{"ORBIT_SCRIPT_ENV=ECHO_URL", "ECHO_URL=http://" + ln.Addr().String()},
+	s := serve(t, []string{"ORBIT_SCRIPT_ENV=ECHO_URL", "ECHO_URL=" + echo},
 		filepath.Join(t.TempDir(), "orbit.db"), "--scripts", scripts, "--plugins", plugins)
 	a := s.start("numbers", "?wait=30s", `{"order": `+order+`}`).must(t, 200)
 	if a.str("status") != "SUCCEEDED" {

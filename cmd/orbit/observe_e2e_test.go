@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -29,21 +28,14 @@ type downstreamCall struct{ path, traceparent string }
 func startCallDownstream(t *testing.T) *callDownstream {
 	t.Helper()
 	d := &callDownstream{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	d.url = serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		d.mu.Lock()
 		d.calls = append(d.calls, downstreamCall{r.URL.Path, r.Header.Get("traceparent")})
 		d.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ok":true}`)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	d.url = "http://" + ln.Addr().String()
+	})
 	return d
 }
 

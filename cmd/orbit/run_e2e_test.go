@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,11 +119,7 @@ type downstream struct {
 
 func startDownstream(t *testing.T) (*downstream, string) {
 	d := &downstream{hold: true, called: make(chan struct{}, 16)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		d.mu.Lock()
 		d.keys = append(d.keys, r.Header.Get("Idempotency-Key"))
@@ -137,10 +132,8 @@ func startDownstream(t *testing.T) (*downstream, string) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"charged":true}`)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return d, "http://" + ln.Addr().String()
+	})
+	return d, url
 }
 
 // TestKillDuringTaskAndWait kills orbit with SIGKILL inside a task and
