@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -12,19 +11,6 @@ import (
 
 var tricky = []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
 	"<html> & 'amp'", "ünïcödé ✓ 🚀", "bad \xff\xfe utf8", "line\u2028para\u2029", "\xe2\x80"}
-
-// appendString matches encoding/json with HTML escaping off, byte for byte.
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range tricky {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		enc.Encode(s)
-		if got := appendString(nil, s); string(got) != string(bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
-			t.Errorf("%q: got %s, want %s", s, got, want.Bytes())
-		}
-	}
-}
 
 // The hand-written encoders say what encoding/json says about every field,
 // and what they write decodes to the same values.

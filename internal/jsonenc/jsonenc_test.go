@@ -1,0 +1,53 @@
+package jsonenc
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// tricky are strings whose JSON encodings differ between careless encoders:
+// quotes, control characters, HTML, non-ASCII, invalid UTF-8 and the
+// JavaScript line separators.
+var tricky = []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
+	"<html> & 'amp'", "ünïcödé ✓ 🚀", "bad \xff\xfe utf8", "line\u2028para\u2029", "\xe2\x80"}
+
+// std is v as encoding/json writes it with HTML escaping off.
+func std(t *testing.T, v any) string {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// AppendString matches encoding/json with HTML escaping off, byte for byte.
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range tricky {
+		if got, want := string(AppendString(nil, s)), std(t, s); got != want {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+// AppendCompact writes a raw value as encoding/json writes a
+// json.RawMessage: compacted, strings and numbers untouched.
+func TestAppendCompactMatchesEncodingJSON(t *testing.T) {
+	for _, raw := range []string{`1`, `{"a":[1,2]}`, " { \"a\" : [ 1 , 2 ] ,\n\t\"b\":\r\n\"x y\\n\" } ",
+		`123456789012345678901234567890.5e-300`, `"ü\u00e9 \u2028 <&>"`, `[ "spaces  in string" ]`, `{"n":{"m":[{"k":null}]}}`} {
+		got, err := AppendCompact([]byte("prefix"), []byte(raw))
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if want := "prefix" + std(t, json.RawMessage(raw)); string(got) != want {
+			t.Errorf("%q: got %s, want %s", raw, got, want)
+		}
+	}
+	got, err := AppendCompact([]byte("prefix"), []byte(`{ "a": `))
+	if err == nil || string(got) != "prefix" {
+		t.Errorf("invalid raw: got %q, %v; want the prefix alone and an error", got, err)
+	}
+}
