@@ -15,6 +15,9 @@ type writer struct {
 	key, key2 []byte
 	tx        *bbolt.Tx
 	buckets   [numBuckets]*bbolt.Bucket
+	// cursors serve the transaction's reads: a bbolt Get makes a new
+	// cursor and grows its stack every time, a kept cursor reuses both.
+	cursors [numBuckets]*bbolt.Cursor
 	// newest is, for each instance upserted in this transaction, its last
 	// upsert: the earlier ones are skipped (see coalesce).
 	newest map[string]upsertRef
@@ -32,6 +35,7 @@ func (w *writer) begin(tx *bbolt.Tx) { w.tx = tx }
 func (w *writer) end() {
 	w.tx = nil
 	clear(w.buckets[:])
+	clear(w.cursors[:])
 	clear(w.newest)
 }
 
@@ -58,6 +62,21 @@ func (w *writer) bucket(id bucketID) *bbolt.Bucket {
 		w.buckets[id].FillPercent = fillPercent
 	}
 	return w.buckets[id]
+}
+
+// get is bucket(id).Get(k) through the bucket's kept cursor. A Seek
+// searches from the root through the nodes this transaction changed, so
+// the kept cursor sees the transaction's own puts and deletes.
+func (w *writer) get(id bucketID, k []byte) []byte {
+	c := w.cursors[id]
+	if c == nil {
+		c = w.bucket(id).Cursor()
+		w.cursors[id] = c
+	}
+	if got, v := c.Seek(k); bytes.Equal(got, k) {
+		return v
+	}
+	return nil
 }
 
 // fillPercent packs pages fuller than bbolt's default of one half. Most
@@ -144,7 +163,7 @@ func (w *writer) timerKeys(t store.Timer) {
 // are keyed by changed.
 func (w *writer) upsert(e *encoded, in *encInstance) error {
 	w.key = append(w.key[:0], in.id...)
-	if start, end, ok := parseHeader(w.bucket(bInstances).Get(w.key)); ok {
+	if start, end, ok := parseHeader(w.get(bInstances, w.key)); ok {
 		if err := w.dropIndexes(in.id, start, end, start != in.start, end != in.end); err != nil {
 			return fmt.Errorf("instance %q: %w", in.id, err)
 		}
@@ -156,16 +175,16 @@ func (w *writer) upsert(e *encoded, in *encInstance) error {
 		if in.terminal {
 			err = w.bucket(bUnfinished).Delete(w.key)
 		} else {
-			err = putChanged(w.bucket(bUnfinished), w.key, listVal[:in.statusLen])
+			err = w.putChanged(bUnfinished, w.key, listVal[:in.statusLen])
 		}
 	}
 	if err == nil {
 		w.key2 = appendListKey(w.key2[:0], in.start, in.id)
-		err = putChanged(w.bucket(bList), w.key2, listVal)
+		err = w.putChanged(bList, w.key2, listVal)
 	}
 	if err == nil && in.end != 0 {
 		w.key2 = appendEndedKey(w.key2[:0], in.end, in.id)
-		err = putChanged(w.bucket(bEnded), w.key2, empty)
+		err = w.putChanged(bEnded, w.key2, empty)
 	}
 	if err != nil {
 		return fmt.Errorf("instance %q: %w", in.id, err)
@@ -176,11 +195,11 @@ func (w *writer) upsert(e *encoded, in *encInstance) error {
 // putChanged skips a put that would not change the value. Most checkpoints
 // keep an instance's status, workflow and times; skipping leaves those
 // index pages clean, so the commit writes (and syncs) fewer pages.
-func putChanged(b *bbolt.Bucket, k, v []byte) error {
-	if old := b.Get(k); old != nil && bytes.Equal(old, v) {
+func (w *writer) putChanged(id bucketID, k, v []byte) error {
+	if old := w.get(id, k); old != nil && bytes.Equal(old, v) {
 		return nil
 	}
-	return b.Put(k, v)
+	return w.bucket(id).Put(k, v)
 }
 
 // dropIndexes removes the list and ended entries keyed by an old record's

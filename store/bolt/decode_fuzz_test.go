@@ -22,7 +22,7 @@ import (
 func FuzzDecodeEvent(f *testing.F) {
 	at := time.Date(2026, 11, 26, 9, 30, 0, 123456789, time.UTC)
 	good, _ := appendEvent(nil, &store.Event{Seq: 1, Type: store.EventType("TaskSucceeded"), Time: at, State: "A",
-		Output: json.RawMessage(`{"n":1}`), Attempt: 2})
+		Output: json.RawMessage(`{"n":1}`), Attempt: 2}, nil)
 	f.Add(uint64(1), good)
 	f.Add(uint64(7), good)
 	f.Add(uint64(1), []byte(`{"seq":1,"type":"ExecutionStarted","time":"2026-11-26T09:30:00+01:00","input":[1, 2]}`))
@@ -56,7 +56,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if len(evs) != 1 || evs[0].Seq != seq || evs[0].Instance != id {
 			t.Fatalf("%q under seq %d of %s read as %+v", v, seq, id, evs)
 		}
-		enc, err := appendEvent(nil, &evs[0])
+		enc, err := appendEvent(nil, &evs[0], nil)
 		if err != nil {
 			// Only what encoding/json cannot write either may stop it.
 			if _, stdErr := json.Marshal(&evs[0]); stdErr == nil {

@@ -53,6 +53,7 @@ type encKV struct {
 type encoded struct {
 	buf  []byte
 	json *json.Encoder
+	seen checked // payloads of the batch being encoded that are valid JSON
 
 	instances  []encInstance
 	events     []encEvent
@@ -145,6 +146,7 @@ func endNanos(in *store.Instance) uint64 {
 // the batch itself fails here, before the batch joins a transaction shared
 // with others.
 func (e *encoded) encode(b *store.Batch) error {
+	defer e.seen.reset() // b's memory is the caller's again after this
 	for _, in := range b.Instances {
 		if in == nil {
 			return errors.New("nil instance in batch")
@@ -163,7 +165,7 @@ func (e *encoded) encode(b *store.Batch) error {
 		}
 		off := len(e.buf)
 		var err error
-		if e.buf, err = appendEvent(e.buf, ev); err != nil {
+		if e.buf, err = appendEvent(e.buf, ev, &e.seen); err != nil {
 			return fmt.Errorf("encode event %d of instance %q: %w", ev.Seq, ev.Instance, err)
 		}
 		e.events = append(e.events, encEvent{instance: ev.Instance, seq: ev.Seq, value: span{off, len(e.buf)}})
@@ -228,7 +230,7 @@ func (e *encoded) instance(in *store.Instance) error {
 	off := len(e.buf)
 	e.buf = appendHeader(e.buf, start, end)
 	var err error
-	if e.buf, err = appendInstance(e.buf, in); err != nil {
+	if e.buf, err = appendInstance(e.buf, in, &e.seen); err != nil {
 		e.buf = e.buf[:off]
 		return fmt.Errorf("encode instance %q: %w", in.ID, err)
 	}

@@ -69,7 +69,7 @@ func FuzzEventEncoding(f *testing.F) {
 		ev := &store.Event{Seq: seq, Type: store.EventType(typ), Time: fuzzTime(sec, nsec, offset), State: state,
 			Input: raw(input), Output: raw(output), Error: errName, Cause: cause, Attempt: attempt,
 			DelayMS: delay, Event: event, Child: state + event, From: typ, To: cause}
-		got, err := appendEvent(nil, ev)
+		got, err := appendEvent(nil, ev, nil)
 		sameAsEncodingJSON(t, ev, got, err)
 	})
 }
@@ -95,7 +95,7 @@ func FuzzInstanceEncoding(f *testing.F) {
 			Collected:    map[int]json.RawMessage{item: raw(output), attempt: raw(data)},
 			PausedStatus: store.Status(state), PausedWaiting: &store.WaitingFor{Kind: store.WaitingKind(state)},
 		}
-		got, err := appendInstance(nil, in)
+		got, err := appendInstance(nil, in, nil)
 		sameAsEncodingJSON(t, in, got, err)
 	})
 }
@@ -116,7 +116,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	at := time.Date(2026, 11, 26, 9, 30, 0, 123456789, time.UTC)
 	good, _ := appendInstance(appendHeader(nil, nanos(at), 0), &store.Instance{
 		Public: store.Public{ID: "a", Workflow: "wf", Status: store.Running, StartedAt: at, UpdatedAt: at},
-		Visits: map[string]int{"A": 1}, Collected: map[int]json.RawMessage{0: json.RawMessage(`1`)}})
+		Visits: map[string]int{"A": 1}, Collected: map[int]json.RawMessage{0: json.RawMessage(`1`)}}, nil)
 	f.Add(good)
 	f.Add([]byte("short"))
 	b, err := bbolt.Open(filepath.Join(f.TempDir(), "fuzz.db"), 0o600, &bbolt.Options{NoSync: true})
@@ -151,7 +151,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			return
 		}
-		enc, err := appendInstance(appendHeader(nil, nanos(in.StartedAt), endNanos(in)), in)
+		enc, err := appendInstance(appendHeader(nil, nanos(in.StartedAt), endNanos(in)), in, nil)
 		if err != nil {
 			// Only a time encoding/json cannot write may stop it: the
 			// decoder read what it was given.

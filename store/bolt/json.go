@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/orbit-sidecar/orbit/internal/jsonenc"
 	"github.com/orbit-sidecar/orbit/store"
@@ -45,13 +46,14 @@ func waiting(o *jsonenc.Object, k string, w *store.WaitingFor) {
 	o.B, o.Err = in.Close(), in.Err
 }
 
-// appendInstance appends the JSON of an instance record.
-func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
-	if err := validRaw(in.Input, in.Output, in.Data); err != nil {
+// appendInstance appends the JSON of an instance record. seen, when not
+// nil, remembers the payloads already checked in the same batch.
+func appendInstance(b []byte, in *store.Instance, seen *checked) ([]byte, error) {
+	if err := seen.valid(in.Input, in.Output, in.Data); err != nil {
 		return b, err
 	}
 	for _, c := range in.Collected {
-		if err := validRaw(c); err != nil {
+		if err := seen.valid(c); err != nil {
 			return b, err
 		}
 	}
@@ -76,7 +78,13 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 	if len(in.Visits) > 0 {
 		o.Key("visits")
 		v := jsonenc.Open(o.B)
-		for _, k := range slices.Sorted(maps.Keys(in.Visits)) {
+		var room [16]string // most workflows have fewer states: no allocation
+		keys := room[:0]
+		for k := range in.Visits {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
 			v.KeyEscaped(k)
 			v.B = strconv.AppendInt(v.B, int64(in.Visits[k]), 10)
 		}
@@ -132,9 +140,10 @@ func appendInstance(b []byte, in *store.Instance) ([]byte, error) {
 	return o.Close(), nil
 }
 
-// appendEvent appends the JSON of a history event.
-func appendEvent(b []byte, ev *store.Event) ([]byte, error) {
-	if err := validRaw(ev.Input, ev.Output); err != nil {
+// appendEvent appends the JSON of a history event; seen as for
+// appendInstance.
+func appendEvent(b []byte, ev *store.Event, seen *checked) ([]byte, error) {
+	if err := seen.valid(ev.Input, ev.Output); err != nil {
 		return b, err
 	}
 	o := jsonenc.Open(b)
@@ -161,11 +170,51 @@ func appendEvent(b []byte, ev *store.Event) ([]byte, error) {
 
 var errInvalidRaw = errors.New("a payload is not valid JSON")
 
-func validRaw(raws ...json.RawMessage) error {
+// checked remembers the last payloads found valid JSON, by their memory:
+// a step's data is the record's data and the input or output of several
+// of its events, all one slice, which is scanned once per batch instead
+// of once per use.
+type checked struct {
+	ptr  [4]*byte
+	size [4]int
+	next int
+}
+
+// valid reports errInvalidRaw unless every non-empty raw is valid JSON.
+// A nil *checked checks every raw.
+func (c *checked) valid(raws ...json.RawMessage) error {
 	for _, r := range raws {
-		if len(r) > 0 && !json.Valid(r) {
+		if len(r) == 0 || c.has(r) {
+			continue
+		}
+		if !json.Valid(r) {
 			return errInvalidRaw
 		}
+		c.add(r)
 	}
 	return nil
 }
+
+func (c *checked) has(r []byte) bool {
+	if c == nil {
+		return false
+	}
+	p := unsafe.SliceData(r)
+	for i := range c.ptr {
+		if c.ptr[i] == p && c.size[i] == len(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checked) add(r []byte) {
+	if c == nil {
+		return
+	}
+	c.ptr[c.next], c.size[c.next] = unsafe.SliceData(r), len(r)
+	c.next = (c.next + 1) % len(c.ptr)
+}
+
+// reset forgets every payload: the batch's memory may be reused after it.
+func (c *checked) reset() { *c = checked{} }

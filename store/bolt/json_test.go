@@ -31,7 +31,7 @@ func TestRecordEncodersMatchEncodingJSON(t *testing.T) {
 		PausedStatus: store.Waiting, PausedWaiting: &store.WaitingFor{Kind: "timer"},
 	}
 	for _, in := range []*store.Instance{full, {Public: store.Public{ID: "min", Status: store.Running, StartedAt: at, UpdatedAt: at}}} {
-		got, err := appendInstance(nil, in)
+		got, err := appendInstance(nil, in, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,13 +52,13 @@ func TestRecordEncodersMatchEncodingJSON(t *testing.T) {
 			Error: tricky[5], Cause: tricky[6], Attempt: 2, DelayMS: 1500, Event: "e", Child: "c", From: "v1", To: "v2"},
 		{Seq: 1, Type: "ExecutionStarted", Time: at},
 	} {
-		got, err := appendEvent(nil, ev)
+		got, err := appendEvent(nil, ev, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sameJSON(t, got, ev)
 	}
-	if _, err := appendEvent(nil, &store.Event{Seq: 1, Output: json.RawMessage(`{bad`)}); err == nil {
+	if _, err := appendEvent(nil, &store.Event{Seq: 1, Output: json.RawMessage(`{bad`)}, nil); err == nil {
 		t.Error("an event with invalid raw JSON was encoded")
 	}
 }
@@ -84,7 +84,7 @@ func sameJSON(t *testing.T, got []byte, v any) {
 // lost.
 func TestUnwritableTimeFailsTheRecord(t *testing.T) {
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-	if b, err := appendEvent(nil, &store.Event{Seq: 1, Type: "TimerStarted", Time: far}); err == nil {
+	if b, err := appendEvent(nil, &store.Event{Seq: 1, Type: "TimerStarted", Time: far}, nil); err == nil {
 		t.Errorf("event at year 10000 encoded as %s", b)
 	}
 	now := time.Now()
@@ -94,8 +94,32 @@ func TestUnwritableTimeFailsTheRecord(t *testing.T) {
 			Waiting: &store.WaitingFor{Kind: "timer", Until: &far}}},
 		{Public: store.Public{ID: "c", Status: store.Running, StartedAt: now, UpdatedAt: now}, Deadline: &far},
 	} {
-		if b, err := appendInstance(nil, in); err == nil {
+		if b, err := appendInstance(nil, in, nil); err == nil {
 			t.Errorf("instance %s with a time at year 10000 encoded as %s", in.ID, b)
 		}
+	}
+}
+
+// TestCheckedPayloadsAreKnownByMemoryAndLength: a payload found valid is
+// not scanned again in the same batch, but a longer slice of the same
+// memory is a different payload and is checked.
+func TestCheckedPayloadsAreKnownByMemoryAndLength(t *testing.T) {
+	var seen checked
+	mem := []byte(`{"a":1}}`)
+	if err := seen.valid(mem[:7], mem[:7]); err != nil {
+		t.Fatalf("valid payload refused: %v", err)
+	}
+	if !seen.has(mem[:7]) {
+		t.Fatal("a checked payload is not remembered")
+	}
+	if err := seen.valid(mem); err == nil {
+		t.Fatal("a longer payload in the same memory passed as checked")
+	}
+	seen.reset()
+	if seen.has(mem[:7]) {
+		t.Fatal("reset kept a payload")
+	}
+	if err := (*checked)(nil).valid(json.RawMessage(`[1,`)); err == nil {
+		t.Fatal("invalid payload passed without a cache")
 	}
 }
