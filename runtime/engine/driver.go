@@ -67,6 +67,8 @@ type driver struct {
 	data     any             // decoded inst.Data
 	dataEnc  json.RawMessage // inst.Data as last encoded
 	fctx     flow.Context
+	keyState string // the state and visit fctx.IdempotencyKey was made for
+	keyVisit int
 	segment  flow.Span // the run segment's span while steps run (tracing on)
 	stepSpan flow.Span // the running step's span (tracing on)
 	stepTP   string    // its traceparent

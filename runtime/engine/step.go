@@ -29,7 +29,12 @@ func (d *driver) context() *flow.Context {
 	c.Instance, c.Workflow, c.Version, c.State = in.ID, in.Workflow, in.Version, in.State
 	c.Attempt, c.Visit = max(in.Attempt, 1), max(in.Visits[in.State], 1)
 	c.StartedAt, c.Now = in.StartedAt, d.e.clock.Now()
-	c.IdempotencyKey = in.ID + "/" + in.State + "/" + itoa(c.Visit)
+	if d.keyState != in.State || d.keyVisit != c.Visit || c.IdempotencyKey == "" {
+		// A task step asks for its context twice (the call, the result):
+		// the key is built once per visit.
+		c.IdempotencyKey = in.ID + "/" + in.State + "/" + itoa(c.Visit)
+		d.keyState, d.keyVisit = in.State, c.Visit
+	}
 	c.ItemIndex = -1
 	if in.MapItem {
 		c.ItemIndex = in.Index
@@ -230,25 +235,32 @@ func decodeResult(res any) (any, *flow.Error) {
 // state's input as it entered) in seconds.
 func attemptBounds(st *flow.State, data any, c *flow.Context) (timeout, heartbeat time.Duration, fe *flow.Error) {
 	timeout, heartbeat = st.Timeout, st.Heartbeat
-	for _, b := range []struct {
-		from flow.Expr
-		to   *time.Duration
-		what string
-	}{{st.TimeoutFrom, &timeout, "timeout"}, {st.HeartbeatFrom, &heartbeat, "heartbeat"}} {
-		if b.from == nil {
-			continue
+	if st.TimeoutFrom != nil {
+		if timeout, fe = boundFrom(st, st.TimeoutFrom, "timeout", data, c); fe != nil {
+			return 0, 0, fe
 		}
-		v, err := b.from.Eval(data, c)
-		if err != nil {
-			return 0, 0, flow.AsError(err, flow.ErrRuntime)
+	}
+	if st.HeartbeatFrom != nil {
+		if heartbeat, fe = boundFrom(st, st.HeartbeatFrom, "heartbeat", data, c); fe != nil {
+			return 0, 0, fe
 		}
-		sec, ok := flow.Number(v)
-		if !ok || sec <= 0 || sec > float64(math.MaxInt64/int64(time.Second)) {
-			return 0, 0, flow.Errorf(flow.ErrRuntime, "state %s: the %s is %s, not a positive number of seconds", st.Name, b.what, flow.TypeName(v))
-		}
-		*b.to = time.Duration(sec * float64(time.Second))
 	}
 	return timeout, heartbeat, nil
+}
+
+// boundFrom reads one of a task's bounds (what) from data in seconds. It
+// is a function of its own, not a loop over both bounds, so that a task
+// without them costs no allocation.
+func boundFrom(st *flow.State, from flow.Expr, what string, data any, c *flow.Context) (time.Duration, *flow.Error) {
+	v, err := from.Eval(data, c)
+	if err != nil {
+		return 0, flow.AsError(err, flow.ErrRuntime)
+	}
+	sec, ok := flow.Number(v)
+	if !ok || sec <= 0 || sec > float64(math.MaxInt64/int64(time.Second)) {
+		return 0, flow.Errorf(flow.ErrRuntime, "state %s: the %s is %s, not a positive number of seconds", st.Name, what, flow.TypeName(v))
+	}
+	return time.Duration(sec * float64(time.Second)), nil
 }
 
 // stepContext bounds one attempt by the state's timeout and the workflow's
