@@ -740,3 +740,59 @@ func TestEmptyArrayInputIsAnEmptyObject(t *testing.T) {
 		t.Errorf("start with [1]: %s, input %s", inst.Status, inst.Input)
 	}
 }
+
+// TestIdempotencyKeyFollowsTheVisit: a state visited again gets the next
+// visit's key, and a state entered next its own, though the key is built
+// once per visit.
+func TestIdempotencyKeyFollowsTheVisit(t *testing.T) {
+	var seen calls
+	loop := flow.CondFunc(func(d any, _ *flow.Context) (bool, error) { return num(d) < 2, nil })
+	wf := workflow("loop", "A",
+		&flow.State{Name: "A", Kind: flow.Task, Routine: fn(func(in any, c *flow.Context) (any, error) {
+			seen.add(c)
+			return num(in) + 1, nil
+		}), Next: "More"},
+		&flow.State{Name: "More", Kind: flow.Choice, Rules: []flow.Rule{{When: loop, Next: "A"}}, Default: "B"},
+		&flow.State{Name: "B", Kind: flow.Task, Routine: fn(func(in any, c *flow.Context) (any, error) {
+			seen.add(c)
+			return in, nil
+		})})
+	h := newHarness(t, bundle(wf))
+	id := h.startID("loop", "k", `0`)
+	h.end(id)
+	if want := []string{"k/A/1", "k/A/2", "k/B/1"}; !slices.Equal(seen.keys, want) {
+		t.Fatalf("keys %v, want %v", seen.keys, want)
+	}
+}
+
+// countingMarshals is a routine's result that counts how often it is
+// encoded.
+type countingMarshals struct{ n *atomic.Int32 }
+
+func (c countingMarshals) MarshalJSON() ([]byte, error) {
+	c.n.Add(1)
+	return []byte(`{"done":true}`), nil
+}
+
+// TestResultPassedOnIsEncodedOnce: a task whose output is its result
+// encodes it once for the history event and the data it passes on.
+func TestResultPassedOnIsEncodedOnce(t *testing.T) {
+	var n atomic.Int32
+	wf := workflow("once", "A",
+		&flow.State{Name: "A", Kind: flow.Task, Routine: fn(func(any, *flow.Context) (any, error) {
+			return countingMarshals{&n}, nil
+		})})
+	h := newHarness(t, bundle(wf))
+	id := h.start("once", `{}`)
+	if got := js(output(t, h.end(id))); got != `{"done":true}` {
+		t.Fatalf("output %s", got)
+	}
+	if n.Load() != 1 {
+		t.Fatalf("the result was encoded %d times, want once", n.Load())
+	}
+	for _, e := range h.history(id) {
+		if e.Type == "TaskSucceeded" && string(e.Output) != `{"done":true}` {
+			t.Fatalf("TaskSucceeded output %s", e.Output)
+		}
+	}
+}

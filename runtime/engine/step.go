@@ -191,8 +191,18 @@ func (d *driver) task(st *flow.State, in any, c *flow.Context) bool {
 		return true
 	}
 	d.event(store.Event{Type: store.EventTaskSucceeded, State: st.Name, Output: out, Attempt: c.Attempt})
+	if passesResult(st) {
+		d.leave(st, st.Next, res, out) // the output is the result: encoded once
+		return true
+	}
 	d.complete(st, res)
 	return true
+}
+
+// passesResult reports whether a task's output is its result as it is:
+// no finisher, result placement or output shaping.
+func passesResult(st *flow.State) bool {
+	return st.Finish == nil && !st.DiscardResult && st.Result == nil && st.Output == nil
 }
 
 // attemptBound is what bounds an attempt: the timeout, or the heartbeat
