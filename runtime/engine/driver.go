@@ -69,6 +69,7 @@ type driver struct {
 	fctx     flow.Context
 	keyState string // the state and visit fctx.IdempotencyKey was made for
 	keyVisit int
+	scratch  []byte    // encodeAs's buffer, kept with the pooled driver
 	segment  flow.Span // the run segment's span while steps run (tracing on)
 	stepSpan flow.Span // the running step's span (tracing on)
 	stepTP   string    // its traceparent
@@ -168,7 +169,7 @@ func (d *driver) run() {
 func (d *driver) release() {
 	d.answerResume(nil)
 	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
-		cancel: d.cancel[:0], execFn: d.execFn}
+		cancel: d.cancel[:0], execFn: d.execFn, scratch: d.scratch[:0]}
 	d.batch.Reset()
 	driverPool.Put(d)
 }

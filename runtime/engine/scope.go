@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/orbit-sidecar/orbit/internal/jsonenc"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -62,7 +63,7 @@ func (d *driver) assign(vars map[string]any) *flow.Error {
 		own = make(map[string]any, len(vars))
 	}
 	maps.Copy(own, vars)
-	enc, err := json.Marshal(own)
+	enc, err := jsonenc.AppendValue(nil, own) // as json.Marshal writes it
 	if err != nil {
 		return flow.Errorf(flow.ErrRuntime, "state %s: variables are not JSON: %v", d.inst.State, err)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/jsonenc"
 	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/store"
@@ -570,8 +572,13 @@ func (d *driver) enter(name string, data any, enc json.RawMessage) {
 func (d *driver) encode(v any) (json.RawMessage, *flow.Error) { return d.encodeAs("data", v) }
 
 // encodeAs is encode for what the message calls what ("data", "input").
+// The value is written into the driver's scratch buffer, and only what
+// is kept is copied out of it, at its size.
 func (d *driver) encodeAs(what string, v any) (json.RawMessage, *flow.Error) {
-	b, err := json.Marshal(v)
+	b, err := jsonenc.AppendValue(d.scratch[:0], v)
+	if cap(b) <= maxScratch {
+		d.scratch = b
+	}
 	if err != nil {
 		return nil, flow.Errorf(flow.ErrRuntime, "state %s: %s is not JSON: %v", d.inst.State, what, err)
 	}
@@ -581,8 +588,11 @@ func (d *driver) encodeAs(what string, v any) (json.RawMessage, *flow.Error) {
 	if err := store.CheckDepth(b); err != nil {
 		return nil, flow.Errorf(flow.ErrRuntime, "state %s: %s: %v", d.inst.State, what, err)
 	}
-	return b, nil
+	return bytes.Clone(b), nil
 }
+
+// maxScratch bounds the encoding buffer a driver keeps between steps.
+const maxScratch = 64 << 10
 
 // tooLarge is the error of the current state's data, input or variables
 // (what) of size bytes over the payload limit, named as the workflow's
