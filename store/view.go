@@ -1,9 +1,9 @@
 package store
 
 import (
-	"bytes"
-	"encoding/json"
 	"time"
+
+	"github.com/orbit-sidecar/orbit/internal/jsonenc"
 )
 
 // TimeLayout is the one layout of every time Orbit shows — in the API, the
@@ -33,52 +33,92 @@ func (s Stamp) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads an RFC 3339 time.
 func (s *Stamp) UnmarshalJSON(b []byte) error { return (*time.Time)(s).UnmarshalJSON(b) }
 
-func stampOf(t *time.Time) *Stamp {
-	if t == nil {
-		return nil
-	}
-	s := Stamp(*t)
-	return &s
-}
-
 // View is an instance as Orbit shows it to its users (the API, the command
 // line): the public fields, with every time in TimeLayout.
 type View Public
 
+// AppendJSON appends the view's JSON: what encoding/json writes for it
+// with HTML escaping off, byte for byte (the field order of the reflection
+// it replaces: the record's fields, then the times and waiting), without
+// reflection or a second pass over the result. Input and output are
+// compacted, as encoding/json does with a json.RawMessage.
+func (v *View) AppendJSON(b []byte) ([]byte, error) {
+	o := jsonenc.Open(b)
+	o.Str("id", v.ID)
+	o.Str("workflow", v.Workflow)
+	o.Str("version", v.Version)
+	o.Str("status", string(v.Status))
+	o.StrOmit("state", v.State)
+	o.RawCompact("input", v.Input)
+	o.RawCompact("output", v.Output)
+	o.StrOmit("error", v.Error)
+	o.StrOmit("cause", v.Cause)
+	o.StrOmit("parent", v.Parent)
+	o.StrOmit("idempotency_key", v.IdempotencyKey)
+	o.StrOmit("damaged", v.Damaged)
+	o.Layout("started_at", v.StartedAt, TimeLayout)
+	o.Layout("updated_at", v.UpdatedAt, TimeLayout)
+	if v.EndedAt != nil {
+		o.Layout("ended_at", *v.EndedAt, TimeLayout)
+	}
+	if w := v.Waiting; w != nil {
+		o.Key("waiting")
+		in := jsonenc.Open(o.B)
+		in.Str("kind", string(w.Kind))
+		in.StrOmit("event", w.Event)
+		in.IntOmit("attempt", int64(w.Attempt))
+		in.StrOmit("error", w.Error)
+		in.StrOmit("instance", w.Instance)
+		in.StrOmit("key", w.Key)
+		if w.Until != nil {
+			in.Layout("until", *w.Until, TimeLayout)
+		}
+		o.B = in.Close()
+	}
+	if o.Err != nil {
+		return b, o.Err
+	}
+	return o.Close(), nil
+}
+
 // MarshalJSON writes the public fields with the times in TimeLayout.
-func (v View) MarshalJSON() ([]byte, error) {
-	type fields View // the fields without this method
-	return marshal(struct {
-		fields
-		StartedAt Stamp        `json:"started_at"`
-		UpdatedAt Stamp        `json:"updated_at"`
-		EndedAt   *Stamp       `json:"ended_at,omitempty"`
-		Waiting   *waitingView `json:"waiting,omitempty"`
-	}{fields(v), Stamp(v.StartedAt), Stamp(v.UpdatedAt), stampOf(v.EndedAt), (*waitingView)(v.Waiting)})
-}
-
-// waitingView is WaitingFor as shown: until in TimeLayout.
-type waitingView WaitingFor
-
-func (w waitingView) MarshalJSON() ([]byte, error) {
-	type fields waitingView
-	return marshal(struct {
-		fields
-		Until *Stamp `json:"until,omitempty"`
-	}{fields(w), stampOf(w.Until)})
-}
+func (v View) MarshalJSON() ([]byte, error) { return v.AppendJSON(nil) }
 
 // EventView is a history event as Orbit shows it: its time in TimeLayout.
 type EventView Event
 
-// MarshalJSON writes the event with its time in TimeLayout.
-func (v EventView) MarshalJSON() ([]byte, error) {
-	type fields EventView
-	return marshal(struct {
-		fields
-		Time Stamp `json:"time"`
-	}{fields(v), Stamp(v.Time)})
+// AppendJSON appends the event's JSON, as View.AppendJSON does an
+// instance's: its fields, then its time.
+func (v *EventView) AppendJSON(b []byte) ([]byte, error) {
+	o := jsonenc.Open(b)
+	o.Uint("seq", v.Seq)
+	o.Str("type", string(v.Type))
+	o.StrOmit("state", v.State)
+	o.RawCompact("input", v.Input)
+	o.RawCompact("output", v.Output)
+	o.StrOmit("error", v.Error)
+	o.StrOmit("cause", v.Cause)
+	o.IntOmit("attempt", int64(v.Attempt))
+	o.IntOmit("delay_ms", v.DelayMS)
+	o.StrOmit("event", v.Event)
+	o.StrOmit("child", v.Child)
+	o.StrOmit("from_version", v.From)
+	o.StrOmit("to_version", v.To)
+	if !v.Hash.IsZero() {
+		o.Key("hash")
+		o.B = append(o.B, '"')
+		o.B, _ = v.Hash.AppendText(o.B)
+		o.B = append(o.B, '"')
+	}
+	o.Layout("time", v.Time, TimeLayout)
+	if o.Err != nil {
+		return b, o.Err
+	}
+	return o.Close(), nil
 }
+
+// MarshalJSON writes the event with its time in TimeLayout.
+func (v EventView) MarshalJSON() ([]byte, error) { return v.AppendJSON(nil) }
 
 // Views shows instances.
 func Views(ins []*Instance) []View {
@@ -96,16 +136,4 @@ func EventViews(evs []Event) []EventView {
 		out[i] = EventView(evs[i])
 	}
 	return out
-}
-
-// marshal is json.Marshal without HTML escaping: what is shown is data,
-// and its bytes stay as they came.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
