@@ -66,11 +66,11 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		if existing || inst.Status.Terminal() {
 			status = fasthttp.StatusOK
 		}
-		writeJSON(ctx, status, store.View(inst.Public))
+		writeView(ctx, status, inst)
 		return
 	}
 	if existing {
-		writeJSON(ctx, fasthttp.StatusOK, store.View(inst.Public))
+		writeView(ctx, fasthttp.StatusOK, inst)
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusCreated, Started{ID: inst.ID, Workflow: inst.Workflow, Version: inst.Version, Status: inst.Status,
@@ -138,7 +138,7 @@ func (s *Server) get(ctx *fasthttp.RequestCtx, p []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, store.View(inst.Public))
+	writeView(ctx, fasthttp.StatusOK, inst)
 }
 
 // History is the answer of GET /v1/instances/{id}/history.
@@ -193,21 +193,22 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	if len(evs) < historyPage || len(evs) == limit {
-		writeJSON(ctx, fasthttp.StatusOK, History{Events: store.EventViews(evs), ChainHead: head})
+		writeAppended(ctx, fasthttp.StatusOK, &History{Events: store.EventViews(evs), ChainHead: head})
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		sent := 0
+		var b []byte // one event's JSON, reused
 		w.WriteString(`{"events":[`)
 		for {
 			for i := range evs {
 				if sent > 0 {
 					w.WriteByte(',')
 				}
-				b, err := marshalView(store.EventView(evs[i]))
-				if err != nil {
+				var err error
+				if b, err = (*store.EventView)(&evs[i]).AppendJSON(b[:0]); err != nil {
 					// The status is sent: cutting the answer short is what
 					// is left to tell the client.
 					s.opt.Log.Error("history answer cut short", "instance", id, "seq", evs[i].Seq, "err", err)
@@ -229,9 +230,8 @@ func (s *Server) history(ctx *fasthttp.RequestCtx, p []string) {
 		}
 		w.WriteByte(']')
 		if head != nil {
-			b, _ := json.Marshal(head) // two plain fields
 			w.WriteString(`,"chain_head":`)
-			w.Write(b)
+			w.Write(appendChainHead(b[:0], head))
 		}
 		w.WriteString("}\n")
 	})
@@ -351,7 +351,7 @@ func (s *Server) list(ctx *fasthttp.RequestCtx, _ []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, List{Instances: store.Views(insts), NextCursor: pageCursorOf(q, next)})
+	writeAppended(ctx, fasthttp.StatusOK, &List{Instances: store.Views(insts), NextCursor: pageCursorOf(q, next)})
 }
 
 // Counts is the answer of GET /v1/counts.
@@ -486,7 +486,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	ctx.Response.Header.Set(DeliveryHeader, string(delivery))
-	writeJSON(ctx, fasthttp.StatusOK, store.View(inst.Public))
+	writeView(ctx, fasthttp.StatusOK, inst)
 }
 
 // DeliveryHeader carries the Delivery of an event delivered with wait,

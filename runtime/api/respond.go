@@ -1,14 +1,19 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/orbit-sidecar/orbit/internal/jsonenc"
+	"github.com/orbit-sidecar/orbit/store"
 )
 
-// writeJSON answers with v as JSON; every answer of the API but graphs and
-// metrics goes through it.
+// internalBody answers an answer that cannot be encoded.
+const internalBody = `{"error":{"code":"internal","message":"cannot encode the answer"}}` + "\n"
+
+// writeJSON answers with v as JSON; every answer of the API but those
+// about instances (writeAppended), graphs and metrics goes through it.
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.Response.ResetBody()
 	ctx.SetStatusCode(status)
@@ -18,18 +23,86 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	if err := enc.Encode(v); err != nil {
 		ctx.Response.ResetBody()
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		ctx.SetBodyString(`{"error":{"code":"internal","message":"cannot encode the answer"}}` + "\n")
+		ctx.SetBodyString(internalBody)
 	}
 }
 
-// marshalView is v as writeJSON writes it, without the final newline: for
-// the parts of an answer written one at a time.
-func marshalView(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+// jsonAppender appends its own JSON, byte for byte what writeJSON would
+// write for it.
+type jsonAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// writeAppended answers with v's JSON, as writeJSON does, appended in one
+// pass straight into the response's pooled body buffer: the answers about
+// instances, which the synchronous start makes on every workflow, skip
+// encoding/json's reflection and its second pass over the bytes.
+func writeAppended(ctx *fasthttp.RequestCtx, status int, v jsonAppender) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	b, err := v.AppendJSON(ctx.Response.SwapBody(nil)[:0])
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		b = append(b[:0], internalBody...)
+	} else {
+		b = append(b, '\n')
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	ctx.Response.SwapBody(b)
+}
+
+// writeView answers with the instance as its users see it.
+func writeView(ctx *fasthttp.RequestCtx, status int, inst *store.Instance) {
+	writeAppended(ctx, status, (*store.View)(&inst.Public))
+}
+
+// AppendJSON appends the listing's JSON.
+func (l *List) AppendJSON(b []byte) ([]byte, error) {
+	o := jsonenc.Open(b)
+	o.Key("instances")
+	o.B = append(o.B, '[')
+	for i := range l.Instances {
+		if i > 0 {
+			o.B = append(o.B, ',')
+		}
+		var err error
+		if o.B, err = l.Instances[i].AppendJSON(o.B); err != nil {
+			return b, err
+		}
+	}
+	o.B = append(o.B, ']')
+	o.Str("next_cursor", l.NextCursor)
+	return o.Close(), nil
+}
+
+// AppendJSON appends the history's JSON.
+func (h *History) AppendJSON(b []byte) ([]byte, error) {
+	o := jsonenc.Open(b)
+	o.Key("events")
+	o.B = append(o.B, '[')
+	for i := range h.Events {
+		if i > 0 {
+			o.B = append(o.B, ',')
+		}
+		var err error
+		if o.B, err = h.Events[i].AppendJSON(o.B); err != nil {
+			return b, err
+		}
+	}
+	o.B = append(o.B, ']')
+	if h.ChainHead != nil {
+		o.Key("chain_head")
+		o.B = appendChainHead(o.B, h.ChainHead)
+	}
+	return o.Close(), nil
+}
+
+// appendChainHead appends a chain head: its seq and its hash in hexadecimal.
+func appendChainHead(b []byte, c *store.ChainHead) []byte {
+	o := jsonenc.Open(b)
+	o.Uint("seq", c.Seq)
+	o.Key("hash")
+	o.B = append(o.B, '"')
+	o.B, _ = c.Hash.AppendText(o.B)
+	o.B = append(o.B, '"')
+	return o.Close()
 }
