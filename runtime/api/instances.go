@@ -53,7 +53,8 @@ func (s *Server) start(ctx *fasthttp.RequestCtx, p []string) {
 		s.writeEngineError(ctx, err)
 		return
 	}
-	ctx.Response.Header.Set("Location", "/v1/instances/"+inst.ID)
+	var loc [64]byte // most locations fit: no allocation
+	ctx.Response.Header.SetBytesV("Location", append(append(loc[:0], "/v1/instances/"...), inst.ID...))
 	if wait > 0 {
 		if inst, err = s.waitForEnd(inst, wait); err != nil {
 			s.writeEngineError(ctx, err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 )
@@ -33,10 +34,24 @@ type protection struct {
 	anyHost bool
 	hosts   map[string]bool // lower case, without port
 	origins map[string]bool // scheme://host[:port], lower case
+	allowed *hostCache      // Host headers seen and allowed
 }
 
+// hostCache remembers Host headers found allowed, as sent, so that the
+// check of every request is one map lookup instead of parsing the header
+// (an allocation per request). It is bounded: a client may send any
+// number of IP addresses, which are all allowed.
+type hostCache struct {
+	mu    sync.RWMutex
+	hosts map[string]struct{}
+}
+
+// maxCachedHosts bounds a hostCache; past it, hosts are parsed.
+const maxCachedHosts = 64
+
 func newProtection(opt Options) protection {
-	p := protection{hosts: map[string]bool{}, origins: map[string]bool{}}
+	p := protection{hosts: map[string]bool{}, origins: map[string]bool{},
+		allowed: &hostCache{hosts: map[string]struct{}{}}}
 	for _, h := range opt.AllowHosts {
 		if h == "*" {
 			p.anyHost = true
@@ -91,8 +106,23 @@ func (p *protection) hostAllowed(host []byte) bool {
 	if len(host) == 0 || p.anyHost {
 		return true
 	}
+	c := p.allowed
+	c.mu.RLock()
+	_, seen := c.hosts[string(host)]
+	c.mu.RUnlock()
+	if seen {
+		return true
+	}
 	h := hostName(string(host))
-	return net.ParseIP(h) != nil || h == "localhost" || strings.HasSuffix(h, ".localhost") || p.hosts[h]
+	if net.ParseIP(h) == nil && h != "localhost" && !strings.HasSuffix(h, ".localhost") && !p.hosts[h] {
+		return false
+	}
+	c.mu.Lock()
+	if len(c.hosts) < maxCachedHosts {
+		c.hosts[string(host)] = struct{}{}
+	}
+	c.mu.Unlock()
+	return true
 }
 
 // crossOrigin classifies a /v1 request by where a browser says it comes

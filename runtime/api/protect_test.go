@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -159,4 +160,19 @@ func TestCheckFlags(t *testing.T) {
 			t.Errorf("host %q accepted", h)
 		}
 	}
+}
+
+// Allowed Host headers are remembered, so that checking one costs a map
+// lookup; the memory is bounded and never lets a foreign name in: past
+// it, IP addresses still pass and a rebinding name is still refused.
+func TestHostCheckRemembersOnlyAllowedHosts(t *testing.T) {
+	s := newServer(t, newFixture().bundle, api.Options{})
+	port := strings.Split(s.hostPort(), ":")[1]
+	foreign := map[string]string{"Host": "evil.example:" + port}
+	s.browser("GET", "/v1/counts", "", foreign).want(t, 403, api.CodeForbidden)
+	for i := range 100 {
+		s.browser("GET", "/v1/counts", "", map[string]string{"Host": fmt.Sprintf("127.0.0.%d:%s", i, port)}).want(t, 200, "")
+		s.browser("GET", "/v1/counts", "", map[string]string{"Host": "localhost:" + port}).want(t, 200, "")
+	}
+	s.browser("GET", "/v1/counts", "", foreign).want(t, 403, api.CodeForbidden)
 }

@@ -20,14 +20,13 @@ type route struct {
 	method  string
 	pattern string // as written in the table: the metrics' route label
 	parts   []string
+	wild    int // how many parts are {}
 	h       handler
 }
 
 // table lists every endpoint of SPEC 3.
 func (s *Server) table() []route {
-	r := func(method, pattern string, h handler) route {
-		return route{method: method, pattern: pattern, parts: strings.Split(strings.Trim(pattern, "/"), "/"), h: h}
-	}
+	r := newRoute
 	return []route{
 		r("GET", "/healthz", s.healthz),
 		r("GET", "/readyz", s.readyz),
@@ -57,6 +56,15 @@ func (s *Server) table() []route {
 	}
 }
 
+// newRoute makes a route of the table.
+func newRoute(method, pattern string, h handler) route {
+	parts := strings.Split(strings.Trim(pattern, "/"), "/")
+	if len(parts) > maxSegments {
+		panic("api: route " + pattern + " has more than maxSegments segments")
+	}
+	return route{method: method, pattern: pattern, parts: parts, wild: strings.Count(pattern, "{}"), h: h}
+}
+
 // serve is the fasthttp handler: protection (protect.go; then the token
 // and the in-flight bound for /v1), then routing.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
@@ -71,33 +79,67 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) (route string) {
 	path := ctx.Path()
 	v1 := bytes.HasPrefix(path, []byte("/v1/")) || bytes.Equal(path, []byte("/v1"))
 	if !s.protect(ctx, v1) {
-		return s.patternOf(string(path))
+		return s.patternOf(path)
 	}
 	if v1 {
 		if !s.authorized(ctx) {
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="orbit"`)
 			writeError(ctx, fasthttp.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token")
-			return s.patternOf(string(path))
+			return s.patternOf(path)
 		}
 		if n := s.inFlight.Add(1); n > int64(s.opt.MaxInFlight) {
 			s.inFlight.Add(-1)
 			ctx.Response.Header.Set("Retry-After", "1")
 			writeError(ctx, fasthttp.StatusTooManyRequests, CodeTooManyRequests, "too many requests in flight; retry shortly")
-			return s.patternOf(string(path))
+			return s.patternOf(path)
 		}
 		defer s.inFlight.Add(-1)
 	}
-	return s.dispatch(ctx, string(path))
+	return s.dispatch(ctx, path)
+}
+
+// maxSegments is the most segments a route has; a longer path matches
+// none.
+const maxSegments = 6
+
+// segments are a request path's segments, split without allocating: the
+// router runs on every request.
+type segments struct {
+	n    int
+	segs [maxSegments][]byte
+}
+
+// split cuts path at its slashes, leading and trailing ones trimmed, as
+// strings.Split(strings.Trim(path, "/"), "/") does; ok is false when it
+// has more segments than any route.
+func (sg *segments) split(path []byte) (ok bool) {
+	path = bytes.Trim(path, "/")
+	sg.n = 0
+	for {
+		if sg.n == maxSegments {
+			return false
+		}
+		i := bytes.IndexByte(path, '/')
+		if i < 0 {
+			sg.segs[sg.n] = path
+			sg.n++
+			return true
+		}
+		sg.segs[sg.n] = path[:i]
+		sg.n++
+		path = path[i+1:]
+	}
 }
 
 // patternOf is the pattern of the first route whose path matches, whatever
 // its method, for a request refused before routing.
-func (s *Server) patternOf(path string) string {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	var params [2]string
-	for i := range s.routes {
-		if _, ok := s.routes[i].match(segs, params[:0]); ok {
-			return s.routes[i].pattern
+func (s *Server) patternOf(path []byte) string {
+	var sg segments
+	if sg.split(path) {
+		for i := range s.routes {
+			if s.routes[i].matches(&sg) {
+				return s.routes[i].pattern
+			}
 		}
 	}
 	return metrics.UnmatchedRoute
@@ -105,20 +147,22 @@ func (s *Server) patternOf(path string) string {
 
 // dispatch finds the route: 404 when no pattern matches the path, 405 when
 // one does but not with this method. It returns the pattern matched.
-func (s *Server) dispatch(ctx *fasthttp.RequestCtx, path string) string {
-	var params [2]string
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	method := string(ctx.Method())
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx, path []byte) string {
+	var sg segments
+	method := ctx.Method()
 	var allowed []string
 	pattern := ""
-	for i := range s.routes {
-		rt := &s.routes[i]
-		ps, ok := rt.match(segs, params[:0])
-		if !ok {
+	routes := s.routes
+	if !sg.split(path) {
+		routes = nil // longer than any route
+	}
+	for i := range routes {
+		rt := &routes[i]
+		if !rt.matches(&sg) {
 			continue
 		}
-		if rt.method == method || (method == "HEAD" && rt.method == "GET") {
-			rt.h(ctx, ps)
+		if rt.method == string(method) || (string(method) == "HEAD" && rt.method == "GET") {
+			rt.h(ctx, rt.params(&sg))
 			return rt.pattern
 		}
 		if len(allowed) == 0 {
@@ -128,27 +172,42 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx, path string) string {
 	}
 	if len(allowed) > 0 {
 		ctx.Response.Header.Set("Allow", strings.Join(allowed, ", "))
-		writeError(ctx, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, method+" is not allowed on "+path)
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, CodeMethodNotAllowed, string(method)+" is not allowed on "+string(path))
 		return pattern
 	}
-	writeError(ctx, fasthttp.StatusNotFound, CodeNotFound, "no such endpoint: "+method+" "+path)
+	writeError(ctx, fasthttp.StatusNotFound, CodeNotFound, "no such endpoint: "+string(method)+" "+string(path))
 	return metrics.UnmatchedRoute
 }
 
-func (rt *route) match(segs, params []string) ([]string, bool) {
-	if len(segs) != len(rt.parts) {
-		return nil, false
+// matches reports whether the path's segments match the route's pattern.
+func (rt *route) matches(sg *segments) bool {
+	if sg.n != len(rt.parts) {
+		return false
 	}
 	for i, p := range rt.parts {
-		switch {
-		case p == "{}":
-			if segs[i] == "" {
-				return nil, false
+		seg := sg.segs[i]
+		if p == "{}" {
+			if len(seg) == 0 {
+				return false
 			}
-			params = append(params, segs[i])
-		case p != segs[i]:
-			return nil, false
+		} else if p != string(seg) {
+			return false
 		}
 	}
-	return params, true
+	return true
+}
+
+// params are the {wildcard} segments of a matching path, in order. The
+// handler owns them (they are copies: fasthttp reuses the request's bytes).
+func (rt *route) params(sg *segments) []string {
+	if rt.wild == 0 {
+		return nil
+	}
+	ps := make([]string, 0, rt.wild)
+	for i, p := range rt.parts {
+		if p == "{}" {
+			ps = append(ps, string(sg.segs[i]))
+		}
+	}
+	return ps
 }
