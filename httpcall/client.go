@@ -79,12 +79,16 @@ func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, ret
 	return false, stale && attempts < 2
 }
 
+// maxScratch bounds the scratch buffer an exchange keeps in the pool.
+const maxScratch = 4 << 10
+
 // exchange is one request/response pair in flight, pooled with the channel
 // that reports its end.
 type exchange struct {
-	req  *fasthttp.Request
-	resp *fasthttp.Response
-	done chan error
+	req     *fasthttp.Request
+	resp    *fasthttp.Response
+	done    chan error
+	scratch []byte // the URI and header values being built, reused
 }
 
 func (c *Client) acquire() *exchange {
@@ -106,6 +110,9 @@ func (c *Client) free(x *exchange) {
 	fasthttp.ReleaseRequest(x.req)
 	fasthttp.ReleaseResponse(x.resp)
 	x.req, x.resp = nil, nil
+	if cap(x.scratch) > maxScratch {
+		x.scratch = nil // a rare huge URI is not kept in the pool
+	}
 	c.pool.Put(x)
 }
 

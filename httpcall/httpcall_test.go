@@ -263,6 +263,65 @@ func TestOrbitHeaders(t *testing.T) {
 	}
 }
 
+// Every call of a routine starts from its request template: the
+// routine's own headers replace Orbit's of the same name and are sent once,
+// and calls in parallel each send their own instance's headers and URI,
+// never another call's.
+func TestCallsFromTheTemplate(t *testing.T) {
+	s := newServer(t, reply(200, `{}`))
+	c := NewClient()
+	own, err := New(c, Spec{Method: "POST", URL: s.URL + "/static", Headers: map[string]string{
+		"Idempotency-Key": "mine", "traceparent": "00-11111111111111111111111111111111-2222222222222222-01",
+		"Content-Type": "application/vnd.x+json", "X-Extra": "yes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := own.Call(context.Background(), map[string]any{}, fctx); err != nil {
+		t.Fatal(err)
+	}
+	got := s.last(t)
+	for k, want := range map[string]string{"Idempotency-Key": "mine", "Traceparent": "00-11111111111111111111111111111111-2222222222222222-01",
+		"Content-Type": "application/vnd.x+json", "X-Extra": "yes", "Orbit-Instance": "ord-1", "Orbit-Attempt": "2"} {
+		if v := got.Header.Values(k); len(v) != 1 || v[0] != want {
+			t.Errorf("%s = %q, want %q once", k, v, want)
+		}
+	}
+	if got.URI != "/static" || got.Method != "POST" {
+		t.Errorf("sent %s %s", got.Method, got.URI)
+	}
+	for _, url := range []string{s.URL + "/static", s.URL + "/orders/{id}"} {
+		r, err := New(c, Spec{Method: "POST", URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				fc := *fctx
+				fc.Instance, fc.Attempt = fmt.Sprintf("ord-%d", i), i
+				if _, err := r.Call(context.Background(), map[string]any{"id": fc.Instance}, &fc); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) != 33 {
+		t.Fatalf("%d requests, want 33", len(s.reqs))
+	}
+	for _, r := range s.reqs[1:] {
+		inst, attempt := r.Header.Get("Orbit-Instance"), r.Header.Get("Orbit-Attempt")
+		var body map[string]any
+		json.Unmarshal(r.Body, &body)
+		if inst != "ord-"+attempt || body["id"] != inst || r.URI != "/static" && r.URI != "/orders/"+inst ||
+			len(r.Header.Values("Idempotency-Key")) != 1 || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("a call sent %s %v %s", r.URI, r.Header, r.Body)
+		}
+	}
+}
+
 var traceParentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-01$`)
 
 func TestTraceParentGeneratedWhenAbsent(t *testing.T) {

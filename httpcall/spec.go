@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
@@ -45,7 +47,29 @@ type routine struct {
 	headers  [][2]string // sorted by name, values expanded
 	timeout  time.Duration
 	full     bool
+	// template is what every request of the routine has whatever the
+	// input: method, content type, the routine's headers and, for a URL
+	// without placeholders, the parsed URI. A call copies it rather than
+	// setting each part and parsing the URI again. It is only read.
+	template *fasthttp.Request
+	// own says which of Orbit's headers the routine's own headers replace,
+	// so that a call does not set them over the template's.
+	own [len(orbitHeaders)]bool
 }
+
+// orbitHeaders are the headers Orbit sets per call, in the order of the
+// orbitHeader constants.
+var orbitHeaders = [...]string{"Idempotency-Key", "Orbit-Instance", "Orbit-Workflow", "Orbit-State", "Orbit-Attempt", "traceparent"}
+
+// The indexes of orbitHeaders.
+const (
+	hIdempotencyKey = iota
+	hInstance
+	hWorkflow
+	hState
+	hAttempt
+	hTraceParent
+)
 
 // Env reads the environment variable a ${NAME} names, or says why it
 // cannot: it is not set, or the operator does not let scripts read it.
@@ -86,7 +110,39 @@ func New(c *Client, s Spec) (flow.Routine, error) {
 		}
 		r.headers = append(r.headers, [2]string{k, v})
 	}
+	r.template = r.newTemplate()
 	return r, nil
+}
+
+// newTemplate builds the routine's request template. The routine's headers
+// are sent after Orbit's own in effect: where a name is the same (as
+// written: names go out as they are), the routine's value is the one sent.
+func (r *routine) newTemplate() *fasthttp.Request {
+	t := &fasthttp.Request{}
+	t.Header.DisableNormalizing() // names go out as written (W3C spells traceparent in lower case)
+	t.Header.SetMethod(r.method)
+	t.Header.SetContentType("application/json")
+	for _, h := range r.headers {
+		t.Header.Set(h[0], h[1])
+		for i, name := range orbitHeaders {
+			if h[0] == name {
+				r.own[i] = true
+			}
+		}
+	}
+	if r.uri.static {
+		t.SetRequestURI(r.uri.segs[0].text)
+		t.URI() // parsed once here, so that calls copy it parsed
+	}
+	return t
+}
+
+// setHeader sets one of Orbit's per-call headers unless the routine's own
+// headers replace it.
+func (r *routine) setHeader(req *fasthttp.Request, h int, v string) {
+	if !r.own[h] {
+		req.Header.Set(orbitHeaders[h], v)
+	}
 }
 
 // Spec returns the routine as it was written, before ${ENV} expansion.
@@ -131,14 +187,16 @@ func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.
 		}
 	}()
 	req := x.req
+	r.template.CopyTo(req)
 
-	var buf [256]byte // most URIs fit, so building one costs no allocation
-	uri, err := r.uri.appendTo(buf[:0], input)
-	if err != nil {
-		return nil, err
+	if !r.uri.static {
+		uri, err := r.uri.appendTo(x.scratch[:0], input)
+		x.scratch = uri
+		if err != nil {
+			return nil, err
+		}
+		req.SetRequestURIBytes(uri)
 	}
-	req.SetRequestURIBytes(uri)
-	req.Header.SetMethod(r.method)
 	if s != nil {
 		s.SetString(AttrURL, spanURL(req))
 	}
@@ -149,23 +207,25 @@ func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.
 		}
 		req.SetBodyRaw(body)
 	}
-	req.Header.SetContentType("application/json")
 	if fc != nil {
-		req.Header.Set("Idempotency-Key", fc.IdempotencyKey)
-		req.Header.Set("Orbit-Instance", fc.Instance)
-		req.Header.Set("Orbit-Workflow", fc.Workflow)
-		req.Header.Set("Orbit-State", fc.State)
-		req.Header.SetBytesV("Orbit-Attempt", strconv.AppendInt(buf[:0], int64(fc.Attempt), 10))
+		r.setHeader(req, hIdempotencyKey, fc.IdempotencyKey)
+		r.setHeader(req, hInstance, fc.Instance)
+		r.setHeader(req, hWorkflow, fc.Workflow)
+		r.setHeader(req, hState, fc.State)
+		if !r.own[hAttempt] {
+			x.scratch = strconv.AppendInt(x.scratch[:0], int64(fc.Attempt), 10)
+			req.Header.SetBytesV(orbitHeaders[hAttempt], x.scratch)
+		}
 	}
-	if fc != nil && fc.TraceParent != "" {
-		req.Header.Set("traceparent", fc.TraceParent)
-	} else {
-		req.Header.Set("traceparent", NewTraceParent())
-	}
-	for _, h := range r.headers {
-		req.Header.Set(h[0], h[1])
+	switch {
+	case r.own[hTraceParent]:
+	case fc != nil && fc.TraceParent != "":
+		req.Header.Set(orbitHeaders[hTraceParent], fc.TraceParent)
+	default:
+		req.Header.Set(orbitHeaders[hTraceParent], NewTraceParent())
 	}
 
+	var err error
 	if kept, err = r.c.roundTrip(ctx, x, r.timeout); err != nil {
 		return nil, err
 	}
