@@ -6,7 +6,6 @@ package httpcall
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/orbit-sidecar/orbit/internal/jsonenc"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
@@ -201,11 +201,12 @@ func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.
 		s.SetString(AttrURL, spanURL(req))
 	}
 	if r.sendBody {
-		body, err := json.Marshal(input)
+		// Encoded straight into the request's pooled body buffer.
+		body, err := jsonenc.AppendValue(req.SwapBody(nil)[:0], input)
+		req.SwapBody(body)
 		if err != nil {
 			return nil, flow.Errorf(flow.ErrRuntime, "the task input is not JSON: %v", err)
 		}
-		req.SetBodyRaw(body)
 	}
 	if fc != nil {
 		r.setHeader(req, hIdempotencyKey, fc.IdempotencyKey)
