@@ -233,6 +233,7 @@ func boltOptions(opt Options) *bbolt.Options {
 		NoFreelistSync:  true, // the freelist is rebuilt on open instead of written on every commit
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: initialMmapSize,
+		NoStatistics:    true, // nothing reads bbolt's counters; each cursor and page write updated them atomically
 	}
 }
 
