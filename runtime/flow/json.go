@@ -31,7 +31,19 @@ func DecodeJSON(b []byte) (any, error) {
 // holds them as any (a map[string]any, say) and a float64 would change
 // them.
 func UnmarshalJSON(b []byte, v any) error {
-	if floatsExact(b) {
+	floats := floatsExact(b)
+	if p, ok := v.(*any); ok {
+		if d, ok := decodeFast(b, floats); ok {
+			*p = d
+			return nil
+		}
+	}
+	return unmarshalJSON(b, v, floats)
+}
+
+// unmarshalJSON is UnmarshalJSON by encoding/json.
+func unmarshalJSON(b []byte, v any, floats bool) error {
+	if floats {
 		return json.Unmarshal(b, v)
 	}
 	r := readers.Get().(*bytes.Reader)
