@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,6 +34,9 @@ type Client struct {
 	hc      *fasthttp.Client
 	timeout time.Duration
 	pool    sync.Pool // of *exchange
+
+	pipesMu sync.Mutex
+	pipes   map[string]*fasthttp.PipelineClient // by host:port, for routines that pipeline
 }
 
 // Option changes a Client's defaults.
@@ -67,6 +72,42 @@ func NewClient(opts ...Option) *Client {
 		o(c)
 	}
 	return c
+}
+
+// pipelineConns is how many connections the routines that pipeline share
+// per host: two measured best on the bench (one serialises every call of
+// the host behind one connection's reads).
+const pipelineConns = 2
+
+// pipeline returns the pipelining client of the host of uri, made on first
+// use and shared by every routine that pipelines to it.
+func (c *Client) pipeline(uri *fasthttp.URI) (*fasthttp.PipelineClient, error) {
+	if string(uri.Scheme()) != "http" {
+		return nil, fmt.Errorf("pipeline: works with http:// URLs only, not %s://", uri.Scheme())
+	}
+	addr := string(uri.Host())
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "80")
+	}
+	c.pipesMu.Lock()
+	defer c.pipesMu.Unlock()
+	if p := c.pipes[addr]; p != nil {
+		return p, nil
+	}
+	if c.pipes == nil {
+		c.pipes = map[string]*fasthttp.PipelineClient{}
+	}
+	p := &fasthttp.PipelineClient{
+		Addr:                addr,
+		Name:                c.hc.Name,
+		MaxConns:            pipelineConns,
+		MaxPendingRequests:  c.hc.MaxConnsPerHost,
+		MaxIdleConnDuration: c.hc.MaxIdleConnDuration,
+		WriteTimeout:        c.hc.WriteTimeout,
+		MaxResponseBodySize: c.hc.MaxResponseBodySize,
+	}
+	c.pipes[addr] = p
+	return p, nil
 }
 
 // retryStale resends a request, whatever its method, when the server
@@ -121,7 +162,9 @@ func (c *Client) free(x *exchange) {
 // Errors are named: States.Timeout, States.Cancelled, Http.ConnectionError.
 // When it gives up on a call still in flight, x passes to the goroutine that
 // runs it and kept is false: the caller must then neither read nor free x.
-func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Duration) (kept bool, err error) {
+//
+// pipe, when not nil, sends the request instead of the client's pool.
+func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Duration, pipe *fasthttp.PipelineClient) (kept bool, err error) {
 	if timeout <= 0 {
 		timeout = c.timeout
 	}
@@ -131,14 +174,14 @@ func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Durati
 		timeout, deadline = time.Until(d).Round(time.Millisecond), d
 	}
 	if ctx.Done() == nil {
-		return true, describe(c.hc.DoDeadline(x.req, x.resp, deadline), x.req, timeout)
+		return true, describe(c.send(pipe, x, deadline), x.req, timeout)
 	}
 	if ctx.Err() != nil {
 		return true, contextError(ctx)
 	}
 	// fasthttp cannot be interrupted, so the call runs aside while this
 	// goroutine also watches ctx.
-	go func() { x.done <- c.hc.DoDeadline(x.req, x.resp, deadline) }()
+	go func() { x.done <- c.send(pipe, x, deadline) }()
 	select {
 	case err := <-x.done:
 		return true, describe(err, x.req, timeout)
@@ -148,6 +191,14 @@ func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Durati
 		go func() { <-x.done; c.free(x) }()
 		return false, contextError(ctx)
 	}
+}
+
+// send makes the call on pipe, or on the client's pool when pipe is nil.
+func (c *Client) send(pipe *fasthttp.PipelineClient, x *exchange, deadline time.Time) error {
+	if pipe != nil {
+		return pipe.DoDeadline(x.req, x.resp, deadline)
+	}
+	return c.hc.DoDeadline(x.req, x.resp, deadline)
 }
 
 // ctxError is a named error that still answers errors.Is for the context
@@ -269,7 +320,7 @@ func (c *Client) Do(ctx context.Context, method, url string, headers map[string]
 	if len(body) > 0 {
 		x.req.SetBody(body)
 	}
-	if kept, err = c.roundTrip(ctx, x, timeout); err != nil {
+	if kept, err = c.roundTrip(ctx, x, timeout, nil); err != nil {
 		return 0, nil, nil, err
 	}
 	return x.resp.StatusCode(), headerMap(&x.resp.Header), bytes.Clone(x.resp.Body()), nil

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -319,6 +320,46 @@ func TestCallsFromTheTemplate(t *testing.T) {
 			len(r.Header.Values("Idempotency-Key")) != 1 || r.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("a call sent %s %v %s", r.URI, r.Header, r.Body)
 		}
+	}
+}
+
+// A routine that pipelines sends its calls over at most two connections
+// to its host, each call getting its own answer even when many are in
+// flight at once; routines to the same host share those connections.
+func TestPipelinedCalls(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"instance":"`+r.Header.Get("Orbit-Instance")+`","uri":"`+r.RequestURI+`"}`)
+	})
+	c := NewClient()
+	var routines []flow.Routine
+	for _, url := range []string{s.URL + "/a/{id}", s.URL + "/b"} {
+		r, err := New(c, Spec{Method: "POST", URL: url, Pipeline: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		routines = append(routines, r)
+	}
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			fc := *fctx
+			fc.Instance = fmt.Sprintf("ord-%d", i)
+			r, uri := routines[i%2], "/a/"+fc.Instance
+			if i%2 == 1 {
+				uri = "/b"
+			}
+			out, err := r.Call(context.Background(), map[string]any{"id": fc.Instance}, &fc)
+			if want := map[string]any{"instance": fc.Instance, "uri": uri}; err != nil || !reflect.DeepEqual(out, want) {
+				t.Errorf("call %d: %v, %v; want %v", i, out, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.conns.Load(); n > pipelineConns {
+		t.Errorf("%d connections, want at most %d", n, pipelineConns)
+	}
+	if _, err := New(c, Spec{URL: "https://x.example/a", Pipeline: true}); err == nil {
+		t.Error("an https URL pipelines")
 	}
 }
 

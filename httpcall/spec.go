@@ -28,6 +28,12 @@ type Spec struct {
 	Query        map[string]string // values may hold {field}
 	Timeout      time.Duration     // per call; 0 means the client's default
 	FullResponse bool              // result is {status, headers, body}
+	// Pipeline sends the routine's requests over a few shared connections
+	// to its host, each written without waiting for the answer before it
+	// (HTTP/1.1 pipelining), instead of one connection per call in flight:
+	// fewer system calls, but answers come back in order, so one slow call
+	// delays the calls behind it. Only for http:// URLs.
+	Pipeline bool
 }
 
 // methods are those an http routine may use; a typo fails at load time
@@ -52,6 +58,9 @@ type routine struct {
 	// without placeholders, the parsed URI. A call copies it rather than
 	// setting each part and parsing the URI again. It is only read.
 	template *fasthttp.Request
+	// pipe sends the calls when the spec asks for pipelining; nil: the
+	// client's connection pool.
+	pipe *fasthttp.PipelineClient
 	// own says which of Orbit's headers the routine's own headers replace,
 	// so that a call does not set them over the template's.
 	own [len(orbitHeaders)]bool
@@ -111,6 +120,11 @@ func New(c *Client, s Spec) (flow.Routine, error) {
 		r.headers = append(r.headers, [2]string{k, v})
 	}
 	r.template = r.newTemplate()
+	if s.Pipeline {
+		if r.pipe, err = c.pipeline(r.template.URI()); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -130,10 +144,8 @@ func (r *routine) newTemplate() *fasthttp.Request {
 			}
 		}
 	}
-	if r.uri.static {
-		t.SetRequestURI(r.uri.segs[0].text)
-		t.URI() // parsed once here, so that calls copy it parsed
-	}
+	t.SetRequestURI(r.uri.literalPrefix())
+	t.URI() // parsed once here, so that calls copy it parsed
 	return t
 }
 
@@ -227,7 +239,7 @@ func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.
 	}
 
 	var err error
-	if kept, err = r.c.roundTrip(ctx, x, r.timeout); err != nil {
+	if kept, err = r.c.roundTrip(ctx, x, r.timeout, r.pipe); err != nil {
 		return nil, err
 	}
 	status := x.resp.StatusCode()

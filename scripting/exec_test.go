@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 )
 
@@ -252,6 +253,24 @@ func TestHTTPRoutine(t *testing.T) {
 	src = "routine \"get\" { http = { url = \"http://x\", retries = 2 } }"
 	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
 	assertProblem(t, b, err, `h.lua:1: routine "get", http: unknown field "retries"`)
+
+	// pipeline = true is read, written back by the unparser, and refused
+	// where it cannot work, at load.
+	src = `routine "get" { http = { method = "POST", url = "${ORBIT_TEST_URL}/orders", pipeline = true } }`
+	if b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{Env: exposeTest(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := httpcall.SpecOf(b.Routines["get"]); !ok || !s.Pipeline {
+		t.Errorf("pipeline = true read as %+v", s)
+	}
+	var back strings.Builder
+	(&unparser{b: b}).routine(&back, "get")
+	if !strings.Contains(back.String(), "pipeline = true") {
+		t.Errorf("unparsed without its pipeline: %s", back.String())
+	}
+	src = "\n\nroutine \"get\" { http = { url = \"https://x.example/a\", pipeline = true } }"
+	b, err = LoadSources([]flow.Source{{Path: "h.lua", Body: []byte(src)}}, Options{})
+	assertProblem(t, b, err, `h.lua:3: routine "get", http: pipeline: works with http:// URLs only, not https://`)
 }
 
 const migrateBundle = `

@@ -53,7 +53,7 @@ func (l *loader) httpRoutine(t *lua.LTable, pos flow.Pos, what string) flow.Rout
 	f := l.fields(t, pos, what+", http")
 	s := httpcall.Spec{Method: f.str("method"), URL: f.str("url"), Headers: f.stringMap("headers"),
 		Query: f.stringMap("query"), Timeout: f.duration("timeout"), FullResponse: f.boolean("full_response"),
-		Env: l.cfg.readEnv}
+		Pipeline: f.boolean("pipeline"), Env: l.cfg.readEnv}
 	f.done(false)
 	if s.URL == "" {
 		f.problem("needs a url")

@@ -80,6 +80,9 @@ func (u *unparser) routine(out *strings.Builder, name string) {
 	if s.FullResponse {
 		out.WriteString(", full_response = true")
 	}
+	if s.Pipeline {
+		out.WriteString(", pipeline = true")
+	}
 	for _, m := range []struct {
 		name string
 		kv   map[string]string

@@ -35,6 +35,7 @@ type benchConfig struct {
 	steps, concurrency int
 	duration, warmup   time.Duration
 	mode               string
+	pipeline           bool    // the steps' routines pipeline their calls
 	rate               float64 // workflows per second to offer; 0: as fast as they complete
 	waiting            int     // instances to park for the waiting-work measurement
 	cpuProfile         string  // profile of the orbit side, for pprof
@@ -83,13 +84,14 @@ type sideResult struct {
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--warmup 2s] [--mode durable|express] [--rate N] [--waiting N] [--cpuprofile FILE] [--store bbolt|nats] [--metrics] [--json]", stderr)
+	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--warmup 2s] [--mode durable|express] [--pipeline] [--rate N] [--waiting N] [--cpuprofile FILE] [--store bbolt|nats] [--metrics] [--json]", stderr)
 	var c benchConfig
 	fs.IntVar(&c.steps, "steps", 3, "task states per workflow (HTTP calls to the downstream)")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent starters")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each side")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time before each side")
 	fs.StringVar(&c.mode, "mode", "durable", "durable or express")
+	fs.BoolVar(&c.pipeline, "pipeline", false, "the orbit side's http routines pipeline their calls (pipeline = true)")
 	fs.Float64Var(&c.rate, "rate", 0, "offer this many workflows per second in all (0: each starter starts the next as soon as one ends)")
 	fs.IntVar(&c.waiting, "waiting", 0, "also park this many awaiting instances; report their memory and the restart time")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the orbit side to this file")
@@ -130,7 +132,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if direct.WPS > 0 {
 		ratio = orbit.WPS / direct.WPS
 	}
-	fmt.Fprintf(stdout, "%d steps, concurrency %d, %s each, mode %s\n", c.steps, c.concurrency, c.duration, c.mode)
+	pipelined := ""
+	if c.pipeline {
+		pipelined = ", steps pipelined"
+	}
+	fmt.Fprintf(stdout, "%d steps, concurrency %d, %s each, mode %s%s\n", c.steps, c.concurrency, c.duration, c.mode, pipelined)
 	if c.store == storeNATS {
 		fmt.Fprintf(stdout, "store: nats, %d sidecars, %d nodes (%s)\n\n", c.sidecars, c.nodes, c.durability())
 	} else {
@@ -156,6 +162,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if c.rate > 0 {
 		summary["rate"] = c.rate
+	}
+	if c.pipeline {
+		summary["pipeline"] = true
 	}
 	if c.waiting > 0 {
 		fmt.Fprintf(stderr, "bench: parking %d awaiting instances\n", c.waiting)
@@ -228,7 +237,11 @@ func directWorkflow(url string, steps int) func() error {
 func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 	var src strings.Builder
 	for i := 1; i <= c.steps; i++ {
-		fmt.Fprintf(&src, "routine \"step%d\" { http = { method = \"POST\", url = %q, timeout = \"5s\" } }\n", i, downstream+"/step/"+strconv.Itoa(i))
+		pipeline := ""
+		if c.pipeline {
+			pipeline = ", pipeline = true"
+		}
+		fmt.Fprintf(&src, "routine \"step%d\" { http = { method = \"POST\", url = %q, timeout = \"5s\"%s } }\n", i, downstream+"/step/"+strconv.Itoa(i), pipeline)
 	}
 	mode := ""
 	if c.mode == "express" {
