@@ -3,12 +3,17 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/metrics"
@@ -37,16 +42,52 @@ func transitions() *flow.Bundle {
 	return bundle(workflow("ten", "S0", states...))
 }
 
+// threeCalls is the workflow of orbit bench: three http tasks on a
+// loopback service, each result placed into the data under its own name.
+// A run is three steps plus the start.
+func threeCalls(b *testing.B) *flow.Bundle {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true,"ref":"r-1042"}`))
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	client := httpcall.NewClient()
+	var states []*flow.State
+	for i := 1; i <= 3; i++ {
+		r, err := httpcall.New(client, httpcall.Spec{Method: "POST", URL: "http://" + ln.Addr().String() + "/step/" + strconv.Itoa(i), Timeout: 5 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := &flow.State{Name: "S" + strconv.Itoa(i), Kind: flow.Task, Routine: r, Result: flow.MustPath("$.s" + strconv.Itoa(i))}
+		if i < 3 {
+			s.Next = "S" + strconv.Itoa(i+1)
+		}
+		states = append(states, s)
+	}
+	return bundle(workflow("three", "S1", states...))
+}
+
 func benchEngine(b *testing.B, st store.Store, parallel bool) {
 	benchEngineWith(b, engine.Config{Store: st}, parallel)
 }
 
 // benchEngineWith is benchEngine with the engine's whole configuration.
 func benchEngineWith(b *testing.B, cfg engine.Config, parallel bool) {
+	benchBundle(b, cfg, transitions(), "ten", `0`, 10, parallel)
+}
+
+// benchBundle runs the bundle's workflow wf with input and reports
+// nanoseconds per transition (steps per run).
+func benchBundle(b *testing.B, cfg engine.Config, bu *flow.Bundle, wf, input string, steps int, parallel bool) {
 	st := cfg.Store
 	e := engine.New(cfg)
 	ctx := context.Background()
-	if err := e.Load(ctx, transitions()); err != nil {
+	if err := e.Load(ctx, bu); err != nil {
 		b.Fatal(err)
 	}
 	if err := e.Open(ctx); err != nil {
@@ -54,7 +95,7 @@ func benchEngineWith(b *testing.B, cfg engine.Config, parallel bool) {
 	}
 	defer e.Close(ctx)
 	run := func() {
-		in, _, err := e.Start(ctx, "ten", engine.StartOptions{Input: json.RawMessage("0")})
+		in, _, err := e.Start(ctx, wf, engine.StartOptions{Input: json.RawMessage(input)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,7 +120,7 @@ func benchEngineWith(b *testing.B, cfg engine.Config, parallel bool) {
 	}
 	b.StopTimer()
 	after := st.Stats()
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10), "ns/transition")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*steps), "ns/transition")
 	if c := after.Commits - before.Commits; c > 0 {
 		b.ReportMetric(float64(after.Checkpoints-before.Checkpoints)/float64(c), "checkpoints/commit")
 	}
@@ -120,4 +161,17 @@ func BenchmarkTransitionMemoryTraced(b *testing.B) {
 	t := tracing.New(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	defer t.Shutdown(context.Background())
 	benchEngineWith(b, engine.Config{Store: memory.New(), OnEvent: m.OnEvent, OnStep: m.OnStep, Tracer: t}, false)
+}
+
+// BenchmarkThreeCallsMemory runs orbit bench's workflow (three http tasks
+// on loopback, results placed into the data) on the in-memory store: the
+// step path's own allocations with real HTTP and JSON, without the disk.
+func BenchmarkThreeCallsMemory(b *testing.B) {
+	benchBundle(b, engine.Config{Store: memory.New()}, threeCalls(b), "three", `{"order":{"id":"o-1042","qty":2}}`, 3, false)
+}
+
+// BenchmarkThreeCallsBoltParallel is BenchmarkThreeCallsMemory on bbolt
+// with 64 instances at once, as orbit bench runs it.
+func BenchmarkThreeCallsBoltParallel(b *testing.B) {
+	benchBundle(b, engine.Config{Store: openBolt(b)}, threeCalls(b), "three", `{"order":{"id":"o-1042","qty":2}}`, 3, true)
 }
