@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // An instance's history is a hash chain: each event carries
@@ -83,64 +83,90 @@ func (in *Instance) Head() *ChainHead {
 
 const chainTag = "orbit.event.v1"
 
-// chainer is a reusable digest with scratch space for the fields that are
-// not bytes already, so hashing an event allocates nothing.
-type chainer struct {
-	h       hash.Hash
-	scratch [64]byte
+// chainer holds the buffer an event's canonical encoding is built in, so
+// that hashing an event allocates nothing and SHA-256 runs once over the
+// whole of it instead of once per field.
+type chainer struct{ buf []byte }
+
+var chainers = sync.Pool{New: func() any { return new(chainer) }}
+
+// maxChainBuf bounds the buffer a pooled chainer keeps: an event with a
+// large payload does not pin its size.
+const maxChainBuf = 64 << 10
+
+// appendField appends p with its length in front.
+func appendField(b, p []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(p))), p...)
 }
 
-var chainers = sync.Pool{New: func() any { return &chainer{h: sha256.New()} }}
-
-func (c *chainer) field(p []byte) {
-	binary.BigEndian.PutUint32(c.scratch[:4], uint32(len(p)))
-	c.h.Write(c.scratch[:4])
-	c.h.Write(p)
+func appendStrField(b []byte, s string) []byte {
+	return append(binary.BigEndian.AppendUint32(b, uint32(len(s))), s...)
 }
 
-func (c *chainer) str(s string) {
-	binary.BigEndian.PutUint32(c.scratch[:4], uint32(len(s)))
-	c.h.Write(c.scratch[:4])
-	for len(s) > 0 { // through the scratch space: a conversion would allocate
-		n := copy(c.scratch[:], s)
-		c.h.Write(c.scratch[:n])
-		s = s[n:]
-	}
+// openField starts a field whose length is filled in by closeField once
+// its bytes follow.
+func openField(b []byte) ([]byte, int) { return append(b, 0, 0, 0, 0), len(b) }
+
+func closeField(b []byte, at int) []byte {
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	return b
 }
 
-// number writes n in decimal, through the scratch space.
-func (c *chainer) number(n int64) {
-	c.field(strconv.AppendInt(c.scratch[4:4], n, 10))
+func appendNumberField(b []byte, n int64) []byte {
+	b, at := openField(b)
+	return closeField(strconv.AppendInt(b, n, 10), at)
 }
 
 // chainTime is the layout of an event's time in the canonical encoding:
 // the API's, milliseconds and all.
 const chainTime = "2006-01-02T15:04:05.000Z"
 
+// appendChainTime appends t in UTC as chainTime lays it out, digit by
+// digit for the years 0 to 9999, by time's formatter for any other.
+func appendChainTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, chainTime)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	return append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
 // ChainHash is the hash of ev linked to prev (the zero Hash for the first
 // hashed event of an instance). ev.Hash itself is not part of it.
 func ChainHash(prev Hash, ev *Event) Hash {
 	c := chainers.Get().(*chainer)
-	c.h.Reset()
-	c.h.Write(c.scratch[:copy(c.scratch[:], prev[:])]) // prev itself would escape
-	c.str(chainTag)
-	c.str(ev.Instance)
-	c.field(strconv.AppendUint(c.scratch[4:4], ev.Seq, 10))
-	c.str(string(ev.Type))
-	c.field(ev.Time.UTC().AppendFormat(c.scratch[4:4], chainTime))
-	c.str(ev.State)
-	c.field(ev.Input)
-	c.field(ev.Output)
-	c.str(ev.Error)
-	c.str(ev.Cause)
-	c.number(int64(ev.Attempt))
-	c.number(ev.DelayMS)
-	c.str(ev.Event)
-	c.str(ev.Child)
-	c.str(ev.From)
-	c.str(ev.To)
-	var h Hash
-	copy(h[:], c.h.Sum(c.scratch[:0])) // h itself would escape to the heap
+	b := append(c.buf[:0], prev[:]...)
+	b = appendStrField(b, chainTag)
+	b = appendStrField(b, ev.Instance)
+	b, at := openField(b)
+	b = closeField(strconv.AppendUint(b, ev.Seq, 10), at)
+	b = appendStrField(b, string(ev.Type))
+	b, at = openField(b)
+	b = closeField(appendChainTime(b, ev.Time), at)
+	b = appendStrField(b, ev.State)
+	b = appendField(b, ev.Input)
+	b = appendField(b, ev.Output)
+	b = appendStrField(b, ev.Error)
+	b = appendStrField(b, ev.Cause)
+	b = appendNumberField(b, int64(ev.Attempt))
+	b = appendNumberField(b, ev.DelayMS)
+	b = appendStrField(b, ev.Event)
+	b = appendStrField(b, ev.Child)
+	b = appendStrField(b, ev.From)
+	b = appendStrField(b, ev.To)
+	h := Hash(sha256.Sum256(b))
+	if cap(b) <= maxChainBuf {
+		c.buf = b
+	} else {
+		c.buf = nil
+	}
 	chainers.Put(c)
 	return h
 }

@@ -49,6 +49,24 @@ func TestChainHashFollowsTheDocumentedEncoding(t *testing.T) {
 	}
 }
 
+// TestChainHashOfAnyTime: the time is laid out as the documented layout
+// says for every year, those written digit by digit and the rest.
+func TestChainHashOfAnyTime(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 12, 2, 4, 5, 6, 7000000, time.FixedZone("W", -9*3600)), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 12, 0, 0, 500000000, time.UTC), {},
+	} {
+		ev := chainEvent(3)
+		ev.Time = at
+		want := canonical(store.Hash{}, "orbit.event.v1", "order-1", "3", "TaskSucceeded",
+			at.UTC().Format("2006-01-02T15:04:05.000Z"), "Charge", "", `{"ok":true}`, "", "é\x00", "2", "0", "", "", "", "")
+		if got := store.ChainHash(store.Hash{}, &ev); got != want {
+			t.Errorf("time %s: ChainHash = %s, want %s", at, got, want)
+		}
+	}
+}
+
 func TestChainHashAllocatesNothing(t *testing.T) {
 	ev := chainEvent(1)
 	ev.Cause = strings.Repeat("long cause ", 40) // longer than the scratch space
