@@ -32,7 +32,7 @@ func DecodeJSON(b []byte) (any, error) {
 // them.
 func UnmarshalJSON(b []byte, v any) error {
 	floats := floatsExact(b)
-	if p, ok := v.(*any); ok {
+	if p, ok := v.(*any); ok && *p == nil { // encoding/json decodes into a pointer *p holds
 		if d, ok := decodeFast(b, floats); ok {
 			*p = d
 			return nil

@@ -77,3 +77,16 @@ func BenchmarkDecodeJSONByEncodingJSON(b *testing.B) {
 		unmarshalJSON(body, &v, floatsExact(body))
 	}
 }
+
+// TestUnmarshalJSONIntoAHeldPointer: an any that holds a pointer is
+// decoded into as encoding/json does, through the pointer.
+func TestUnmarshalJSONIntoAHeldPointer(t *testing.T) {
+	var target map[string]any
+	var v any = &target
+	if err := UnmarshalJSON([]byte(`{"a":"b"}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v != any(&target) || target["a"] != "b" {
+		t.Fatalf("v %#v, target %#v", v, target)
+	}
+}
