@@ -92,6 +92,7 @@ type DB struct {
 	syncs       atomic.Uint64
 	logBytes    atomic.Uint64
 	applies     atomic.Uint64
+	views       atomic.Uint64 // read transactions, for view's release of mapped pages
 }
 
 var _ store.Store = (*DB)(nil)
@@ -142,6 +143,9 @@ func Open(path string, opt Options) (*DB, error) {
 		b.Close()
 		return nil, err
 	}
+	// bbolt walked every page of the file to rebuild its free list, and
+	// the replay wrote some: none of that needs to stay resident.
+	db.releaseMapped()
 	go db.run()
 	go db.applier()
 	return db, nil

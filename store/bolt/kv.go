@@ -16,7 +16,7 @@ func (db *DB) KVGet(ns, key string) ([]byte, error) {
 		return v, err
 	}
 	var out []byte
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		b := bucket(tx, bKV).Bucket([]byte(ns))
 		if b == nil {
 			return store.ErrNotFound
@@ -35,7 +35,7 @@ func (db *DB) KVGet(ns, key string) ([]byte, error) {
 func (db *DB) KVUsage(ns string) (int64, error) {
 	db.caughtUp()
 	var n int64
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		b := bucket(tx, bKV).Bucket([]byte(ns))
 		if b == nil {
 			return nil

@@ -34,7 +34,7 @@ func (db *DB) List(q store.Query) ([]*store.Instance, string, error) {
 		out  []*store.Instance
 		next string
 	)
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		instances := bucket(tx, bInstances)
 		c := bucket(tx, bList).Cursor()
 		k, v := c.First()
@@ -93,7 +93,7 @@ func (db *DB) Count(q store.Query) ([]store.Tally, error) {
 	var seek, group []byte
 	for more := true; more; {
 		more = false
-		err := db.bolt.View(func(tx *bbolt.Tx) error {
+		err := db.viewReleasing(func(tx *bbolt.Tx) error {
 			instances := bucket(tx, bInstances)
 			c := bucket(tx, bList).Cursor()
 			k, v := c.First()

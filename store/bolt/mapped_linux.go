@@ -1,17 +1,26 @@
 package bolt
 
-import "syscall"
+import (
+	"syscall"
 
-// releaseMapped drops the process's mappings of the data file's pages
+	bbolt "go.etcd.io/bbolt"
+)
+
+// dropMapped drops the process's mappings of the data file's pages
 // (MADV_DONTNEED on bbolt's read-only shared map). bbolt writes pages with
 // pwrite and reads them through the map; every page a read or an applied
 // transaction touched stayed mapped, so the resident set grew with the
-// file although the applier works on a few recent pages. The pages stay in
+// file although the store works on a few recent pages. The pages stay in
 // the kernel's page cache, and the next read maps them again with a minor
-// fault. Only the applier calls it, between its transactions: bbolt
-// remaps only in a write transaction, so the map cannot move meanwhile.
-func (db *DB) releaseMapped() {
-	size := db.fileSize()
+// fault.
+//
+// It runs inside a read transaction, so bbolt cannot remap meanwhile (a
+// remap waits for every reader), and it drops only tx.Size() bytes, the
+// pages the transaction sees, which the map always covers. The file may be
+// longer than the map (bbolt grows it ahead by a chunk), and advising past
+// the map's end would discard whatever memory lies there.
+func (db *DB) dropMapped(tx *bbolt.Tx) {
+	size := tx.Size()
 	if size <= 0 {
 		return
 	}

@@ -84,3 +84,59 @@ func mappedKB(t *testing.T, path string) int {
 	}
 	return kb
 }
+
+// TestReadPagesAreNotKeptMapped reopens a filled store and reads every
+// record through Instance, with no write to make the applier run: neither
+// the open (bbolt walks every page to rebuild its free list) nor the reads
+// leave more than a few pages of the file resident.
+func TestReadPagesAreNotKeptMapped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := []byte(`"` + strings.Repeat("x", 4000) + `"`)
+	const n = 6 * releaseEvery
+	batch := &store.Batch{}
+	for i := range n {
+		batch.Instances = append(batch.Instances, &store.Instance{Public: store.Public{ID: fmt.Sprintf("i-%05d", i), Status: store.Waiting, Input: input}})
+		if len(batch.Instances) == 100 || i == n-1 {
+			if err := db.Commit(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = &store.Batch{}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if kb := mappedKB(t, path); kb > 1<<10 {
+		t.Errorf("after the open %d KiB of the file stay mapped, want under 1 MiB", kb)
+	}
+	most := 0
+	for i := range n {
+		if _, err := db.Instance(fmt.Sprintf("i-%05d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			most = max(most, mappedKB(t, path))
+		}
+	}
+	// A record of 4 KB takes two pages, so releaseEvery reads map about
+	// 8 MiB before the next release; the records read take 48 MiB.
+	if limit := 16 << 10; most > limit {
+		t.Errorf("while reading %d records up to %d KiB of the file were mapped, want at most %d KiB", n, most, limit)
+	}
+	n2 := 0
+	if err := db.Unfinished(func(string, store.Status) error { n2++; return nil }); err != nil || n2 != n {
+		t.Fatalf("unfinished: %d, %v", n2, err)
+	}
+	if kb := mappedKB(t, path); kb > 1<<10 {
+		t.Errorf("after a scan %d KiB of the file stay mapped, want under 1 MiB", kb)
+	}
+}

@@ -2,5 +2,7 @@
 
 package bolt
 
-// releaseMapped is done only on Linux (see mapped_linux.go).
-func (db *DB) releaseMapped() {}
+import bbolt "go.etcd.io/bbolt"
+
+// dropMapped is done only on Linux (see mapped_linux.go).
+func (db *DB) dropMapped(*bbolt.Tx) {}

@@ -19,7 +19,7 @@ func (db *DB) Instance(id string) (*store.Instance, error) {
 		return in, err
 	}
 	var in *store.Instance
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		var err error
 		in, err = loadInstance(bucket(tx, bInstances), id)
 		return err
@@ -63,7 +63,7 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 		return nil, nil // nothing can follow, and after+1 would wrap to the start
 	}
 	db.caughtUp()
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, id)
 		c := bucket(tx, bHistory).Cursor()
 		for k, v := c.Seek(appendHistoryKey(nil, id, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -95,7 +95,7 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
 	db.caughtUp()
 	var p *store.PendingEvent
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		prefix := appendPendingPrefix(nil, instance, name)
 		k, v := bucket(tx, bPending).Cursor().Seek(prefix)
 		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
@@ -118,7 +118,7 @@ func (db *DB) Pending(instance, name string) (*store.PendingEvent, error) {
 // bytes, walking the instance's range of the pending bucket.
 func (db *DB) PendingSize(instance string) (events int, size int64, err error) {
 	db.caughtUp()
-	err = db.bolt.View(func(tx *bbolt.Tx) error {
+	err = db.view(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, instance)
 		c := bucket(tx, bPending).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -136,7 +136,7 @@ func (db *DB) Bundle(hash string) (*store.BundleSources, error) {
 		return bs, err
 	}
 	var bs *store.BundleSources
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		v := bucket(tx, bBundles).Get([]byte(hash))
 		if v == nil {
 			return store.ErrNotFound
@@ -162,7 +162,7 @@ func decodeBundle(hash string, v []byte) (*store.BundleSources, error) {
 func (db *DB) Bundles() ([]store.BundleSources, error) {
 	db.caughtUp()
 	var all []store.BundleSources
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.view(func(tx *bbolt.Tx) error {
 		return bucket(tx, bBundles).ForEach(func(k, v []byte) error {
 			var bs store.BundleSources
 			if err := json.Unmarshal(v, &bs); err != nil {

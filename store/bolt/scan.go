@@ -28,7 +28,7 @@ func (db *DB) scan(id bucketID, stop func(k []byte) bool, fn func(k, v []byte) e
 	for {
 		chunk, arena = chunk[:0], arena[:0]
 		more := false
-		err := db.bolt.View(func(tx *bbolt.Tx) error {
+		err := db.viewReleasing(func(tx *bbolt.Tx) error {
 			c := bucket(tx, id).Cursor()
 			k, v := c.First()
 			if len(seek) > 0 {
