@@ -391,6 +391,52 @@ type Store interface {
 	Close() error
 }
 
+// TimerRanger is a Store that lists its timers from a point on, so that an
+// engine keeps only the next few in memory instead of every timer.
+type TimerRanger interface {
+	// TimersAfter calls fn with the timers that follow after in
+	// CompareTimers' order (from the first one when after is the zero
+	// Timer), until fn returns false.
+	TimersAfter(after Timer, fn func(Timer) bool) error
+}
+
+// TimersAfter is s.TimersAfter when s is a TimerRanger; for any other
+// store it reads every timer and passes on those after after.
+func TimersAfter(s Store, after Timer, fn func(Timer) bool) error {
+	if r, ok := s.(TimerRanger); ok {
+		return r.TimersAfter(after, fn)
+	}
+	err := s.Timers(func(t Timer) error {
+		if after != (Timer{}) && CompareTimers(t, after) <= 0 {
+			return nil
+		}
+		if !fn(t) {
+			return errEnoughTimers
+		}
+		return nil
+	})
+	if errors.Is(err, errEnoughTimers) {
+		return nil
+	}
+	return err
+}
+
+var errEnoughTimers = errors.New("enough timers")
+
+// CompareTimers orders timers as Timers lists them: by time (in whole
+// nanoseconds, every time before 1970 as 1970), then instance, then kind.
+func CompareTimers(a, b Timer) int {
+	return cmp.Or(cmp.Compare(timerNanos(a.At), timerNanos(b.At)), strings.Compare(a.Instance, b.Instance),
+		strings.Compare(a.Kind, b.Kind))
+}
+
+func timerNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 0)
+}
+
 // Snapshot is a consistent copy of a store that keeps serving: one file,
 // as of the moment it was taken. Close it when done, written or not.
 type Snapshot interface {

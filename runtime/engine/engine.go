@@ -305,16 +305,12 @@ func (e *Engine) Open(ctx context.Context) error {
 	if e.coord != nil {
 		return e.openShared(ctx)
 	}
-	if err := e.store.Timers(func(t store.Timer) error {
-		e.timers.add(t)
-		return nil
-	}); err != nil {
+	if err := e.loadTimers(); err != nil {
 		return fmt.Errorf("load timers: %w", err)
 	}
-	var all, running, waiting, paused []string
+	var running, waiting, paused []string
 	slotted := usesConcurrency(e.Bundle())
 	if err := e.store.Unfinished(func(id string, st store.Status) error {
-		all = append(all, id)
 		switch st {
 		case store.Running:
 			running = append(running, id)
@@ -333,7 +329,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	}
 	e.waits.uncounted(waiting)
 	if slotted {
-		if err := e.concurrencyRestored(all); err != nil {
+		// It lists the unfinished instances again rather than have every
+		// open hold all their ids meanwhile.
+		if err := e.concurrencyRestored(nil); err != nil {
 			return err
 		}
 	}
@@ -345,6 +343,22 @@ func (e *Engine) Open(ctx context.Context) error {
 	}()
 	e.timers.start()
 	return nil
+}
+
+// loadTimers indexes the stored timers: the next window of them when the
+// store can list timers from a point on, else all.
+func (e *Engine) loadTimers() error {
+	inner := e.store
+	if w, ok := inner.(watchedStore); ok {
+		inner = w.Store // reads need no watching
+	}
+	if src, ok := inner.(store.TimerRanger); ok {
+		return e.timers.load(src, func(err error) { e.log.Error("read the next timers", "err", err) })
+	}
+	return e.store.Timers(func(t store.Timer) error {
+		e.timers.add(t)
+		return nil
+	})
 }
 
 // Rechecked waits until the background re-check of the waiting instances

@@ -2,3 +2,13 @@ package engine
 
 // ClaimWaits counts the starts waiting now for another start of their id.
 func ClaimWaits(e *Engine) int64 { return e.claimWaits.Load() }
+
+// TimerWindow is how many timers the queue reads from the store at once.
+const TimerWindow = timerWindow
+
+// HeldTimers counts the timers the engine holds in memory.
+func HeldTimers(e *Engine) int {
+	e.timers.mu.Lock()
+	defer e.timers.mu.Unlock()
+	return len(e.timers.h)
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"container/heap"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,8 +11,14 @@ import (
 )
 
 // timerQueue is the in-memory index of durable timers: a min-heap on time
-// with one armed clock callback for the earliest entry. It holds keys only,
-// so many parked instances cost little memory.
+// with one armed clock callback for the earliest entry. It holds keys only.
+//
+// On a store that lists timers from a point on (store.TimerRanger) it holds
+// only the next ones: a window of the earliest stored timers, every stored
+// timer up to the key loaded included. A timer added after it is left to
+// the store, and when the heap runs empty the next window is read. A
+// million parked instances then cost a window of memory, not a million
+// entries, and a restart reads a window, not every timer.
 type timerQueue struct {
 	clock clock.Clock
 	fire  func(store.Timer)
@@ -22,7 +29,16 @@ type timerQueue struct {
 	armed   clock.Timer
 	armedAt time.Time
 	running bool
+
+	src     store.TimerRanger // nil: every timer is in the heap
+	partial bool              // src holds timers after loaded that the heap lacks
+	loaded  store.Timer       // while partial: the last key read from src
+	errs    func(error)       // told when src cannot be read
 }
+
+// timerWindow is how many timers the queue reads from the store at once,
+// and (twice it) how many it keeps before leaving the latest to the store.
+const timerWindow = 1024
 
 type timerItem struct {
 	t   store.Timer
@@ -52,19 +68,79 @@ func key(t store.Timer) store.Timer {
 	return t
 }
 
+// add indexes a timer the store holds (it is called after the commit that
+// wrote it, so a window read later finds it there).
 func (q *timerQueue) add(t store.Timer) {
 	t = key(t)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.partial && store.CompareTimers(t, q.loaded) > 0 {
+		return // beyond the window: read with the next one
+	}
 	if _, dup := q.index[t]; dup {
 		return
 	}
 	it := &timerItem{t: t}
 	heap.Push(&q.h, it)
 	q.index[t] = it
+	if q.src != nil && len(q.h) > 2*timerWindow {
+		q.trim()
+	}
 	if q.running && (q.armed == nil || t.At.Before(q.armedAt)) {
 		q.arm()
 	}
+}
+
+// load makes the queue read its timers from src, a window at a time,
+// starting with the first; q.mu is not held.
+func (q *timerQueue) load(src store.TimerRanger, errs func(error)) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.src, q.errs = src, errs
+	q.partial, q.loaded = true, store.Timer{}
+	return q.readWindow()
+}
+
+// readWindow reads the next window of timers from the store; q.mu is held,
+// so that no add or remove slips between the read and the new bound.
+func (q *timerQueue) readWindow() error {
+	n := 0
+	last := q.loaded
+	err := q.src.TimersAfter(q.loaded, func(t store.Timer) bool {
+		t = key(t)
+		last = t
+		if _, dup := q.index[t]; !dup {
+			it := &timerItem{t: t}
+			heap.Push(&q.h, it)
+			q.index[t] = it
+		}
+		n++
+		return n < timerWindow
+	})
+	if err != nil {
+		return err
+	}
+	q.loaded = last
+	q.partial = n == timerWindow
+	return nil
+}
+
+// trim keeps the earliest timerWindow timers and leaves the rest to the
+// store, from which they are read again when their window comes; q.mu is
+// held. Every timer in the heap is in the store: add is called after
+// the commit that wrote it.
+func (q *timerQueue) trim() {
+	slices.SortFunc(q.h, func(a, b *timerItem) int { return store.CompareTimers(a.t, b.t) })
+	for _, it := range q.h[timerWindow:] {
+		delete(q.index, it.t)
+	}
+	clear(q.h[timerWindow:])
+	q.h = q.h[:timerWindow]
+	for i, it := range q.h {
+		it.pos = i // a sorted slice is a heap
+	}
+	q.loaded = q.h[timerWindow-1].t
+	q.partial = true
 }
 
 func (q *timerQueue) remove(t store.Timer) {
@@ -77,11 +153,20 @@ func (q *timerQueue) remove(t store.Timer) {
 	}
 }
 
-// arm schedules the callback for the earliest timer; q.mu is held.
+// arm schedules the callback for the earliest timer, reading the next
+// window when the heap is empty; q.mu is held.
 func (q *timerQueue) arm() {
 	if q.armed != nil {
 		q.armed.Stop()
 		q.armed = nil
+	}
+	for len(q.h) == 0 && q.partial {
+		if err := q.readWindow(); err != nil {
+			// The timers stay in the store; the next add or a restart
+			// reads them again.
+			q.errs(err)
+			return
+		}
 	}
 	if len(q.h) == 0 {
 		return

@@ -95,7 +95,10 @@ type DB struct {
 	views       atomic.Uint64 // read transactions, for view's release of mapped pages
 }
 
-var _ store.Store = (*DB)(nil)
+var (
+	_ store.Store       = (*DB)(nil)
+	_ store.TimerRanger = (*DB)(nil)
+)
 
 // Open opens or creates the store at path, creating its directory. An
 // existing file is checked first (CheckFile) and refused, untouched, when

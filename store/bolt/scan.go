@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,8 +22,13 @@ type entry struct{ k, v []byte }
 // they scan, and a bbolt writer that must grow the file waits for every open
 // reader, so calling back inside a read transaction could deadlock.
 func (db *DB) scan(id bucketID, stop func(k []byte) bool, fn func(k, v []byte) error) error {
+	return db.scanFrom(id, nil, stop, fn)
+}
+
+// scanFrom is scan from the first key at or after from (nil: the first).
+func (db *DB) scanFrom(id bucketID, from []byte, stop func(k []byte) bool, fn func(k, v []byte) error) error {
 	db.caughtUp()
-	var seek []byte
+	seek := from
 	chunk := make([]entry, 0, scanChunk)
 	var arena []byte
 	for {
@@ -85,6 +91,32 @@ func (db *DB) Timers(fn func(store.Timer) error) error {
 		}
 		return fn(t)
 	})
+}
+
+// errEnough ends a scan whose caller has what it wanted.
+var errEnough = errors.New("enough")
+
+// TimersAfter calls fn with the timers whose keys follow after's, earliest
+// first, until fn returns false; it reads only as far as fn goes.
+func (db *DB) TimersAfter(after store.Timer, fn func(store.Timer) bool) error {
+	var from []byte
+	if after != (store.Timer{}) {
+		from = append(appendTimerKey(nil, nanos(after.At), after.Instance, after.Kind), 0) // the first key after it
+	}
+	err := db.scanFrom(bTimers, from, nil, func(k, _ []byte) error {
+		t, ok := parseTimerKey(k)
+		if !ok {
+			return fmt.Errorf("malformed timer key %x", k)
+		}
+		if !fn(t) {
+			return errEnough
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		return nil
+	}
+	return err
 }
 
 // Ended calls fn with ids of terminal instances that ended before t, oldest

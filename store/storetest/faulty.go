@@ -155,3 +155,9 @@ func (f *Faulty) KVPut(ns, key string, value []byte) error {
 	}
 	return f.Store.KVPut(ns, key, value)
 }
+
+// TimersAfter passes the read on, so that an engine on a Faulty store holds
+// its timers a window at a time as it does on the store inside.
+func (f *Faulty) TimersAfter(after store.Timer, fn func(store.Timer) bool) error {
+	return store.TimersAfter(f.Store, after, fn)
+}
