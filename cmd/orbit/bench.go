@@ -175,8 +175,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "\nwaiting: %d instances parked at %.0f/s; RSS %.1fMB at rest (store %.0fMB)\n",
 			w.Instances, w.ParkPerSec, w.RSSMB, w.StoreMB)
-		fmt.Fprintf(stdout, "restart: ready in %.0f ms at %.1fMB RSS; waiting instances re-checked in %.0f ms more; peak RSS %.1fMB; resumed: %v\n",
-			w.RestartMS, w.RestartRSSMB, w.RecheckMS, w.PeakRSSMB, w.Resumed)
+		fmt.Fprintf(stdout, "restart: ready in %.0f ms at %.1fMB RSS; waiting instances re-checked in %.0f ms more; peak RSS %.1fMB; "+
+			"RSS %.1fMB at rest after it; resumed: %v\n",
+			w.RestartMS, w.RestartRSSMB, w.RecheckMS, w.PeakRSSMB, w.RestedRSSMB, w.Resumed)
 		summary["waiting"] = w
 	}
 	if *asJSON {

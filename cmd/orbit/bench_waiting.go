@@ -28,8 +28,11 @@ type waitingResult struct {
 	RestartRSSMB float64 `json:"restart_rss_mb"` // right after the restart
 	RecheckMS    float64 `json:"recheck_ms"`     // background re-check of the waiting instances
 	PeakRSSMB    float64 `json:"peak_rss_mb"`    // during the restart and the re-check
-	StoreMB      float64 `json:"store_mb"`
-	Resumed      bool    `json:"resumed"` // an instance took its event after the restart and ended
+	// RestedRSSMB is live, after a GC, once the restart and its re-check
+	// are done: what a sidecar restarted with these instances parked holds.
+	RestedRSSMB float64 `json:"rested_rss_mb"`
+	StoreMB     float64 `json:"store_mb"`
+	Resumed     bool    `json:"resumed"` // an instance took its event after the restart and ended
 }
 
 // parkBundle awaits an event with a timeout, so that every instance also
@@ -118,6 +121,7 @@ func benchWaiting(n, concurrency int, stderr io.Writer) (waitingResult, error) {
 	}
 	res.RecheckMS = float64(time.Since(t0).Microseconds())/1000 - res.RestartMS
 	res.PeakRSSMB = peak.stop()
+	res.RestedRSSMB = liveRSS()
 	if fi, err := os.Stat(cfg.Data); err == nil {
 		res.StoreMB = float64(fi.Size()) / (1 << 20)
 	}
