@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -83,17 +82,6 @@ func (in *Instance) Head() *ChainHead {
 
 const chainTag = "orbit.event.v1"
 
-// chainer holds the buffer an event's canonical encoding is built in, so
-// that hashing an event allocates nothing and SHA-256 runs once over the
-// whole of it instead of once per field.
-type chainer struct{ buf []byte }
-
-var chainers = sync.Pool{New: func() any { return new(chainer) }}
-
-// maxChainBuf bounds the buffer a pooled chainer keeps: an event with a
-// large payload does not pin its size.
-const maxChainBuf = 64 << 10
-
 // appendField appends p with its length in front.
 func appendField(b, p []byte) []byte {
 	return append(binary.BigEndian.AppendUint32(b, uint32(len(p))), p...)
@@ -141,8 +129,8 @@ func appendChainTime(b []byte, t time.Time) []byte {
 // ChainHash is the hash of ev linked to prev (the zero Hash for the first
 // hashed event of an instance). ev.Hash itself is not part of it.
 func ChainHash(prev Hash, ev *Event) Hash {
-	c := chainers.Get().(*chainer)
-	b := append(c.buf[:0], prev[:]...)
+	var room [1024]byte // most events fit: no allocation
+	b := append(room[:0], prev[:]...)
 	b = appendStrField(b, chainTag)
 	b = appendStrField(b, ev.Instance)
 	b, at := openField(b)
@@ -161,14 +149,7 @@ func ChainHash(prev Hash, ev *Event) Hash {
 	b = appendStrField(b, ev.Child)
 	b = appendStrField(b, ev.From)
 	b = appendStrField(b, ev.To)
-	h := Hash(sha256.Sum256(b))
-	if cap(b) <= maxChainBuf {
-		c.buf = b
-	} else {
-		c.buf = nil
-	}
-	chainers.Put(c)
-	return h
+	return sha256.Sum256(b)
 }
 
 // ErrBrokenChain is returned, inside a *ChainError, for a history that
