@@ -174,7 +174,8 @@ func AppendCompact(b []byte, v []byte) ([]byte, error) {
 const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a JSON string the way encoding/json does with
-// HTML escaping off: control characters escaped, invalid UTF-8 replaced by
+// HTML escaping off: control characters escaped (\b, \f, \n, \r, \t by
+// name, as encoding/json does since Go 1.22), invalid UTF-8 replaced by
 // U+FFFD, and U+2028 and U+2029 escaped for JavaScript's sake.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
@@ -190,6 +191,10 @@ func AppendString(b []byte, s string) []byte {
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':

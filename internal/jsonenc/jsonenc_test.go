@@ -7,9 +7,9 @@ import (
 )
 
 // tricky are strings whose JSON encodings differ between careless encoders:
-// quotes, control characters, HTML, non-ASCII, invalid UTF-8 and the
+// quotes, control characters (those encoding/json names and the rest), HTML, non-ASCII, invalid UTF-8 and the
 // JavaScript line separators.
-var tricky = []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
+var tricky = []string{"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "back\bfeed\f", "\x00\x01\x1f\x7f",
 	"<html> & 'amp'", "ünïcödé ✓ 🚀", "bad \xff\xfe utf8", "line\u2028para\u2029", "\xe2\x80"}
 
 // std is v as encoding/json writes it with HTML escaping off.
