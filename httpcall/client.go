@@ -105,6 +105,8 @@ func (c *Client) pipeline(uri *fasthttp.URI) (*fasthttp.PipelineClient, error) {
 		MaxIdleConnDuration: c.hc.MaxIdleConnDuration,
 		WriteTimeout:        c.hc.WriteTimeout,
 		MaxResponseBodySize: c.hc.MaxResponseBodySize,
+		// As the pool's: placeholders are escaped already.
+		DisablePathNormalizing: c.hc.DisablePathNormalizing,
 	}
 	c.pipes[addr] = p
 	return p, nil

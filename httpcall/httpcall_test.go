@@ -94,18 +94,24 @@ func call(t *testing.T, s Spec, input any) (any, error) {
 	return r.Call(context.Background(), input, fctx)
 }
 
+// Placeholders are escaped, and the escapes reach the server as they are
+// (an escaped "/" is not made a path separator again), whether the routine
+// pipelines or not.
 func TestPlaceholdersAreFilledAndEscaped(t *testing.T) {
 	s := newServer(t, reply(200, `{}`))
-	_, err := call(t, Spec{
-		URL:   s.URL + "/orders/{id}/lines/{n}?tag={tag}",
-		Query: map[string]string{"q": "{q}", "fixed": "a b&c"},
-	}, map[string]any{"id": "a/b c", "n": 12345678901.0, "tag": "x&y", "q": "ü=1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "/orders/a%2Fb%20c/lines/12345678901?tag=x%26y&fixed=a+b%26c&q=%C3%BC%3D1"
-	if got := s.last(t).URI; got != want {
-		t.Fatalf("request URI = %s, want %s", got, want)
+	for _, pipeline := range []bool{false, true} {
+		_, err := call(t, Spec{
+			URL:      s.URL + "/orders/{id}/lines/{n}?tag={tag}",
+			Query:    map[string]string{"q": "{q}", "fixed": "a b&c"},
+			Pipeline: pipeline,
+		}, map[string]any{"id": "a/b c", "n": 12345678901.0, "tag": "x&y", "q": "ü=1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "/orders/a%2Fb%20c/lines/12345678901?tag=x%26y&fixed=a+b%26c&q=%C3%BC%3D1"
+		if got := s.last(t).URI; got != want {
+			t.Errorf("pipeline %v: request URI = %s, want %s", pipeline, got, want)
+		}
 	}
 }
 
