@@ -196,11 +196,43 @@ func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Durati
 }
 
 // send makes the call on pipe, or on the client's pool when pipe is nil.
+// A pipelined call is resent as the pool resends one (retryStale): the
+// pipeline client has no retry of its own.
 func (c *Client) send(pipe *fasthttp.PipelineClient, x *exchange, deadline time.Time) error {
-	if pipe != nil {
-		return pipe.DoDeadline(x.req, x.resp, deadline)
+	if pipe == nil {
+		return c.hc.DoDeadline(x.req, x.resp, deadline)
 	}
-	return c.hc.DoDeadline(x.req, x.resp, deadline)
+	// The pipeline client copies a body the request keeps, and takes away
+	// one it does not: a resend needs it still.
+	x.req.KeepBodyBuffer = true
+	defer func() { x.req.KeepBodyBuffer = false }()
+	for attempts := 1; ; attempts++ {
+		err := pipe.DoDeadline(x.req, x.resp, deadline)
+		if attempts >= maxPipelinedAttempts || !pipelineStale(err) {
+			return err
+		}
+	}
+}
+
+// maxPipelinedAttempts bounds a pipelined call's sends: one on the stale
+// connection, one that may still meet it as it is torn down, one on a new
+// connection.
+const maxPipelinedAttempts = 3
+
+// pipelineStopped is the message of the error fasthttp's pipeline client
+// gives the calls queued behind one whose connection died; it is not
+// exported.
+const pipelineStopped = "pipeline connection has been stopped"
+
+// pipelineStale reports whether a pipelined call failed for its shared
+// connection's sake, as retryStale does for the pool's: the connection
+// was stale, closed under the call, or stopped with the call queued on it.
+func pipelineStale(err error) bool {
+	if err == nil {
+		return false
+	}
+	_, stale := retryStale(nil, 1, err)
+	return stale || errors.Is(err, net.ErrClosed) || err.Error() == pipelineStopped
 }
 
 // ctxError is a named error that still answers errors.Is for the context

@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -578,14 +579,19 @@ func TestConnectionReuse(t *testing.T) {
 }
 
 // A server that closes every kept-alive connection after one answer, as an
-// idle timeout does: POSTs on the reused connection must not fail for it.
+// idle timeout does: POSTs on the reused connection must not fail for it,
+// and the resent request carries its own body, whether the routine
+// pipelines or not.
 func TestStaleConnectionIsResent(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	var served atomic.Int64
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -598,23 +604,34 @@ func TestStaleConnectionIsResent(t *testing.T) {
 				if err != nil {
 					return
 				}
-				io.Copy(io.Discard, req.Body)
-				served.Add(1)
+				body, _ := io.ReadAll(req.Body)
+				mu.Lock()
+				bodies = append(bodies, string(body))
+				mu.Unlock()
 				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 			}()
 		}
 	}()
-	r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + l.Addr().String() + "/x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5 {
-		if _, err := r.Call(context.Background(), map[string]any{"i": float64(i)}, fctx); err != nil {
-			t.Fatalf("call %d: %v", i, err)
+	for _, pipeline := range []bool{false, true} {
+		mu.Lock()
+		bodies = nil
+		mu.Unlock()
+		r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + l.Addr().String() + "/x", Pipeline: pipeline})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := served.Load(); n != 5 {
-		t.Fatalf("server answered %d requests, want 5", n)
+		var want []string
+		for i := range 5 {
+			if _, err := r.Call(context.Background(), map[string]any{"i": float64(i)}, fctx); err != nil {
+				t.Fatalf("pipeline %v: call %d: %v", pipeline, i, err)
+			}
+			want = append(want, fmt.Sprintf(`{"i":%d}`, i))
+		}
+		mu.Lock()
+		if !slices.Equal(bodies, want) {
+			t.Errorf("pipeline %v: server answered %q, want %q", pipeline, bodies, want)
+		}
+		mu.Unlock()
 	}
 }
 
