@@ -165,6 +165,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	settle()
 	exit := 0
 	select {
 	case <-ctx.Done():

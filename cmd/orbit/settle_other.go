@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// dropStartupPages is done only on Linux (see settle_linux.go).
+func dropStartupPages() {}
