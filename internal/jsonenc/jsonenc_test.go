@@ -51,3 +51,20 @@ func TestAppendCompactMatchesEncodingJSON(t *testing.T) {
 		t.Errorf("invalid raw: got %q, %v; want the prefix alone and an error", got, err)
 	}
 }
+
+// FuzzAppendString holds AppendString to encoding/json with HTML escaping
+// off for any bytes, and AppendValue's strings to json.Marshal.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range tricky {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(AppendString(nil, s)), std(t, s); got != want {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+		want, _ := json.Marshal(s)
+		if got, _ := AppendValue(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: AppendValue wrote %s, json.Marshal %s", s, got, want)
+		}
+	})
+}
