@@ -40,6 +40,10 @@ type timerQueue struct {
 // and (twice it) how many it keeps before leaving the latest to the store.
 const timerWindow = 1024
 
+// timerReadRetry is how long the queue waits to read a window of timers
+// again after the store failed to list them.
+const timerReadRetry = time.Second
+
 type timerItem struct {
 	t   store.Timer
 	pos int
@@ -162,9 +166,11 @@ func (q *timerQueue) arm() {
 	}
 	for len(q.h) == 0 && q.partial {
 		if err := q.readWindow(); err != nil {
-			// The timers stay in the store; the next add or a restart
-			// reads them again.
+			// The timers stay in the store, and an add beyond the window
+			// does not arm the queue: the read is tried again later.
 			q.errs(err)
+			q.armedAt = q.clock.Now().Add(timerReadRetry) // an earlier add arms the queue for itself
+			q.armed = q.clock.AfterFunc(timerReadRetry, q.tick)
 			return
 		}
 	}
