@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,5 +71,58 @@ func TestFlushPutsAcknowledgedCommitsInTheDataFile(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("after Flush the data file lacks the commit: %v", err)
+	}
+}
+
+// TestCommitsRacingCloseAreKeptOrRefused: callers log their own batches
+// when the committer is idle and queue them when it is not; a Close
+// among them lets every commit it has let in finish. Each commit is then
+// either acknowledged and found after a reopen, or refused with ErrClosed.
+func TestCommitsRacingCloseAreKeptOrRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 16, 40
+	errs := make([][each]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				id := "w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				errs[w][i] = db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{{Public: store.Public{ID: id, Status: store.Running}}}})
+			}
+		})
+	}
+	for db.Stats().Commits < writers*each/4 { // let a part of them through first
+		runtime.Gosched()
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	db, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kept := 0
+	for w := range writers {
+		for i, err := range errs[w] {
+			id := "w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+			_, rerr := db.Instance(id)
+			switch {
+			case err == nil && rerr != nil:
+				t.Errorf("%s was acknowledged but is not found: %v", id, rerr)
+			case err == nil:
+				kept++
+			case !errors.Is(err, ErrClosed):
+				t.Errorf("%s: %v, want ErrClosed", id, err)
+			}
+		}
+	}
+	if kept < writers*each/4 {
+		t.Fatalf("%d commits kept, want at least %d", kept, writers*each/4)
 	}
 }
