@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,4 +53,38 @@ func exeRSSKB(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return kb
+}
+
+// A read-only mapping of the executable that holds anonymous pages is not
+// dropped: a position-independent executable's relocated data is written
+// by the dynamic loader and then made read-only, and dropping it would put
+// the file's unrelocated bytes back (the sidecar built with -buildmode=pie
+// crashed at once). Mappings of other files, writable ones, and those whose
+// anonymous count is missing are left too.
+func TestStartupPagesAreThoseAsOnDisk(t *testing.T) {
+	const smaps = `55d000000000-55d000100000 r--p 00000000 08:01 42 /usr/bin/orbit
+Size:               1024 kB
+Rss:                 512 kB
+Anonymous:             0 kB
+VmFlags: rd mr mw me dw sd
+55d000100000-55d000300000 r-xp 00100000 08:01 42 /usr/bin/orbit
+Size:               2048 kB
+Anonymous:             0 kB
+55d000300000-55d000310000 r--p 00300000 08:01 42 /usr/bin/orbit
+Size:                 64 kB
+Anonymous:            64 kB
+55d000310000-55d000320000 rw-p 00310000 08:01 42 /usr/bin/orbit
+Anonymous:             8 kB
+55d000320000-55d000330000 r--p 00000000 08:01 43 /usr/lib/libc.so.6
+Anonymous:             0 kB
+55d000330000-55d000340000 r--p 00000000 08:01 42 /usr/bin/orbit
+Size:                 64 kB
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]
+Anonymous:           132 kB
+`
+	got := startupPages(strings.NewReader(smaps), "/usr/bin/orbit")
+	want := []pageRange{{0x55d000000000, 0x55d000100000}, {0x55d000100000, 0x55d000300000}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("startupPages = %x, want %x", got, want)
+	}
 }
