@@ -95,7 +95,7 @@ func TestCommitsRacingCloseAreKeptOrRefused(t *testing.T) {
 			}
 		})
 	}
-	for db.Stats().Commits < writers*each/4 { // let a part of them through first
+	for db.Stats().Checkpoints < writers*each/4 { // let a part of them through first
 		runtime.Gosched()
 	}
 	if err := db.Close(); err != nil {
