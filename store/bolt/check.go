@@ -9,11 +9,12 @@ import (
 	"io"
 	"math/bits"
 	"os"
-	"runtime/debug"
 )
 
 // A data file is checked before bbolt opens it, because bbolt trusts what
-// it reads: with NoFreelistSync it walks every live page at open, and a
+// it reads: it reads the freelist page and hands out the pages it lists,
+// a file written without one (NoFreelistSync) makes it walk every live
+// page at open, and a
 // truncated file makes that walk touch memory past the end of the mapping
 // (a fault that kills the process), while a damaged page makes it panic in
 // a goroutine of its own, where no caller can recover. A supervisor would
@@ -125,12 +126,7 @@ func CheckFile(path string) (*FileReport, error) {
 		return nil, damaged("it is %d bytes long, but its %d pages in use of %d bytes need %d: it was cut short",
 			fi.Size(), m.pgid, m.pageSize, m.pgid*uint64(m.pageSize))
 	}
-	data, unmap, err := mapFile(f, int(m.pgid*uint64(m.pageSize)))
-	if err != nil {
-		return nil, fmt.Errorf("read data file %s: %w", path, err)
-	}
-	defer unmap()
-	c := &checker{data: data, pageSize: uint64(m.pageSize), hwm: m.pgid,
+	c := &checker{file: f, pageSize: uint64(m.pageSize), hwm: m.pgid,
 		seen: make([]uint64, (m.pgid+63)/64), freed: make([]uint64, (m.pgid+63)/64)}
 	if err := c.run(m); err != nil {
 		var fault *readFault
@@ -235,31 +231,32 @@ func readMeta(f io.ReaderAt, size int64) (*FileReport, meta, error) {
 	return rep, m, nil
 }
 
-// checker walks the page tree of one meta.
+// checker walks the page tree of one meta. It reads each page into a
+// buffer of its depth in the walk, with pread rather than through a
+// mapping of the file: a page fault on each page cost more than the read
+// (the walk goes in tree order, not file order), and a mapping kept the
+// pages read resident, the whole file by the walk's end. A page's buffer
+// stays intact while the walk is below it, so keys that bound the pages
+// below (a parent's, a leaf's before its nested bucket) stay valid.
 type checker struct {
-	data     []byte // pages 0 to hwm-1
+	file     io.ReaderAt
 	pageSize uint64
 	hwm      uint64
 	seen     []uint64 // bit per page: reached from the tree or the freelist
 	freed    []uint64 // bit per page: listed in the freelist
+	depth    int      // of the page tree() reads next: the buffer it uses
+	bufs     [][]byte // a page buffer per depth
 }
 
-// readFault is a fault while reading the mapped file: an I/O error, or the
+// readFault is a failure to read the file: an I/O error, or the
 // file shrank while it was read. It is not evidence of damage.
 type readFault struct{ err error }
 
 func (f *readFault) Error() string { return fmt.Sprintf("reading the file failed: %v", f.err) }
 
 func (c *checker) run(m meta) (err error) {
-	// A fault on the mapping (an I/O error, a file cut short meanwhile)
-	// becomes a panic here instead of killing the process.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if e, ok := r.(interface{ Addr() uintptr }); ok {
-				err = &readFault{fmt.Errorf("%v", e)}
-				return
-			}
 			err = fmt.Errorf("checking it failed unexpectedly: %v", r)
 		}
 	}()
@@ -283,14 +280,16 @@ func (c *checker) page(id uint64) (p []byte, flags, count uint16, err error) {
 	if id < firstDataPage || id >= c.hwm {
 		return nil, 0, 0, fmt.Errorf("page %d is referenced, outside the pages in use (2 to %d)", id, c.hwm-1)
 	}
-	off := id * c.pageSize
-	hdr := c.data[off : off+pageHeaderSize]
+	p, err = c.read(id, 1)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	ne := binary.NativeEndian
-	if got := ne.Uint64(hdr); got != id {
+	if got := ne.Uint64(p); got != id {
 		return nil, 0, 0, fmt.Errorf("page %d says it is page %d", id, got)
 	}
-	flags, count = ne.Uint16(hdr[8:]), ne.Uint16(hdr[10:])
-	overflow := uint64(ne.Uint32(hdr[12:]))
+	flags, count = ne.Uint16(p[8:]), ne.Uint16(p[10:])
+	overflow := uint64(ne.Uint32(p[12:]))
 	if overflow >= c.hwm-id {
 		return nil, 0, 0, fmt.Errorf("page %d has %d overflow pages, past the pages in use (%d)", id, overflow, c.hwm)
 	}
@@ -300,7 +299,30 @@ func (c *checker) page(id uint64) (p []byte, flags, count uint16, err error) {
 		}
 		setBit(c.seen, i)
 	}
-	return c.data[off : off+(overflow+1)*c.pageSize], flags, count, nil
+	if overflow > 0 {
+		if p, err = c.read(id, overflow+1); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return p, flags, count, nil
+}
+
+// read reads n pages from page id into the buffer of the walk's depth.
+func (c *checker) read(id, n uint64) ([]byte, error) {
+	for len(c.bufs) <= c.depth {
+		c.bufs = append(c.bufs, nil)
+	}
+	size := n * c.pageSize
+	if uint64(cap(c.bufs[c.depth])) < size {
+		c.bufs[c.depth] = make([]byte, size)
+	}
+	b := c.bufs[c.depth][:size]
+	if _, err := c.file.ReadAt(b, int64(id*c.pageSize)); err != nil {
+		// The size was checked against the pages in use: a short read
+		// means the file changed or the disk failed, not damage.
+		return nil, &readFault{fmt.Errorf("page %d: %w", id, err)}
+	}
+	return b, nil
 }
 
 // freelist checks a freelist page (files whose freelist was synced) and
@@ -341,6 +363,8 @@ func (c *checker) freelist(id uint64) error {
 // in [min, max) (nil: unbounded), as bbolt's key-order check requires. It
 // returns the largest key under it.
 func (c *checker) tree(id uint64, min, max []byte) ([]byte, error) {
+	c.depth++
+	defer func() { c.depth-- }()
 	p, flags, count, err := c.page(id)
 	if err != nil {
 		return nil, err

@@ -43,12 +43,3 @@ func lockExclusive(path string) (unlock func(), err error) {
 	}
 	return func() { f.Close() }, nil
 }
-
-// mapFile maps the first size bytes of f read-only.
-func mapFile(f *os.File, size int) ([]byte, func() error, error) {
-	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil, nil, fmt.Errorf("map %d bytes: %w", size, err)
-	}
-	return b, func() error { return syscall.Munmap(b) }, nil
-}

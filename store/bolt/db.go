@@ -146,8 +146,8 @@ func Open(path string, opt Options) (*DB, error) {
 		b.Close()
 		return nil, err
 	}
-	// bbolt walked every page of the file to rebuild its free list, and
-	// the replay wrote some: none of that needs to stay resident.
+	// The replay wrote pages, and an old file's first open walked them all
+	// to rebuild its free list: none of that needs to stay resident.
 	db.releaseMapped()
 	go db.run()
 	go db.applier()
@@ -235,9 +235,15 @@ func openBolt(path string, opt Options) (*bbolt.DB, error) {
 // boltOptions are the options every Orbit data file is opened with.
 func boltOptions(opt Options) *bbolt.Options {
 	return &bbolt.Options{
-		Timeout:         lockTimeout,
-		NoSync:          opt.NoSync,
-		NoFreelistSync:  true, // the freelist is rebuilt on open instead of written on every commit
+		Timeout: lockTimeout,
+		NoSync:  opt.NoSync,
+		// The freelist is written with every commit, so that open reads it
+		// instead of walking every page of the file to rebuild it: the
+		// data-file check already makes that walk, and at a million parked
+		// instances each walk costs seconds. A file written without it
+		// (NoFreelistSync, as older Orbit versions did) is walked once, at its first
+		// open, and gets its freelist written then.
+		NoFreelistSync:  false,
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: initialMmapSize,
 		NoStatistics:    true, // nothing reads bbolt's counters; each cursor and page write updated them atomically

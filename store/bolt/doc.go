@@ -38,9 +38,11 @@
 // so a closed store is the data file alone.
 //
 // Opening. An existing file is checked before bbolt reads it (check.go):
-// bbolt trusts its pages, and with NoFreelistSync it walks all of them at
-// open, so a damaged file would crash the process at every start. A file
-// that fails is refused untouched; a sound one is opened without a write.
+// bbolt trusts its pages and the freelist it reads at open, so a damaged
+// file would crash the process at every start. A file that fails is
+// refused untouched; a sound one is opened without a write, except a file
+// written without a freelist page (older versions), which bbolt walks once
+// and gives one. The check is the only walk of every page at open.
 // A missing file is built under another name and linked into place, so no
 // crash leaves an empty file at the path, and an empty file there is
 // refused unless Options.InitEmpty says otherwise.

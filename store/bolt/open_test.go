@@ -3,8 +3,10 @@ package bolt_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/bolt/bolttest"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -79,4 +82,55 @@ func TestHistoryRefusesAnEventUnderAnotherSeq(t *testing.T) {
 	if !errors.As(err, &de) || de.Instance != "a" || de.Record != "event 2" || !strings.Contains(err.Error(), "holds event 1") {
 		t.Fatalf("history: %+v, %v; want a damaged record naming event 2", got, err)
 	}
+}
+
+// A store written without a freelist page (NoFreelistSync, as Orbit wrote
+// every store before it kept one) opens with everything it held, and the
+// open gives it its freelist, so that later opens read the freelist
+// instead of walking every page.
+func TestOpenGivesAStoreWithoutAFreelistOne(t *testing.T) {
+	path := seedFile(t, 600)
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("kv")).Put([]byte("x"), []byte("y")) })
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := freelistPage(t, path); got != noFreelist {
+		t.Fatalf("the rewritten file has its freelist at page %d; the test needs a file without one", got)
+	}
+	for range 2 {
+		db, err := bolt.Open(path, bolt.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = db.Unfinished(func(string, store.Status) error { n++; return nil })
+		db.Close()
+		if err != nil || n != 600 {
+			t.Fatalf("unfinished: %d instances, %v; want 600", n, err)
+		}
+		if got := freelistPage(t, path); got == noFreelist {
+			t.Fatal("after an open and close the file still has no freelist page")
+		}
+	}
+}
+
+// noFreelist is bbolt's freelist page id of a file written without one.
+const noFreelist = ^uint64(0)
+
+// freelistPage reads the freelist page id from the meta page bbolt uses.
+func freelistPage(t *testing.T, path string) uint64 {
+	t.Helper()
+	l := bolttest.ReadLayout(t, path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pageHeader, freelistAt = 16, 32 // bbolt's page header; the freelist id's offset in the meta
+	off := int64(l.Meta)*l.PageSize + pageHeader + freelistAt
+	return binary.NativeEndian.Uint64(b[off:])
 }
