@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"time"
 )
@@ -82,28 +83,21 @@ func (in *Instance) Head() *ChainHead {
 
 const chainTag = "orbit.event.v1"
 
-// appendField appends p with its length in front.
-func appendField(b, p []byte) []byte {
-	return append(binary.BigEndian.AppendUint32(b, uint32(len(p))), p...)
+// chainField is one field of the canonical encoding: its bytes are s or b.
+type chainField struct {
+	s string
+	b []byte
 }
 
-func appendStrField(b []byte, s string) []byte {
-	return append(binary.BigEndian.AppendUint32(b, uint32(len(s))), s...)
-}
+func (f chainField) len() int { return len(f.s) + len(f.b) }
 
-// openField starts a field whose length is filled in by closeField once
-// its bytes follow.
-func openField(b []byte) ([]byte, int) { return append(b, 0, 0, 0, 0), len(b) }
+// chainFields is the number of fields after the previous hash.
+const chainFields = 16
 
-func closeField(b []byte, at int) []byte {
-	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
-	return b
-}
-
-func appendNumberField(b []byte, n int64) []byte {
-	b, at := openField(b)
-	return closeField(strconv.AppendInt(b, n, 10), at)
-}
+// chainRoom is the encoding's size up to which it is built on the stack
+// (most events); a larger one is streamed into the digest, so that hashing
+// allocates nothing that grows with an event's payload.
+const chainRoom = 1024
 
 // chainTime is the layout of an event's time in the canonical encoding:
 // the API's, milliseconds and all.
@@ -129,27 +123,64 @@ func appendChainTime(b []byte, t time.Time) []byte {
 // ChainHash is the hash of ev linked to prev (the zero Hash for the first
 // hashed event of an instance). ev.Hash itself is not part of it.
 func ChainHash(prev Hash, ev *Event) Hash {
-	var room [1024]byte // most events fit: no allocation
+	var nums [4][32]byte // seq, time, attempt and delay_ms in text
+	fields := [chainFields]chainField{
+		{s: chainTag}, {s: ev.Instance}, {b: strconv.AppendUint(nums[0][:0], ev.Seq, 10)}, {s: string(ev.Type)},
+		{b: appendChainTime(nums[1][:0], ev.Time)}, {s: ev.State}, {b: ev.Input}, {b: ev.Output},
+		{s: ev.Error}, {s: ev.Cause}, {b: strconv.AppendInt(nums[2][:0], int64(ev.Attempt), 10)},
+		{b: strconv.AppendInt(nums[3][:0], ev.DelayMS, 10)}, {s: ev.Event}, {s: ev.Child}, {s: ev.From}, {s: ev.To},
+	}
+	size := HashSize
+	for _, f := range fields {
+		size += 4 + f.len()
+	}
+	if size > chainRoom {
+		return streamChainHash(&prev, &fields)
+	}
+	var room [chainRoom]byte
 	b := append(room[:0], prev[:]...)
-	b = appendStrField(b, chainTag)
-	b = appendStrField(b, ev.Instance)
-	b, at := openField(b)
-	b = closeField(strconv.AppendUint(b, ev.Seq, 10), at)
-	b = appendStrField(b, string(ev.Type))
-	b, at = openField(b)
-	b = closeField(appendChainTime(b, ev.Time), at)
-	b = appendStrField(b, ev.State)
-	b = appendField(b, ev.Input)
-	b = appendField(b, ev.Output)
-	b = appendStrField(b, ev.Error)
-	b = appendStrField(b, ev.Cause)
-	b = appendNumberField(b, int64(ev.Attempt))
-	b = appendNumberField(b, ev.DelayMS)
-	b = appendStrField(b, ev.Event)
-	b = appendStrField(b, ev.Child)
-	b = appendStrField(b, ev.From)
-	b = appendStrField(b, ev.To)
+	for _, f := range fields {
+		b = binary.BigEndian.AppendUint32(b, uint32(f.len()))
+		b = append(append(b, f.s...), f.b...)
+	}
 	return sha256.Sum256(b)
+}
+
+// streamChainHash hashes an encoding larger than chainRoom. Its fields are
+// copied into the digest through one buffer of the heap, a chunk at a
+// time, rather than handed to it: what reaches the digest's interface
+// escapes, and the fields point into ChainHash's stack.
+func streamChainHash(prev *Hash, fields *[chainFields]chainField) Hash {
+	c := digestFeed{d: sha256.New(), buf: make([]byte, 0, chainRoom)}
+	feed(&c, prev[:])
+	for _, f := range fields {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(f.len()))
+		feed(&c, n[:])
+		feed(&c, f.s)
+		feed(&c, f.b)
+	}
+	c.d.Write(c.buf)
+	var h Hash
+	c.d.Sum(h[:0])
+	return h
+}
+
+// digestFeed writes into a digest through a buffer of its own.
+type digestFeed struct {
+	d   hash.Hash
+	buf []byte
+}
+
+func feed[T string | []byte](c *digestFeed, p T) {
+	for len(p) > 0 {
+		if len(c.buf) == cap(c.buf) {
+			c.d.Write(c.buf)
+			c.buf = c.buf[:0]
+		}
+		n := copy(c.buf[len(c.buf):cap(c.buf)], p)
+		c.buf, p = c.buf[:len(c.buf)+n], p[n:]
+	}
 }
 
 // ErrBrokenChain is returned, inside a *ChainError, for a history that

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,39 @@ func TestChainHashOfAnyTime(t *testing.T) {
 		if got := store.ChainHash(store.Hash{}, &ev); got != want {
 			t.Errorf("time %s: ChainHash = %s, want %s", at, got, want)
 		}
+	}
+}
+
+// TestChainHashOfLargeEvents: an event too large for the stack buffer is
+// streamed into the digest, with the same encoding at every size around
+// the buffer's and its chunks' edges.
+func TestChainHashOfLargeEvents(t *testing.T) {
+	for _, n := range []int{900, 1000, 1023, 1024, 1025, 2048, 2049, 70000} {
+		ev := chainEvent(9)
+		ev.Output = json.RawMessage(`"` + strings.Repeat("o", n) + `"`)
+		ev.Cause = strings.Repeat("c", n/2)
+		want := canonical(store.Hash{1}, "orbit.event.v1", "order-1", "9", "TaskSucceeded", "2026-03-01T09:00:00.123Z",
+			"Charge", "", string(ev.Output), "", ev.Cause, "2", "0", "", "", "", "")
+		if got := store.ChainHash(store.Hash{1}, &ev); got != want {
+			t.Errorf("output of %d bytes: ChainHash = %s, want %s", n, got, want)
+		}
+	}
+}
+
+// TestChainHashOfALargeEventAllocatesLittle: hashing a large payload costs
+// a digest and its buffer, not a copy of the payload.
+func TestChainHashOfALargeEventAllocatesLittle(t *testing.T) {
+	ev := chainEvent(1)
+	ev.Output = json.RawMessage(`"` + strings.Repeat("o", 64<<10) + `"`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 100
+	for range runs {
+		store.ChainHash(store.Hash{}, &ev)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 4<<10 {
+		t.Fatalf("%d bytes allocated per hash of a 64 KiB output, want a digest's and a buffer's (under 4 KiB)", per)
 	}
 }
 
