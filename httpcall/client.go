@@ -107,10 +107,18 @@ func (c *Client) pipeline(uri *fasthttp.URI) (*fasthttp.PipelineClient, error) {
 		MaxResponseBodySize: c.hc.MaxResponseBodySize,
 		// As the pool's: placeholders are escaped already.
 		DisablePathNormalizing: c.hc.DisablePathNormalizing,
+		Logger:                 quiet{},
 	}
 	c.pipes[addr] = p
 	return p, nil
 }
+
+// quiet drops the pipeline client's own log lines, which it would print to
+// the process's stderr past Orbit's log: each error it logs also fails the
+// calls it concerns, and the tasks report those.
+type quiet struct{}
+
+func (quiet) Printf(string, ...any) {}
 
 // retryStale resends a request, whatever its method, when the server
 // closed a kept-alive connection before answering: that is the race of
