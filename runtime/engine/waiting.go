@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -35,13 +36,19 @@ func waitingKind(in *store.Instance) store.WaitingKind {
 // instances are counted from their status (their kind follows from it);
 // a WAITING one is counted when a driver first loads it, which Open's
 // re-check of every waiting instance does soon after. Until then its id
-// is kept in pending, so that it is counted exactly once.
+// is in pending, so that it is counted exactly once.
 type waitCounts struct {
 	n [len(waitingKinds)]atomic.Int64
 
-	mu      sync.Mutex
-	pending map[string]struct{}
-	any     atomic.Bool // pending is not empty
+	mu sync.Mutex
+	// pending holds the ids Open found WAITING, sorted, and counted a bit
+	// per id: a sorted slice that the re-check shares, rather than a map of
+	// them, which at a million parked instances cost about a second of the
+	// restart and tens of megabytes until the re-check was done.
+	pending []string
+	counted []uint64
+	left    int         // ids in pending not yet counted
+	any     atomic.Bool // left > 0
 }
 
 // found counts an instance Open found QUEUED or PAUSED.
@@ -55,15 +62,17 @@ func (w *waitCounts) found(st store.Status) {
 }
 
 // uncounted notes the WAITING instances Open found, to count as they load.
+// It sorts ids in place when they are not sorted already (a store lists
+// them by id) and keeps them.
 func (w *waitCounts) uncounted(ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	w.mu.Lock()
-	w.pending = make(map[string]struct{}, len(ids))
-	for _, id := range ids {
-		w.pending[id] = struct{}{}
+	if !slices.IsSorted(ids) {
+		slices.Sort(ids)
 	}
+	w.mu.Lock()
+	w.pending, w.counted, w.left = ids, make([]uint64, (len(ids)+63)/64), len(ids)
 	w.mu.Unlock()
 	w.any.Store(true)
 }
@@ -75,11 +84,12 @@ func (w *waitCounts) loaded(id string, kind store.WaitingKind) {
 		return
 	}
 	w.mu.Lock()
-	_, first := w.pending[id]
+	i, found := slices.BinarySearch(w.pending, id)
+	first := found && w.counted[i/64]&(1<<(i%64)) == 0
 	if first {
-		delete(w.pending, id)
-		if len(w.pending) == 0 {
-			w.pending = nil
+		w.counted[i/64] |= 1 << (i % 64)
+		if w.left--; w.left == 0 {
+			w.pending, w.counted = nil, nil
 			w.any.Store(false)
 		}
 	}
