@@ -83,20 +83,9 @@ func (in *Instance) Head() *ChainHead {
 
 const chainTag = "orbit.event.v1"
 
-// chainField is one field of the canonical encoding: its bytes are s or b.
-type chainField struct {
-	s string
-	b []byte
-}
-
-func (f chainField) len() int { return len(f.s) + len(f.b) }
-
-// chainFields is the number of fields after the previous hash.
-const chainFields = 16
-
-// chainRoom is the encoding's size up to which it is built on the stack
-// (most events); a larger one is streamed into the digest, so that hashing
-// allocates nothing that grows with an event's payload.
+// chainRoom is the size of a ChainHasher's buffer: an encoding that fits
+// (most events) is hashed at once, a larger one is streamed into a digest
+// through it, so that no allocation grows with an event's payload.
 const chainRoom = 1024
 
 // chainTime is the layout of an event's time in the canonical encoding:
@@ -121,61 +110,77 @@ func appendChainTime(b []byte, t time.Time) []byte {
 }
 
 // ChainHash is the hash of ev linked to prev (the zero Hash for the first
-// hashed event of an instance). ev.Hash itself is not part of it.
+// hashed event of an instance). ev.Hash itself is not part of it. A caller
+// hashing many events keeps a ChainHasher instead.
 func ChainHash(prev Hash, ev *Event) Hash {
-	var nums [4][32]byte // seq, time, attempt and delay_ms in text
-	fields := [chainFields]chainField{
-		{s: chainTag}, {s: ev.Instance}, {b: strconv.AppendUint(nums[0][:0], ev.Seq, 10)}, {s: string(ev.Type)},
-		{b: appendChainTime(nums[1][:0], ev.Time)}, {s: ev.State}, {b: ev.Input}, {b: ev.Output},
-		{s: ev.Error}, {s: ev.Cause}, {b: strconv.AppendInt(nums[2][:0], int64(ev.Attempt), 10)},
-		{b: strconv.AppendInt(nums[3][:0], ev.DelayMS, 10)}, {s: ev.Event}, {s: ev.Child}, {s: ev.From}, {s: ev.To},
-	}
-	size := HashSize
-	for _, f := range fields {
-		size += 4 + f.len()
-	}
-	if size > chainRoom {
-		return streamChainHash(&prev, &fields)
-	}
-	var room [chainRoom]byte
-	b := append(room[:0], prev[:]...)
-	for _, f := range fields {
-		b = binary.BigEndian.AppendUint32(b, uint32(f.len()))
-		b = append(append(b, f.s...), f.b...)
-	}
-	return sha256.Sum256(b)
+	var h ChainHasher
+	return h.Hash(prev, ev)
 }
 
-// streamChainHash hashes an encoding larger than chainRoom. Its fields are
-// copied into the digest through one buffer of the heap, a chunk at a
-// time, rather than handed to it: what reaches the digest's interface
-// escapes, and the fields point into ChainHash's stack.
-func streamChainHash(prev *Hash, fields *[chainFields]chainField) Hash {
-	c := digestFeed{d: sha256.New(), buf: make([]byte, 0, chainRoom)}
-	feed(&c, prev[:])
-	for _, f := range fields {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(f.len()))
-		feed(&c, n[:])
-		feed(&c, f.s)
-		feed(&c, f.b)
+// ChainHasher computes chain hashes with a buffer and a digest it keeps
+// from one to the next. The zero value is ready; it is not safe for
+// concurrent use.
+type ChainHasher struct {
+	buf    []byte
+	digest hash.Hash // made when an encoding first outgrows buf
+	stream bool      // this encoding outgrew buf: buf is written to digest when full
+}
+
+// Hash is ChainHash.
+func (c *ChainHasher) Hash(prev Hash, ev *Event) Hash {
+	if c.buf == nil {
+		c.buf = make([]byte, 0, chainRoom)
 	}
-	c.d.Write(c.buf)
+	c.buf, c.stream = c.buf[:0], false
+	write(c, prev[:])
+	field(c, chainTag)
+	field(c, ev.Instance)
+	var num [32]byte // seq, time, attempt and delay_ms in text, one at a time
+	field(c, strconv.AppendUint(num[:0], ev.Seq, 10))
+	field(c, string(ev.Type))
+	field(c, appendChainTime(num[:0], ev.Time))
+	field(c, ev.State)
+	field(c, []byte(ev.Input))
+	field(c, []byte(ev.Output))
+	field(c, ev.Error)
+	field(c, ev.Cause)
+	field(c, strconv.AppendInt(num[:0], int64(ev.Attempt), 10))
+	field(c, strconv.AppendInt(num[:0], ev.DelayMS, 10))
+	field(c, ev.Event)
+	field(c, ev.Child)
+	field(c, ev.From)
+	field(c, ev.To)
+	if !c.stream {
+		return sha256.Sum256(c.buf)
+	}
+	c.digest.Write(c.buf)
 	var h Hash
-	c.d.Sum(h[:0])
+	copy(h[:], c.digest.Sum(c.buf[:0])) // into the heap's buffer: h would escape
 	return h
 }
 
-// digestFeed writes into a digest through a buffer of its own.
-type digestFeed struct {
-	d   hash.Hash
-	buf []byte
+// field writes p with its length in front.
+func field[T string | []byte](c *ChainHasher, p T) {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+	write(c, n[:])
+	write(c, p)
 }
 
-func feed[T string | []byte](c *digestFeed, p T) {
+// write copies p into the buffer, handing the buffer to the digest each
+// time it fills. Only the buffer reaches the digest: p may be on the
+// caller's stack.
+func write[T string | []byte](c *ChainHasher, p T) {
 	for len(p) > 0 {
 		if len(c.buf) == cap(c.buf) {
-			c.d.Write(c.buf)
+			if !c.stream {
+				if c.digest == nil {
+					c.digest = sha256.New()
+				}
+				c.digest.Reset()
+				c.stream = true
+			}
+			c.digest.Write(c.buf)
 			c.buf = c.buf[:0]
 		}
 		n := copy(c.buf[len(c.buf):cap(c.buf)], p)
@@ -213,6 +218,7 @@ type ChainChecker struct {
 	next     uint64 // the seq the next event must have
 	head     Hash   // the hash of the last event checked
 	hashed   uint64 // events checked that carry a hash
+	hasher   ChainHasher
 }
 
 // NewChainChecker starts checking the history of one instance.
@@ -241,7 +247,7 @@ func (c *ChainChecker) Add(ev *Event) error {
 	}
 	canon := *ev
 	canon.Instance = c.Instance
-	if ChainHash(c.head, &canon) != ev.Hash {
+	if c.hasher.Hash(c.head, &canon) != ev.Hash {
 		if c.hashed == 0 {
 			return fail("(%s) does not match its hash: the event or its hash was changed after it was written", ev.Type)
 		}

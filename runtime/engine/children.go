@@ -141,7 +141,7 @@ func (d *driver) startChildren(st *flow.State, in any, maxConcurrency int) bool 
 // starts it, owing its observers (those of the child's bundle b) as the
 // child's own driver would.
 func (d *driver) childEvent(b *flow.Bundle, child *store.Instance, ev store.Event) {
-	ev.Hash = store.ChainHash(child.Chain, &ev)
+	ev.Hash = d.hasher.Hash(child.Chain, &ev)
 	child.Chain = ev.Hash
 	d.batch.Events = append(d.batch.Events, ev)
 	d.oweFor(b, child, &d.batch.Events[len(d.batch.Events)-1])

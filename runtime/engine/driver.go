@@ -69,10 +69,11 @@ type driver struct {
 	fctx     flow.Context
 	keyState string // the state and visit fctx.IdempotencyKey was made for
 	keyVisit int
-	scratch  []byte    // encodeAs's buffer, kept with the pooled driver
-	segment  flow.Span // the run segment's span while steps run (tracing on)
-	stepSpan flow.Span // the running step's span (tracing on)
-	stepTP   string    // its traceparent
+	scratch  []byte            // encodeAs's buffer, kept with the pooled driver
+	hasher   store.ChainHasher // its events' chain hashes, kept with it too
+	segment  flow.Span         // the run segment's span while steps run (tracing on)
+	stepSpan flow.Span         // the running step's span (tracing on)
+	stepTP   string            // its traceparent
 	scope    scope
 	execFn   func() (flow.Execution, error) // d.execution, bound once per driver
 	batch    store.Batch
@@ -169,7 +170,7 @@ func (d *driver) run() {
 func (d *driver) release() {
 	d.answerResume(nil)
 	*d = driver{mailbox: d.mailbox[:0], inbox: d.inbox[:0], batch: d.batch, wake: d.wake[:0],
-		cancel: d.cancel[:0], execFn: d.execFn, scratch: d.scratch[:0]}
+		cancel: d.cancel[:0], execFn: d.execFn, scratch: d.scratch[:0], hasher: d.hasher}
 	d.batch.Reset()
 	driverPool.Put(d)
 }
@@ -486,7 +487,7 @@ func (d *driver) event(ev store.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = d.e.clock.Now()
 	}
-	ev.Hash = store.ChainHash(d.inst.Chain, &ev)
+	ev.Hash = d.hasher.Hash(d.inst.Chain, &ev)
 	d.inst.Chain = ev.Hash
 	d.batch.Events = append(d.batch.Events, ev)
 	d.owe(&d.batch.Events[len(d.batch.Events)-1])
