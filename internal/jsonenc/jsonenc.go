@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -177,13 +178,26 @@ const hexDigits = "0123456789abcdef"
 // HTML escaping off: control characters escaped (\b, \f, \n, \r, \t by
 // name, as encoding/json does since Go 1.22), invalid UTF-8 replaced by
 // U+FFFD, and U+2028 and U+2029 escaped for JavaScript's sake.
-func AppendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte { return appendString(b, s, &plainSafe) }
+
+// plainSafe and htmlSafe mark the ASCII bytes a JSON string holds as they
+// are, without and with escaping for HTML.
+var plainSafe, htmlSafe = safeSet(""), safeSet("<>&")
+
+func safeSet(alsoEscaped string) (set [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		set[c] = c != '"' && c != '\\' && !strings.ContainsRune(alsoEscaped, rune(c))
+	}
+	return set
+}
+
+func appendString(b []byte, s string, safe *[utf8.RuneSelf]bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if safe[c] {
 				i++
 				continue
 			}
