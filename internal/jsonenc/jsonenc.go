@@ -147,6 +147,27 @@ func (o *Object) Layout(k string, t time.Time, layout string) {
 	o.B = append(o.B, '"')
 }
 
+// Array writes key and the array of items, each of which appends its own
+// JSON.
+func Array[T any, P interface {
+	*T
+	AppendJSON([]byte) ([]byte, error)
+}](o *Object, key string, items []T) error {
+	o.Key(key)
+	o.B = append(o.B, '[')
+	for i := range items {
+		if i > 0 {
+			o.B = append(o.B, ',')
+		}
+		var err error
+		if o.B, err = P(&items[i]).AppendJSON(o.B); err != nil {
+			return err
+		}
+	}
+	o.B = append(o.B, ']')
+	return nil
+}
+
 // AppendRawOrNull appends v, or null when it is empty.
 func AppendRawOrNull(b []byte, v json.RawMessage) []byte {
 	if len(v) == 0 {

@@ -58,18 +58,9 @@ func writeView(ctx *fasthttp.RequestCtx, status int, inst *store.Instance) {
 // AppendJSON appends the listing's JSON.
 func (l *List) AppendJSON(b []byte) ([]byte, error) {
 	o := jsonenc.Open(b)
-	o.Key("instances")
-	o.B = append(o.B, '[')
-	for i := range l.Instances {
-		if i > 0 {
-			o.B = append(o.B, ',')
-		}
-		var err error
-		if o.B, err = l.Instances[i].AppendJSON(o.B); err != nil {
-			return b, err
-		}
+	if err := jsonenc.Array(&o, "instances", l.Instances); err != nil {
+		return b, err
 	}
-	o.B = append(o.B, ']')
 	o.Str("next_cursor", l.NextCursor)
 	return o.Close(), nil
 }
@@ -77,18 +68,9 @@ func (l *List) AppendJSON(b []byte) ([]byte, error) {
 // AppendJSON appends the history's JSON.
 func (h *History) AppendJSON(b []byte) ([]byte, error) {
 	o := jsonenc.Open(b)
-	o.Key("events")
-	o.B = append(o.B, '[')
-	for i := range h.Events {
-		if i > 0 {
-			o.B = append(o.B, ',')
-		}
-		var err error
-		if o.B, err = h.Events[i].AppendJSON(o.B); err != nil {
-			return b, err
-		}
+	if err := jsonenc.Array(&o, "events", h.Events); err != nil {
+		return b, err
 	}
-	o.B = append(o.B, ']')
 	if h.ChainHead != nil {
 		o.Key("chain_head")
 		o.B = appendChainHead(o.B, h.ChainHead)
