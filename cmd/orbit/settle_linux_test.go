@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/orbit-sidecar/orbit/internal/smaps"
 )
 
 // dropStartupPages leaves little of the executable resident: the test
@@ -25,34 +25,18 @@ func TestDropStartupPagesDropsTheExecutablesPages(t *testing.T) {
 }
 
 // exeRSSKB is the resident size of the process's read-only mappings of its
-// executable, from /proc/self/smaps.
+// executable.
 func exeRSSKB(t *testing.T) int {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("/proc/self/smaps")
+	maps, err := smaps.Self()
 	if err != nil {
 		t.Skip("no /proc/self/smaps:", err)
 	}
-	defer f.Close()
-	kb, in := 0, false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		switch {
-		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-			in = len(fields) == 6 && fields[5] == exe && (fields[1] == "r--p" || fields[1] == "r-xp")
-		case in && len(fields) == 3 && fields[0] == "Rss:":
-			n, _ := strconv.Atoi(fields[1])
-			kb += n
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return kb
+	return smaps.ResidentKB(maps, func(m *smaps.Mapping) bool { return m.Path == exe && m.ReadOnlyPrivate() })
 }
 
 // A read-only mapping of the executable that holds anonymous pages is not
@@ -62,7 +46,7 @@ func exeRSSKB(t *testing.T) int {
 // crashed at once). Mappings of other files, writable ones, and those whose
 // anonymous count is missing are left too.
 func TestStartupPagesAreThoseAsOnDisk(t *testing.T) {
-	const smaps = `55d000000000-55d000100000 r--p 00000000 08:01 42 /usr/bin/orbit
+	const sample = `55d000000000-55d000100000 r--p 00000000 08:01 42 /usr/bin/orbit
 Size:               1024 kB
 Rss:                 512 kB
 Anonymous:             0 kB
@@ -82,8 +66,15 @@ Size:                 64 kB
 7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]
 Anonymous:           132 kB
 `
-	got := startupPages(strings.NewReader(smaps), "/usr/bin/orbit")
-	want := []pageRange{{0x55d000000000, 0x55d000100000}, {0x55d000100000, 0x55d000300000}}
+	maps, err := smaps.Read(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]uintptr
+	for _, m := range startupPages(maps, "/usr/bin/orbit") {
+		got = append(got, [2]uintptr{m.Lo, m.Hi})
+	}
+	want := [][2]uintptr{{0x55d000000000, 0x55d000100000}, {0x55d000100000, 0x55d000300000}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("startupPages = %x, want %x", got, want)
 	}

@@ -1,15 +1,13 @@
 package bolt
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/orbit-sidecar/orbit/internal/smaps"
 	"github.com/orbit-sidecar/orbit/store"
 	bbolt "go.etcd.io/bbolt"
 )
@@ -62,27 +60,11 @@ func running(id string) *store.Instance {
 // mappedKB is the resident size of the process's mappings of path.
 func mappedKB(t *testing.T, path string) int {
 	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
+	maps, err := smaps.Self()
 	if err != nil {
 		t.Skip("no /proc/self/smaps:", err)
 	}
-	defer f.Close()
-	kb, in := 0, false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		switch {
-		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-			in = len(fields) >= 6 && fields[5] == path
-		case in && len(fields) == 3 && fields[0] == "Rss:":
-			n, _ := strconv.Atoi(fields[1])
-			kb += n
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return kb
+	return smaps.ResidentKB(maps, func(m *smaps.Mapping) bool { return m.Path == path })
 }
 
 // TestReadPagesAreNotKeptMapped reopens a filled store and reads every
