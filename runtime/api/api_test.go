@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -242,16 +241,7 @@ func (s *server) announce(path string, n int) reply {
 	if err != nil {
 		s.t.Fatalf("POST %s announcing %d bytes: %v", path, n, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
-	if err := json.Unmarshal(b, &r.json); err != nil {
-		s.t.Fatalf("POST %s: body is not a JSON object: %v: %s", path, err, b)
-	}
-	return r
+	return s.read("POST", path, resp)
 }
 
 // An input on which the workflow's concurrency key does not resolve is the

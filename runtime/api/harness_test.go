@@ -80,6 +80,13 @@ func (s *server) send(req *http.Request) reply {
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
+	return s.read(method, path, resp)
+}
+
+// read reads an answer to method on path, its body decoded as JSON when it
+// says it is JSON.
+func (s *server) read(method, path string, resp *http.Response) reply {
+	s.t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
