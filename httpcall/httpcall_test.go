@@ -583,40 +583,20 @@ func TestConnectionReuse(t *testing.T) {
 // and the resent request carries its own body, whether the routine
 // pipelines or not.
 func TestStaleConnectionIsResent(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	var (
 		mu     sync.Mutex
 		bodies []string
 	)
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				req, err := http.ReadRequest(bufio.NewReader(conn))
-				if err != nil {
-					return
-				}
-				body, _ := io.ReadAll(req.Body)
-				mu.Lock()
-				bodies = append(bodies, string(body))
-				mu.Unlock()
-				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-			}()
-		}
-	}()
+	addr := oneAnswerServer(t, func(body string) {
+		mu.Lock()
+		bodies = append(bodies, body)
+		mu.Unlock()
+	})
 	for _, pipeline := range []bool{false, true} {
 		mu.Lock()
 		bodies = nil
 		mu.Unlock()
-		r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + l.Addr().String() + "/x", Pipeline: pipeline})
+		r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + addr + "/x", Pipeline: pipeline})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -633,6 +613,37 @@ func TestStaleConnectionIsResent(t *testing.T) {
 		}
 		mu.Unlock()
 	}
+}
+
+// oneAnswerServer answers one request on each connection, then closes it,
+// as a server does whose kept-alive connections time out; it hands each
+// request's body to seen. It returns its address.
+func oneAnswerServer(t *testing.T, seen func(body string)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				body, _ := io.ReadAll(req.Body)
+				seen(string(body))
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // Calls given up on and calls answered share the pooled exchanges; the race

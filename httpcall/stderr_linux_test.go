@@ -2,7 +2,6 @@ package httpcall
 
 import (
 	"context"
-	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -13,28 +12,8 @@ import (
 // server drops is resent without the pipeline client printing its error to
 // the process's stderr, outside Orbit's log.
 func TestPipelineWritesNothingToStderr(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close() // one answer per connection, then it is dropped
-				buf := make([]byte, 4096)
-				if _, err := conn.Read(buf); err != nil {
-					return
-				}
-				conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"))
-			}()
-		}
-	}()
-	r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + l.Addr().String() + "/x", Pipeline: true})
+	addr := oneAnswerServer(t, func(string) {})
+	r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + addr + "/x", Pipeline: true})
 	if err != nil {
 		t.Fatal(err)
 	}
