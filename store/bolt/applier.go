@@ -157,9 +157,9 @@ func (db *DB) fileSize() int64 {
 	return fi.Size()
 }
 
-// dropSegments deletes the full segments whose records bbolt holds. A
-// deletion that a crash undoes is harmless: a replay skips records at or
-// below the applied lsn.
+// dropSegments recycles (spare.go) or deletes the full segments whose
+// records bbolt holds, oldest first. A deletion that a crash undoes is
+// harmless: a replay skips records at or below the applied lsn.
 func (db *DB) dropSegments(applied uint64) {
 	db.smu.Lock()
 	var drop []segment
@@ -174,10 +174,23 @@ func (db *DB) dropSegments(applied uint64) {
 	db.full = keep
 	db.smu.Unlock()
 	for _, s := range drop {
-		if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
-			db.log.Warn("delete applied log segment", "path", s.path, "error", err)
+		if err := db.spares.recycle(s); err != nil {
+			db.log.Warn("let go of an applied log segment", "path", s.path, "error", err)
 		}
 	}
+}
+
+// fullSegmentAwaited reports whether a full-size segment waits for the
+// applier, which will recycle it as the spare.
+func (db *DB) fullSegmentAwaited() bool {
+	db.smu.Lock()
+	defer db.smu.Unlock()
+	for _, s := range db.full {
+		if s.size >= segmentSize {
+			return true
+		}
+	}
+	return false
 }
 
 // caughtUp waits until bbolt holds every commit acknowledged so far, for

@@ -3,6 +3,8 @@ package bolt
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -208,8 +210,11 @@ func (db *DB) logGroup(group []*job) {
 	db.toApply = append(db.toApply, g)
 	db.amu.Unlock()
 	signal(db.applyWork)
-	if db.wal.size >= segmentSize {
+	switch {
+	case db.wal.size >= segmentSize || !db.wal.full && db.spares.haveSpare():
 		db.rotate()
+	case !db.wal.full && db.wal.size >= min(spareAfter, segmentSize/4):
+		db.spares.want()
 	}
 }
 
@@ -228,17 +233,16 @@ func (db *DB) numberPending(e *encoded) {
 	}
 }
 
-// rotate starts a new segment; the applier deletes the old one once
-// bbolt holds its records. If the new one cannot be made, the current one
-// goes on growing.
+// rotate starts a new segment, in the spare when one is ready (spare.go);
+// the applier recycles or deletes the old one once bbolt holds its
+// records. It also moves a segment that grows (started when no spare was
+// ready) into a spare as soon as one is. If the new one cannot be made,
+// the current one goes on.
 func (db *DB) rotate() {
-	next, err := createSegment(db.path, db.nextLSN, !db.noSync)
+	next, err := db.startSegment(db.nextLSN)
 	if err != nil {
 		db.log.Warn("cannot start a new log segment; the current one grows", "error", err)
 		return
-	}
-	if !db.noSync {
-		db.syncs.Add(1)
 	}
 	hit(FaultRotated)
 	old := db.wal
@@ -246,9 +250,36 @@ func (db *DB) rotate() {
 	if err := old.close(); err != nil {
 		db.log.Warn("close log segment", "path", old.seg.path, "error", err)
 	}
+	old.seg.size = old.size
 	db.smu.Lock()
 	db.full = append(db.full, old.seg)
 	db.smu.Unlock()
+	db.spares.want()
+}
+
+// startSegment makes the segment whose first record is first: the spare
+// renamed, with its new name made durable, or a new file that grows.
+func (db *DB) startSegment(first uint64) (*logFile, error) {
+	path := segmentPath(db.path, first)
+	f, err := db.spares.take(path)
+	if err != nil {
+		db.log.Warn("cannot use the spare log segment", "error", err)
+	}
+	if f == nil {
+		l, err := createSegment(db.path, first, !db.noSync)
+		if err == nil && !db.noSync {
+			db.syncs.Add(1)
+		}
+		return l, err
+	}
+	hit(FaultSpareNamed)
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	db.syncs.Add(1)
+	return &logFile{f: f, seg: segment{path: path, first: first, last: first - 1}, sync: true, full: true}, nil
 }
 
 // waitForApplier holds the committer while more than maxUnapplied bytes

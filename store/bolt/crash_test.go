@@ -38,8 +38,13 @@ const (
 	crashEnvPoint  = "ORBIT_CRASH_CHILD_POINT"
 	crashEnvHits   = "ORBIT_CRASH_CHILD_HITS"
 	crashEnvCommit = "ORBIT_CRASH_CHILD_COMMIT"
-	// crashEnvOneSegment keeps the log in one segment.
+	// crashEnvOneSegment keeps the log in one segment: one that grows as
+	// it is written (the log syncs nothing: the kill keeps what was
+	// written, and no spare is made), or, with crashEnvFullSize, a spare
+	// that the child asks for and waits for before it commits (and a
+	// first segment of one record, moved on from at the first commit).
 	crashEnvOneSegment = "ORBIT_CRASH_CHILD_ONE_SEGMENT"
+	crashEnvFullSize   = "ORBIT_CRASH_CHILD_FULL_SIZE"
 	crashWriters       = 6
 	crashBatches       = 400 // per writer, if the kill point is never reached
 )
@@ -62,13 +67,25 @@ func TestCrashChild(t *testing.T) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
+	opt := Options{}
 	if os.Getenv(crashEnvOneSegment) == "" {
 		segmentSize = 16 << 10 // rotate often
+	} else if os.Getenv(crashEnvFullSize) == "" {
+		opt.NoSync = true
 	}
-	db, err := Open(path, Options{})
+	db, err := Open(path, opt)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(3)
+	}
+	if os.Getenv(crashEnvFullSize) != "" {
+		db.spares.want()
+		for deadline := time.Now().Add(time.Minute); !db.spares.haveSpare(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				fmt.Println("no spare log segment was made")
+				os.Exit(3)
+			}
+		}
 	}
 	if os.Getenv(crashEnvCommit) == "" {
 		db.Close()
@@ -225,8 +242,13 @@ func TestCrashAtEveryLogFaultPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	for _, point := range []fault.Point{FaultLogWritten, FaultLogSynced, FaultRotated, FaultApplied, FaultCommitted} {
-		for _, hits := range []int{1, 7} {
+	for _, point := range []fault.Point{FaultLogWritten, FaultLogSynced, FaultSpareFilling, FaultSpareNamed, FaultRotated,
+		FaultApplied, FaultCommitted, FaultSpareRecycled} {
+		hitsAt := []int{1, 7}
+		if point == FaultSpareFilling {
+			hitsAt = hitsAt[:1] // a spare is filled only until the applier recycles segments
+		}
+		for _, hits := range hitsAt {
 			t.Run(fmt.Sprintf("%s/%d", point, hits), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "orbit.db")
 				acked, killed := crashChild(t, path, point, hits, true)
@@ -262,13 +284,25 @@ func TestCrashDuringReplay(t *testing.T) {
 	checkCrashed(t, path, acked)
 }
 
+// Kinds of log segment: one that grows as it is written, as a log without
+// a spare writes it (and Orbit wrote before it kept spares), and one that
+// was full-size before its first record.
+const (
+	growing  = "growing"
+	fullSize = "full-size"
+)
+
 // crashedLog leaves a store whose log holds records the data file does not:
-// the child is killed as its applier first starts a transaction. It
-// returns the path and the last segment's records.
-func crashedLog(t *testing.T) (string, segment, []record) {
+// the child is killed as its applier first starts a transaction. Its last
+// segment is of the kind asked for. It returns the path, the last segment
+// and what it holds.
+func crashedLog(t *testing.T, kind string) (string, segment, segmentRead) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "orbit.db")
 	t.Setenv(crashEnvOneSegment, "1")
+	if kind == fullSize {
+		t.Setenv(crashEnvFullSize, "1")
+	}
 	if _, killed := crashChild(t, path, FaultApplied, 1, true); !killed {
 		t.Fatal("the child was not killed")
 	}
@@ -277,11 +311,12 @@ func crashedLog(t *testing.T) (string, segment, []record) {
 		t.Fatalf("no log left: %v", err)
 	}
 	last := segs[len(segs)-1]
-	recs, _, torn, err := readSegment(last.path, last.first)
-	if err != nil || torn || len(recs) < 2 {
-		t.Fatalf("last segment: %d records, torn %v, %v", len(recs), torn, err)
+	rd, err := readSegment(last.path, last.first)
+	want := map[string]tail{growing: tailNone, fullSize: tailZeros}[kind]
+	if err != nil || rd.tail != want || len(rd.recs) < 2 {
+		t.Fatalf("last segment: %d records, tail %d (want %d), %v", len(rd.recs), rd.tail, want, err)
 	}
-	return path, last, recs
+	return path, last, rd
 }
 
 func appliedLSN(t *testing.T, path string) uint64 {
@@ -298,57 +333,84 @@ func appliedLSN(t *testing.T, path string) uint64 {
 	return applied
 }
 
-// TestTornLogTail cuts the log's last record short and changes a byte of
-// it: either way the record is detected, cut off and never applied, and
-// every record before it is applied whole.
+// TestTornLogTail damages the log's last record in a segment that grew
+// and in one made full-size before it: cut short at the end of the file,
+// cut short with zeros after it, or with a byte changed. Each time the
+// record is detected, cut off and never applied, and every record before
+// it is applied whole.
 func TestTornLogTail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	for _, damage := range []string{"cut short", "checksum"} {
-		t.Run(damage, func(t *testing.T) {
-			path, seg, recs := crashedLog(t)
-			fi, err := os.Stat(seg.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lastLen := int64(frameLen + len(recs[len(recs)-1].body))
-			switch damage {
-			case "cut short":
-				err = os.Truncate(seg.path, fi.Size()-lastLen/2)
-			case "checksum":
-				err = flipByte(seg.path, fi.Size()-lastLen/2)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := appliedLSN(t, path), recs[len(recs)-1].lsn-1; got != want {
-				t.Errorf("applied up to record %d, want %d (all but the torn one)", got, want)
-			}
-			checkCrashed(t, path, nil)
-		})
+	for _, kind := range []string{growing, fullSize} {
+		for _, damage := range []string{"cut short", "cut short, then zeros", "checksum"} {
+			t.Run(kind+"/"+damage, func(t *testing.T) {
+				path, seg, rd := crashedLog(t, kind)
+				lastLen := int64(frameLen + len(rd.recs[len(rd.recs)-1].body))
+				torn := rd.end - lastLen/2
+				var err error
+				switch damage {
+				case "cut short":
+					err = os.Truncate(seg.path, torn)
+				case "cut short, then zeros":
+					err = writeAt(seg.path, torn, make([]byte, rd.end-torn))
+				case "checksum":
+					err = flipByte(seg.path, torn)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := appliedLSN(t, path), rd.recs[len(rd.recs)-1].lsn-1; got != want {
+					t.Errorf("applied up to record %d, want %d (all but the torn one)", got, want)
+				}
+				checkCrashed(t, path, nil)
+			})
+		}
 	}
 }
 
-// TestDamagedLogBeforeItsEnd damages a segment that another follows: that
-// is not a torn write but damage to synced records, and Open refuses it
-// rather than drop them.
+// TestDamagedLogBeforeItsEnd damages synced records: a segment that
+// another follows, whose records then stop short of the next one's first,
+// and the last segment, where a sound record follows the damaged one.
+// That is no torn write, and Open refuses the store rather than drop them.
 func TestDamagedLogBeforeItsEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	path, seg, recs := crashedLog(t)
-	if err := flipByte(seg.path, frameLen+1); err != nil {
-		t.Fatal(err)
+	for _, kind := range []string{growing, fullSize} {
+		for _, where := range []string{"a later segment follows", "a later record follows"} {
+			t.Run(kind+"/"+where, func(t *testing.T) {
+				path, seg, rd := crashedLog(t, kind)
+				// The first record's body: what follows it is sound.
+				if err := flipByte(seg.path, frameLen+1); err != nil {
+					t.Fatal(err)
+				}
+				want := "a later segment follows it"
+				if where == "a later segment follows" {
+					next := segmentPath(path, rd.recs[len(rd.recs)-1].lsn+1)
+					if err := os.WriteFile(next, nil, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					want = fmt.Sprintf("record %d follows later in it", rd.recs[1].lsn)
+				}
+				_, err := Open(path, Options{})
+				if !errors.Is(err, ErrDamagedLog) || !strings.Contains(err.Error(), seg.path) || !strings.Contains(err.Error(), want) {
+					t.Fatalf("open: %v, want ErrDamagedLog naming %s and saying %q", err, seg.path, want)
+				}
+			})
+		}
 	}
-	next := segmentPath(path, recs[len(recs)-1].lsn+1)
-	if err := os.WriteFile(next, nil, 0o600); err != nil {
-		t.Fatal(err)
+}
+
+func writeAt(path string, off int64, b []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
 	}
-	_, err := Open(path, Options{})
-	if !errors.Is(err, ErrDamagedLog) || !strings.Contains(err.Error(), seg.path) {
-		t.Fatalf("open: %v, want ErrDamagedLog naming %s", err, seg.path)
-	}
+	defer f.Close()
+	_, err = f.WriteAt(b, off)
+	return err
 }
 
 func flipByte(path string, off int64) error {

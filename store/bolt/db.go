@@ -83,8 +83,9 @@ type DB struct {
 	stopApply   chan struct{} // closed by Close once the committer is done
 	applierDone chan struct{}
 
-	smu  sync.Mutex // guards full
-	full []segment  // segments the committer has moved on from
+	smu    sync.Mutex // guards full
+	full   []segment  // segments the committer has moved on from
+	spares *spares    // keeps a full-size segment ready; nil with NoSync
 
 	commits     atomic.Uint64
 	checkpoints atomic.Uint64
@@ -142,6 +143,12 @@ func Open(path string, opt Options) (*DB, error) {
 		applierDone: make(chan struct{}),
 	}
 	db.applied = sync.NewCond(&db.amu)
+	// A spare that a crash left may hold records of this store's log that
+	// are older than any to come, or may be half filled: it goes.
+	if err := os.Remove(sparePath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		b.Close()
+		return nil, fmt.Errorf("delete the spare log segment of %s: %w", path, err)
+	}
 	if err := db.replay(); err != nil {
 		b.Close()
 		return nil, err
@@ -149,6 +156,11 @@ func Open(path string, opt Options) (*DB, error) {
 	// The replay wrote pages, and an old file's first open walked them all
 	// to rebuild its free list: none of that needs to stay resident.
 	db.releaseMapped()
+	if !opt.NoSync {
+		// Without fdatasync a growing file costs nothing more, and tests
+		// open many stores: spares are for the synced log only.
+		db.spares = newSpares(path, log, &db.syncs, db.fullSegmentAwaited)
+	}
 	go db.run()
 	go db.applier()
 	return db, nil
@@ -323,6 +335,7 @@ func (db *DB) Close() error {
 	<-db.done
 	close(db.stopApply)
 	<-db.applierDone
+	db.spares.close()
 	db.amu.Lock()
 	clean := len(db.toApply) == 0 && db.appliedLSN == db.committed.Load()
 	db.amu.Unlock()

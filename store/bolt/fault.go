@@ -17,8 +17,11 @@ const (
 	// FaultLogSynced: the record is appended and synced; no caller has
 	// been told.
 	FaultLogSynced fault.Point = "bolt.log-synced"
+	// FaultSpareNamed: a rotation renamed the spare to the new segment's
+	// name; the directory is not synced and nothing is written to it.
+	FaultSpareNamed fault.Point = "bolt.spare-named"
 	// FaultRotated: a new log segment exists and takes the next record;
-	// the old one is still on disk.
+	// the old one is still on disk and nothing is written to the new one.
 	FaultRotated fault.Point = "bolt.rotated"
 	// FaultApplied: every logged group of the window is applied in the
 	// applier's open write transaction; nothing is written to the file
@@ -38,6 +41,12 @@ const (
 	// FaultCommitted: the transaction is durable; the log segments it
 	// covers are not deleted yet.
 	FaultCommitted fault.Point = "bolt.committed"
+	// FaultSpareRecycled: the applier renamed a segment whose records
+	// bbolt holds to be the spare; it is not open yet.
+	FaultSpareRecycled fault.Point = "bolt.spare-recycled"
+	// FaultSpareFilling: half of a zero-filled spare is written, nothing
+	// synced.
+	FaultSpareFilling fault.Point = "bolt.spare-filling"
 	// FaultReplayed: at open, a replay committed what a crash left in the
 	// log to bbolt; the log is not deleted yet.
 	FaultReplayed fault.Point = "bolt.replayed"
@@ -50,9 +59,11 @@ const (
 var FaultPoints = []fault.Point{FaultLogWritten, FaultLogSynced, FaultApplied, FaultPagesWritten,
 	FaultPagesSynced, FaultMetaWritten, FaultCommitted}
 
-// LaterFaultPoints are reached only later: a rotation once a segment is
-// full (FaultSegmentEnv makes that soon), a replay when a crash left a log.
-var LaterFaultPoints = []fault.Point{FaultRotated, FaultReplayed}
+// LaterFaultPoints are reached only later: a spare's preparation after
+// open, a rotation once a segment is full (FaultSegmentEnv makes that
+// soon) and the recycling of the segment it left, a replay when a crash
+// left a log.
+var LaterFaultPoints = []fault.Point{FaultSpareFilling, FaultSpareNamed, FaultRotated, FaultSpareRecycled, FaultReplayed}
 
 // FaultSegmentEnv, in a fault build, sets the log's segment size in bytes,
 // so that a crash test rotates segments within its short runs.

@@ -20,7 +20,7 @@ func TestOperationsOnACrashedStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	path, _, _ := crashedLog(t)
+	path, _, _ := crashedLog(t, growing)
 
 	rep, err := Verify(path)
 	if err != nil {

@@ -14,7 +14,8 @@ const replayChunk = 32 << 20
 // below the applied lsn are skipped, so a crash during a replay only
 // makes the next one do less. A torn record at the end of the last
 // segment was never acknowledged (its fsync had not returned): it is cut
-// off, never applied.
+// off, never applied; so are the zeros or older records that follow the
+// records of a segment made full-size before they were written.
 func (db *DB) replay() error {
 	applied, _, err := readApplied(db.bolt)
 	if err != nil {
@@ -63,17 +64,18 @@ func (db *DB) replay() error {
 		return nil
 	}
 	for i, s := range segs {
-		recs, end, torn, err := readSegment(s.path, s.first)
+		rd, err := readSegment(s.path, s.first)
 		if err != nil {
 			return err
 		}
-		if torn && i < len(segs)-1 {
-			return fmt.Errorf("%w: segment %s does not read past byte %d, and a later segment follows it", ErrDamagedLog, s.path, end)
+		if err := checkSegmentEnd(&rd, segs, i, applied); err != nil {
+			return err
 		}
-		if torn {
-			db.log.Warn("the log ends in a record cut short by a crash; it was never acknowledged and is dropped",
-				"path", s.path, "offset", end)
+		if i == len(segs)-1 && rd.tail == tailTorn {
+			db.log.Warn("the log ends in bytes that are no record of it: a record cut short by a crash, which was never acknowledged, "+
+				"or what a recycled segment held before; they are dropped", "path", s.path, "offset", rd.end)
 		}
+		recs := rd.recs
 		for _, r := range recs {
 			if r.lsn <= applied {
 				continue
@@ -111,6 +113,31 @@ func (db *DB) replay() error {
 	db.wal, err = createSegment(db.path, db.nextLSN, !db.noSync)
 	if err != nil {
 		return fmt.Errorf("data file %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// checkSegmentEnd refuses the log (ErrDamagedLog) when the records of
+// segment i of segs stop before the end of what was synced: a later
+// segment follows it but does not start where its records stop, or a
+// sound record past the point where they stop follows on from them.
+// Records the data file holds (at or below applied) are not missed: a
+// crash while applied segments were deleted may leave a gap below them.
+func checkSegmentEnd(rd *segmentRead, segs []segment, i int, applied uint64) error {
+	s := segs[i]
+	last := rd.last(s.first)
+	if i < len(segs)-1 {
+		if next := segs[i+1].first; last+1 < next && next-1 > applied {
+			return fmt.Errorf("%w: segment %s does not read past byte %d, and a later segment follows it "+
+				"(its records stop at %d, the next segment starts at %d)", ErrDamagedLog, s.path, rd.end, last, next)
+		}
+		return nil
+	}
+	if rd.tail == tailTorn {
+		if later := rd.laterRecord(last + 1); later > applied {
+			return fmt.Errorf("%w: segment %s does not read past byte %d (record %d), but record %d follows later in it",
+				ErrDamagedLog, s.path, rd.end, last+1, later)
+		}
 	}
 	return nil
 }
