@@ -30,12 +30,17 @@
 //
 // The log (wal.go, walcodec.go) is segments named "<data file>.wal.<first
 // lsn in hex>", each a sequence of records framed by length, CRC-32C and
-// lsn. Open replays what a crash left (replay.go): records at or below the
-// applied lsn are skipped; a record cut short or failing its checksum at
-// the end of the last segment was never acknowledged and is cut off; the
-// same in an earlier segment is damage, and Open refuses the store
-// (ErrDamagedLog). A clean Close applies everything and deletes the log,
-// so a closed store is the data file alone.
+// lsn. A segment is full-size before its first record (spare.go): the
+// committer renames a spare, recycled from a segment the applier is done
+// with or zero-filled off the commit path, so that its fdatasyncs never
+// commit the file's growth; its records end where they stop following on
+// from its first lsn. Open replays what a crash left (replay.go): records
+// at or below the applied lsn are skipped; a record cut short or failing
+// its checksum at the end of the last segment was never acknowledged and
+// is cut off; the same with a sound record after it, or a segment whose
+// records stop short of the next one's first, is damage, and Open refuses
+// the store (ErrDamagedLog). A clean Close applies everything and deletes
+// the log and the spare, so a closed store is the data file alone.
 //
 // Opening. An existing file is checked before bbolt reads it (check.go):
 // bbolt trusts its pages and the freelist it reads at open, so a damaged

@@ -339,3 +339,32 @@ func TestSegmentsAreFullSizeBeforeTheirRecords(t *testing.T) {
 		t.Errorf("%d of %d commits found after reopening", len(got), len(ids))
 	}
 }
+
+// TestASpareIsNoPartOfTheStore leaves a spare segment beside a closed
+// store, as a crash may: it holds nothing of the store, so verify does not
+// warn of a log and an offline backup takes the file alone; the next Open
+// deletes it.
+func TestASpareIsNoPartOfTheStore(t *testing.T) {
+	path, first := closedStore(t)
+	// A recycled segment's bytes: records the data file holds.
+	if err := os.WriteFile(sparePath(path), logRecords(t, first-2, 2, "old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if segs, err := LogSegments(path); err != nil || len(segs) != 0 {
+		t.Fatalf("log segments %v (%v): the spare is listed as one", segs, err)
+	}
+	rep, err := Verify(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.File.Warnings) != 0 {
+		t.Errorf("verify warns of a spare: %q", rep.File.Warnings)
+	}
+	if _, err := Backup(path, filepath.Join(t.TempDir(), "copy.db")); err != nil {
+		t.Errorf("offline backup beside a spare: %v", err)
+	}
+	got := present(t, path, "base", fmt.Sprintf("old-%d", first-1))
+	if !got["base"] {
+		t.Errorf("present: %v", got)
+	}
+}
