@@ -121,8 +121,13 @@ func (s *spares) keep() {
 	}
 }
 
-// zeroBlock is what the keeper fills spares with.
-var zeroBlock [256 << 10]byte
+// zeroBlock is what the keeper fills spares with, one write at a time.
+// It is one page: Linux may cache a file in folios as large as the writes
+// that made them, and counts a whole folio as written (write_bytes) each
+// time a record dirties part of it, though only the changed blocks reach
+// the disk. A spare filled in 256 KiB writes made each group commit count
+// about 256 KiB written.
+var zeroBlock [4 << 10]byte
 
 // zeroFill writes a spare of s.size zero bytes and syncs it, so that its
 // blocks are allocated and written before a record is synced into it.
