@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -81,6 +82,13 @@ type sideResult struct {
 	LogBytesPerWF float64 `json:"log_bytes_per_wf,omitempty"`
 	CommitsPerSec float64 `json:"commits_per_s,omitempty"`
 	PerCommit     float64 `json:"instances_per_commit,omitempty"`
+	// What the schedulers did per workflow: goroutines the process
+	// started, times a goroutine was set running (each hand-off between
+	// goroutines is one), and the kernel's switches of the process's
+	// threads (a thread that sleeps for want of work and is woken again).
+	GoroutinesPerWF     float64 `json:"goroutines_per_wf"`
+	GoroutineRunsPerWF  float64 `json:"goroutine_runs_per_wf"`
+	ThreadSwitchesPerWF float64 `json:"thread_switches_per_wf"`
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) int {
@@ -154,6 +162,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\nratio orbit/direct: %.3f\n", ratio)
 	fmt.Fprintf(stdout, "store: %.0f group commits/s, %.1f checkpoints per commit, %.0f log bytes per workflow\n",
 		orbit.CommitsPerSec, orbit.PerCommit, orbit.LogBytesPerWF)
+	for _, r := range []struct {
+		name string
+		res  sideResult
+	}{{"direct", direct}, {"orbit", orbit}} {
+		fmt.Fprintf(stdout, "scheduling, %s: %.1f goroutines started, %.1f goroutine runs, %.1f thread switches per workflow\n",
+			r.name, r.res.GoroutinesPerWF, r.res.GoroutineRunsPerWF, r.res.ThreadSwitchesPerWF)
+	}
 	summary := map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
 		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds(),
 		"store": c.store, "durability": c.durability()}
@@ -429,12 +444,12 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 	if stats != nil {
 		st0 = stats()
 	}
-	cpu0, wb0 := cpuTime(), writeBytes()
+	cpu0, wb0, sched0 := cpuTime(), writeBytes(), readSched()
 	peak.reset()
 	measuring.Store(true)
 	time.Sleep(c.duration)
 	measuring.Store(false)
-	cpu, wb := cpuTime()-cpu0, writeBytes()-wb0
+	cpu, wb, sched := cpuTime()-cpu0, writeBytes()-wb0, readSched().minus(sched0)
 	if stats != nil {
 		st1 = stats()
 	}
@@ -451,6 +466,9 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 		r.BytesPerWF = float64(wb) / float64(n)
 		r.SyncsPerWF = float64(st1.Syncs-st0.Syncs) / float64(n)
 		r.LogBytesPerWF = float64(st1.LogBytes-st0.LogBytes) / float64(n)
+		r.GoroutinesPerWF = float64(sched.goroutines) / float64(n)
+		r.GoroutineRunsPerWF = float64(sched.runs) / float64(n)
+		r.ThreadSwitchesPerWF = float64(sched.switches) / float64(n)
 	}
 	if commits := st1.Commits - st0.Commits; commits > 0 {
 		r.CommitsPerSec = float64(commits) / c.duration.Seconds()
@@ -473,6 +491,41 @@ func writeBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// schedCounts are the schedulers' counters of the process: goroutines
+// created, goroutines set running, context switches of its threads.
+type schedCounts struct{ goroutines, runs, switches uint64 }
+
+func (a schedCounts) minus(b schedCounts) schedCounts {
+	return schedCounts{a.goroutines - b.goroutines, a.runs - b.runs, a.switches - b.switches}
+}
+
+// runtimeTrackingPeriod is how many of a goroutine's schedulings the Go
+// runtime goes through per one it times: /sched/latencies counts one in
+// eight, from a random start per goroutine.
+const runtimeTrackingPeriod = 8
+
+// readSched reads the counters: the Go runtime's (the schedulings of
+// goroutines, estimated from /sched/latencies' sample) and the kernel's
+// voluntary and involuntary context switches.
+func readSched() schedCounts {
+	samples := []rtmetrics.Sample{{Name: "/sched/goroutines-created:goroutines"}, {Name: "/sched/latencies:seconds"}}
+	rtmetrics.Read(samples)
+	var c schedCounts
+	if samples[0].Value.Kind() == rtmetrics.KindUint64 {
+		c.goroutines = samples[0].Value.Uint64()
+	}
+	if samples[1].Value.Kind() == rtmetrics.KindFloat64Histogram {
+		for _, n := range samples[1].Value.Float64Histogram().Counts {
+			c.runs += n * runtimeTrackingPeriod
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.switches = uint64(ru.Nvcsw + ru.Nivcsw)
+	}
+	return c
 }
 
 func cpuTime() time.Duration {

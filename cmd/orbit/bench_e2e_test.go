@@ -29,6 +29,10 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 		if r.Completed == 0 || r.Errors != 0 || r.WPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 {
 			t.Errorf("%s: %+v", side, r)
 		}
+		// Each workflow hands work between goroutines at least once a call.
+		if r.GoroutineRunsPerWF <= 0 {
+			t.Errorf("%s: no scheduling figures: %+v", side, r)
+		}
 	}
 	if res.Orbit.CommitsPerSec <= 0 || res.Ratio <= 0 {
 		t.Errorf("orbit side without store figures or ratio: %+v ratio %v", res.Orbit, res.Ratio)
@@ -44,7 +48,8 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 	if w := res.Waiting; w.Instances != 300 || w.RSSMB <= 0 || w.RestartMS <= 0 || !w.Resumed {
 		t.Errorf("waiting: %+v", w)
 	}
-	if !strings.Contains(out, "ratio orbit/direct:") || !strings.Contains(out, "restart: ready in") {
+	if !strings.Contains(out, "ratio orbit/direct:") || !strings.Contains(out, "restart: ready in") ||
+		!strings.Contains(out, "scheduling, orbit:") {
 		t.Errorf("table missing:\n%s", out)
 	}
 }
@@ -59,6 +64,8 @@ type benchSide struct {
 	SyncsPerWF    float64 `json:"fsyncs_per_wf"`
 	BytesPerWF    float64 `json:"bytes_written_per_wf"`
 	LogBytesPerWF float64 `json:"log_bytes_per_wf"`
+	// GoroutineRunsPerWF is estimated from a sample: one in eight.
+	GoroutineRunsPerWF float64 `json:"goroutine_runs_per_wf"`
 }
 
 // A short orbit bench run on NATS (two sidecars sharing one in-process
