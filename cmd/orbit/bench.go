@@ -19,6 +19,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/orbit-sidecar/orbit/internal/cputime"
 	"github.com/orbit-sidecar/orbit/internal/devnats"
 	"github.com/orbit-sidecar/orbit/runtime/api"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
@@ -444,12 +445,12 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 	if stats != nil {
 		st0 = stats()
 	}
-	cpu0, wb0, sched0 := cpuTime(), writeBytes(), readSched()
+	cpu0, wb0, sched0 := cputime.Process(), writeBytes(), readSched()
 	peak.reset()
 	measuring.Store(true)
 	time.Sleep(c.duration)
 	measuring.Store(false)
-	cpu, wb, sched := cpuTime()-cpu0, writeBytes()-wb0, readSched().minus(sched0)
+	cpu, wb, sched := cputime.Process()-cpu0, writeBytes()-wb0, readSched().minus(sched0)
 	if stats != nil {
 		st1 = stats()
 	}
@@ -526,12 +527,6 @@ func readSched() schedCounts {
 		c.switches = uint64(ru.Nvcsw + ru.Nivcsw)
 	}
 	return c
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssSampler keeps the largest resident set size seen, in MB.
