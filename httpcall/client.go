@@ -66,6 +66,8 @@ func NewClient(opts ...Option) *Client {
 			// Placeholders are escaped already; normalizing would turn an
 			// escaped "/" in a field back into a path separator.
 			DisablePathNormalizing: true,
+			// Calls run on their callers' goroutines, interruptible.
+			Transport: transport{},
 		},
 	}
 	for _, o := range opts {
@@ -140,12 +142,24 @@ type exchange struct {
 	resp    *fasthttp.Response
 	done    chan error
 	scratch []byte // the URI and header values being built, reused
+
+	// The call's deadline, for the transport; inline says the call runs
+	// on its caller's goroutine, interrupted by its context.
+	deadline time.Time
+	inline   bool
+	interruptible
+	interruptFunc func() // interrupt, made once, for context.AfterFunc
 }
 
 func (c *Client) acquire() *exchange {
 	x, _ := c.pool.Get().(*exchange)
 	if x == nil {
 		x = &exchange{done: make(chan error, 1)}
+		x.stopped = make(chan struct{}, 1)
+		x.interruptFunc = func() {
+			x.interrupt()
+			x.stopped <- struct{}{}
+		}
 	}
 	x.req, x.resp = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	// Header names go out as written (W3C spells traceparent in lower case).
@@ -183,14 +197,40 @@ func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Durati
 		// Report the time the call really had, not the routine's timeout.
 		timeout, deadline = time.Until(d).Round(time.Millisecond), d
 	}
-	if ctx.Done() == nil {
-		return true, describe(c.send(pipe, x, deadline), x.req, timeout)
-	}
 	if ctx.Err() != nil {
 		return true, contextError(ctx)
 	}
-	// fasthttp cannot be interrupted, so the call runs aside while this
-	// goroutine also watches ctx.
+	x.deadline, x.interrupted = deadline, false
+	x.req.SetUserValue(exchangeKey{}, x)
+	if pipe == nil && ctx.Done() != nil {
+		// The call runs here, on a connection the transport takes from the
+		// pool's idle ones, and ctx's end interrupts it there.
+		x.inline = true
+		stop := context.AfterFunc(ctx, x.interruptFunc)
+		err := c.hc.DoDeadline(x.req, x.resp, deadline)
+		if !stop() {
+			<-x.stopped // interrupt ran, or runs: x is reused after it
+		}
+		x.inline = false
+		switch {
+		case err == nil:
+			return true, nil
+		case x.interrupted:
+			return true, contextError(ctx)
+		case !errors.Is(err, errNoIdleConn):
+			return true, describe(err, x.req, timeout)
+		}
+		// No idle connection: made aside, where dialing or waiting for one
+		// does not hold up ctx's end.
+		if ctx.Err() != nil {
+			return true, contextError(ctx)
+		}
+	}
+	if ctx.Done() == nil {
+		return true, describe(c.send(pipe, x, deadline), x.req, timeout)
+	}
+	// fasthttp cannot be interrupted while it dials, nor a pipelined call,
+	// so the call runs aside while this goroutine also watches ctx.
 	go func() { x.done <- c.send(pipe, x, deadline) }()
 	select {
 	case err := <-x.done:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/orbit-sidecar/orbit/internal/cputime"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/flow/flowtest"
 )
@@ -562,6 +564,113 @@ func TestContextCancel(t *testing.T) {
 	flowtest.WantError(t, err, flow.ErrCancelled)
 }
 
+// A call on a kept-alive connection runs on the caller's goroutine, and a
+// cancellation still ends it at once: the connection it was reading is
+// closed, and the next call opens a fresh one.
+func TestContextCancelInline(t *testing.T) {
+	hang := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	s := newFastServer(t, func(c *fasthttp.RequestCtx) {
+		if string(c.Path()) == "/slow" {
+			arrived <- struct{}{}
+			<-hang
+		}
+		c.SetBodyString(`{"ok":true}`)
+	})
+	t.Cleanup(func() { close(hang) }) // runs before the server shuts down
+	c := NewClient()
+	fast, _ := New(c, Spec{URL: s.url + "/fast"})
+	slow, _ := New(c, Spec{URL: s.url + "/slow"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a step's context
+	defer cancel()
+	if _, err := fast.Call(ctx, nil, fctx); err != nil { // leaves an idle connection
+		t.Fatal(err)
+	}
+	cctx, cancelCall := context.WithCancel(ctx)
+	go func() {
+		<-arrived // cancel once the request reached the server
+		cancelCall()
+	}()
+	_, err := slow.Call(cctx, nil, fctx)
+	flowtest.WantError(t, err, flow.ErrCancelled)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("%v does not wrap context.Canceled", err)
+	}
+	if _, err := fast.Call(ctx, nil, fctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the interrupted one closed, then a fresh one", n)
+	}
+}
+
+// Calls on kept-alive connections start no goroutine of their own, and a
+// deadline, the routine's or the context's, still bounds each.
+func TestInlineCallsStartNoGoroutine(t *testing.T) {
+	s := newFastServer(t, func(c *fasthttp.RequestCtx) {
+		if string(c.Path()) == "/slow" {
+			time.Sleep(500 * time.Millisecond)
+		}
+		c.SetBodyString(`{"ok":true}`)
+	})
+	c := NewClient()
+	fast, _ := New(c, Spec{Method: "POST", URL: s.url + "/fast"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a step's context
+	defer cancel()
+	if _, err := fast.Call(ctx, map[string]any{}, fctx); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 50
+	created := goroutinesCreated()
+	for range calls {
+		if _, err := fast.Call(ctx, map[string]any{}, fctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := goroutinesCreated() - created; n >= calls {
+		t.Errorf("%d calls started %d goroutines", calls, n)
+	}
+	slow, _ := New(c, Spec{URL: s.url + "/slow", Timeout: 50 * time.Millisecond})
+	_, err := slow.Call(ctx, nil, fctx)
+	flowtest.WantError(t, err, flow.ErrTimeout)
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	r, _ := New(c, Spec{URL: s.url + "/slow"})
+	_, err = r.Call(short, nil, fctx)
+	flowtest.WantError(t, err, flow.ErrTimeout)
+}
+
+// fastServer is a fasthttp server on loopback, whose workers are reused
+// from one request to the next, and the connections it accepted.
+type fastServer struct {
+	url   string
+	conns atomic.Int64
+}
+
+func newFastServer(t *testing.T, h fasthttp.RequestHandler) *fastServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fastServer{url: "http://" + l.Addr().String()}
+	srv := &fasthttp.Server{Handler: h, ConnState: func(_ net.Conn, st fasthttp.ConnState) {
+		if st == fasthttp.StateNew {
+			s.conns.Add(1)
+		}
+	}}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Shutdown() })
+	return s
+}
+
+// goroutinesCreated counts the goroutines the process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 func TestConnectionReuse(t *testing.T) {
 	s := newServer(t, reply(200, `{"ok":true}`))
 	r, err := New(NewClient(), Spec{Method: "POST", URL: s.URL + "/step/{n}"})
@@ -592,26 +701,32 @@ func TestStaleConnectionIsResent(t *testing.T) {
 		bodies = append(bodies, body)
 		mu.Unlock()
 	})
-	for _, pipeline := range []bool{false, true} {
-		mu.Lock()
-		bodies = nil
-		mu.Unlock()
-		r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + addr + "/x", Pipeline: pipeline})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []string
-		for i := range 5 {
-			if _, err := r.Call(context.Background(), map[string]any{"i": float64(i)}, fctx); err != nil {
-				t.Fatalf("pipeline %v: call %d: %v", pipeline, i, err)
+	// A step's context can end, so its calls are made inline; one that
+	// cannot, aside.
+	step, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, ctx := range []context.Context{step, context.Background()} {
+		for _, pipeline := range []bool{false, true} {
+			mu.Lock()
+			bodies = nil
+			mu.Unlock()
+			r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + addr + "/x", Pipeline: pipeline})
+			if err != nil {
+				t.Fatal(err)
 			}
-			want = append(want, fmt.Sprintf(`{"i":%d}`, i))
+			var want []string
+			for i := range 5 {
+				if _, err := r.Call(ctx, map[string]any{"i": float64(i)}, fctx); err != nil {
+					t.Fatalf("pipeline %v: call %d: %v", pipeline, i, err)
+				}
+				want = append(want, fmt.Sprintf(`{"i":%d}`, i))
+			}
+			mu.Lock()
+			if !slices.Equal(bodies, want) {
+				t.Errorf("pipeline %v: server answered %q, want %q", pipeline, bodies, want)
+			}
+			mu.Unlock()
 		}
-		mu.Lock()
-		if !slices.Equal(bodies, want) {
-			t.Errorf("pipeline %v: server answered %q, want %q", pipeline, bodies, want)
-		}
-		mu.Unlock()
 	}
 }
 
@@ -718,11 +833,15 @@ func BenchmarkHTTPTask(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour) // as the engine calls it
 	defer cancel()
 	b.ReportAllocs()
+	cpu := cputime.Process()
 	for b.Loop() {
 		if _, err := r.Call(ctx, input, fctx); err != nil {
 			b.Fatal(err)
 		}
 	}
+	// The CPU time of both sides: on a shared machine, wall time per call
+	// says more about the machine's other work.
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // processEnv reads the process environment, as an Env that exposes every
