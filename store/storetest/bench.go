@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,13 +65,28 @@ func BenchCheckpoint(b *testing.B, st store.Store) {
 	ctx := context.Background()
 	c := checkpointer{ids: new(atomic.Uint64)}
 	before := st.Stats()
+	lat := make([]time.Duration, 0, 1024)
 	b.ReportAllocs()
 	for b.Loop() {
+		start := time.Now()
 		if err := c.step(ctx, st); err != nil {
 			b.Fatal(err)
 		}
+		lat = append(lat, time.Since(start))
 	}
 	reportGrouping(b, st, before)
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the median and the 99th percentile of the
+// latencies, where the mean of ns/op hides a tail (an fsync that waited).
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
 }
 
 // BenchCheckpointParallel is 64 writers at once, as the engine runs many
