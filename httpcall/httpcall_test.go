@@ -627,7 +627,9 @@ func TestInlineCallsStartNoGoroutine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := goroutinesCreated() - created; n >= calls {
+	// A few may start beside the calls (the server's, the runtime's); a
+	// call made aside starts one each.
+	if n := goroutinesCreated() - created; n > calls/10 {
 		t.Errorf("%d calls started %d goroutines", calls, n)
 	}
 	slow, _ := New(c, Spec{URL: s.url + "/slow", Timeout: 50 * time.Millisecond})
