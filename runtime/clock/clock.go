@@ -75,6 +75,20 @@ func (t *fakeTimer) Stop() bool {
 func (c *Fake) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
+	c.fireDue()
+}
+
+// Set moves the clock to t, earlier than now or later, as a system clock
+// stepped by its time service, and fires as Advance does every callback
+// due by then. A callback keeps its time: stepped back, it is due later.
+func (c *Fake) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.fireDue()
+}
+
+// fireDue starts the callbacks due by now; c.mu is held, and released.
+func (c *Fake) fireDue() {
 	var due, keep []*fakeTimer
 	for _, t := range c.pending {
 		switch {

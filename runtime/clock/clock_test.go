@@ -54,3 +54,25 @@ func TestFakeNextIsTheEarliestLiveCallback(t *testing.T) {
 		t.Errorf("Next after Stop %v, want 2s", at)
 	}
 }
+
+// A clock set back fires nothing, and a callback keeps its time: it is due
+// when the clock reaches that time again.
+func TestFakeSetBackDelaysCallbacks(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewFake(start)
+	fired := make(chan struct{}, 1)
+	c.AfterFunc(time.Second, func() { fired <- struct{}{} })
+	c.Set(start.Add(-time.Minute))
+	if !c.Now().Equal(start.Add(-time.Minute)) || c.Waiters() != 1 {
+		t.Fatalf("now %v with %d waiters, want a minute earlier with 1", c.Now(), c.Waiters())
+	}
+	c.Advance(time.Minute)
+	if c.Waiters() != 1 {
+		t.Fatal("the callback fired before its time")
+	}
+	c.Set(start.Add(time.Second))
+	<-fired
+	if c.Waiters() != 0 {
+		t.Fatalf("waiters %d", c.Waiters())
+	}
+}
