@@ -249,6 +249,7 @@ func (d *driver) handle(msgs []message) {
 			if !errors.Is(err, store.ErrNotFound) {
 				d.e.log.Error("cannot load instance", "instance", d.id, "err", err)
 			}
+			d.settleFired(msgs)
 			for _, m := range msgs {
 				m.answer(err)
 			}
@@ -273,6 +274,22 @@ func (d *driver) handle(msgs []message) {
 	}
 	if committed && !d.waitsItsTurn() {
 		d.evaluate()
+	}
+}
+
+// settleFired tells the timer queue that the timers fired at an instance
+// that cannot be loaded (gone, or unreadable) are done with: what the
+// store still holds of them may fire again, and nothing stays in flight
+// for an instance that is gone.
+func (d *driver) settleFired(msgs []message) {
+	if d.e.coord != nil { // a shared store delivers due timers as work
+		return
+	}
+	d.e.timers.settleInstance(d.id)
+	for _, m := range msgs {
+		if m.kind == msgAppend && m.timer != nil {
+			d.e.timers.settle(*m.timer)
+		}
 	}
 }
 

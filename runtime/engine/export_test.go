@@ -7,8 +7,19 @@ func ClaimWaits(e *Engine) int64 { return e.claimWaits.Load() }
 const TimerWindow = timerWindow
 
 // HeldTimers counts the timers the engine holds in memory.
-func HeldTimers(e *Engine) int {
+func HeldTimers(e *Engine) int { return e.timers.held() }
+
+// held counts the timers the queue holds in memory.
+func (q *timerQueue) held() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.h)
+}
+
+// InFlightTimers counts the timers that fired and whose removal the engine
+// still awaits.
+func InFlightTimers(e *Engine) int {
 	e.timers.mu.Lock()
 	defer e.timers.mu.Unlock()
-	return len(e.timers.h)
+	return len(e.timers.inFlight)
 }

@@ -302,7 +302,11 @@ func (q *observerQueue) span(o *flow.Observer, c *flow.Context) flow.Span {
 // goes away.
 func (q *observerQueue) done(t store.Timer, failed *store.Event) {
 	if failed == nil {
-		if err := q.e.durably(func() error { return q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}) }); err != nil && q.ctx.Err() == nil {
+		err := q.e.durably(func() error { return q.e.store.Commit(q.ctx, &store.Batch{DelTimers: []store.Timer{t}}) })
+		switch {
+		case err == nil && q.e.coord == nil: // a shared store settles the job's work instead
+			q.e.timers.remove(t)
+		case err != nil && q.ctx.Err() == nil:
 			// Cut off by a close, the job stays owed and runs again after the next open.
 			q.e.log.Error("finish observer job", "instance", t.Instance, "err", err)
 		}

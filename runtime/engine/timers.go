@@ -3,6 +3,7 @@ package engine
 import (
 	"container/heap"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,13 @@ import (
 // the store, and when the heap runs empty the next window is read. A
 // million parked instances then cost a window of memory, not a million
 // entries, and a restart reads a window, not every timer.
+//
+// A timer that fired stays in the store until the work it started commits
+// its removal (an instance's checkpoint, an observer job's end). Until
+// then it is in flight: a window read that lists it again skips it, so it
+// fires once. The mark goes with the removal (remove), when the timer is
+// set again (add), when the work gives up on it (settle, settleInstance),
+// and with a new load.
 type timerQueue struct {
 	clock clock.Clock
 	fire  func(store.Timer)
@@ -34,6 +42,8 @@ type timerQueue struct {
 	partial bool              // src holds timers after loaded that the heap lacks
 	loaded  store.Timer       // while partial: the last key read from src
 	errs    func(error)       // told when src cannot be read
+
+	inFlight map[store.Timer]struct{} // fired, removal not yet committed (only with src)
 }
 
 // timerWindow is how many timers the queue reads from the store at once,
@@ -64,7 +74,7 @@ func (h *timerHeap) Pop() any {
 }
 
 func newTimerQueue(c clock.Clock, fire func(store.Timer)) *timerQueue {
-	return &timerQueue{clock: c, fire: fire, index: map[store.Timer]*timerItem{}}
+	return &timerQueue{clock: c, fire: fire, index: map[store.Timer]*timerItem{}, inFlight: map[store.Timer]struct{}{}}
 }
 
 func key(t store.Timer) store.Timer {
@@ -78,6 +88,7 @@ func (q *timerQueue) add(t store.Timer) {
 	t = key(t)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	delete(q.inFlight, t) // set again: owed again, whether read or held
 	if q.partial && store.CompareTimers(t, q.loaded) > 0 {
 		return // beyond the window: read with the next one
 	}
@@ -102,6 +113,7 @@ func (q *timerQueue) load(src store.TimerRanger, errs func(error)) error {
 	defer q.mu.Unlock()
 	q.src, q.errs = src, errs
 	q.partial, q.loaded = true, store.Timer{}
+	clear(q.inFlight) // what the store holds is owed
 	return q.readWindow()
 }
 
@@ -113,6 +125,10 @@ func (q *timerQueue) readWindow() error {
 	err := q.src.TimersAfter(q.loaded, func(t store.Timer) bool {
 		t = key(t)
 		last = t
+		if _, fired := q.inFlight[t]; fired {
+			n++ // it counts toward the window all the same: loaded moves past it
+			return n < timerWindow
+		}
 		if _, dup := q.index[t]; !dup {
 			it := &timerItem{t: t}
 			heap.Push(&q.h, it)
@@ -147,13 +163,37 @@ func (q *timerQueue) trim() {
 	q.partial = true
 }
 
+// remove drops a timer whose removal the store committed.
 func (q *timerQueue) remove(t store.Timer) {
 	t = key(t)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	delete(q.inFlight, t)
 	if it, ok := q.index[t]; ok {
 		heap.Remove(&q.h, it.pos)
 		delete(q.index, t)
+	}
+}
+
+// settle drops the in-flight mark of a fired timer whose work gave up on
+// it without removing it: a later window read may fire it again.
+func (q *timerQueue) settle(t store.Timer) {
+	t = key(t)
+	q.mu.Lock()
+	delete(q.inFlight, t)
+	q.mu.Unlock()
+}
+
+// settleInstance settles every fired timer of an instance that its driver
+// handles (not its observer jobs, which settle their own): the driver
+// could not load the instance, which may be gone, timers and all.
+func (q *timerQueue) settleInstance(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for t := range q.inFlight {
+		if t.Instance == id && !strings.HasPrefix(t.Kind, observePrefix) {
+			delete(q.inFlight, t)
+		}
 	}
 }
 
@@ -199,6 +239,9 @@ func (q *timerQueue) tick() {
 	for len(q.h) > 0 && !q.h[0].t.At.After(now) {
 		it := heap.Pop(&q.h).(*timerItem)
 		delete(q.index, it.t)
+		if q.src != nil { // without a store to read again, nothing fires twice
+			q.inFlight[it.t] = struct{}{}
+		}
 		due = append(due, it.t)
 	}
 	q.armed = nil
@@ -216,9 +259,12 @@ func (q *timerQueue) start() {
 	q.mu.Unlock()
 }
 
+// stop disarms the queue. What was in flight is no longer: work cut off
+// by the close leaves its timers in the store, owed after the next load.
 func (q *timerQueue) stop() {
 	q.mu.Lock()
 	q.running = false
+	clear(q.inFlight)
 	if q.armed != nil {
 		q.armed.Stop()
 		q.armed = nil

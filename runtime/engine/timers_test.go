@@ -10,10 +10,47 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/store"
 	"github.com/orbit-sidecar/orbit/store/bolt"
 )
+
+// openTimerDB opens a bbolt file for a timer queue to read, closed when the
+// test ends.
+func openTimerDB(t *testing.T) *bolt.DB {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// timerLog records the timers a queue fires.
+type timerLog struct {
+	mu    sync.Mutex
+	fired map[store.Timer]int
+	n     int
+}
+
+func (l *timerLog) fire(tm store.Timer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fired == nil {
+		l.fired = map[store.Timer]int{}
+	}
+	l.fired[key(tm)]++
+	l.n++
+}
+
+// distinct counts the timers that fired, each once however often it did.
+func (l *timerLog) distinct() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.fired)
+}
 
 // failingRanger is a store's timer listing whose reads fail while failing
 // is set.
@@ -33,11 +70,7 @@ func (f *failingRanger) TimersAfter(after store.Timer, fn func(store.Timer) bool
 // again later: the timers beyond the first window still fire, in order,
 // once the store answers again, with no add or restart to prompt it.
 func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTimerDB(t)
 	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	n := timerWindow + 5
 	batch := &store.Batch{}
@@ -93,5 +126,90 @@ func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
 		if want := fmt.Sprintf("k%05d", i); tm.Kind != want || i > 0 && tm.At.Before(fired[i-1].At) {
 			t.Fatalf("timer %d fired was %v, want kind %s in time order", i, tm, want)
 		}
+	}
+}
+
+// A timer that fired is not fired again while its removal is not yet
+// committed (an observer job still running), even when a window of timers
+// read from the store after it still finds it there. Here the clock is
+// stepped back after the timer fired, and more than two windows of timers
+// due before it are added: the queue keeps the first window and leaves the
+// rest to the store, whose next read, from the last timer kept on, lists
+// the fired timer again. Once directly, and once with that read failing
+// first and tried again.
+func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
+	for _, failFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("read fails first %v", failFirst), func(t *testing.T) {
+			db := openTimerDB(t)
+			start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+			inFlight := store.Timer{At: start.Add(-20 * time.Second), Instance: "observed", Kind: "observe:7:0:1"}
+			if err := db.Commit(context.Background(), &store.Batch{SetTimers: []store.Timer{inFlight}}); err != nil {
+				t.Fatal(err)
+			}
+			src := &failingRanger{TimerRanger: db}
+			c := clock.NewFake(start)
+			var log timerLog
+			q := newTimerQueue(c, log.fire)
+			var errs atomic.Int64
+			if err := q.load(src, func(error) { errs.Add(1) }); err != nil {
+				t.Fatal(err)
+			}
+			q.start()
+			defer q.stop()
+			orbittest.For(t, orbittest.Timeout, func() error {
+				if log.distinct() == 0 {
+					return errors.New("the due timer has not fired")
+				}
+				return nil
+			})
+
+			// A window of timers due before the one in flight, and one
+			// more than a window due after it, all later than now.
+			c.Set(start.Add(-time.Minute))
+			var added []store.Timer
+			for i := range timerWindow {
+				added = append(added, store.Timer{At: start.Add(-30 * time.Second), Instance: fmt.Sprintf("a%05d", i), Kind: timerWake})
+			}
+			for i := range timerWindow + 1 {
+				added = append(added, store.Timer{At: start.Add(-10 * time.Second), Instance: fmt.Sprintf("b%05d", i), Kind: timerWake})
+			}
+			if err := db.Commit(context.Background(), &store.Batch{SetTimers: added}); err != nil {
+				t.Fatal(err)
+			}
+			for _, tm := range added {
+				q.add(tm)
+			}
+			if n := q.held(); n != timerWindow {
+				t.Fatalf("the queue holds %d timers, want a window of %d", n, timerWindow)
+			}
+			src.failing.Store(failFirst)
+			c.Set(start)
+			if failFirst {
+				orbittest.For(t, orbittest.Timeout, func() error {
+					if errs.Load() == 0 {
+						return errors.New("the second window's read has not failed")
+					}
+					return nil
+				})
+				src.failing.Store(false)
+				c.Advance(timerReadRetry)
+			}
+			// Every timer fires; the one in flight, listed with the "b"
+			// timers after it, would have fired again before the last of
+			// them (in the same tick, or an earlier one).
+			orbittest.For(t, orbittest.Timeout, func() error {
+				if got := log.distinct(); got != len(added)+1 {
+					return fmt.Errorf("%d of %d timers fired", got, len(added)+1)
+				}
+				return nil
+			})
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			for tm, n := range log.fired {
+				if n != 1 {
+					t.Errorf("timer %v fired %d times, want once", tm, n)
+				}
+			}
+		})
 	}
 }
