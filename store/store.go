@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -423,19 +424,48 @@ func TimersAfter(s Store, after Timer, fn func(Timer) bool) error {
 
 var errEnoughTimers = errors.New("enough timers")
 
-// CompareTimers orders timers as Timers lists them: by time (in whole
-// nanoseconds, every time before 1970 as 1970), then instance, then kind.
+// CompareTimers orders timers as Timers lists them: by time (as UnixNanos
+// counts it), then instance, then kind.
 func CompareTimers(a, b Timer) int {
-	return cmp.Or(cmp.Compare(timerNanos(a.At), timerNanos(b.At)), strings.Compare(a.Instance, b.Instance),
+	return cmp.Or(cmp.Compare(UnixNanos(a.At), UnixNanos(b.At)), strings.Compare(a.Instance, b.Instance),
 		strings.Compare(a.Kind, b.Kind))
 }
 
-func timerNanos(t time.Time) int64 {
-	if t.IsZero() {
+// Times an int64 of nanoseconds since 1970 counts, and as far as a store
+// keys times.
+var (
+	unixEpoch    = time.Unix(0, 0)
+	lastUnixNano = time.Unix(0, math.MaxInt64)
+)
+
+// UnixNanos is t as stores key times: nanoseconds since 1970, in an
+// unsigned integer that keeps their order. The zero Time and every time
+// before 1970 are 0 (a timer then is due at once); every time after the
+// last an int64 counts (2262-04-11) is that last one (a timer then is due
+// never), where time.UnixNano would wrap around.
+func UnixNanos(t time.Time) uint64 {
+	switch {
+	case t.IsZero() || t.Before(unixEpoch):
 		return 0
+	case t.After(lastUnixNano):
+		return math.MaxInt64
 	}
-	return max(t.UnixNano(), 0)
+	return uint64(t.UnixNano())
 }
+
+// FromUnixNanos is the time UnixNanos keyed as n, in UTC; 0 is the zero
+// Time.
+func FromUnixNanos(n uint64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).UTC()
+}
+
+// TimerTime is the time a store keeps a timer set at t, and lists it at:
+// t to the nanosecond in UTC, with the bounds of UnixNanos. The instance's
+// own record keeps what it waits until as it was.
+func TimerTime(t time.Time) time.Time { return FromUnixNanos(UnixNanos(t)) }
 
 // Snapshot is a consistent copy of a store that keeps serving: one file,
 // as of the moment it was taken. Close it when done, written or not.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -237,6 +238,38 @@ func TestWaitDurationAndUntil(t *testing.T) {
 	evs := types(h.history(id))
 	if n := count(evs, "TimerFired"); n != 2 {
 		t.Fatalf("TimerFired %d times in %v", n, evs)
+	}
+}
+
+// A wait until a time before 1970 is past due and ends at once (also one
+// before 1678, where nanoseconds since 1970 no longer fit an int64); one
+// after 2262 waits (it once wrapped around to before 1970 and ended at
+// once), and shows the time it waits until as given, across a restart.
+func TestWaitUntilTimesOutsideNanoseconds(t *testing.T) {
+	wf := workflow("w", "U", &flow.State{Name: "U", Kind: flow.Wait, Until: path("$.at")})
+	h := newHarness(t, bundle(wf))
+	for _, at := range []string{"1900-01-01T00:00:00Z", "1600-01-01T00:00:00Z", "0001-01-01T00:00:00Z"} {
+		in := h.end(h.start("w", fmt.Sprintf(`{"at":%q}`, at)))
+		if in.Status != store.Succeeded || count(types(h.history(in.ID)), "TimerFired") != 1 {
+			t.Errorf("wait until %s: %s, history %v, want SUCCEEDED at once", at, in.Status, types(h.history(in.ID)))
+		}
+	}
+	far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	id := h.start("w", fmt.Sprintf(`{"at":%q}`, far.Format(time.RFC3339)))
+	in := h.waitingFor(id, store.WaitTimer)
+	if !in.Waiting.Until.Equal(far) {
+		t.Fatalf("waiting until %v, want %v", in.Waiting.Until, far)
+	}
+	h.restart()
+	h.advance(100 * 365 * 24 * time.Hour)
+	in = h.waitingFor(id, store.WaitTimer)
+	view, err := (*store.View)(&in.Public).AppendJSON(nil)
+	if err != nil || !strings.Contains(string(view), `"waiting":{"kind":"timer","until":"2300-01-01T00:00:00.000Z"}`) {
+		t.Errorf("the API shows the instance as %s (%v), want it waiting until 2300", view, err)
+	}
+	// The ones that ended removed their timers; the one left waits last.
+	if want, stored := (store.Timer{At: store.TimerTime(far), Instance: id, Kind: "wake"}), storedTimers(t, h); len(stored) != 1 || stored[0] != want {
+		t.Errorf("stored timers %v, want %v", stored, want)
 	}
 }
 
@@ -713,12 +746,16 @@ func TestObserverOwedBeforeCrashRunsAfterRestart(t *testing.T) {
 	})
 }
 
-func timers(t *testing.T, h *harness) int {
-	n := 0
-	if err := h.store.Timers(func(store.Timer) error { n++; return nil }); err != nil {
+func timers(t *testing.T, h *harness) int { return len(storedTimers(t, h)) }
+
+// storedTimers lists the timers the store holds, in their order.
+func storedTimers(t *testing.T, h *harness) []store.Timer {
+	t.Helper()
+	var out []store.Timer
+	if err := h.store.Timers(func(tm store.Timer) error { out = append(out, tm); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return out
 }
 
 // A start's input of [] — PHP's json_encode of an empty array — is the

@@ -19,10 +19,7 @@ import (
 func settled(t *testing.T, h *harness, what string, left ...store.Timer) {
 	t.Helper()
 	orbittest.For(t, orbittest.Timeout, func() error {
-		var stored []store.Timer
-		if err := h.store.Timers(func(tm store.Timer) error { stored = append(stored, tm); return nil }); err != nil {
-			return err
-		}
+		stored := storedTimers(t, h)
 		held, inFlight := engine.HeldTimers(h.engine), engine.InFlightTimers(h.engine)
 		if held+inFlight > 0 || !slices.Equal(stored, left) {
 			return fmt.Errorf("%s: %d timers held, %d in flight, %v stored, want none, none, %v", what, held, inFlight, stored, left)

@@ -77,8 +77,11 @@ func newTimerQueue(c clock.Clock, fire func(store.Timer)) *timerQueue {
 	return &timerQueue{clock: c, fire: fire, index: map[store.Timer]*timerItem{}, inFlight: map[store.Timer]struct{}{}}
 }
 
+// key is a timer as the store lists it (store.TimerTime), so that a timer
+// the engine set and the same timer read back from the store are one key
+// (one before 1970 is listed at the zero Time).
 func key(t store.Timer) store.Timer {
-	t.At = t.At.UTC().Round(0)
+	t.At = store.TimerTime(t.At)
 	return t
 }
 

@@ -213,3 +213,31 @@ func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
 		})
 	}
 }
+
+// A timer the engine sets and the same timer read back from the store are
+// one key, also at times the store keeps at a bound (before 1970, after
+// 2262): else the queue could hold both, firing the timer twice, and a
+// removal by the time it was set at would miss the one read back.
+func TestTimerKeyIsTheStoredTimer(t *testing.T) {
+	db := openTimerDB(t)
+	set := []store.Timer{
+		{At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Instance: "a", Kind: timerWake},
+		{At: time.Date(2026, 12, 2, 1, 2, 3, 4, time.FixedZone("east", 3600)), Instance: "b", Kind: timerWake},
+		{At: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), Instance: "c", Kind: timerWake},
+	}
+	if err := db.Commit(context.Background(), &store.Batch{SetTimers: set}); err != nil {
+		t.Fatal(err)
+	}
+	var read []store.Timer
+	if err := db.TimersAfter(store.Timer{}, func(tm store.Timer) bool { read = append(read, tm); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) != len(set) {
+		t.Fatalf("read %v, want %d timers", read, len(set))
+	}
+	for i := range set {
+		if key(set[i]) != key(read[i]) {
+			t.Errorf("timer set as %v is keyed %v, read back as %v keyed %v", set[i], key(set[i]), read[i], key(read[i]))
+		}
+	}
+}

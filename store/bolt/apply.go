@@ -154,7 +154,7 @@ func (w *writer) apply(e *encoded) error {
 // timerKeys puts a timer's key in the due-time index in w.key and its key
 // in the per-instance index in w.key2.
 func (w *writer) timerKeys(t store.Timer) {
-	at := nanos(t.At)
+	at := store.UnixNanos(t.At)
 	w.key = appendTimerKey(w.key[:0], at, t.Instance, t.Kind)
 	w.key2 = appendInstanceTimerKey(w.key2[:0], t.Instance, at, t.Kind)
 }

@@ -112,7 +112,7 @@ func FuzzIndexKeys(f *testing.F) {
 		if checkName("id", id) != nil {
 			return
 		}
-		tm := store.Timer{At: fromNanos(at), Instance: id, Kind: kind}
+		tm := store.Timer{At: store.FromUnixNanos(at), Instance: id, Kind: kind}
 		tk := appendTimerKey(nil, at, id, kind)
 		if checkTimer(tm) == nil {
 			got, ok := parseTimerKey(tk)

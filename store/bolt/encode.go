@@ -139,7 +139,7 @@ func endNanos(in *store.Instance) uint64 {
 	if !in.Status.Terminal() {
 		return 0
 	}
-	return max(nanos(in.EndTime()), 1)
+	return max(store.UnixNanos(in.EndTime()), 1)
 }
 
 // encode validates and copies b. Everything that can fail for a reason of
@@ -226,7 +226,7 @@ func (e *encoded) instance(in *store.Instance) error {
 	if strings.IndexByte(in.Workflow, sep) >= 0 {
 		return fmt.Errorf("instance %q: workflow %q contains a zero byte", in.ID, in.Workflow)
 	}
-	start, end := nanos(in.StartedAt), endNanos(in)
+	start, end := store.UnixNanos(in.StartedAt), endNanos(in)
 	off := len(e.buf)
 	e.buf = appendHeader(e.buf, start, end)
 	var err error

@@ -114,7 +114,7 @@ func raw(b []byte) json.RawMessage {
 // back must give a record that reads the same.
 func FuzzDecodeRecord(f *testing.F) {
 	at := time.Date(2026, 11, 26, 9, 30, 0, 123456789, time.UTC)
-	good, _ := appendInstance(appendHeader(nil, nanos(at), 0), &store.Instance{
+	good, _ := appendInstance(appendHeader(nil, store.UnixNanos(at), 0), &store.Instance{
 		Public: store.Public{ID: "a", Workflow: "wf", Status: store.Running, StartedAt: at, UpdatedAt: at},
 		Visits: map[string]int{"A": 1}, Collected: map[int]json.RawMessage{0: json.RawMessage(`1`)}}, nil)
 	f.Add(good)
@@ -151,7 +151,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			return
 		}
-		enc, err := appendInstance(appendHeader(nil, nanos(in.StartedAt), endNanos(in)), in, nil)
+		enc, err := appendInstance(appendHeader(nil, store.UnixNanos(in.StartedAt), endNanos(in)), in, nil)
 		if err != nil {
 			// Only a time encoding/json cannot write may stop it: the
 			// decoder read what it was given.

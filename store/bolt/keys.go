@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
 	bbolt "go.etcd.io/bbolt"
@@ -49,27 +48,6 @@ const (
 // empty is the value of index entries: bbolt keeps value slices until the
 // transaction ends, so a shared, never-written slice costs nothing.
 var empty = []byte{}
-
-// nanos maps a time to an unsigned, order-preserving integer; the zero time
-// and times before 1970 map to 0.
-func nanos(t time.Time) uint64 {
-	if t.IsZero() {
-		return 0
-	}
-	n := t.UnixNano()
-	if n < 0 {
-		return 0
-	}
-	return uint64(n)
-}
-
-// fromNanos is the inverse of nanos.
-func fromNanos(n uint64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, int64(n)).UTC()
-}
 
 func appendHeader(dst []byte, start, end uint64) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, start)
@@ -129,7 +107,7 @@ func parseTimerKey(k []byte) (store.Timer, bool) {
 		return store.Timer{}, false
 	}
 	return store.Timer{
-		At:       fromNanos(binary.BigEndian.Uint64(k)),
+		At:       store.FromUnixNanos(binary.BigEndian.Uint64(k)),
 		Instance: string(rest[:i]),
 		Kind:     string(rest[i+1:]),
 	}, true

@@ -172,7 +172,7 @@ func (db *DB) loadListed(instances *bbolt.Bucket, k []byte, e listEntry) (*store
 	}
 	db.log.Warn("instance record is damaged; listed as a stub", "instance", string(e.id), "err", err)
 	return store.DamagedStub(store.Public{ID: string(e.id), Workflow: string(e.workflow), Version: string(e.version),
-		Status: store.Status(e.status), StartedAt: fromNanos(^binary.BigEndian.Uint64(k))}, err), nil
+		Status: store.Status(e.status), StartedAt: store.FromUnixNanos(^binary.BigEndian.Uint64(k))}, err), nil
 }
 
 // parseListEntry splits a listing key (^start ns + id) and value (status

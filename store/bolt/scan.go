@@ -101,7 +101,7 @@ var errEnough = errors.New("enough")
 func (db *DB) TimersAfter(after store.Timer, fn func(store.Timer) bool) error {
 	var from []byte
 	if after != (store.Timer{}) {
-		from = append(appendTimerKey(nil, nanos(after.At), after.Instance, after.Kind), 0) // the first key after it
+		from = append(appendTimerKey(nil, store.UnixNanos(after.At), after.Instance, after.Kind), 0) // the first key after it
 	}
 	err := db.scanFrom(bTimers, from, nil, func(k, _ []byte) error {
 		t, ok := parseTimerKey(k)
@@ -122,7 +122,7 @@ func (db *DB) TimersAfter(after store.Timer, fn func(store.Timer) bool) error {
 // Ended calls fn with ids of terminal instances that ended before t, oldest
 // end first.
 func (db *DB) Ended(before time.Time, fn func(id string) error) error {
-	limit := nanos(before)
+	limit := store.UnixNanos(before)
 	return db.scan(bEnded, func(k []byte) bool {
 		return len(k) < 8 || binary.BigEndian.Uint64(k) >= limit
 	}, func(k, _ []byte) error {

@@ -101,8 +101,8 @@ func (v *verifier) instances() error {
 			return &store.DamagedError{Instance: id, Record: "instance", Err: fmt.Errorf(format, args...)}
 		}
 		start, end, _ := parseHeader(rec)
-		if start != nanos(in.StartedAt) || end != endNanos(in) {
-			return damaged("its header's times (%d, %d) are not those of its JSON (%d, %d)", start, end, nanos(in.StartedAt), endNanos(in))
+		if start != store.UnixNanos(in.StartedAt) || end != endNanos(in) {
+			return damaged("its header's times (%d, %d) are not those of its JSON (%d, %d)", start, end, store.UnixNanos(in.StartedAt), endNanos(in))
 		}
 		if (unfinished.Get(k) != nil) == in.Status.Terminal() {
 			return damaged("it is %s, but the index of unfinished instances says otherwise", in.Status)

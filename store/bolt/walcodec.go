@@ -51,7 +51,7 @@ func appendBool(dst []byte, b bool) []byte {
 func appendTimers(dst []byte, ts []store.Timer) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(ts)))
 	for _, t := range ts {
-		dst = binary.AppendUvarint(dst, nanos(t.At))
+		dst = binary.AppendUvarint(dst, store.UnixNanos(t.At))
 		dst = appendStr(dst, t.Instance)
 		dst = appendStr(dst, t.Kind)
 	}
@@ -192,7 +192,7 @@ func (r *bodyReader) span(size int) span {
 func (r *bodyReader) timers() []store.Timer {
 	ts := make([]store.Timer, r.count())
 	for i := range ts {
-		ts[i] = store.Timer{At: fromNanos(r.uvarint()), Instance: r.str(), Kind: r.str()}
+		ts[i] = store.Timer{At: store.FromUnixNanos(r.uvarint()), Instance: r.str(), Kind: r.str()}
 	}
 	return ts
 }

@@ -31,7 +31,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -115,7 +114,7 @@ func (s *Store) Commit(ctx context.Context, b *store.Batch) error {
 // as in bolt, so a purge in the same batch as an upsert wins.
 func (s *Store) apply(b *store.Batch) {
 	for _, in := range b.Instances {
-		s.instances[in.ID] = record{in: copyInstance(in), start: nanos(in.StartedAt), end: endNanos(in)}
+		s.instances[in.ID] = record{in: copyInstance(in), start: store.UnixNanos(in.StartedAt), end: endNanos(in)}
 	}
 	for _, ev := range b.Events {
 		s.history[ev.Instance] = insertBySeq(s.history[ev.Instance], copyEvent(ev), seqOfEvent)
@@ -126,11 +125,11 @@ func (s *Store) apply(b *store.Batch) {
 			ts = map[timerKey]struct{}{}
 			s.timers[t.Instance] = ts
 		}
-		ts[timerKey{nanos(t.At), t.Kind}] = struct{}{}
+		ts[timerKey{store.UnixNanos(t.At), t.Kind}] = struct{}{}
 	}
 	for _, t := range b.DelTimers {
 		if ts := s.timers[t.Instance]; ts != nil {
-			delete(ts, timerKey{nanos(t.At), t.Kind})
+			delete(ts, timerKey{store.UnixNanos(t.At), t.Kind})
 			if len(ts) == 0 {
 				delete(s.timers, t.Instance)
 			}
@@ -304,27 +303,11 @@ func insertBySeq[T any](s []T, v T, seqOf func(T) uint64) []T {
 	return slices.Insert(s, i, v)
 }
 
-// nanos maps a time to an unsigned, order-preserving integer, as bolt keys
-// it; the zero time and times before 1970 map to 0.
-func nanos(t time.Time) uint64 {
-	if t.IsZero() || t.UnixNano() < 0 {
-		return 0
-	}
-	return uint64(t.UnixNano())
-}
-
-func fromNanos(n uint64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, int64(n)).UTC()
-}
-
 // endNanos is when a terminal instance ended, for Ended, or 0 while it has
 // not; an instance without EndedAt counts from its last update, as in bolt.
 func endNanos(in *store.Instance) uint64 {
 	if !in.Status.Terminal() {
 		return 0
 	}
-	return max(nanos(in.EndTime()), 1)
+	return max(store.UnixNanos(in.EndTime()), 1)
 }

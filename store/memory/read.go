@@ -246,7 +246,7 @@ func (s *Store) Timers(fn func(store.Timer) error) error {
 		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.instance, b.instance), strings.Compare(a.kind, b.kind))
 	})
 	for _, t := range all {
-		if err := fn(store.Timer{At: fromNanos(t.at), Instance: t.instance, Kind: t.kind}); err != nil {
+		if err := fn(store.Timer{At: store.FromUnixNanos(t.at), Instance: t.instance, Kind: t.kind}); err != nil {
 			return err
 		}
 	}
@@ -256,7 +256,7 @@ func (s *Store) Timers(fn func(store.Timer) error) error {
 // Ended calls fn with ids of terminal instances that ended before t, oldest
 // end first.
 func (s *Store) Ended(before time.Time, fn func(id string) error) error {
-	limit := nanos(before)
+	limit := store.UnixNanos(before)
 	type ended struct {
 		end uint64
 		id  string

@@ -264,7 +264,7 @@ func (s *Store) workOf(m jetstream.Msg) (store.Work, error) {
 		return store.Work{}, err
 	}
 	w.Instance = id
-	w.Timer = &store.Timer{At: fromNanos(at), Instance: id, Kind: kind}
+	w.Timer = &store.Timer{At: store.FromUnixNanos(at), Instance: id, Kind: kind}
 	return w, nil
 }
 

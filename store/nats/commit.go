@@ -356,15 +356,15 @@ func (s *Store) encode(b *store.Batch, l *store.Lease) (*job, error) {
 	// publishes the timer's work when it falls due, to whichever sidecar
 	// takes it; a deletion replaces both, which cancels the schedule.
 	for _, t := range b.SetTimers {
-		at := nanos(t.At)
+		at := store.UnixNanos(t.At)
 		add(s.subj.timer(t.Instance, at, t.Kind), nil, nil)
 		h := natsgo.Header{}
-		h.Set(hdrSchedule, "@at "+fromNanos(max(at, 1)).Format(time.RFC3339Nano))
+		h.Set(hdrSchedule, "@at "+store.FromUnixNanos(max(at, 1)).Format(time.RFC3339Nano))
 		h.Set(hdrScheduleTarget, s.subj.fired(t.Instance, at, t.Kind))
 		add(s.subj.schedule(t.Instance, at, t.Kind), h, nil)
 	}
 	for _, t := range b.DelTimers {
-		at := nanos(t.At)
+		at := store.UnixNanos(t.At)
 		add(s.subj.timer(t.Instance, at, t.Kind), marker(), nil)
 		add(s.subj.schedule(t.Instance, at, t.Kind), marker(), nil)
 	}
@@ -413,7 +413,7 @@ func recordHeader(in *store.Instance) natsgo.Header {
 	h.Set(hdrStatus, string(in.Status))
 	h.Set(hdrWorkflow, escape(in.Workflow))
 	h.Set(hdrVersion, escape(in.Version))
-	h.Set(hdrStart, strconv.FormatUint(nanos(in.StartedAt), 10))
+	h.Set(hdrStart, strconv.FormatUint(store.UnixNanos(in.StartedAt), 10))
 	if end := endNanos(in); end != 0 {
 		h.Set(hdrEnd, strconv.FormatUint(end, 10))
 	}
@@ -469,27 +469,11 @@ func cloneBytes(b []byte) []byte {
 	return append([]byte{}, b...)
 }
 
-// nanos maps a time to an unsigned, order-preserving integer, as bolt keys
-// it; the zero time and times before 1970 map to 0.
-func nanos(t time.Time) uint64 {
-	if t.IsZero() || t.UnixNano() < 0 {
-		return 0
-	}
-	return uint64(t.UnixNano())
-}
-
-func fromNanos(n uint64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, int64(n)).UTC()
-}
-
 // endNanos is when a terminal instance ended, for Ended, or 0 while it has
 // not; an instance without EndedAt counts from its last update, as in bolt.
 func endNanos(in *store.Instance) uint64 {
 	if !in.Status.Terminal() {
 		return 0
 	}
-	return max(nanos(in.EndTime()), 1)
+	return max(store.UnixNanos(in.EndTime()), 1)
 }

@@ -294,7 +294,7 @@ func (s *Store) List(q store.Query) ([]*store.Instance, string, error) {
 			kept = append(kept, in)
 		case errors.Is(errs[i], store.ErrDamaged):
 			known := *hits[i].public()
-			known.StartedAt = fromNanos(hits[i].start)
+			known.StartedAt = store.FromUnixNanos(hits[i].start)
 			kept = append(kept, store.DamagedStub(known, errs[i]))
 		case !errors.Is(errs[i], store.ErrNotFound):
 			return nil, "", errs[i]
@@ -350,7 +350,7 @@ func (s *Store) Unfinished(fn func(id string, status store.Status) error) error 
 // Ended calls fn with ids of terminal instances that ended before t, oldest
 // end first.
 func (s *Store) Ended(before time.Time, fn func(id string) error) error {
-	limit := nanos(before)
+	limit := store.UnixNanos(before)
 	all, err := s.records()
 	if err != nil {
 		return err
@@ -423,7 +423,7 @@ func (s *Store) Timers(fn func(store.Timer) error) error {
 		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.instance, b.instance), strings.Compare(a.kind, b.kind))
 	})
 	for _, t := range all {
-		if err := fn(store.Timer{At: fromNanos(t.at), Instance: t.instance, Kind: t.kind}); err != nil {
+		if err := fn(store.Timer{At: store.FromUnixNanos(t.at), Instance: t.instance, Kind: t.kind}); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"Count", testCount},
 		{"History", testHistory},
 		{"Timers", testTimers},
+		{"TimersOutsideNanoseconds", testTimersOutsideNanoseconds},
 		{"Pending", testPending},
 		{"Bundles", testBundles},
 		{"KV", testKV},

@@ -71,6 +71,32 @@ func testTimers(t *testing.T, s store.Store) {
 	}
 }
 
+// Timers outside the nanoseconds an int64 counts from 1970 keep their
+// place: one before 1970 (before 1678 as well) is due first, as at 1970,
+// one after 2262 is due last, as at the last nanosecond; each is listed at
+// the time store.TimerTime keeps and deleted by the time it was set at.
+func testTimersOutsideNanoseconds(t *testing.T, s store.Store) {
+	set := []store.Timer{
+		{At: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Instance: "a", Kind: "wake"},
+		{At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Instance: "b", Kind: "wake"},
+		{At: time.Date(1969, 12, 31, 23, 59, 59, 0, time.FixedZone("east", 3600)), Instance: "c", Kind: "wake"},
+		{At: at(0), Instance: "d", Kind: "wake"},
+		{At: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), Instance: "e", Kind: "wake"},
+		{At: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), Instance: "f", Kind: "wake"},
+	}
+	commit(t, s, &store.Batch{SetTimers: []store.Timer{set[4], set[1], set[5], set[3], set[0], set[2]}})
+	got := timers(t, s)
+	want := make([]store.Timer, len(set))
+	for i, tm := range set {
+		want[i] = store.Timer{At: store.TimerTime(tm.At), Instance: tm.Instance, Kind: tm.Kind}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("timers = %v, want %v", got, want)
+	}
+	commit(t, s, &store.Batch{DelTimers: set})
+	sameTimers(t, timers(t, s), nil)
+}
+
 func testPending(t *testing.T, s store.Store) {
 	ev := func(inst, name, payload string) store.PendingEvent {
 		return store.PendingEvent{Instance: inst, Name: name, Payload: []byte(payload)}
