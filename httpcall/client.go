@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -369,19 +370,44 @@ func text(v any) string {
 
 // headerMap is a response's headers with lower-case names, so scripts and
 // plugins look them up one way whatever the server's spelling; repeated
-// headers are joined with ", " as RFC 9110 allows.
-func headerMap(h *fasthttp.ResponseHeader) map[string]string {
-	m := make(map[string]string, h.Len())
+// headers are joined with ", " as RFC 9110 allows. Its values are strings
+// made V by value: string for the plugins' host, any for a task's
+// full_response, whose result is built in one pass either way.
+func headerMap[V any](h *fasthttp.ResponseHeader, value func(string) V) map[string]V {
+	m := make(map[string]V, h.Len())
 	for k, v := range h.All() {
-		name := string(bytes.ToLower(k))
+		name := lowerName(k)
 		if prev, ok := m[name]; ok {
-			m[name] = prev + ", " + string(v)
+			m[name] = value(any(prev).(string) + ", " + string(v)) // V holds strings
 		} else {
-			m[name] = string(v)
+			m[name] = value(string(v))
 		}
 	}
 	return m
 }
+
+// lowerName is a header name in lower case, lowered on the stack when it
+// is ASCII (as a header name should be) and not long.
+func lowerName(k []byte) string {
+	var buf [64]byte
+	if len(k) > len(buf) {
+		return string(bytes.ToLower(k))
+	}
+	for i, c := range k {
+		if c >= utf8.RuneSelf {
+			return string(bytes.ToLower(k))
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return string(buf[:len(k)])
+}
+
+// headerString and headerAny make a header's value a map's value.
+func headerString(s string) string { return s }
+func headerAny(s string) any       { return s }
 
 // Do is a raw call on the shared client, for the plugins' HTTP host
 // function: the body and headers are sent as given, and any status is an
@@ -405,5 +431,5 @@ func (c *Client) Do(ctx context.Context, method, url string, headers map[string]
 	if kept, err = c.roundTrip(ctx, x, timeout, nil); err != nil {
 		return 0, nil, nil, err
 	}
-	return x.resp.StatusCode(), headerMap(&x.resp.Header), bytes.Clone(x.resp.Body()), nil
+	return x.resp.StatusCode(), headerMap(&x.resp.Header, headerString), bytes.Clone(x.resp.Body()), nil
 }

@@ -2,6 +2,7 @@ package httpcall
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -443,6 +444,8 @@ func TestFullResponse(t *testing.T) {
 	s := newServer(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Request-Id", "r-9")
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Add("Vary", "Accept")
+		w.Header().Add("Vary", "Origin")
 		w.WriteHeader(202)
 		io.WriteString(w, `{"queued":true}`)
 	})
@@ -453,7 +456,7 @@ func TestFullResponse(t *testing.T) {
 	m := got.(map[string]any)
 	h := m["headers"].(map[string]any)
 	if m["status"] != 202.0 || h["x-request-id"] != "r-9" || h["content-type"] != "application/json" ||
-		!jsonEqual(m["body"], map[string]any{"queued": true}) {
+		h["vary"] != "Accept, Origin" || !jsonEqual(m["body"], map[string]any{"queued": true}) {
 		t.Fatalf("full response = %#v", m)
 	}
 }
@@ -816,18 +819,32 @@ func jsonEqual(a, b any) bool {
 
 // BenchmarkHTTPTask is one POST task against a loopback fasthttp server,
 // which allocates next to nothing, so allocs/op is mostly the client's.
-func BenchmarkHTTPTask(b *testing.B) {
+func BenchmarkHTTPTask(b *testing.B) { benchmarkTask(b, Spec{Method: "POST"}) }
+
+// BenchmarkHTTPTaskFullResponse is BenchmarkHTTPTask with full_response:
+// the result carries the status and the response's headers (the server's
+// four, one of them repeated) as well.
+func BenchmarkHTTPTaskFullResponse(b *testing.B) {
+	benchmarkTask(b, Spec{Method: "POST", FullResponse: true})
+}
+
+// benchmarkTask calls a task of spec, its URL filled in, in a loop.
+func benchmarkTask(b *testing.B, spec Spec) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) {
 		c.SetContentType("application/json")
+		c.Response.Header.Set("X-Request-Id", "r-9")
+		c.Response.Header.Add("Vary", "Accept")
+		c.Response.Header.Add("Vary", "Origin")
 		c.SetBodyString(`{"id":"pay_1","risk":0.1}`)
 	}}
 	go srv.Serve(l)
 	defer srv.Shutdown()
-	r, err := New(NewClient(), Spec{Method: "POST", URL: "http://" + l.Addr().String() + "/payments/{id}"})
+	spec.URL = "http://" + l.Addr().String() + "/payments/{id}"
+	r, err := New(NewClient(), spec)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -864,6 +881,16 @@ func TestEnvFallback(t *testing.T) {
 		got, err := expandEnv(in, processEnv)
 		if err != nil || got != want {
 			t.Errorf("expandEnv(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// A header name is lowered as bytes.ToLower lowers it, on the stack or
+// (long, or not ASCII) not.
+func TestLowerName(t *testing.T) {
+	for _, name := range []string{"", "X-Request-Id", "content-type", strings.Repeat("Long-Name-", 10), "X-Ünïcode-Ä"} {
+		if got, want := lowerName([]byte(name)), string(bytes.ToLower([]byte(name))); got != want {
+			t.Errorf("lowerName(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

@@ -253,11 +253,7 @@ func (r *routine) call(ctx context.Context, input any, fc *flow.Context, s flow.
 	if !r.full {
 		return result, nil
 	}
-	headers := map[string]any{}
-	for k, v := range headerMap(&x.resp.Header) {
-		headers[k] = v
-	}
-	return map[string]any{"status": float64(status), "headers": headers, "body": result}, nil
+	return map[string]any{"status": float64(status), "headers": headerMap(&x.resp.Header, headerAny), "body": result}, nil
 }
 
 // decode is a 2xx body as a result: JSON values as Orbit holds them
