@@ -37,6 +37,7 @@ type timerQueue struct {
 	armed   clock.Timer
 	armedAt time.Time
 	running bool
+	firing  bool // a tick is firing timers: it pops what falls due meanwhile
 
 	src     store.TimerRanger // nil: every timer is in the heap
 	partial bool              // src holds timers after loaded that the heap lacks
@@ -104,8 +105,8 @@ func (q *timerQueue) add(t store.Timer) {
 	if q.src != nil && len(q.h) > 2*timerWindow {
 		q.trim()
 	}
-	if q.running && (q.armed == nil || t.At.Before(q.armedAt)) {
-		q.arm()
+	if q.running && (q.armed == nil || t.At.Before(q.armedAt)) && q.arm() {
+		go q.tick()
 	}
 }
 
@@ -201,8 +202,10 @@ func (q *timerQueue) settleInstance(id string) {
 }
 
 // arm schedules the callback for the earliest timer, reading the next
-// window when the heap is empty; q.mu is held.
-func (q *timerQueue) arm() {
+// window when the heap is empty; q.mu is held. It reports whether that
+// timer is due already, for the caller to tick at once (tick itself pops
+// again).
+func (q *timerQueue) arm() (due bool) {
 	if q.armed != nil {
 		q.armed.Stop()
 		q.armed = nil
@@ -214,51 +217,66 @@ func (q *timerQueue) arm() {
 			q.errs(err)
 			q.armedAt = q.clock.Now().Add(timerReadRetry) // an earlier add arms the queue for itself
 			q.armed = q.clock.AfterFunc(timerReadRetry, q.tick)
-			return
+			return false
 		}
 	}
 	if len(q.h) == 0 {
-		return
+		return false
 	}
 	q.armedAt = q.h[0].t.At
 	d := q.armedAt.Sub(q.clock.Now())
 	if d <= 0 {
-		// Due already (an observer job, or time passed while stopped).
+		// Due already (an observer job, or time passed while stopped, or
+		// while the last timers fired).
 		q.armed = nopTimer{}
-		go q.tick()
-		return
+		return true
 	}
 	q.armed = q.clock.AfterFunc(d, q.tick)
+	return false
 }
 
+// tick fires the due timers, and goes on while more are due by the time
+// it has fired them. One tick fires at a time, so timers fire in their
+// order: a tick that comes while another fires (its clock callback, or an
+// add of a due timer) leaves its timers to that one, which pops again
+// once it is done.
 func (q *timerQueue) tick() {
 	q.mu.Lock()
-	if !q.running {
-		q.mu.Unlock()
+	defer q.mu.Unlock()
+	if q.firing {
 		return
 	}
-	now := q.clock.Now()
-	var due []store.Timer
-	for len(q.h) > 0 && !q.h[0].t.At.After(now) {
-		it := heap.Pop(&q.h).(*timerItem)
-		delete(q.index, it.t)
-		if q.src != nil { // without a store to read again, nothing fires twice
-			q.inFlight[it.t] = struct{}{}
+	q.firing = true
+	defer func() { q.firing = false }()
+	for q.running {
+		now := q.clock.Now()
+		var due []store.Timer
+		for len(q.h) > 0 && !q.h[0].t.At.After(now) {
+			it := heap.Pop(&q.h).(*timerItem)
+			delete(q.index, it.t)
+			if q.src != nil { // without a store to read again, nothing fires twice
+				q.inFlight[it.t] = struct{}{}
+			}
+			due = append(due, it.t)
 		}
-		due = append(due, it.t)
-	}
-	q.armed = nil
-	q.arm()
-	q.mu.Unlock()
-	for _, t := range due {
-		q.fire(t)
+		q.armed = nil
+		if more := q.arm(); len(due) == 0 && !more {
+			return
+		}
+		q.mu.Unlock()
+		for _, t := range due {
+			q.fire(t)
+		}
+		q.mu.Lock()
 	}
 }
 
 func (q *timerQueue) start() {
 	q.mu.Lock()
 	q.running = true
-	q.arm()
+	if q.arm() {
+		go q.tick()
+	}
 	q.mu.Unlock()
 }
 
