@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,28 +29,32 @@ func openTimerDB(t *testing.T) *bolt.DB {
 	return db
 }
 
-// timerLog records the timers a queue fires.
+// timerLog records the timers a queue fires, in order.
 type timerLog struct {
 	mu    sync.Mutex
-	fired map[store.Timer]int
-	n     int
+	fired []store.Timer
 }
 
 func (l *timerLog) fire(tm store.Timer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.fired == nil {
-		l.fired = map[store.Timer]int{}
-	}
-	l.fired[key(tm)]++
-	l.n++
+	l.fired = append(l.fired, tm)
 }
 
-// distinct counts the timers that fired, each once however often it did.
-func (l *timerLog) distinct() int {
+// list is what fired so far.
+func (l *timerLog) list() []store.Timer {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.fired)
+	return slices.Clone(l.fired)
+}
+
+// times counts how often each timer fired.
+func (l *timerLog) times() map[store.Timer]int {
+	n := map[store.Timer]int{}
+	for _, tm := range l.list() {
+		n[key(tm)]++
+	}
+	return n
 }
 
 // failingRanger is a store's timer listing whose reads fail while failing
@@ -83,15 +88,8 @@ func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
 	}
 	src := &failingRanger{TimerRanger: db}
 	c := clock.NewFake(start)
-	var (
-		mu    sync.Mutex
-		fired []store.Timer
-	)
-	q := newTimerQueue(c, func(tm store.Timer) {
-		mu.Lock()
-		defer mu.Unlock()
-		fired = append(fired, tm)
-	})
+	var log timerLog
+	q := newTimerQueue(c, log.fire)
 	var errs atomic.Int64
 	if err := q.load(src, func(error) { errs.Add(1) }); err != nil {
 		t.Fatal(err)
@@ -99,11 +97,7 @@ func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
 	q.start()
 	defer q.stop()
 	src.failing.Store(true) // the second window's read fails
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(fired)
-	}
+	count := func() int { return len(log.list()) }
 	deadline := time.Now().Add(10 * time.Second)
 	for count() < timerWindow || errs.Load() == 0 {
 		if time.Now().After(deadline) {
@@ -120,8 +114,7 @@ func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
 		c.Advance(time.Second)
 		time.Sleep(time.Millisecond)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	fired := log.list()
 	for i, tm := range fired {
 		if want := fmt.Sprintf("k%05d", i); tm.Kind != want || i > 0 && tm.At.Before(fired[i-1].At) {
 			t.Fatalf("timer %d fired was %v, want kind %s in time order", i, tm, want)
@@ -157,7 +150,7 @@ func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
 			q.start()
 			defer q.stop()
 			orbittest.For(t, orbittest.Timeout, func() error {
-				if log.distinct() == 0 {
+				if len(log.list()) == 0 {
 					return errors.New("the due timer has not fired")
 				}
 				return nil
@@ -198,14 +191,12 @@ func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
 			// timers after it, would have fired again before the last of
 			// them (in the same tick, or an earlier one).
 			orbittest.For(t, orbittest.Timeout, func() error {
-				if got := log.distinct(); got != len(added)+1 {
+				if got := len(log.times()); got != len(added)+1 {
 					return fmt.Errorf("%d of %d timers fired", got, len(added)+1)
 				}
 				return nil
 			})
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			for tm, n := range log.fired {
+			for tm, n := range log.times() {
 				if n != 1 {
 					t.Errorf("timer %v fired %d times, want once", tm, n)
 				}
