@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 )
 
@@ -28,6 +29,7 @@ func register(name, summary string, run func(args []string, stdout, stderr io.Wr
 }
 
 func main() {
+	runtime.MemProfileRate = heapProfileRate(false, os.Getenv("GODEBUG")) // serve --pprof turns it back on
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

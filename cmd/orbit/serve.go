@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -56,6 +57,7 @@ func cmdServe(args []string, _, stderr io.Writer) int {
 	if _, code, ok := parseData(fs, args, 0, stderr, sf.check, pf.check); !ok {
 		return code
 	}
+	runtime.MemProfileRate = heapProfileRate(*pprofAddr != "", os.Getenv("GODEBUG"))
 	if _, err := os.Stat(*scripts); errors.Is(err, os.ErrNotExist) {
 		// A user's own folder of workflows is what serve needs first.
 		fmt.Fprintf(stderr, "orbit: --scripts %s: no such file or directory; point --scripts (or ORBIT_SCRIPTS) at your workflows' folder\n", *scripts)
