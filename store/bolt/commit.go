@@ -18,9 +18,14 @@ const (
 	// of batches cannot make one fsync (and its waiters) arbitrarily late.
 	maxGroup      = 1000
 	maxGroupBytes = 16 << 20
-	// maxPooledBuf keeps an unusually large batch's buffer from staying in
-	// the pool for good.
-	maxPooledBuf = 1 << 20
+	// maxPooledBuf keeps a large batch's buffer from staying in the pool:
+	// a checkpoint is a few KiB, and under steady load the pool never
+	// empties, so a burst of large payloads would otherwise leave every
+	// pooled job (one per driver in flight) holding up to its size.
+	maxPooledBuf = 64 << 10
+	// maxKeptRecord bounds the committer's one record buffer, which a
+	// group of many batches fills.
+	maxKeptRecord = 1 << 20
 	// applyDelay is how long the applier lets logged groups gather before
 	// it writes them into bbolt, unless a read waits for them or they are
 	// many: one bbolt transaction (and its two fsyncs) then carries the
@@ -171,7 +176,7 @@ func (db *DB) logGroup(group []*job) {
 	rec = appendBody(rec, group)
 	finishFrame(rec, lsn)
 	db.rec = rec
-	if cap(db.rec) > maxPooledBuf {
+	if cap(db.rec) > maxKeptRecord {
 		db.rec = nil
 	}
 	hit(FaultLogWritten)
