@@ -126,12 +126,23 @@ func (quiet) Printf(string, ...any) {}
 // retryStale resends a request, whatever its method, when the server
 // closed a kept-alive connection before answering: that is the race of
 // connection reuse, not a failure of the downstream, and every Orbit call
-// carries an Idempotency-Key, so a resend is safe.
-func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+// carries an Idempotency-Key, so a resend is safe. One resend is enough
+// for that race, so a call is written maxStaleSends times at most.
+func retryStale(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	if x := exchangeOf(req); x != nil {
+		// A call begun inline and made aside when it found no idle
+		// connection goes through two rounds of fasthttp's attempts:
+		// its sends count across both.
+		attempts = max(attempts, x.sent)
+	}
 	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-	return false, stale && attempts < 2
+	return false, stale && attempts < maxStaleSends
 }
+
+// maxStaleSends bounds the writes of a call that meets stale connections:
+// the first, and one resend.
+const maxStaleSends = 2
 
 // maxScratch bounds the scratch buffer an exchange keeps in the pool.
 const maxScratch = 4 << 10
@@ -148,6 +159,7 @@ type exchange struct {
 	// on its caller's goroutine, interrupted by its context.
 	deadline time.Time
 	inline   bool
+	sent     int // times the request was written, for retryStale
 	interruptible
 	interruptFunc func() // interrupt, made once, for context.AfterFunc
 }
@@ -201,7 +213,7 @@ func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Durati
 	if ctx.Err() != nil {
 		return true, contextError(ctx)
 	}
-	x.deadline, x.interrupted = deadline, false
+	x.deadline, x.interrupted, x.sent = deadline, false, 0
 	x.req.SetUserValue(exchangeKey{}, x)
 	if pipe == nil && ctx.Done() != nil {
 		// The call runs here, on a connection the transport takes from the

@@ -735,6 +735,43 @@ func TestStaleConnectionIsResent(t *testing.T) {
 	}
 }
 
+// A POST whose connection the server drops after reading it, on every
+// connection, is sent twice, as the stale-connection resend allows, and no
+// more: a call that starts on a kept-alive connection and goes on aside
+// keeps its count of sends.
+func TestDroppedCallIsSentTwiceAtMost(t *testing.T) {
+	var dropped atomic.Int64
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/drop" {
+			io.WriteString(w, `{"ok":true}`)
+			return
+		}
+		dropped.Add(1)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close()
+	})
+	c := NewClient()
+	warm, _ := New(c, Spec{URL: s.URL + "/warm"})
+	drop, _ := New(c, Spec{Method: "POST", URL: s.URL + "/drop"})
+	step, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, ctx := range []context.Context{step, context.Background()} {
+		dropped.Store(0)
+		if _, err := warm.Call(ctx, nil, fctx); err != nil { // leaves an idle connection
+			t.Fatal(err)
+		}
+		_, err := drop.Call(ctx, map[string]any{}, fctx)
+		flowtest.WantError(t, err, flow.ErrHTTPConnection)
+		if n := dropped.Load(); n != 2 {
+			t.Errorf("inline %v: the server got the call %d times, want 2", ctx.Done() != nil, n)
+		}
+	}
+}
+
 // oneAnswerServer answers one request on each connection, then closes it,
 // as a server does whose kept-alive connections time out; it hands each
 // request's body to seen. It returns its address.

@@ -26,6 +26,15 @@ type transport struct{}
 // exchangeKey is the request's user value that names its exchange.
 type exchangeKey struct{}
 
+// exchangeOf is the exchange req belongs to, nil for a request of none.
+func exchangeOf(req *fasthttp.Request) *exchange {
+	if req == nil {
+		return nil
+	}
+	x, _ := req.UserValue(exchangeKey{}).(*exchange)
+	return x
+}
+
 // errNoIdleConn refuses an inline call that would have to dial or wait
 // for a connection.
 var errNoIdleConn = errors.New("httpcall: no idle connection to take inline")
@@ -38,7 +47,7 @@ var longAgo = time.Unix(1, 0)
 
 // RoundTrip makes the call of req on a connection of hc.
 func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (retry bool, err error) {
-	x, _ := req.UserValue(exchangeKey{}).(*exchange)
+	x := exchangeOf(req)
 	if x == nil || resp.StreamBody || hc.MaxConnDuration > 0 {
 		return fasthttp.DefaultTransport.RoundTrip(hc, req, resp)
 	}
@@ -60,6 +69,7 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 		hc.ReleaseConn(cc) // nothing was written on it
 		return false, errInterrupted
 	}
+	x.sent++
 	retry, err = exchangeOn(hc, conn, req, resp)
 	interrupted := x.letGo()
 	if !interrupted && err == nil && !req.ConnectionClose() && !resp.ConnectionClose() {
