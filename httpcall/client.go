@@ -243,18 +243,40 @@ func (c *Client) roundTrip(ctx context.Context, x *exchange, timeout time.Durati
 		return true, describe(c.send(pipe, x, deadline), x.req, timeout)
 	}
 	// fasthttp cannot be interrupted while it dials, nor a pipelined call,
-	// so the call runs aside while this goroutine also watches ctx.
+	// so the call runs aside while this goroutine also watches ctx. ctx's
+	// end still interrupts a call of the pool once it holds a connection,
+	// as it does inline: the connection is closed, and the call does not
+	// run on to its deadline on it (a pipelined call's is shared).
+	stop := noStop
+	if pipe == nil {
+		stop = context.AfterFunc(ctx, x.interruptFunc)
+	}
 	go func() { x.done <- c.send(pipe, x, deadline) }()
 	select {
 	case err := <-x.done:
+		if !stop() {
+			<-x.stopped
+		}
+		if err != nil && x.interrupted {
+			return true, contextError(ctx)
+		}
 		return true, describe(err, x.req, timeout)
 	case <-ctx.Done():
 		// x.req belongs to the sender until it ends, so the error cannot
 		// quote the URL.
-		go func() { <-x.done; c.free(x) }()
+		go func() {
+			<-x.done
+			if !stop() {
+				<-x.stopped
+			}
+			c.free(x)
+		}()
 		return false, contextError(ctx)
 	}
 }
+
+// noStop stands for the stop of a context.AfterFunc never registered.
+func noStop() bool { return true }
 
 // send makes the call on pipe, or on the client's pool when pipe is nil.
 // A pipelined call is resent as the pool resends one (retryStale): the

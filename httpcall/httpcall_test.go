@@ -607,6 +607,43 @@ func TestContextCancelInline(t *testing.T) {
 	}
 }
 
+// A cancelled call that had to open its connection (none was idle) closes
+// it too: the downstream sees the request abandoned at once, not at the
+// routine's timeout, and no goroutine waits on for the answer.
+func TestContextCancelClosesANewConnection(t *testing.T) {
+	abandoned, release := make(chan struct{}), make(chan struct{})
+	s := newServer(t, func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done(): // the client closed the connection
+			close(abandoned)
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before the server closes
+	r, _ := New(NewClient(), Spec{URL: s.URL + "/slow", Timeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once the request reached the server.
+		for {
+			s.mu.Lock()
+			n := len(s.reqs)
+			s.mu.Unlock()
+			if n > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	_, err := r.Call(ctx, nil, fctx)
+	flowtest.WantError(t, err, flow.ErrCancelled)
+	select {
+	case <-abandoned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server still holds the cancelled call's connection")
+	}
+}
+
 // Calls on kept-alive connections start no goroutine of their own, and a
 // deadline, the routine's or the context's, still bounds each.
 func TestInlineCallsStartNoGoroutine(t *testing.T) {

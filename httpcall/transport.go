@@ -135,8 +135,8 @@ func exchangeOn(hc *fasthttp.HostClient, conn net.Conn, req *fasthttp.Request, r
 	return false, nil
 }
 
-// interruptible is what an exchange made inline shares with the
-// cancellation of its context.
+// interruptible is what an exchange of the pool, inline or aside, shares
+// with the cancellation of its context.
 type interruptible struct {
 	mu          sync.Mutex
 	conn        net.Conn // the connection the call holds, while it holds one
