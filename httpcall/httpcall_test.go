@@ -47,6 +47,25 @@ type server struct {
 
 func newServer(t *testing.T, h http.HandlerFunc) *server {
 	t.Helper()
+	return startServer(t, h, false)
+}
+
+// newTLSServer is newServer speaking https, with a certificate of its own:
+// tlsClient trusts it.
+func newTLSServer(t *testing.T, h http.HandlerFunc) *server {
+	t.Helper()
+	return startServer(t, h, true)
+}
+
+// tlsClient is a client that trusts s's certificate.
+func tlsClient(s *server) *Client {
+	c := NewClient()
+	c.hc.TLSConfig = s.Client().Transport.(*http.Transport).TLSClientConfig
+	return c
+}
+
+func startServer(t *testing.T, h http.HandlerFunc, tls bool) *server {
+	t.Helper()
 	s := &server{}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -60,7 +79,11 @@ func newServer(t *testing.T, h http.HandlerFunc) *server {
 			s.conns.Add(1)
 		}
 	}
-	s.Start()
+	if tls {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -641,6 +664,57 @@ func TestContextCancelClosesANewConnection(t *testing.T) {
 	case <-abandoned:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server still holds the cancelled call's connection")
+	}
+}
+
+// https calls are made on kept-alive connections as http ones are, and a
+// cancellation closes the one it interrupts.
+func TestHTTPSCallsAndCancel(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	s := newTLSServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, `{"ok":true}`)
+	})
+	t.Cleanup(func() { close(release) }) // runs before the server closes
+	c := tlsClient(s)
+	fast, _ := New(c, Spec{Method: "POST", URL: s.URL + "/fast", FullResponse: true})
+	slow, _ := New(c, Spec{URL: s.URL + "/slow"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a step's context
+	defer cancel()
+	for range 10 {
+		got, err := fast.Call(ctx, map[string]any{"a": 1.0}, fctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := got.(map[string]any); m["status"] != float64(200) || !jsonEqual(m["body"], map[string]any{"ok": true}) {
+			t.Fatalf("got %v", got)
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("10 sequential calls opened %d connections, want 1", n)
+	}
+	cctx, cancelCall := context.WithCancel(ctx)
+	go func() {
+		<-arrived // cancel once the request reached the server
+		cancelCall()
+	}()
+	_, err := slow.Call(cctx, nil, fctx)
+	flowtest.WantError(t, err, flow.ErrCancelled)
+	if _, err := fast.Call(ctx, map[string]any{}, fctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the interrupted one closed, then a fresh one", n)
+	}
+	if got := s.last(t); string(got.Body) != "{}" || got.Header.Get("Idempotency-Key") != fctx.IdempotencyKey {
+		t.Errorf("the server got %q with Idempotency-Key %q", got.Body, got.Header.Get("Idempotency-Key"))
 	}
 }
 
