@@ -130,6 +130,9 @@ func (db *DB) applyTx(w *writer, last uint64, fn func(w *writer) error) error {
 		if err := fn(w); err != nil {
 			return err
 		}
+		if err := w.putHistory(); err != nil {
+			return err
+		}
 		hit(FaultApplied)
 		var v [8]byte
 		binary.BigEndian.PutUint64(v[:], last)

@@ -21,6 +21,9 @@ type writer struct {
 	// newest is, for each instance upserted in this transaction, its last
 	// upsert: the earlier ones are skipped (see coalesce).
 	newest map[string]upsertRef
+	// history gathers the transaction's events by instance, written as
+	// chunks when it ends (see putHistory).
+	history historyWriter
 }
 
 // upsertRef is the i-th instance upsert of a batch.
@@ -37,6 +40,7 @@ func (w *writer) end() {
 	clear(w.buckets[:])
 	clear(w.cursors[:])
 	clear(w.newest)
+	w.history.reset()
 }
 
 // coalesce notes e's upserts before the transaction applies anything: an
@@ -68,15 +72,18 @@ func (w *writer) bucket(id bucketID) *bbolt.Bucket {
 // searches from the root through the nodes this transaction changed, so
 // the kept cursor sees the transaction's own puts and deletes.
 func (w *writer) get(id bucketID, k []byte) []byte {
-	c := w.cursors[id]
-	if c == nil {
-		c = w.bucket(id).Cursor()
-		w.cursors[id] = c
-	}
-	if got, v := c.Seek(k); bytes.Equal(got, k) {
+	if got, v := w.cursor(id).Seek(k); bytes.Equal(got, k) {
 		return v
 	}
 	return nil
+}
+
+// cursor is the bucket's kept cursor.
+func (w *writer) cursor(id bucketID) *bbolt.Cursor {
+	if w.cursors[id] == nil {
+		w.cursors[id] = w.bucket(id).Cursor()
+	}
+	return w.cursors[id]
 }
 
 // fillPercent packs pages fuller than bbolt's default of one half. Most
@@ -97,11 +104,7 @@ func (w *writer) apply(e *encoded) error {
 		}
 	}
 	for i := range e.events {
-		ev := &e.events[i]
-		w.key = appendHistoryKey(w.key[:0], ev.instance, ev.seq)
-		if err := w.bucket(bHistory).Put(w.key, e.value(ev.value)); err != nil {
-			return fmt.Errorf("history of %q: %w", ev.instance, err)
-		}
+		w.history.add(e, &e.events[i])
 	}
 	for _, t := range e.setTimers {
 		w.timerKeys(t)
@@ -252,6 +255,7 @@ func (w *writer) purge(id string) error {
 	if err := deleteBoth(w.bucket(bInstances), w.key, w.bucket(bUnfinished), w.key); err != nil {
 		return err
 	}
+	w.history.drop(id) // what this transaction wrote before the purge goes with it
 	w.key = appendPrefix(w.key[:0], id)
 	if err := deletePrefix(w.bucket(bHistory), w.key); err != nil {
 		return err

@@ -55,10 +55,16 @@ func TestHistoryRefusesAnEventUnderAnotherSeq(t *testing.T) {
 	db := open(t, path)
 	evs := []store.Event{{Instance: "a", Seq: 1, Type: "ExecutionStarted", Time: time.Now()},
 		{Instance: "a", Seq: 2, Type: "StateEntered", Time: time.Now(), State: "A"}}
-	if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{running("a")}, Events: evs}); err != nil {
-		t.Fatal(err)
+	// Two stores' lives: each event in a chunk of its own.
+	for i := range evs {
+		if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{running("a")}, Events: evs[i : i+1]}); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if i == 0 {
+			db = open(t, path)
+		}
 	}
-	db.Close()
 	b, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)

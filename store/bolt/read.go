@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -65,29 +66,25 @@ func (db *DB) History(id string, after uint64, limit int) ([]store.Event, error)
 	db.caughtUp()
 	err := db.view(func(tx *bbolt.Tx) error {
 		prefix := appendPrefix(nil, id)
+		r := chunkReader{id: id, prefix: len(prefix)}
 		c := bucket(tx, bHistory).Cursor()
-		for k, v := c.Seek(appendHistoryKey(nil, id, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if limit > 0 && len(events) == limit {
-				break
+		for k, v := seekChunk(c, prefix, after+1, nil); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			err := r.chunk(k, v, after, func(ev *store.Event) error {
+				if limit > 0 && len(events) == limit {
+					return errEnough
+				}
+				events = append(events, *ev)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			var ev store.Event
-			if len(k) != len(prefix)+8 {
-				return &store.DamagedError{Instance: id, Record: "history", Err: fmt.Errorf("malformed key %x", k)}
-			}
-			seq := binary.BigEndian.Uint64(k[len(prefix):])
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", seq), Err: err}
-			}
-			if ev.Seq != seq {
-				// An event that decodes but names another place in the
-				// history is as damaged as one that does not decode.
-				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", seq), Err: fmt.Errorf("it holds event %d", ev.Seq)}
-			}
-			ev.Instance = id
-			events = append(events, ev)
 		}
 		return nil
 	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
 	return events, err
 }
 

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +80,7 @@ type verifier struct {
 }
 
 // instances walks the instance records and, alongside, the history: both
-// are in id order (a history key is "id 0x00 seq", and ids hold no zero
+// are in id order (a history chunk's key starts with "id 0x00", and ids hold no zero
 // byte), so one pass of each cursor finds every instance's events and
 // every event that belongs to no instance.
 func (v *verifier) instances() error {
@@ -119,19 +118,9 @@ func (v *verifier) instances() error {
 		}
 		chain := store.NewChainChecker(id)
 		prefix := appendPrefix(nil, id)
+		r := chunkReader{id: id, prefix: len(prefix)}
 		for ; hk != nil && bytes.HasPrefix(hk, prefix); hk, hv = hist.Next() {
-			if len(hk) != len(prefix)+8 {
-				return &store.DamagedError{Instance: id, Record: "history", Err: fmt.Errorf("malformed key %x", hk)}
-			}
-			seq := binary.BigEndian.Uint64(hk[len(prefix):])
-			var ev store.Event
-			if err := json.Unmarshal(hv, &ev); err != nil {
-				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", seq), Err: err}
-			}
-			if ev.Seq != seq {
-				return &store.DamagedError{Instance: id, Record: fmt.Sprintf("event %d", seq), Err: fmt.Errorf("it says it is event %d", ev.Seq)}
-			}
-			if err := chain.Add(&ev); err != nil {
+			if err := r.chunk(hk, hv, 0, chain.Add); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,376 @@
+package bolt
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// History is kept in chunks: one bbolt entry holds a run of an instance's
+// events with consecutive sequence numbers, so that the applier inserts
+// one key where it used to insert one per event (a three-step workflow
+// has fourteen events, most of them written in one window).
+//
+// A chunk's key is "id 0x00 first" when it holds the one event first, and
+// "id 0x00 first last" when it holds first to last; its value is the
+// events' JSON objects one after the other. Files written before chunks
+// existed hold one event per key, which is a chunk of one: they read
+// unchanged. Chunks of one instance never overlap (the applier trims a
+// stored chunk that a new one rewrites part of), so the chunk that holds
+// an event is the last one whose first event is at or before it.
+
+// appendChunkKey is the key of the chunk of events first to last.
+func appendChunkKey(dst []byte, id string, first, last uint64) []byte {
+	dst = appendHistoryKey(dst, id, first)
+	if last != first {
+		dst = binary.BigEndian.AppendUint64(dst, last)
+	}
+	return dst
+}
+
+// parseChunkKey reads the events a chunk holds from its key, whose
+// instance prefix ("id 0x00") has prefixLen bytes.
+func parseChunkKey(k []byte, prefixLen int) (first, last uint64, ok bool) {
+	switch len(k) - prefixLen {
+	case 8:
+		first = binary.BigEndian.Uint64(k[prefixLen:])
+		return first, first, first != 0
+	case 16:
+		first, last = binary.BigEndian.Uint64(k[prefixLen:]), binary.BigEndian.Uint64(k[prefixLen+8:])
+		return first, last, first != 0 && last > first
+	}
+	return 0, 0, false
+}
+
+// seekChunk positions c at the chunk of the instance whose key starts
+// with prefix that holds event seq, or else at its first chunk after seq,
+// and returns that chunk; k is nil or outside prefix when there is none.
+func seekChunk(c *bbolt.Cursor, prefix []byte, seq uint64, key []byte) (k, v []byte) {
+	key = binary.BigEndian.AppendUint64(append(key[:0], prefix...), seq)
+	k, v = c.Seek(key)
+	if bytes.Equal(k, key) || (len(k) > len(key) && bytes.HasPrefix(k, key)) {
+		return k, v // a chunk that starts at seq
+	}
+	// The chunk before the one found may start before seq and hold it.
+	var pk []byte
+	if k == nil {
+		pk, _ = c.Last()
+	} else {
+		pk, _ = c.Prev()
+	}
+	if pk != nil && bytes.HasPrefix(pk, prefix) {
+		if _, last, ok := parseChunkKey(pk, len(prefix)); ok && last >= seq {
+			return c.Seek(pk)
+		}
+	}
+	return c.Seek(key)
+}
+
+// errNotObject is a chunk's byte that cannot start an event.
+var errNotObject = errors.New("no JSON object starts there")
+
+// objectEnd returns the length of the JSON object at the start of b
+// (after white space), or -1 if b holds no whole one. It only finds where
+// the object ends; json.Unmarshal of what it delimits checks the rest.
+func objectEnd(b []byte) int {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i == len(b) || b[i] != '{' {
+		return -1
+	}
+	depth, inString := 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && c == '\\':
+			i++ // the escaped byte cannot end the string
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// splitChunk appends to offs the end of each of the n events of chunk v.
+// A chunk that does not hold n objects and nothing more is damaged: the
+// error says at which byte.
+func splitChunk(v []byte, n uint64, offs []int) ([]int, error) {
+	off := 0
+	for i := range n {
+		end := objectEnd(v[off:])
+		if end < 0 {
+			return offs, fmt.Errorf("event %d of %d, at byte %d: %w", i+1, n, off, errNotObject)
+		}
+		off += end
+		offs = append(offs, off)
+	}
+	if len(bytes.TrimLeft(v[off:], " \t\r\n")) > 0 {
+		return offs, fmt.Errorf("%d bytes follow its %d events, from byte %d", len(v)-off, n, off)
+	}
+	return offs, nil
+}
+
+// chunkReader decodes one instance's history chunks in key order.
+type chunkReader struct {
+	id     string
+	prefix int    // length of the key prefix "id 0x00"
+	read   uint64 // the last event read, so that an overlap is seen
+	offs   []int
+}
+
+// chunk decodes the events of one chunk and calls fn with each whose seq
+// is above after. Anything that does not read as the events the key names
+// is a *store.DamagedError that says which events and which byte.
+func (r *chunkReader) chunk(k, v []byte, after uint64, fn func(ev *store.Event) error) error {
+	first, last, ok := parseChunkKey(k, r.prefix)
+	if !ok {
+		return &store.DamagedError{Instance: r.id, Record: "history", Err: fmt.Errorf("malformed key %x", k)}
+	}
+	record := func(seq uint64) string {
+		if first == last {
+			return fmt.Sprintf("event %d", seq)
+		}
+		return fmt.Sprintf("event %d (in the chunk of events %d to %d)", seq, first, last)
+	}
+	if first <= r.read {
+		return &store.DamagedError{Instance: r.id, Record: record(first),
+			Err: fmt.Errorf("the chunk before it holds events up to %d: they overlap", r.read)}
+	}
+	r.read = last
+	var err error
+	if r.offs, err = splitChunk(v, last-first+1, r.offs[:0]); err != nil {
+		return &store.DamagedError{Instance: r.id, Record: record(first + uint64(len(r.offs))), Err: err}
+	}
+	start := 0
+	for i, end := range r.offs {
+		seq := first + uint64(i)
+		if seq <= after {
+			start = end
+			continue
+		}
+		var ev store.Event
+		if err := json.Unmarshal(v[start:end], &ev); err != nil {
+			return &store.DamagedError{Instance: r.id, Record: record(seq), Err: fmt.Errorf("at byte %d: %w", start, err)}
+		}
+		if ev.Seq != seq {
+			// An event that decodes but names another place in the
+			// history is as damaged as one that does not decode.
+			return &store.DamagedError{Instance: r.id, Record: record(seq), Err: fmt.Errorf("it holds event %d", ev.Seq)}
+		}
+		ev.Instance = r.id
+		if err := fn(&ev); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// histEvent is an event a transaction writes: its seq and where its JSON
+// is in the buffer of the batch that brought it.
+type histEvent struct {
+	seq uint64
+	e   *encoded
+	s   span
+}
+
+func bySeq(a, b histEvent) int { return cmp.Compare(a.seq, b.seq) }
+
+// historyWriter gathers the events of one transaction by instance, so
+// that each instance's run of events becomes one chunk when the
+// transaction ends. It belongs to the writer and is reused.
+type historyWriter struct {
+	index  map[string]int // instance -> its place in ids and events
+	ids    []string
+	events [][]histEvent
+	// arena holds the values of chunks joined from several batches. bbolt
+	// keeps a value until its transaction commits, so the arena is only
+	// written again in the next one; when it grows, the values already
+	// handed out stay in the old array.
+	arena []byte
+	offs  []int
+}
+
+// add notes an event of batch e.
+func (h *historyWriter) add(e *encoded, ev *encEvent) {
+	i, ok := h.index[ev.instance]
+	if !ok {
+		if h.index == nil {
+			h.index = make(map[string]int)
+		}
+		i = len(h.ids)
+		h.index[ev.instance] = i
+		h.ids = append(h.ids, ev.instance)
+		if i == len(h.events) {
+			h.events = append(h.events, nil)
+		}
+	}
+	h.events[i] = append(h.events[i], histEvent{seq: ev.seq, e: e, s: ev.value})
+}
+
+// drop forgets the events of an instance noted so far: a purge applied
+// after them removes them.
+func (h *historyWriter) drop(id string) {
+	if i, ok := h.index[id]; ok {
+		clear(h.events[i])
+		h.events[i] = h.events[i][:0]
+	}
+}
+
+func (h *historyWriter) reset() {
+	clear(h.index)
+	for i := range h.ids {
+		clear(h.events[i])
+		h.events[i] = h.events[i][:0]
+	}
+	clear(h.ids)
+	h.ids = h.ids[:0]
+	if cap(h.arena) > maxPooledBuf {
+		h.arena = nil // a rare large window does not pin its memory
+	}
+	h.arena = h.arena[:0]
+}
+
+// value is the chunk of evs: the events' JSON one after the other. Events
+// that one batch encoded one after the other are already that.
+func (h *historyWriter) value(evs []histEvent) []byte {
+	e, start, end := evs[0].e, evs[0].s.off, evs[0].s.end
+	for _, ev := range evs[1:] {
+		if ev.e != e || ev.s.off != end {
+			e = nil
+			break
+		}
+		end = ev.s.end
+	}
+	if e != nil {
+		return e.buf[start:end:end]
+	}
+	off := len(h.arena)
+	for _, ev := range evs {
+		h.arena = append(h.arena, ev.e.value(ev.s)...)
+	}
+	return h.arena[off:len(h.arena):len(h.arena)]
+}
+
+// keep copies b into the arena, for a value that must outlive the entry
+// it was read from.
+func (h *historyWriter) keep(b []byte) []byte {
+	off := len(h.arena)
+	h.arena = append(h.arena, b...)
+	return h.arena[off:len(h.arena):len(h.arena)]
+}
+
+// putHistory writes the events gathered in the transaction: for each
+// instance, in order of seq (a batch may list them in any order, and of
+// two events with one seq the later one wins, as a put of the same key
+// would), one chunk per run of consecutive seqs.
+func (w *writer) putHistory() error {
+	h := &w.history
+	for i, id := range h.ids {
+		evs := h.events[i]
+		if len(evs) == 0 {
+			continue
+		}
+		if !slices.IsSortedFunc(evs, bySeq) {
+			slices.SortStableFunc(evs, bySeq)
+		}
+		kept := evs[:0]
+		for j := range evs {
+			if j+1 < len(evs) && evs[j+1].seq == evs[j].seq {
+				continue
+			}
+			kept = append(kept, evs[j])
+		}
+		for evs = kept; len(evs) > 0; {
+			n := 1
+			for n < len(evs) && evs[n].seq == evs[n-1].seq+1 {
+				n++
+			}
+			if err := w.putChunk(id, evs[:n]); err != nil {
+				return fmt.Errorf("history of %q: %w", id, err)
+			}
+			evs = evs[n:]
+		}
+	}
+	return nil
+}
+
+// putChunk writes one run of consecutive events as a chunk.
+func (w *writer) putChunk(id string, evs []histEvent) error {
+	first, last := evs[0].seq, evs[len(evs)-1].seq
+	w.key = appendChunkKey(w.key[:0], id, first, last) // room for the seeks of trimOverlaps
+	w.key2 = appendPrefix(w.key2[:0], id)
+	if err := w.trimOverlaps(w.key2, first, last); err != nil {
+		return err
+	}
+	w.key = appendChunkKey(w.key[:0], id, first, last)
+	return w.bucket(bHistory).Put(w.key, w.history.value(evs))
+}
+
+// trimOverlaps makes room for a chunk of events first to last of the
+// instance whose keys start with prefix: a stored chunk that holds any of
+// them loses them, as a put of their keys replaced them when each event
+// had its own, and keeps the others under new keys. The engine only
+// appends, so this finds something only when a history is written again
+// (an import run a second time); the common case costs one seek.
+func (w *writer) trimOverlaps(prefix []byte, first, last uint64) error {
+	c := w.cursor(bHistory)
+	k, v := seekChunk(c, prefix, first, w.key)
+	for k != nil && bytes.HasPrefix(k, prefix) {
+		p, q, ok := parseChunkKey(k, len(prefix))
+		if ok && p > last {
+			return nil
+		}
+		var err error
+		if ok {
+			w.history.offs, err = splitChunk(v, q-p+1, w.history.offs[:0])
+		}
+		if !ok || err != nil {
+			// Damaged: left as it is, for reads and verify to report.
+			k, v = c.Next()
+			continue
+		}
+		var head, tail []byte
+		if p < first {
+			head = w.history.keep(v[:w.history.offs[first-p-1]])
+		}
+		if q > last {
+			tail = w.history.keep(bytes.TrimLeft(v[w.history.offs[last-p]:], " \t\r\n"))
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		if head != nil {
+			w.key = appendChunkKey(w.key[:0], string(prefix[:len(prefix)-1]), p, first-1)
+			if err := w.bucket(bHistory).Put(w.key, head); err != nil {
+				return err
+			}
+		}
+		if tail != nil {
+			w.key = appendChunkKey(w.key[:0], string(prefix[:len(prefix)-1]), last+1, q)
+			if err := w.bucket(bHistory).Put(w.key, tail); err != nil {
+				return err
+			}
+		}
+		k, v = seekChunk(c, prefix, first, w.key)
+	}
+	return nil
+}

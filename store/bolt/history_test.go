@@ -1,0 +1,249 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// openHistory opens a store in a temporary directory for the history
+// tests.
+func openHistory(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "orbit.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// applyWindow writes batches into bbolt in one transaction, as the
+// applier does with what one window logged, so that a test decides which
+// events share a transaction.
+func applyWindow(t testing.TB, db *DB, batches ...*store.Batch) {
+	t.Helper()
+	db.Flush()
+	encs := make([]encoded, len(batches))
+	for i, b := range batches {
+		encs[i].json = json.NewEncoder(&encs[i])
+		if err := encs[i].encode(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.amu.Lock()
+	applied := db.appliedLSN
+	db.amu.Unlock()
+	var w writer
+	err := db.applyTx(&w, applied, func(w *writer) error {
+		for i := range encs {
+			w.coalesce(&encs[i])
+		}
+		for i := range encs {
+			if err := w.apply(&encs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ev is event seq of instance id; tag tells versions of it apart.
+func ev(id string, seq uint64, tag string) store.Event {
+	return store.Event{Instance: id, Seq: seq, Type: store.EventTaskSucceeded, State: tag,
+		Time: time.Date(2026, 3, 1, 10, 0, 0, int(seq), time.UTC), Output: json.RawMessage(`{"n":` + fmt.Sprint(seq) + `}`)}
+}
+
+func evs(id string, from, to uint64, tag string) []store.Event {
+	var out []store.Event
+	for s := from; s <= to; s++ {
+		out = append(out, ev(id, s, tag))
+	}
+	return out
+}
+
+// chunkKeys lists the history keys of the store as "id first-last" (or
+// "id seq" for a chunk of one).
+func chunkKeys(t testing.TB, db *DB) []string {
+	t.Helper()
+	db.Flush()
+	var keys []string
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		return bucket(tx, bHistory).ForEach(func(k, _ []byte) error {
+			i := strings.IndexByte(string(k), sep)
+			rest := k[i+1:]
+			s := fmt.Sprintf("%s %d", k[:i], binary.BigEndian.Uint64(rest))
+			if len(rest) == 16 {
+				s += fmt.Sprintf("-%d", binary.BigEndian.Uint64(rest[8:]))
+			}
+			keys = append(keys, s)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// described is how History's events compare in these tests: seq and tag.
+func described(events []store.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = fmt.Sprintf("%s%d%s", e.Instance, e.Seq, e.State)
+	}
+	return out
+}
+
+func wantHistory(t *testing.T, db *DB, id string, after uint64, limit int, want []store.Event) {
+	t.Helper()
+	got, err := db.History(id, after, limit)
+	if err != nil {
+		t.Fatalf("History(%s, %d, %d): %v", id, after, limit, err)
+	}
+	if !slices.Equal(described(got), described(want)) {
+		t.Fatalf("History(%s, %d, %d) = %v, want %v", id, after, limit, described(got), described(want))
+	}
+}
+
+func wantKeys(t *testing.T, db *DB, want ...string) {
+	t.Helper()
+	if got := chunkKeys(t, db); !slices.Equal(got, want) {
+		t.Fatalf("history keys %q, want %q", got, want)
+	}
+}
+
+// The events of one instance that a window applies are one entry, however
+// many batches brought them, and paging reads across and inside entries.
+func TestHistoryChunkPerInstanceAndWindow(t *testing.T) {
+	db := openHistory(t)
+	a := evs("a", 1, 10, "")
+	applyWindow(t, db,
+		&store.Batch{Events: append(evs("ab", 1, 1, ""), a[0:3]...)},
+		&store.Batch{Events: a[3:7]},
+		&store.Batch{Events: append(a[7:9:9], evs("ab", 2, 2, "")...)})
+	applyWindow(t, db, &store.Batch{Events: a[9:10]})
+	wantKeys(t, db, "a 1-9", "a 10", "ab 1-2")
+	for _, c := range []struct {
+		after uint64
+		limit int
+	}{{0, 0}, {0, 4}, {5, 3}, {8, 0}, {9, 0}, {9, 1}, {10, 0}, {3, 100}, {1 << 40, 0}} {
+		want := a[min(c.after, 10):]
+		if c.limit > 0 && len(want) > c.limit {
+			want = want[:c.limit]
+		}
+		wantHistory(t, db, "a", c.after, c.limit, want)
+	}
+	wantHistory(t, db, "ab", 0, 0, evs("ab", 1, 2, ""))
+	wantHistory(t, db, "b", 0, 0, nil)
+}
+
+// A window's events land by seq whatever their order; of two with one
+// seq the later wins, as when each event had its own key; a gap splits
+// the run; an event written again replaces the stored one inside its
+// chunk, whose other events stay under new keys.
+func TestHistoryChunkOrderAndRewrites(t *testing.T) {
+	db := openHistory(t)
+	applyWindow(t, db,
+		&store.Batch{Events: []store.Event{ev("a", 3, ""), ev("a", 1, ""), ev("a", 2, "old")}},
+		&store.Batch{Events: []store.Event{ev("a", 2, ""), ev("a", 6, ""), ev("a", 5, "")}})
+	wantKeys(t, db, "a 1-3", "a 5-6")
+	wantHistory(t, db, "a", 0, 0, []store.Event{ev("a", 1, ""), ev("a", 2, ""), ev("a", 3, ""), ev("a", 5, ""), ev("a", 6, "")})
+	wantHistory(t, db, "a", 3, 0, []store.Event{ev("a", 5, ""), ev("a", 6, "")})
+
+	applyWindow(t, db, &store.Batch{Events: evs("a", 7, 12, "")})
+	applyWindow(t, db, &store.Batch{Events: evs("a", 9, 10, "x")}) // inside one chunk
+	wantKeys(t, db, "a 1-3", "a 5-6", "a 7-8", "a 9-10", "a 11-12")
+	applyWindow(t, db, &store.Batch{Events: evs("a", 2, 5, "y")}) // across two chunks and a gap
+	wantKeys(t, db, "a 1", "a 2-5", "a 6", "a 7-8", "a 9-10", "a 11-12")
+	want := slices.Concat(evs("a", 1, 1, ""), evs("a", 2, 5, "y"), evs("a", 6, 8, ""), evs("a", 9, 10, "x"), evs("a", 11, 12, ""))
+	wantHistory(t, db, "a", 0, 0, want)
+	wantHistory(t, db, "a", 4, 3, want[4:7])
+	applyWindow(t, db, &store.Batch{Events: evs("a", 1, 12, "z")})
+	wantKeys(t, db, "a 1-12")
+	wantHistory(t, db, "a", 0, 0, evs("a", 1, 12, "z"))
+}
+
+// A purge removes what the same window wrote before it, not what it wrote
+// after it.
+func TestHistoryChunkPurgeInWindow(t *testing.T) {
+	db := openHistory(t)
+	applyWindow(t, db, &store.Batch{Events: evs("a", 1, 3, "")}, &store.Batch{Events: evs("b", 1, 2, "")})
+	applyWindow(t, db,
+		&store.Batch{Events: evs("a", 4, 5, "")},
+		&store.Batch{Purge: []string{"a", "b"}},
+		&store.Batch{Events: evs("a", 1, 2, "new")})
+	wantKeys(t, db, "a 1-2")
+	wantHistory(t, db, "a", 0, 0, evs("a", 1, 2, "new"))
+	wantHistory(t, db, "b", 0, 0, nil)
+}
+
+// FuzzHistoryWrites applies windows of arbitrary writes of events, some
+// written again, some purged, and compares what History reads, whole and
+// paged, with what one key per event would hold.
+func FuzzHistoryWrites(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, int64(1))
+	f.Add([]byte{200, 3, 77, 14, 250, 1, 9, 0, 33, 3, 8, 129, 4, 5}, int64(2))
+	f.Add([]byte("a history written twice and purged"), int64(3))
+	db := openHistory(f)
+	n := 0
+	f.Fuzz(func(t *testing.T, ops []byte, seed int64) {
+		n++
+		ids := []string{fmt.Sprintf("f%d-", n), fmt.Sprintf("f%d-0", n)} // one a prefix of the other
+		model := map[string]map[uint64]string{ids[0]: {}, ids[1]: {}}
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(n)))
+		for len(ops) > 0 {
+			var window []*store.Batch
+			for w := int(ops[0]%4) + 1; w > 0 && len(ops) > 0; w-- {
+				op := ops[0]
+				ops = ops[1:]
+				id := ids[op&1]
+				if op >= 240 {
+					window = append(window, &store.Batch{Purge: []string{id}})
+					clear(model[id])
+					continue
+				}
+				first := uint64(op>>1)%24 + 1
+				tag := fmt.Sprintf("v%d", rng.IntN(1000))
+				b := &store.Batch{}
+				for s := first; s < first+uint64(rng.IntN(6)); s++ {
+					b.Events = append(b.Events, ev(id, s, tag))
+					model[id][s] = tag
+				}
+				rng.Shuffle(len(b.Events), func(i, j int) { b.Events[i], b.Events[j] = b.Events[j], b.Events[i] })
+				window = append(window, b)
+			}
+			applyWindow(t, db, window...)
+		}
+		for _, id := range ids {
+			var want []store.Event
+			for _, s := range slices.Sorted(maps.Keys(model[id])) {
+				want = append(want, ev(id, s, model[id][s]))
+			}
+			wantHistory(t, db, id, 0, 0, want)
+			for range 4 {
+				after, limit := uint64(rng.IntN(30)), rng.IntN(5)
+				w := want[:0:0]
+				for _, e := range want {
+					if e.Seq > after && (limit == 0 || len(w) < limit) {
+						w = append(w, e)
+					}
+				}
+				wantHistory(t, db, id, after, limit, w)
+			}
+		}
+	})
+}
