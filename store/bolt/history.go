@@ -74,7 +74,7 @@ func seekChunk(c *bbolt.Cursor, prefix []byte, seq uint64, key []byte) (k, v []b
 }
 
 // errNotObject is a chunk's byte that cannot start an event.
-var errNotObject = errors.New("no JSON object starts there")
+var errNotObject = errors.New("no whole JSON object starts there")
 
 // objectEnd returns the length of the JSON object at the start of b
 // (after white space), or -1 if b holds no whole one. It only finds where
@@ -123,7 +123,7 @@ func splitChunk(v []byte, n uint64, offs []int) ([]int, error) {
 		offs = append(offs, off)
 	}
 	if len(bytes.TrimLeft(v[off:], " \t\r\n")) > 0 {
-		return offs, fmt.Errorf("%d bytes follow its %d events, from byte %d", len(v)-off, n, off)
+		return offs, fmt.Errorf("%d bytes follow its last event, from byte %d", len(v)-off, off)
 	}
 	return offs, nil
 }
@@ -157,7 +157,7 @@ func (r *chunkReader) chunk(k, v []byte, after uint64, fn func(ev *store.Event) 
 	r.read = last
 	var err error
 	if r.offs, err = splitChunk(v, last-first+1, r.offs[:0]); err != nil {
-		return &store.DamagedError{Instance: r.id, Record: record(first + uint64(len(r.offs))), Err: err}
+		return &store.DamagedError{Instance: r.id, Record: record(min(first+uint64(len(r.offs)), last)), Err: err}
 	}
 	start := 0
 	for i, end := range r.offs {
