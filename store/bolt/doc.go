@@ -65,13 +65,20 @@
 //	unfinished       id -> status                      (non-terminal instances only)
 //	list             ^start ns + id -> status 0x00 workflow 0x00 version   (newest first)
 //	ended            end ns + id -> ""                 (terminal instances, oldest end first)
-//	history          id 0x00 seq -> JSON Event
+//	history          id 0x00 first [last] -> JSON Events first..last, one after the other
 //	timers           at ns + instance 0x00 kind -> ""  (earliest first)
 //	instance_timers  instance 0x00 at ns + kind -> ""  (finds an instance's timers on purge)
 //	pending          instance 0x00 name 0x00 seq -> payload (FIFO per instance and name)
 //	bundles          hash -> JSON BundleSources
 //	kv               namespace (bucket) -> key -> value
 //	meta             "applied_lsn" -> last log record applied (uint64)
+//
+// History is kept in chunks (history.go): the events of one instance
+// that one applier transaction writes are one entry, keyed by the first
+// and the last of them ("id 0x00 first" alone for a single event, which
+// is also how files written before chunks hold every event), so that a
+// workflow's history costs a B+tree insert per window instead of one per
+// event.
 //
 // The record header keeps the start and end times that the list and ended
 // keys were built from, so an upsert or a purge finds the stale index

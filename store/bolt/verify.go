@@ -80,9 +80,9 @@ type verifier struct {
 }
 
 // instances walks the instance records and, alongside, the history: both
-// are in id order (a history chunk's key starts with "id 0x00", and ids hold no zero
-// byte), so one pass of each cursor finds every instance's events and
-// every event that belongs to no instance.
+// are in id order (a history chunk's key starts with "id 0x00", and ids
+// hold no zero byte), so one pass of each cursor finds every instance's
+// events and every event that belongs to no instance.
 func (v *verifier) instances() error {
 	hist := bucket(v.tx, bHistory).Cursor()
 	hk, hv := hist.First()
