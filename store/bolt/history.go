@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/orbit-sidecar/orbit/store"
 	bbolt "go.etcd.io/bbolt"
@@ -201,6 +202,7 @@ type historyWriter struct {
 	index  map[string]int // instance -> its place in ids and events
 	ids    []string
 	events [][]histEvent
+	order  []int // of ids, by id
 	// arena holds the values of chunks joined from several batches. bbolt
 	// keeps a value until its transaction commits, so the arena is only
 	// written again in the next one; when it grows, the values already
@@ -284,8 +286,15 @@ func (h *historyWriter) keep(b []byte) []byte {
 // would), one chunk per run of consecutive seqs.
 func (w *writer) putHistory() error {
 	h := &w.history
-	for i, id := range h.ids {
-		evs := h.events[i]
+	// In key order: bbolt inserts into a node's sorted slice of entries,
+	// and an insert at its end moves none of them.
+	h.order = h.order[:0]
+	for i := range h.ids {
+		h.order = append(h.order, i)
+	}
+	slices.SortFunc(h.order, func(a, b int) int { return strings.Compare(h.ids[a], h.ids[b]) })
+	for _, i := range h.order {
+		id, evs := h.ids[i], h.events[i]
 		if len(evs) == 0 {
 			continue
 		}

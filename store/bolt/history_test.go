@@ -33,7 +33,11 @@ func openHistory(t testing.TB) *DB {
 // events share a transaction.
 func applyWindow(t testing.TB, db *DB, batches ...*store.Batch) {
 	t.Helper()
-	db.Flush()
+	applyEncoded(t, db, new(writer), encodeWindow(t, batches...))
+}
+
+func encodeWindow(t testing.TB, batches ...*store.Batch) []encoded {
+	t.Helper()
 	encs := make([]encoded, len(batches))
 	for i, b := range batches {
 		encs[i].json = json.NewEncoder(&encs[i])
@@ -41,11 +45,18 @@ func applyWindow(t testing.TB, db *DB, batches ...*store.Batch) {
 			t.Fatal(err)
 		}
 	}
+	return encs
+}
+
+// applyEncoded applies encoded batches in one transaction with w, which
+// the applier keeps from one window to the next.
+func applyEncoded(t testing.TB, db *DB, w *writer, encs []encoded) {
+	t.Helper()
+	db.Flush()
 	db.amu.Lock()
 	applied := db.appliedLSN
 	db.amu.Unlock()
-	var w writer
-	err := db.applyTx(&w, applied, func(w *writer) error {
+	err := db.applyTx(w, applied, func(w *writer) error {
 		for i := range encs {
 			w.coalesce(&encs[i])
 		}

@@ -1,0 +1,76 @@
+package bolt
+
+import (
+	"encoding/json"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/orbit-sidecar/orbit/store"
+)
+
+// BenchmarkApplyWindow is the applier's transaction for one window of a
+// busy durable store: 64 three-step workflows, each checkpointed five
+// times with its fourteen history events (as the engine writes them),
+// applied without bbolt's fsyncs, so that what is measured is the CPU of
+// the transaction. One op is one window; ns/wf is per workflow.
+func BenchmarkApplyWindow(b *testing.B) {
+	const workflows = 64
+	split := []int{2, 3, 4, 3, 2} // events per checkpoint: fourteen in all
+	db := openHistory(b)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	n := 0
+	window := func() []encoded {
+		var batches []*store.Batch
+		ins := make([]*store.Instance, workflows)
+		for i := range ins {
+			n++
+			ins[i] = &store.Instance{Public: store.Public{ID: fmt.Sprintf("%08d-order", n), Workflow: "order", Version: "v1",
+				Status: store.Running, Input: json.RawMessage(`{"order":{"id":"o-1","amount":42.5}}`), StartedAt: t0, UpdatedAt: t0}, Bundle: "b"}
+		}
+		for step, events := range split {
+			for _, in := range ins {
+				bt := &store.Batch{}
+				for range events {
+					in.Seq++
+					bt.Events = append(bt.Events, store.Event{Instance: in.ID, Seq: in.Seq, Type: store.EventTaskSucceeded, Time: t0,
+						State: fmt.Sprintf("Step%d", step), Output: json.RawMessage(`{"ok":true,"charged":42.5}`)})
+				}
+				if step == len(split)-1 {
+					in.Status = store.Succeeded
+					in.EndedAt = &t0
+				}
+				bt.Instances = []*store.Instance{in.Clone()}
+				batches = append(batches, bt)
+			}
+		}
+		return encodeWindow(b, batches...)
+	}
+	var (
+		w   writer
+		cpu time.Duration // of the process in the transactions: a shared machine's other work does not count
+	)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		encs := window()
+		start := processCPU(b)
+		b.StartTimer()
+		applyEncoded(b, db, &w, encs)
+		b.StopTimer()
+		cpu += processCPU(b) - start
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*workflows), "ns/wf")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*workflows), "cpu-ns/wf")
+}
+
+// processCPU is the user and system time the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
