@@ -182,21 +182,21 @@ func TestVerifyFindsDamagedChunk(t *testing.T) {
 	}{
 		{"an event that does not close", func(t *testing.T, path string) {
 			editInFile(t, path, `{"charged":42,"order":"order-0"}`, `{"charged":42,"order":"order-0"{`)
-		}, []string{`event 3 (in the chunk of events 1 to 5)`, "at byte", "no whole JSON object"}},
+		}, []string{`event 3 of instance "order-0" is damaged: in the chunk of events 1 to 5: at byte`, "no whole JSON object"}},
 		{"an event with a broken value", func(t *testing.T, path string) {
 			editInFile(t, path, `{"charged":43,"order":"order-0"}`, `{"charged":4:,"order":"order-0"}`)
-		}, []string{`event 4 (in the chunk of events 1 to 5)`, "at byte"}},
+		}, []string{`event 4 of instance "order-0" is damaged: in the chunk of events 1 to 5: at byte`}},
 		{"an event numbered as another", func(t *testing.T, path string) {
 			raw, _ := os.ReadFile(path)
 			seq := bytes.LastIndex(raw[:output(raw, 3)], []byte(`"seq":4,`))
 			bolttest.Change(t, path, int64(seq+len(`"seq":`)), 1, func(b []byte) { b[0] = '7' })
-		}, []string{`event 4 (in the chunk of events 1 to 5)`, "holds event 7"}},
+		}, []string{`event 4 of instance "order-0" is damaged: in the chunk of events 1 to 5: it holds event 7`}},
 		{"a chunk that overlaps another", func(t *testing.T, path string) {
 			putHistory(t, path, historyKey("order-0", 4), event4JSON)
 		}, []string{`event 4 of instance "order-0"`, "holds events up to 5: they overlap"}},
 		{"a chunk with fewer events than its key says", func(t *testing.T, path string) {
 			putHistory(t, path, historyKey("order-0", 6, 7), event4JSON)
-		}, []string{`event 7 (in the chunk of events 6 to 7)`, "event 2 of 2, at byte", "no whole JSON object"}},
+		}, []string{`event 7 of instance "order-0" is damaged: in the chunk of events 6 to 7: at byte`, "no whole JSON object"}},
 		{"a chunk with bytes after its events", func(t *testing.T, path string) {
 			putHistory(t, path, historyKey("order-0", 6), append(bytes.Replace(event4JSON, []byte(`"seq":4`), []byte(`"seq":6`), 1), "{}"...))
 		}, []string{`event 6 of instance "order-0"`, "2 bytes follow its last event"}},

@@ -115,10 +115,10 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // error says at which byte.
 func splitChunk(v []byte, n uint64, offs []int) ([]int, error) {
 	off := 0
-	for i := range n {
+	for range n {
 		end := objectEnd(v[off:])
 		if end < 0 {
-			return offs, fmt.Errorf("event %d of %d, at byte %d: %w", i+1, n, off, errNotObject)
+			return offs, fmt.Errorf("at byte %d: %w", off, errNotObject)
 		}
 		off += end
 		offs = append(offs, off)
@@ -145,20 +145,19 @@ func (r *chunkReader) chunk(k, v []byte, after uint64, fn func(ev *store.Event) 
 	if !ok {
 		return &store.DamagedError{Instance: r.id, Record: "history", Err: fmt.Errorf("malformed key %x", k)}
 	}
-	record := func(seq uint64) string {
-		if first == last {
-			return fmt.Sprintf("event %d", seq)
+	damaged := func(seq uint64, err error) error {
+		if first != last {
+			err = fmt.Errorf("in the chunk of events %d to %d: %w", first, last, err)
 		}
-		return fmt.Sprintf("event %d (in the chunk of events %d to %d)", seq, first, last)
+		return &store.DamagedError{Instance: r.id, Record: fmt.Sprintf("event %d", seq), Err: err}
 	}
 	if first <= r.read {
-		return &store.DamagedError{Instance: r.id, Record: record(first),
-			Err: fmt.Errorf("the chunk before it holds events up to %d: they overlap", r.read)}
+		return damaged(first, fmt.Errorf("the chunk before it holds events up to %d: they overlap", r.read))
 	}
 	r.read = last
 	var err error
 	if r.offs, err = splitChunk(v, last-first+1, r.offs[:0]); err != nil {
-		return &store.DamagedError{Instance: r.id, Record: record(min(first+uint64(len(r.offs)), last)), Err: err}
+		return damaged(min(first+uint64(len(r.offs)), last), err)
 	}
 	start := 0
 	for i, end := range r.offs {
@@ -169,12 +168,12 @@ func (r *chunkReader) chunk(k, v []byte, after uint64, fn func(ev *store.Event) 
 		}
 		var ev store.Event
 		if err := json.Unmarshal(v[start:end], &ev); err != nil {
-			return &store.DamagedError{Instance: r.id, Record: record(seq), Err: fmt.Errorf("at byte %d: %w", start, err)}
+			return damaged(seq, fmt.Errorf("at byte %d: %w", start, err))
 		}
 		if ev.Seq != seq {
 			// An event that decodes but names another place in the
 			// history is as damaged as one that does not decode.
-			return &store.DamagedError{Instance: r.id, Record: record(seq), Err: fmt.Errorf("it holds event %d", ev.Seq)}
+			return damaged(seq, fmt.Errorf("it holds event %d", ev.Seq))
 		}
 		ev.Instance = r.id
 		if err := fn(&ev); err != nil {
@@ -184,6 +183,11 @@ func (r *chunkReader) chunk(k, v []byte, after uint64, fn func(ev *store.Event) 
 	}
 	return nil
 }
+
+// maxChunk bounds a chunk's bytes (it ends with the event that reaches
+// it): a history written in one go, by an import, becomes several
+// entries, so that reading a page of it decodes a page, not the whole.
+const maxChunk = 64 << 10
 
 // histEvent is an event a transaction writes: its seq and where its JSON
 // is in the buffer of the batch that brought it.
@@ -283,7 +287,7 @@ func (h *historyWriter) keep(b []byte) []byte {
 // putHistory writes the events gathered in the transaction: for each
 // instance, in order of seq (a batch may list them in any order, and of
 // two events with one seq the later one wins, as a put of the same key
-// would), one chunk per run of consecutive seqs.
+// would), one chunk per run of consecutive seqs of up to maxChunk bytes.
 func (w *writer) putHistory() error {
 	h := &w.history
 	// In key order: bbolt inserts into a node's sorted slice of entries,
@@ -309,8 +313,9 @@ func (w *writer) putHistory() error {
 			kept = append(kept, evs[j])
 		}
 		for evs = kept; len(evs) > 0; {
-			n := 1
-			for n < len(evs) && evs[n].seq == evs[n-1].seq+1 {
+			n, size := 1, evs[0].s.end-evs[0].s.off
+			for n < len(evs) && evs[n].seq == evs[n-1].seq+1 && size < maxChunk {
+				size += evs[n].s.end - evs[n].s.off
 				n++
 			}
 			if err := w.putChunk(id, evs[:n]); err != nil {

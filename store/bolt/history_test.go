@@ -258,3 +258,28 @@ func FuzzHistoryWrites(f *testing.F) {
 		}
 	})
 }
+
+// A long history written in one window (an import) is cut into chunks of
+// about maxChunk bytes, each read on its own when paging.
+func TestHistoryChunkBounded(t *testing.T) {
+	db := openHistory(t)
+	long := evs("a", 1, 3000, "")
+	applyWindow(t, db, &store.Batch{Events: long})
+	keys := chunkKeys(t, db)
+	if len(keys) < 3 {
+		t.Fatalf("3000 events in %d chunks: %q", len(keys), keys)
+	}
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		return bucket(tx, bHistory).ForEach(func(k, v []byte) error {
+			if len(v) > maxChunk+200 {
+				t.Errorf("chunk %x holds %d bytes", k, len(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHistory(t, db, "a", 0, 0, long)
+	wantHistory(t, db, "a", 1500, 700, long[1500:2200])
+}
