@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orbit-sidecar/orbit/store"
+	bbolt "go.etcd.io/bbolt"
 )
 
 // BenchmarkApplyWindow is the applier's transaction for one window of a
@@ -64,6 +65,11 @@ func BenchmarkApplyWindow(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*workflows), "ns/wf")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*workflows), "cpu-ns/wf")
+	var size int64 // the pages in use: the file's high-water mark
+	if err := db.bolt.View(func(tx *bbolt.Tx) error { size = tx.Size(); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(size)/float64(n), "file-B/wf")
 }
 
 // processCPU is the user and system time the process has used.

@@ -66,12 +66,15 @@ func seekChunk(c *bbolt.Cursor, prefix []byte, seq uint64, key []byte) (k, v []b
 	} else {
 		pk, _ = c.Prev()
 	}
-	if pk != nil && bytes.HasPrefix(pk, prefix) {
+	if pk == nil {
+		return c.Seek(key) // k was the first key: nothing before it
+	}
+	if bytes.HasPrefix(pk, prefix) {
 		if _, last, ok := parseChunkKey(pk, len(prefix)); ok && last >= seq {
 			return c.Seek(pk)
 		}
 	}
-	return c.Seek(key)
+	return c.Next() // back to k (nil after Last)
 }
 
 // errNotObject is a chunk's byte that cannot start an event.
