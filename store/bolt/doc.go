@@ -73,12 +73,12 @@
 //	kv               namespace (bucket) -> key -> value
 //	meta             "applied_lsn" -> last log record applied (uint64)
 //
-// History is kept in chunks (history.go): the events of one instance
-// that one applier transaction writes are one entry, keyed by the first
-// and the last of them ("id 0x00 first" alone for a single event, which
-// is also how files written before chunks hold every event), so that a
-// workflow's history costs a B+tree insert per window instead of one per
-// event.
+// History is kept in chunks (history.go): the consecutive events of one
+// instance that one applier transaction writes are one entry of up to
+// 1 KiB, keyed by the first and the last of them ("id 0x00 first" alone
+// for a single event, which is also how files written before chunks hold
+// every event), so that a workflow's history costs a few B+tree inserts
+// instead of one per event.
 //
 // The record header keeps the start and end times that the list and ended
 // keys were built from, so an upsert or a purge finds the stale index
