@@ -50,8 +50,8 @@ func historyKeys(t *testing.T, path string) []string {
 		return tx.Bucket([]byte("history")).ForEach(func(k, _ []byte) error {
 			id, rest, _ := bytes.Cut(k, []byte{0})
 			s := fmt.Sprintf("%s %d", id, binary.BigEndian.Uint64(rest))
-			if len(rest) == 16 {
-				s += fmt.Sprintf("-%d", binary.BigEndian.Uint64(rest[8:]))
+			if len(rest) == 16 { // last, then first
+				s = fmt.Sprintf("%s %d-%d", id, binary.BigEndian.Uint64(rest[8:]), binary.BigEndian.Uint64(rest))
 			}
 			keys = append(keys, s)
 			return nil
@@ -192,16 +192,16 @@ func TestVerifyFindsDamagedChunk(t *testing.T) {
 			bolttest.Change(t, path, int64(seq+len(`"seq":`)), 1, func(b []byte) { b[0] = '7' })
 		}, []string{`event 4 of instance "order-0" is damaged: in the chunk of events 1 to 5: it holds event 7`}},
 		{"a chunk that overlaps another", func(t *testing.T, path string) {
-			putHistory(t, path, historyKey("order-0", 4), event4JSON)
-		}, []string{`event 4 of instance "order-0"`, "holds events up to 5: they overlap"}},
+			putHistory(t, path, historyKey("order-0", 7, 3), event4JSON) // events 3 to 7, after the chunk of 1 to 5
+		}, []string{`event 3 of instance "order-0"`, "holds events up to 5: they overlap"}},
 		{"a chunk with fewer events than its key says", func(t *testing.T, path string) {
-			putHistory(t, path, historyKey("order-0", 6, 7), event4JSON)
+			putHistory(t, path, historyKey("order-0", 7, 6), event4JSON)
 		}, []string{`event 7 of instance "order-0" is damaged: in the chunk of events 6 to 7: at byte`, "no whole JSON object"}},
 		{"a chunk with bytes after its events", func(t *testing.T, path string) {
 			putHistory(t, path, historyKey("order-0", 6), append(bytes.Replace(event4JSON, []byte(`"seq":4`), []byte(`"seq":6`), 1), "{}"...))
 		}, []string{`event 6 of instance "order-0"`, "2 bytes follow its last event"}},
 		{"a malformed key", func(t *testing.T, path string) {
-			putHistory(t, path, historyKey("order-0", 7, 6), event4JSON)
+			putHistory(t, path, historyKey("order-0", 6, 7), event4JSON) // last before first
 		}, []string{`history of instance "order-0"`, "malformed key"}},
 	}
 	for _, c := range cases {

@@ -65,7 +65,7 @@
 //	unfinished       id -> status                      (non-terminal instances only)
 //	list             ^start ns + id -> status 0x00 workflow 0x00 version   (newest first)
 //	ended            end ns + id -> ""                 (terminal instances, oldest end first)
-//	history          id 0x00 first [last] -> JSON Events first..last, one after the other
+//	history          id 0x00 last [first] -> JSON Events first..last, one after the other
 //	timers           at ns + instance 0x00 kind -> ""  (earliest first)
 //	instance_timers  instance 0x00 at ns + kind -> ""  (finds an instance's timers on purge)
 //	pending          instance 0x00 name 0x00 seq -> payload (FIFO per instance and name)
@@ -75,8 +75,8 @@
 //
 // History is kept in chunks (history.go): the consecutive events of one
 // instance that one applier transaction writes are one entry of up to
-// 1 KiB, keyed by the first and the last of them ("id 0x00 first" alone
-// for a single event, which is also how files written before chunks hold
+// 1 KiB, keyed by the last and the first of them ("id 0x00 seq" alone for
+// a single event, which is also how files written before chunks hold
 // every event), so that a workflow's history costs a few B+tree inserts
 // instead of one per event.
 //

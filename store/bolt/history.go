@@ -19,19 +19,22 @@ import (
 // that the applier inserts a key for a few events where it used to
 // insert one per event (a three-step workflow has fourteen).
 //
-// A chunk's key is "id 0x00 first" when it holds the one event first, and
-// "id 0x00 first last" when it holds first to last; its value is the
+// A chunk's key is "id 0x00 last" when it holds the one event last, and
+// "id 0x00 last first" when it holds first to last; its value is the
 // events' JSON objects one after the other. Files written before chunks
 // existed hold one event per key, which is a chunk of one: they read
 // unchanged. Chunks of one instance never overlap (the applier trims a
 // stored chunk that a new one rewrites part of), so the chunk that holds
-// an event is the last one whose first event is at or before it.
+// an event is the first one whose last event is at or after it: a
+// forward Seek finds it. (Keyed by their first event, chunks would need
+// a step back from the one found, and a bbolt cursor does not step back
+// reliably over the pages a write transaction has emptied.)
 
 // appendChunkKey is the key of the chunk of events first to last.
 func appendChunkKey(dst []byte, id string, first, last uint64) []byte {
-	dst = appendHistoryKey(dst, id, first)
+	dst = appendHistoryKey(dst, id, last)
 	if last != first {
-		dst = binary.BigEndian.AppendUint64(dst, last)
+		dst = binary.BigEndian.AppendUint64(dst, first)
 	}
 	return dst
 }
@@ -41,10 +44,10 @@ func appendChunkKey(dst []byte, id string, first, last uint64) []byte {
 func parseChunkKey(k []byte, prefixLen int) (first, last uint64, ok bool) {
 	switch len(k) - prefixLen {
 	case 8:
-		first = binary.BigEndian.Uint64(k[prefixLen:])
-		return first, first, first != 0
+		last = binary.BigEndian.Uint64(k[prefixLen:])
+		return last, last, last != 0
 	case 16:
-		first, last = binary.BigEndian.Uint64(k[prefixLen:]), binary.BigEndian.Uint64(k[prefixLen+8:])
+		last, first = binary.BigEndian.Uint64(k[prefixLen:]), binary.BigEndian.Uint64(k[prefixLen+8:])
 		return first, last, first != 0 && last > first
 	}
 	return 0, 0, false
@@ -54,27 +57,7 @@ func parseChunkKey(k []byte, prefixLen int) (first, last uint64, ok bool) {
 // with prefix that holds event seq, or else at its first chunk after seq,
 // and returns that chunk; k is nil or outside prefix when there is none.
 func seekChunk(c *bbolt.Cursor, prefix []byte, seq uint64, key []byte) (k, v []byte) {
-	key = binary.BigEndian.AppendUint64(append(key[:0], prefix...), seq)
-	k, v = c.Seek(key)
-	if bytes.Equal(k, key) || (len(k) > len(key) && bytes.HasPrefix(k, key)) {
-		return k, v // a chunk that starts at seq
-	}
-	// The chunk before the one found may start before seq and hold it.
-	var pk []byte
-	if k == nil {
-		pk, _ = c.Last()
-	} else {
-		pk, _ = c.Prev()
-	}
-	if pk == nil {
-		return c.Seek(key) // k was the first key: nothing before it
-	}
-	if bytes.HasPrefix(pk, prefix) {
-		if _, last, ok := parseChunkKey(pk, len(prefix)); ok && last >= seq {
-			return c.Seek(pk)
-		}
-	}
-	return c.Next() // back to k (nil after Last)
+	return c.Seek(binary.BigEndian.AppendUint64(append(key[:0], prefix...), seq))
 }
 
 // errNotObject is a chunk's byte that cannot start an event.

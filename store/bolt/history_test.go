@@ -97,8 +97,8 @@ func chunkKeys(t testing.TB, db *DB) []string {
 			i := strings.IndexByte(string(k), sep)
 			rest := k[i+1:]
 			s := fmt.Sprintf("%s %d", k[:i], binary.BigEndian.Uint64(rest))
-			if len(rest) == 16 {
-				s += fmt.Sprintf("-%d", binary.BigEndian.Uint64(rest[8:]))
+			if len(rest) == 16 { // last, then first
+				s = fmt.Sprintf("%s %d-%d", k[:i], binary.BigEndian.Uint64(rest[8:]), binary.BigEndian.Uint64(rest))
 			}
 			keys = append(keys, s)
 			return nil
@@ -316,4 +316,34 @@ func TestHistoryChunksFillPages(t *testing.T) {
 	if fill < 0.75 {
 		t.Errorf("the history's leaf pages are %.0f%% full", 100*fill)
 	}
+}
+
+// A window that purges every history and then writes one: bbolt leaves
+// the emptied pages in the transaction until it commits, where a cursor
+// stepping back (Last, Prev) loops or misses keys; the writer only seeks
+// forward. Found by TestBackupCompactRestore (cmd/orbit), whose retention
+// sweep purged everything while new instances started.
+func TestHistoryChunkAfterPurgingEverything(t *testing.T) {
+	db := openHistory(t)
+	var fill store.Batch
+	var ids []string
+	for i := range 300 {
+		id := fmt.Sprintf("m%03d", i)
+		ids = append(ids, id)
+		fill.Events = append(fill.Events, evs(id, 1, 3, "")...)
+	}
+	applyWindow(t, db, &fill)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		applyWindow(t, db, &store.Batch{Purge: ids}, &store.Batch{Events: evs("z", 1, 2, "")},
+			&store.Batch{Events: evs("a", 1, 2, "")})
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the window did not finish in a minute")
+	}
+	wantKeys(t, db, "a 1-2", "z 1-2")
+	wantHistory(t, db, "z", 0, 0, evs("z", 1, 2, ""))
 }
