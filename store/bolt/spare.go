@@ -37,7 +37,9 @@ import (
 // written, and the committer moves on to the spare as soon as one is
 // ready. The first segment after Open is such a one: the keeper fills a
 // spare only once it holds spareAfter bytes, so that a store that logs
-// little (an idle sidecar, a test) writes no spare. A record larger than what is left of a segment extends the file;
+// little (an idle sidecar, a test) writes no spare. A fill that fails (a
+// full disk) is not tried again until the committer starts another
+// segment. A record larger than what is left of a segment extends the file;
 // the segment is then full and the next record starts another.
 //
 // A recycled spare keeps its older records past what the new segment
@@ -59,10 +61,14 @@ type spares struct {
 	mu      sync.Mutex
 	ready   *os.File // the spare, open for writing; nil while there is none
 	filling bool     // the keeper is zero-filling a spare at path
-	closed  bool
-	have    atomic.Bool   // ready != nil, for the committer's check after each record
-	wake    chan struct{} // a spare may be needed; closed by close
-	done    chan struct{} // closed when the keeper has exited
+	// failed is set when a fill failed, until the committer next starts a
+	// segment: a full disk fails every fill, and each try would take the
+	// room the log's own appends need until it fails.
+	failed bool
+	closed bool
+	have   atomic.Bool   // ready != nil, for the committer's check after each record
+	wake   chan struct{} // a spare may be needed; closed by close
+	done   chan struct{} // closed when the keeper has exited
 }
 
 // sparePath is the name of the spare segment of the data file at data.
@@ -90,12 +96,13 @@ func (s *spares) want() {
 func (s *spares) haveSpare() bool { return s != nil && s.have.Load() }
 
 // keep is the keeper's goroutine: each time a spare may be needed, it
-// zero-fills one if there is none and none is on its way.
+// zero-fills one if there is none and none is on its way, and no fill
+// failed in the current segment.
 func (s *spares) keep() {
 	defer close(s.done)
 	for range s.wake {
 		s.mu.Lock()
-		fill := !s.closed && s.ready == nil && !s.awaited()
+		fill := !s.closed && s.ready == nil && !s.failed && !s.awaited()
 		s.filling = fill
 		s.mu.Unlock()
 		if !fill {
@@ -104,6 +111,7 @@ func (s *spares) keep() {
 		f, err := s.zeroFill()
 		s.mu.Lock()
 		s.filling = false
+		s.failed = err != nil
 		if err == nil && !s.closed {
 			s.ready, f = f, nil
 			s.have.Store(true)
@@ -187,13 +195,15 @@ func (s *spares) recycle(seg segment) error {
 }
 
 // take renames the spare to path and returns it open for writing, or nil
-// when there is none. The caller makes the new name durable.
+// when there is none. The caller makes the new name durable. A fill that
+// failed may be tried again from now on.
 func (s *spares) take(path string) (*os.File, error) {
 	if s == nil {
 		return nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.failed = false
 	f := s.ready
 	if f == nil {
 		return nil, nil

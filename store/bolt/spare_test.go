@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -366,5 +367,40 @@ func TestASpareIsNoPartOfTheStore(t *testing.T) {
 	got := present(t, path, "base", fmt.Sprintf("old-%d", first-1))
 	if !got["base"] {
 		t.Errorf("present: %v", got)
+	}
+}
+
+// TestAFailedSpareIsNotRetriedAtEveryCommit makes every zero-fill of a
+// spare fail (a directory stands at its name, as a full disk would fail
+// it) while the first segment grows: the keeper tries once, not again at
+// each commit, which on a full disk would take the room the commits need
+// each time.
+func TestAFailedSpareIsNotRetriedAtEveryCommit(t *testing.T) {
+	smallSegments(t)
+	path := filepath.Join(t.TempDir(), "orbit.db")
+	var logs strings.Builder
+	db, err := Open(path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(sparePath(path), "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	count := countFaults(t, nil)
+	// About 45 KiB of records: past the size at which the keeper is asked
+	// for a spare, short of a rotation.
+	for i := range 100 {
+		if err := db.Commit(context.Background(), namedBatch(fmt.Sprintf("i-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(FaultRotated); n != 0 {
+		t.Fatalf("%d rotations; the test wants the first segment only", n)
+	}
+	if n := strings.Count(logs.String(), "cannot prepare a spare log segment"); n != 1 {
+		t.Errorf("the keeper tried %d times to make a spare; want once:\n%s", n, logs.String())
 	}
 }
