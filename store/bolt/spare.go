@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 )
@@ -37,9 +38,10 @@ import (
 // written, and the committer moves on to the spare as soon as one is
 // ready. The first segment after Open is such a one: the keeper fills a
 // spare only once it holds spareAfter bytes, so that a store that logs
-// little (an idle sidecar, a test) writes no spare. A fill that fails (a
-// full disk) is not tried again until the committer starts another
-// segment. A record larger than what is left of a segment extends the file;
+// little (an idle sidecar, a test) writes no spare. Nor does it where the
+// file system has room for less than two spares; a fill that fails
+// anyway (a full disk) is not tried again until the committer starts
+// another segment. A record larger than what is left of a segment extends the file;
 // the segment is then full and the next record starts another.
 //
 // A recycled spare keeps its older records past what the new segment
@@ -138,8 +140,13 @@ func (s *spares) keep() {
 var zeroBlock [4 << 10]byte
 
 // zeroFill writes a spare of s.size zero bytes and syncs it, so that its
-// blocks are allocated and written before a record is synced into it.
+// blocks are allocated and written before a record is synced into it. It
+// makes none on a file system with room for less than two spares: the log
+// and the data file need what is left more than the commits need a spare.
 func (s *spares) zeroFill() (*os.File, error) {
+	if free, ok := freeSpace(filepath.Dir(s.path)); ok && free < 2*s.size {
+		return nil, fmt.Errorf("%d bytes are free beside %s, fewer than twice a segment (%d)", free, s.path, s.size)
+	}
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create spare log segment: %w", err)
