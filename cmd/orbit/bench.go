@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -549,10 +548,7 @@ func readSched() schedCounts {
 			c.runs += n * runtimeTrackingPeriod
 		}
 	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		c.switches = uint64(ru.Nvcsw + ru.Nivcsw)
-	}
+	c.switches = cputime.Switches()
 	return c
 }
 

@@ -1,6 +1,5 @@
-// Package cputime reads the CPU time the process has spent, for measures
-// that must hold on a machine shared with other work, where wall time
-// says more about the other work than about the code measured.
+//go:build unix
+
 package cputime
 
 import (
@@ -16,4 +15,14 @@ func Process() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Switches is how many times the kernel switched the process's threads
+// off a CPU, voluntarily (waiting) or not.
+func Switches() uint64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return uint64(ru.Nvcsw + ru.Nivcsw)
 }
