@@ -178,6 +178,10 @@ func (r *chunkReader) chunk(k, v []byte, after uint64, fn func(ev *store.Event) 
 // page of a long history (an import) from decoding all of it.
 const maxChunk = 1 << 10
 
+// maxArena is the most a historyWriter's arena keeps from one window to
+// the next: a busy window joins a few hundred KB of events.
+const maxArena = 512 << 10
+
 // histEvent is an event a transaction writes: its seq and where its JSON
 // is in the buffer of the batch that brought it.
 type histEvent struct {
@@ -238,7 +242,7 @@ func (h *historyWriter) reset() {
 	}
 	clear(h.ids)
 	h.ids = h.ids[:0]
-	if cap(h.arena) > maxPooledBuf {
+	if cap(h.arena) > maxArena {
 		h.arena = nil // a rare large window does not pin its memory
 	}
 	h.arena = h.arena[:0]
