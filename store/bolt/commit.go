@@ -198,15 +198,19 @@ func (db *DB) logGroup(group []*job) {
 	g := &logged{lsn: lsn, jobs: slices.Clone(group), size: len(rec)}
 	db.ov.add(g)
 	db.committed.Store(lsn)
-	db.commits.Add(1)
 	var n uint64
 	for _, j := range group {
 		if j.enc.checkpoint() {
 			n++
 		}
+	}
+	// Counted before the callers hear back, so that a caller's Stats
+	// includes its own commit.
+	db.commits.Add(1)
+	db.checkpoints.Add(n)
+	for _, j := range group {
 		j.done <- nil
 	}
-	db.checkpoints.Add(n)
 	if db.onCommit != nil {
 		db.onCommit(int(n), time.Since(start))
 	}
