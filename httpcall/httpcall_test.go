@@ -562,23 +562,25 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// cancelOnceReached cancels as soon as a request has reached s.
+func cancelOnceReached(s *server, cancel context.CancelFunc) {
+	for {
+		s.mu.Lock()
+		n := len(s.reqs)
+		s.mu.Unlock()
+		if n > 0 {
+			cancel()
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestContextCancel(t *testing.T) {
 	s := slowServer(t)
 	r, _ := New(NewClient(), Spec{URL: s.URL})
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		// Cancel once the request reached the server.
-		for {
-			s.mu.Lock()
-			n := len(s.reqs)
-			s.mu.Unlock()
-			if n > 0 {
-				cancel()
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	go cancelOnceReached(s, cancel)
 	_, err := r.Call(ctx, nil, fctx)
 	flowtest.WantError(t, err, flow.ErrCancelled)
 	if !errors.Is(err, context.Canceled) {
@@ -645,19 +647,7 @@ func TestContextCancelClosesANewConnection(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs before the server closes
 	r, _ := New(NewClient(), Spec{URL: s.URL + "/slow", Timeout: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		// Cancel once the request reached the server.
-		for {
-			s.mu.Lock()
-			n := len(s.reqs)
-			s.mu.Unlock()
-			if n > 0 {
-				cancel()
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	go cancelOnceReached(s, cancel)
 	_, err := r.Call(ctx, nil, fctx)
 	flowtest.WantError(t, err, flow.ErrCancelled)
 	select {

@@ -29,6 +29,23 @@ func openTimerDB(t *testing.T) *bolt.DB {
 	return db
 }
 
+// startFailingQueue starts a timer queue at start on db's timers, read
+// through a ranger whose reads a test can make fail; it stops with the test.
+func startFailingQueue(t *testing.T, db store.TimerRanger, start time.Time) (*timerQueue, *failingRanger, *clock.Fake, *timerLog, *atomic.Int64) {
+	t.Helper()
+	src := &failingRanger{TimerRanger: db}
+	c := clock.NewFake(start)
+	log := &timerLog{}
+	q := newTimerQueue(c, log.fire)
+	errs := &atomic.Int64{}
+	if err := q.load(src, func(error) { errs.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	q.start()
+	t.Cleanup(q.stop)
+	return q, src, c, log, errs
+}
+
 // timerLog records the timers a queue fires, in order.
 type timerLog struct {
 	mu    sync.Mutex
@@ -86,16 +103,7 @@ func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
 	if err := db.Commit(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	src := &failingRanger{TimerRanger: db}
-	c := clock.NewFake(start)
-	var log timerLog
-	q := newTimerQueue(c, log.fire)
-	var errs atomic.Int64
-	if err := q.load(src, func(error) { errs.Add(1) }); err != nil {
-		t.Fatal(err)
-	}
-	q.start()
-	defer q.stop()
+	_, src, c, log, errs := startFailingQueue(t, db, start)
 	src.failing.Store(true) // the second window's read fails
 	count := func() int { return len(log.list()) }
 	deadline := time.Now().Add(10 * time.Second)
@@ -139,16 +147,7 @@ func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
 			if err := db.Commit(context.Background(), &store.Batch{SetTimers: []store.Timer{inFlight}}); err != nil {
 				t.Fatal(err)
 			}
-			src := &failingRanger{TimerRanger: db}
-			c := clock.NewFake(start)
-			var log timerLog
-			q := newTimerQueue(c, log.fire)
-			var errs atomic.Int64
-			if err := q.load(src, func(error) { errs.Add(1) }); err != nil {
-				t.Fatal(err)
-			}
-			q.start()
-			defer q.stop()
+			q, src, c, log, errs := startFailingQueue(t, db, start)
 			orbittest.For(t, orbittest.Timeout, func() error {
 				if len(log.list()) == 0 {
 					return errors.New("the due timer has not fired")
