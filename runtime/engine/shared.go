@@ -232,6 +232,14 @@ func (d *driver) holdWork(msgs []message) {
 // letGo lets the instance go as the driver stops: work it held is settled
 // and the lease released. An instance left running (the engine is
 // closing) is woken for another sidecar to take over at once.
+//
+// A driver whose lease was fenced hands its work back instead: its last
+// checkpoint was refused, so what the work asked for (a fired timer) may
+// not be done, and the store may fence a lease that no other sidecar
+// holds (a renewal written but unanswered in a fail-over, then retried).
+// Settled, the work of an instance parked on a timer would be gone, and
+// nothing would wake it again. Handed back, it comes to whichever sidecar
+// holds the instance then, whose driver looks at it afresh.
 func (d *driver) letGo() {
 	e := d.e
 	h := d.hold
@@ -254,7 +262,11 @@ func (d *driver) letGo() {
 		}
 	}
 	for _, w := range works {
-		w.Ack.Done()
+		if leased {
+			w.Ack.Done()
+		} else {
+			w.Ack.Later(retryOwned(w.Delivery, e.coord.LeaseTTL()))
+		}
 	}
 	if leased {
 		if err := e.coord.Release(ctx, lease); err != nil {

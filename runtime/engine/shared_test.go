@@ -30,6 +30,13 @@ type sidecar struct {
 // leases of a second so that takeovers come quickly.
 func sidecars(t *testing.T, n int, b *flow.Bundle) []*sidecar {
 	t.Helper()
+	return sidecarsWith(t, n, b, func(st *natsstore.Store) store.Coordinator { return st })
+}
+
+// sidecarsWith is sidecars whose engines coordinate through what coord
+// makes of their store.
+func sidecarsWith(t *testing.T, n int, b *flow.Bundle, coord func(*natsstore.Store) store.Coordinator) []*sidecar {
+	t.Helper()
 	nats := devnatstest.Start(t, 1)
 	registry[b.Hash] = b
 	var out []*sidecar
@@ -39,7 +46,7 @@ func sidecars(t *testing.T, n int, b *flow.Bundle) []*sidecar {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := engine.New(engine.Config{Store: st, Coordinator: st,
+		e := engine.New(engine.Config{Store: st, Coordinator: coord(st),
 			Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
 		if err := e.Load(context.Background(), b); err != nil {
 			t.Fatal(err)
@@ -128,18 +135,58 @@ func TestSharedTimersFireOnceForTheCluster(t *testing.T) {
 			t.Errorf("%s ended %s: %s", id, got.Status, got.Cause)
 		}
 		h := contiguous(t, cs[1].engine, id)
-		fired := 0
-		for _, ev := range h {
-			if ev.Type == store.EventTimerFired {
-				fired++
-			}
-		}
-		if fired != 1 {
-			t.Errorf("%s: timer fired %d times: %v", id, fired, types(h))
+		if fired := count(types(h), string(store.EventTimerFired)); fired != 1 {
+			t.Errorf("%s: timer fired %d times: %v", id, count(types(h), string(store.EventTimerFired)), types(h))
 		}
 	}
 	if n.Load() != 10 {
 		t.Errorf("the task after the timer ran %d times for 10 instances", n.Load())
+	}
+}
+
+// fenceTimerOnce refuses the first checkpoint that fires a timer as
+// fenced, writing nothing, as the store answers a renewal whose first
+// attempt was written but unanswered in a fail-over and was retried: the
+// lease is still this sidecar's and no other sidecar runs the instance.
+type fenceTimerOnce struct {
+	*natsstore.Store
+	fenced atomic.Bool
+}
+
+func (f *fenceTimerOnce) CommitLeased(ctx context.Context, b *store.Batch, l *store.Lease) error {
+	for _, ev := range b.Events {
+		if ev.Type == store.EventTimerFired && f.fenced.CompareAndSwap(false, true) {
+			return fmt.Errorf("%w (instance %s, now held by %q)", store.ErrFenced, l.Instance, l.Node)
+		}
+	}
+	return f.Store.CommitLeased(ctx, b, l)
+}
+
+// TestSharedTimerSurvivesAFencedCheckpoint fences the checkpoint of a
+// fired timer: the driver drops the instance, and the timer's work comes
+// again rather than being settled, so the instance does not wait forever.
+func TestSharedTimerSurvivesAFencedCheckpoint(t *testing.T) {
+	wf := workflow("w", "Sleep",
+		&flow.State{Name: "Sleep", Kind: flow.Wait, WaitFor: time.Second, Next: "Done"},
+		&flow.State{Name: "Done", Kind: flow.Succeed})
+	var coord *fenceTimerOnce
+	cs := sidecarsWith(t, 1, bundle(wf), func(st *natsstore.Store) store.Coordinator {
+		coord = &fenceTimerOnce{Store: st}
+		return coord
+	})
+	in, _, err := cs[0].engine.Start(context.Background(), "w", engine.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ended(t, cs[0].engine, in.ID); got.Status != store.Succeeded {
+		t.Errorf("ended %s: %s", got.Status, got.Cause)
+	}
+	if !coord.fenced.Load() {
+		t.Error("no checkpoint firing the timer was fenced")
+	}
+	h := contiguous(t, cs[0].engine, in.ID)
+	if fired := count(types(h), string(store.EventTimerFired)); fired != 1 {
+		t.Errorf("timer fired %d times: %v", fired, types(h))
 	}
 }
 
