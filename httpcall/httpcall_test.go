@@ -562,6 +562,19 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// callCancelledOnArrival calls r with a child of ctx that is cancelled as
+// soon as arrived says the request reached the server.
+func callCancelledOnArrival(ctx context.Context, r flow.Routine, arrived <-chan struct{}) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	_, err := r.Call(cctx, nil, fctx)
+	return err
+}
+
 // cancelOnceReached cancels as soon as a request has reached s.
 func cancelOnceReached(s *server, cancel context.CancelFunc) {
 	for {
@@ -614,12 +627,7 @@ func TestContextCancelInline(t *testing.T) {
 	if _, err := fast.Call(ctx, nil, fctx); err != nil { // leaves an idle connection
 		t.Fatal(err)
 	}
-	cctx, cancelCall := context.WithCancel(ctx)
-	go func() {
-		<-arrived // cancel once the request reached the server
-		cancelCall()
-	}()
-	_, err := slow.Call(cctx, nil, fctx)
+	err := callCancelledOnArrival(ctx, slow, arrived)
 	flowtest.WantError(t, err, flow.ErrCancelled)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("%v does not wrap context.Canceled", err)
@@ -690,12 +698,7 @@ func TestHTTPSCallsAndCancel(t *testing.T) {
 	if n := s.conns.Load(); n != 1 {
 		t.Fatalf("10 sequential calls opened %d connections, want 1", n)
 	}
-	cctx, cancelCall := context.WithCancel(ctx)
-	go func() {
-		<-arrived // cancel once the request reached the server
-		cancelCall()
-	}()
-	_, err := slow.Call(cctx, nil, fctx)
+	err := callCancelledOnArrival(ctx, slow, arrived)
 	flowtest.WantError(t, err, flow.ErrCancelled)
 	if _, err := fast.Call(ctx, map[string]any{}, fctx); err != nil {
 		t.Fatal(err)
