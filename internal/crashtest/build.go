@@ -97,7 +97,7 @@ func faultModFile() (string, error) {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	gomod := strings.TrimSpace(string(out))
-	tmp, err := os.MkdirTemp("", "orbit-fault-")
+	tmp, err := orbittest.MkdirTemp("orbit-fault-")
 	if err != nil {
 		return "", err
 	}

@@ -52,7 +52,7 @@ func Build(tb testing.TB, pkg string, opt BuildOptions) string {
 	}
 	buildMu.Unlock()
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "orbit-e2e-")
+		dir, err := MkdirTemp("orbit-e2e-")
 		if err != nil {
 			b.err = err
 			return
