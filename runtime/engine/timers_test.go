@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,20 +13,8 @@ import (
 	"github.com/orbit-sidecar/orbit/internal/orbittest"
 	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/store"
-	"github.com/orbit-sidecar/orbit/store/bolt"
+	"github.com/orbit-sidecar/orbit/store/bolt/bolttest"
 )
-
-// openTimerDB opens a bbolt file for a timer queue to read, closed when the
-// test ends.
-func openTimerDB(t *testing.T) *bolt.DB {
-	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // startFailingQueue starts a timer queue at start on db's timers, read
 // through a ranger whose reads a test can make fail; it stops with the test.
@@ -92,7 +79,7 @@ func (f *failingRanger) TimersAfter(after store.Timer, fn func(store.Timer) bool
 // again later: the timers beyond the first window still fire, in order,
 // once the store answers again, with no add or restart to prompt it.
 func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
-	db := openTimerDB(t)
+	db := bolttest.Open(t)
 	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	n := timerWindow + 5
 	batch := &store.Batch{}
@@ -141,7 +128,7 @@ func TestTimersBeyondAWindowThatFailedToReadStillFire(t *testing.T) {
 func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
 	for _, failFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("read fails first %v", failFirst), func(t *testing.T) {
-			db := openTimerDB(t)
+			db := bolttest.Open(t)
 			start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 			inFlight := store.Timer{At: start.Add(-20 * time.Second), Instance: "observed", Kind: "observe:7:0:1"}
 			if err := db.Commit(context.Background(), &store.Batch{SetTimers: []store.Timer{inFlight}}); err != nil {
@@ -209,7 +196,7 @@ func TestFiredTimerDoesNotFireAgainFromAWindowRead(t *testing.T) {
 // 2262): else the queue could hold both, firing the timer twice, and a
 // removal by the time it was set at would miss the one read back.
 func TestTimerKeyIsTheStoredTimer(t *testing.T) {
-	db := openTimerDB(t)
+	db := bolttest.Open(t)
 	set := []store.Timer{
 		{At: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Instance: "a", Kind: timerWake},
 		{At: time.Date(2026, 12, 2, 1, 2, 3, 4, time.FixedZone("east", 3600)), Instance: "b", Kind: timerWake},

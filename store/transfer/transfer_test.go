@@ -25,16 +25,6 @@ import (
 
 var base = time.Date(2026, 11, 30, 8, 0, 0, 123456789, time.UTC)
 
-func openBolt(t *testing.T) *bolt.DB {
-	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func openNATS(t *testing.T, c devnats.Servers, stream string) *natsstore.Store {
 	t.Helper()
 	s, err := natsstore.Open(context.Background(), natsstore.Options{URL: c.URL(), Stream: stream, Replicas: 1})
@@ -196,7 +186,7 @@ func importInto(t *testing.T, stream []byte, st store.Store, opt transfer.Import
 // unfinished instances are woken on NATS, and the three exports are the
 // same bytes.
 func TestRoundTripBoltNATSBolt(t *testing.T) {
-	src := openBolt(t)
+	src := bolttest.Open(t)
 	unfinished := seed(t, src)
 	want := read(t, src)
 	if len(want.Instances) != 24 || len(want.History["order.2-0"]) != 1234 || len(want.Timers) != 4 ||
@@ -240,7 +230,7 @@ func TestRoundTripBoltNATSBolt(t *testing.T) {
 	}
 
 	second := export(t, mid)
-	back := openBolt(t)
+	back := bolttest.Open(t)
 	importInto(t, second, back, transfer.ImportOptions{})
 	same(t, "the bbolt store it came back to", read(t, back), want)
 	third := export(t, back)
@@ -263,12 +253,12 @@ func mapsKeys(m map[string]int) func(func(string) bool) {
 // it again with Merge: the target ends up holding exactly the source, the
 // instances that had arrived whole are skipped, and nothing is doubled.
 func TestImportResumes(t *testing.T) {
-	src := openBolt(t)
+	src := bolttest.Open(t)
 	seed(t, src)
 	want := read(t, src)
 	stream := export(t, src)
 
-	db := openBolt(t)
+	db := bolttest.Open(t)
 	dst := storetest.NewFaulty(db)
 	var groups atomic.Int64
 	// The first group of instances is written; then the disk is full.
@@ -298,10 +288,10 @@ func TestImportResumes(t *testing.T) {
 // TestImportLeavesConflicts: an instance the target holds with other
 // contents is left as it is, named, and the rest is written.
 func TestImportLeavesConflicts(t *testing.T) {
-	src := openBolt(t)
+	src := bolttest.Open(t)
 	seed(t, src)
 	stream := export(t, src)
-	dst := openBolt(t)
+	dst := bolttest.Open(t)
 	moved := &store.Instance{Public: store.Public{ID: "order.0-1", Workflow: "other", Status: store.Running, StartedAt: base}, Seq: 40}
 	if err := dst.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{moved}}); err != nil {
 		t.Fatal(err)
@@ -322,7 +312,7 @@ func TestImportLeavesConflicts(t *testing.T) {
 // TestBadStreams: a stream cut short, altered, or not an export is
 // refused by Check, naming the line, and Import of one cut short says so.
 func TestBadStreams(t *testing.T) {
-	src := openBolt(t)
+	src := bolttest.Open(t)
 	seed(t, src)
 	stream := export(t, src)
 	if counts, n, err := transfer.Check(bytes.NewReader(stream)); err != nil || counts.Instances != 24 || n != int64(len(stream)) {
@@ -351,7 +341,7 @@ func TestBadStreams(t *testing.T) {
 			}
 		})
 	}
-	_, err := transfer.Import(context.Background(), bytes.NewReader(lastFull), openBolt(t), transfer.ImportOptions{})
+	_, err := transfer.Import(context.Background(), bytes.NewReader(lastFull), bolttest.Open(t), transfer.ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "cut short") {
 		t.Errorf("import of a stream cut short: %v", err)
 	}
@@ -359,7 +349,7 @@ func TestBadStreams(t *testing.T) {
 
 // TestEmpty names the first thing a store holds.
 func TestEmpty(t *testing.T) {
-	st := openBolt(t)
+	st := bolttest.Open(t)
 	if what, err := transfer.Empty(st); what != "" || err != nil {
 		t.Fatalf("a new store: %q, %v", what, err)
 	}
@@ -407,7 +397,7 @@ func TestExportLeavesDamagedOut(t *testing.T) {
 // it, so a new instance of the key queues behind the queued ones, and the
 // queued ones get the slot in the order they arrived, not in id order.
 func TestImportIntoNATSKeepsConcurrencySlots(t *testing.T) {
-	src := openBolt(t)
+	src := bolttest.Open(t)
 	keyed := func(id string, status store.Status, seq int64) *store.Instance {
 		return &store.Instance{Public: store.Public{ID: id, Workflow: "serial", Version: "v1", Status: status, State: "In",
 			Input: json.RawMessage(`{}`), StartedAt: base, UpdatedAt: base}, Bundle: "b1", ConcKey: "o1", ConcSeq: seq}

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/orbit-sidecar/orbit/store/bolt"
@@ -170,4 +171,16 @@ func Sum(t testing.TB, path string) [sha256.Size]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b)
+}
+
+// Open opens a new store without syncs in the test's temporary directory,
+// closed when the test ends.
+func Open(t testing.TB) *bolt.DB {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "orbit.db"), bolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
