@@ -92,17 +92,17 @@ type sideResult struct {
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--warmup 2s] [--mode durable|express] [--pipeline] [--rate N] [--waiting N] [--cpuprofile FILE] [--store bbolt|nats] [--metrics] [--json]", stderr)
+	fs := newFlags("bench", "[--steps 3] [--concurrency 64] [--duration 10s] [--warmup 2s] [--mode durable|express|forward] [--pipeline] [--rate N] [--waiting N] [--cpuprofile FILE] [--store bbolt|nats] [--metrics] [--json]", stderr)
 	var c benchConfig
 	fs.IntVar(&c.steps, "steps", 3, "task states per workflow (HTTP calls to the downstream)")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent starters")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each side")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time before each side")
-	fs.StringVar(&c.mode, "mode", "durable", "durable or express")
+	fs.StringVar(&c.mode, "mode", "durable", "durable, express, or forward (a bare forwarder in Orbit's place: the same exchanges, no engine)")
 	fs.BoolVar(&c.pipeline, "pipeline", false, "the orbit side's http routines pipeline their calls (pipeline = true)")
 	fs.Float64Var(&c.rate, "rate", 0, "offer this many workflows per second in all (0: each starter starts the next as soon as one ends)")
 	fs.IntVar(&c.waiting, "waiting", 0, "also park this many awaiting instances; report their memory and the restart time")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the orbit side to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the orbit (or forward) side to this file")
 	kind := fs.String("store", string(storeBbolt), "store of the orbit side: bbolt, or nats (sidecars sharing a NATS cluster run in this process)")
 	fs.IntVar(&c.sidecars, "sidecars", 1, "with --store nats: sidecars sharing the store; starts go to them in turn")
 	fs.IntVar(&c.nodes, "nodes", 1, "with --store nats: NATS servers (3 or more: three replicas)")
@@ -114,9 +114,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	c.store = storeKind(*kind)
-	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || c.rate < 0 || c.waiting < 0 || (c.mode != "durable" && c.mode != "express") ||
+	if c.steps < 1 || c.concurrency < 1 || c.duration <= 0 || c.rate < 0 || c.waiting < 0 || (c.mode != "durable" && c.mode != "express" && c.mode != "forward") ||
 		(c.store != storeBbolt && c.store != storeNATS) || c.sidecars < 1 || c.nodes < 1 {
 		fs.Usage()
+		return 2
+	}
+	if c.mode == "forward" && (c.pipeline || c.store != storeBbolt) {
+		fmt.Fprintln(stderr, "orbit bench: --mode forward runs no engine: --pipeline and --store do not apply to it")
 		return 2
 	}
 	down, err := startDownstream()
@@ -130,8 +134,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "bench: direct, %d steps, concurrency %d, %s (+%s warm-up)\n", c.steps, c.concurrency, c.duration, c.warmup)
 	direct := measureDirect(c, url)
 
-	fmt.Fprintf(stderr, "bench: orbit (%s), same load\n", c.mode)
-	orbit, err := benchOrbit(c, url)
+	side, bench := "orbit", benchOrbit
+	if c.mode == "forward" {
+		side, bench = "forward", benchForward
+	}
+	fmt.Fprintf(stderr, "bench: %s, mode %s, same load\n", side, c.mode)
+	orbit, err := bench(c, url)
 	if err != nil {
 		fmt.Fprintf(stderr, "orbit bench: %v\n", err)
 		return 1
@@ -145,9 +153,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		pipelined = ", steps pipelined"
 	}
 	fmt.Fprintf(stdout, "%d steps, concurrency %d, %s each, mode %s%s\n", c.steps, c.concurrency, c.duration, c.mode, pipelined)
-	if c.store == storeNATS {
+	switch {
+	case c.mode == "forward":
+		fmt.Fprintf(stdout, "store: none (a bare forwarder: the same exchanges, no engine)\n\n")
+	case c.store == storeNATS:
 		fmt.Fprintf(stdout, "store: nats, %d sidecars, %d nodes (%s)\n\n", c.sidecars, c.nodes, c.durability())
-	} else {
+	default:
 		fmt.Fprintf(stdout, "store: bbolt (%s)\n\n", c.durability())
 	}
 	fmt.Fprintf(stdout, "%-7s %10s %9s %9s %9s %12s %10s %9s %9s %8s\n", "side", "wf/s", "p50 ms", "p99 ms", "max ms", "CPU s/1000", "peak RSS",
@@ -155,23 +166,28 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	for _, r := range []struct {
 		name string
 		res  sideResult
-	}{{"direct", direct}, {"orbit", orbit}} {
+	}{{"direct", direct}, {side, orbit}} {
 		fmt.Fprintf(stdout, "%-7s %10.0f %9.2f %9.2f %9.2f %12.3f %8.1fMB %9.3f %9.0f %8d\n", r.name, r.res.WPS, r.res.P50, r.res.P99, r.res.Max,
 			r.res.CPUPer1000, r.res.PeakRSSMB, r.res.SyncsPerWF, r.res.BytesPerWF, r.res.Errors)
 	}
-	fmt.Fprintf(stdout, "\nratio orbit/direct: %.3f\n", ratio)
-	fmt.Fprintf(stdout, "store: %.0f group commits/s, %.1f checkpoints per commit, %.0f log bytes per workflow\n",
-		orbit.CommitsPerSec, orbit.PerCommit, orbit.LogBytesPerWF)
+	fmt.Fprintf(stdout, "\nratio %s/direct: %.3f\n", side, ratio)
+	if c.mode != "forward" {
+		fmt.Fprintf(stdout, "store: %.0f group commits/s, %.1f checkpoints per commit, %.0f log bytes per workflow\n",
+			orbit.CommitsPerSec, orbit.PerCommit, orbit.LogBytesPerWF)
+	}
 	for _, r := range []struct {
 		name string
 		res  sideResult
-	}{{"direct", direct}, {"orbit", orbit}} {
+	}{{"direct", direct}, {side, orbit}} {
 		fmt.Fprintf(stdout, "scheduling, %s: %.1f goroutines started, %.1f goroutine runs, %.1f thread switches per workflow\n",
 			r.name, r.res.GoroutinesPerWF, r.res.GoroutineRunsPerWF, r.res.ThreadSwitchesPerWF)
 	}
-	summary := map[string]any{"direct": direct, "orbit": orbit, "ratio": ratio,
+	summary := map[string]any{"direct": direct, side: orbit, "ratio": ratio,
 		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds(),
 		"store": c.store, "durability": c.durability()}
+	if c.mode == "forward" {
+		summary["store"], summary["durability"] = "none", "none"
+	}
 	if c.store == storeNATS {
 		summary["sidecars"], summary["nodes"] = c.sidecars, c.nodes
 	}
@@ -231,21 +247,22 @@ func (d *downstream) close() { d.ln.Close() }
 // serving them, would otherwise stay for fasthttp's idle timeout (10 s),
 // into the orbit side's measured time.
 func measureDirect(c benchConfig, url string) sideResult {
-	work, client := directWorkflow(url, c.steps)
-	r := measure(c, work, nil)
+	call, client := callSteps(url, c.steps)
+	r := measure(c, func() error { return call(nil) }, nil)
 	client.CloseIdleConnections()
 	return r
 }
 
-// directWorkflow calls the steps one after another with no orchestrator,
-// through the client it returns.
-func directWorkflow(url string, steps int) (func() error, *fasthttp.Client) {
+// callSteps calls the steps one after another with no orchestrator,
+// through the client it returns, decoding each answer; last, when not nil,
+// is given the last step's answer.
+func callSteps(url string, steps int) (func(last func(body []byte)) error, *fasthttp.Client) {
 	client := &fasthttp.Client{MaxConnsPerHost: 4096}
 	urls := make([]string, steps)
 	for i := range urls {
 		urls[i] = url + "/step/" + strconv.Itoa(i+1)
 	}
-	work := func() error {
+	work := func(last func(body []byte)) error {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
@@ -266,9 +283,90 @@ func directWorkflow(url string, steps int) (func() error, *fasthttp.Client) {
 				return err
 			}
 		}
+		if last != nil {
+			last(resp.Body())
+		}
 		return nil
 	}
 	return work, client
+}
+
+// benchForward measures a bare forwarder in Orbit's place: a fasthttp
+// server that answers the waited start by calling the steps one after
+// another, as the direct side does, and answering with the last step's
+// result. It makes the orbit side's exchanges with no engine, store or
+// scripts, so its figures are what the HTTP topology alone costs: the
+// floor under any orchestrator over this API.
+func benchForward(c benchConfig, downstream string) (sideResult, error) {
+	call, client := callSteps(downstream, c.steps)
+	defer client.CloseIdleConnections()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return sideResult{}, err
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		err := call(func(body []byte) {
+			ctx.SetContentType("application/json")
+			b := append(ctx.Response.SwapBody(nil)[:0], `{"status":"SUCCEEDED","output":`...)
+			b = append(b, body...)
+			ctx.Response.SwapBody(append(b, "}\n"...))
+		})
+		if err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+		}
+	}}
+	go srv.Serve(ln)
+	defer srv.Shutdown()
+	stopProfile, err := startProfile(c.cpuProfile)
+	if err != nil {
+		return sideResult{}, err
+	}
+	defer stopProfile()
+	return measure(c, starter([]string{"http://" + ln.Addr().String() + startPath}), nil), nil
+}
+
+// startPath is the waited start both the orbit side and the forwarder
+// answer.
+const startPath = "/v1/workflows/bench/instances?wait=30s"
+
+// starter is the load generator of the orbit side: a synchronous start of
+// the bench workflow, at each of urls in turn, that checks the answer.
+func starter(urls []string) func() error {
+	client := &fasthttp.Client{MaxConnsPerHost: 4096}
+	var turn atomic.Uint64
+	return func() error {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI(urls[turn.Add(1)%uint64(len(urls))])
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(`{}`)
+		if err := client.Do(req, resp); err != nil {
+			return err
+		}
+		if resp.StatusCode() != 200 || !strings.Contains(string(resp.Body()), `"SUCCEEDED"`) {
+			return fmt.Errorf("start answered %d: %.200s", resp.StatusCode(), resp.Body())
+		}
+		return nil
+	}
+}
+
+// startProfile starts a CPU profile into file, if one is named, and
+// returns what stops it.
+func startProfile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // benchOrbit starts Orbit in-process on a fresh temporary store, over its
@@ -350,7 +448,7 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 		go srv.Serve(ln)
 		defer srv.Shutdown(ctx)
 		side = append(side, s)
-		startURLs = append(startURLs, "http://"+ln.Addr().String()+"/v1/workflows/bench/instances?wait=30s")
+		startURLs = append(startURLs, "http://"+ln.Addr().String()+startPath)
 	}
 	// The sidecar serves: it settles as orbit serve does then, so that its
 	// resident set is what a serving sidecar keeps, not what loading it
@@ -368,36 +466,12 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 		return sum
 	}
 
-	client := &fasthttp.Client{MaxConnsPerHost: 4096}
-	var turn atomic.Uint64
-	start := func() error {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI(startURLs[turn.Add(1)%uint64(len(startURLs))])
-		req.Header.SetMethod("POST")
-		req.Header.SetContentType("application/json")
-		req.SetBodyString(`{}`)
-		if err := client.Do(req, resp); err != nil {
-			return err
-		}
-		if resp.StatusCode() != 200 || !strings.Contains(string(resp.Body()), `"SUCCEEDED"`) {
-			return fmt.Errorf("start answered %d: %.200s", resp.StatusCode(), resp.Body())
-		}
-		return nil
+	stopProfile, err := startProfile(c.cpuProfile)
+	if err != nil {
+		return sideResult{}, err
 	}
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return sideResult{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return sideResult{}, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	return measure(c, start, stats), nil
+	defer stopProfile()
+	return measure(c, starter(startURLs), stats), nil
 }
 
 // pace offers start times at rate per second, or returns nil for a closed

@@ -54,6 +54,48 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 	}
 }
 
+// orbit bench --mode forward measures a bare forwarder in Orbit's place
+// against direct in the same run: it completes workflows over the same
+// start request and reports its figures under its own name, with no store.
+func TestBenchForwardModeReportsTheForwarder(t *testing.T) {
+	out, stderr, code := runOrbit(t, nil, "bench", "--mode", "forward", "--duration", "1s", "--warmup", "0s",
+		"--concurrency", "4", "--rate", "200", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Direct, Forward benchSide
+		Orbit           *benchSide
+		Ratio           float64 `json:"ratio"`
+		Mode            string  `json:"mode"`
+		Store           string  `json:"store"`
+	}
+	benchSummary(t, out, &res)
+	for side, r := range map[string]benchSide{"direct": res.Direct, "forward": res.Forward} {
+		if r.Completed == 0 || r.Errors != 0 || r.WPS <= 0 || r.P50 <= 0 || r.P99 < r.P50 || r.GoroutineRunsPerWF <= 0 {
+			t.Errorf("%s: %+v", side, r)
+		}
+	}
+	if f := res.Forward; f.SyncsPerWF != 0 || f.LogBytesPerWF != 0 || f.CommitsPerSec != 0 {
+		t.Errorf("the forwarder has store figures: %+v", f)
+	}
+	if res.Orbit != nil || res.Ratio <= 0 || res.Mode != "forward" || res.Store != "none" {
+		t.Errorf("summary: orbit %+v, ratio %v, mode %q, store %q", res.Orbit, res.Ratio, res.Mode, res.Store)
+	}
+	for _, want := range []string{"mode forward", "\nforward ", "ratio forward/direct:", "scheduling, forward:", "store: none"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\norbit ") || strings.Contains(out, "group commits") {
+		t.Errorf("the table has an orbit side:\n%s", out)
+	}
+	// The forwarder runs no engine: the engine's flags are refused.
+	if _, stderr, code := runOrbit(t, nil, "bench", "--mode", "forward", "--pipeline"); code != 2 || !strings.Contains(stderr, "--mode forward") {
+		t.Errorf("--mode forward --pipeline: exit %d: %s", code, stderr)
+	}
+}
+
 type benchSide struct {
 	Completed     int     `json:"completed"`
 	Errors        int     `json:"errors"`
