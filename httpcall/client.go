@@ -68,7 +68,8 @@ func NewClient(opts ...Option) *Client {
 			// escaped "/" in a field back into a path separator.
 			DisablePathNormalizing: true,
 			// Calls run on their callers' goroutines, interruptible.
-			Transport: transport{},
+			Transport:   transport{},
+			DialTimeout: dial,
 		},
 	}
 	for _, o := range opts {

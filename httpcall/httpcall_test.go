@@ -665,6 +665,61 @@ func TestContextCancelClosesANewConnection(t *testing.T) {
 	}
 }
 
+// A call that saw an idle connection, lost it to another call before it
+// took it and was cancelled in between ends at once: it neither waits for
+// a connection to come free (its host's connections all busy) nor dials
+// one (room for more).
+func TestCancelledAsItsIdleConnectionIsTaken(t *testing.T) {
+	for _, maxConns := range []int{1, DefaultMaxConnsPerHost} {
+		t.Run(fmt.Sprint("max conns ", maxConns), func(t *testing.T) {
+			hang, arrived := make(chan struct{}), make(chan struct{}, 1)
+			s := newFastServer(t, func(c *fasthttp.RequestCtx) {
+				if string(c.Path()) == "/slow" {
+					arrived <- struct{}{}
+					<-hang
+				}
+				c.SetBodyString(`{"ok":true}`)
+			})
+			t.Cleanup(func() { close(hang) }) // runs before the server shuts down
+			c := NewClient(WithMaxConnsPerHost(maxConns))
+			c.hc.MaxConnWaitTimeout = time.Hour // a wait is bounded by the cancellation alone
+			fast, _ := New(c, Spec{URL: s.url + "/fast", Timeout: time.Hour})
+			slow, _ := New(c, Spec{URL: s.url + "/slow", Timeout: time.Hour})
+			ctx, cancel := context.WithCancel(context.Background()) // a step's context
+			defer cancel()
+			if _, err := fast.Call(ctx, nil, fctx); err != nil { // leaves an idle connection
+				t.Fatal(err)
+			}
+			var armed atomic.Bool
+			armed.Store(true)
+			idleSeenHook = func() {
+				if !armed.CompareAndSwap(true, false) {
+					return
+				}
+				// Made aside, this call takes the idle connection and holds it.
+				go slow.Call(context.Background(), nil, fctx)
+				<-arrived
+				cancel()
+			}
+			t.Cleanup(func() { idleSeenHook = nil })
+			done := make(chan error, 1)
+			go func() {
+				_, err := fast.Call(ctx, nil, fctx)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				flowtest.WantError(t, err, flow.ErrCancelled)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the cancelled call still waits for a connection")
+			}
+			if n := s.conns.Load(); n != 1 {
+				t.Errorf("%d connections, want 1: the cancelled call opened one", n)
+			}
+		})
+	}
+}
+
 // https calls are made on kept-alive connections as http ones are, and a
 // cancellation closes the one it interrupts.
 func TestHTTPSCallsAndCancel(t *testing.T) {

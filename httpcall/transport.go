@@ -20,7 +20,10 @@ import (
 // Only taking an idle connection is done inline: dialing one, or waiting
 // for one to come free, cannot be interrupted, so a call that finds no
 // idle connection is refused with errNoIdleConn and roundTrip makes it
-// aside, as a call that cannot be interrupted is made.
+// aside, as a call that cannot be interrupted is made. The take itself
+// neither waits nor dials (idleOnly): another call may take the idle
+// connection seen, and a call that then waited or dialed would not see
+// its cancellation until a connection came.
 type transport struct{}
 
 // exchangeKey is the request's user value that names its exchange.
@@ -39,6 +42,23 @@ func exchangeOf(req *fasthttp.Request) *exchange {
 // for a connection.
 var errNoIdleConn = errors.New("httpcall: no idle connection to take inline")
 
+// idleOnly is the wait of an inline call's AcquireConn: it takes an idle
+// connection or fails at once, its wait for one to come free bounded by
+// idleOnly and its dial refused by dial.
+const idleOnly = time.Nanosecond
+
+// dial opens the pool's connections as fasthttp's own dialer does, and
+// refuses the dial of an inline call (idleOnly), which must not block.
+func dial(addr string, timeout time.Duration) (net.Conn, error) {
+	switch {
+	case timeout == idleOnly:
+		return nil, errNoIdleConn
+	case timeout > 0:
+		return fasthttp.DialTimeout(addr, timeout)
+	}
+	return fasthttp.Dial(addr)
+}
+
 // errInterrupted ends a call whose context was cancelled.
 var errInterrupted = errors.New("httpcall: call interrupted")
 
@@ -51,11 +71,21 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 	if x == nil || resp.StreamBody || hc.MaxConnDuration > 0 {
 		return fasthttp.DefaultTransport.RoundTrip(hc, req, resp)
 	}
-	if x.inline && hc.IdleConnsCount() == 0 {
-		return false, errNoIdleConn
+	wait := time.Until(x.deadline)
+	if x.inline {
+		if hc.IdleConnsCount() == 0 {
+			return false, errNoIdleConn
+		}
+		if idleSeenHook != nil {
+			idleSeenHook()
+		}
+		wait = idleOnly
 	}
-	cc, err := hc.AcquireConn(time.Until(x.deadline), req.ConnectionClose())
+	cc, err := hc.AcquireConn(wait, req.ConnectionClose())
 	if err != nil {
+		if x.inline {
+			return false, errNoIdleConn // taken by another call since
+		}
 		return false, err
 	}
 	conn := cc.Conn()
@@ -177,3 +207,7 @@ func (i *interruptible) letGo() (interrupted bool) {
 	i.conn = nil
 	return i.interrupted
 }
+
+// idleSeenHook, when set by a test, runs between an inline call's seeing
+// an idle connection and its taking one; nil costs one comparison.
+var idleSeenHook func()
