@@ -47,7 +47,9 @@ func (e *OwnedError) Error() string {
 func (e *OwnedError) Is(target error) bool { return target == ErrOwned }
 
 // ErrFenced is returned by CommitLeased and Renew when the lease was taken
-// over by another sidecar (or lapsed): nothing was written.
+// over by another sidecar (or lapsed): nothing was written. A write whose
+// answer was lost may have been stored by then, before the lease changed
+// hands; the new owner carries on from it as from any checkpoint.
 var ErrFenced = errors.New("the lease on the instance was taken over; nothing was written")
 
 // Lease is one sidecar's claim on an instance. Token is the fencing token:

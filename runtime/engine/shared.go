@@ -235,8 +235,8 @@ func (d *driver) holdWork(msgs []message) {
 //
 // A driver whose lease was fenced hands its work back instead: its last
 // checkpoint was refused, so what the work asked for (a fired timer) may
-// not be done, and the store may fence a lease that no other sidecar
-// holds (a renewal written but unanswered in a fail-over, then retried).
+// not be done, and the store fences a lease that no other sidecar holds
+// as well (one that lapsed while this sidecar paused or was cut off).
 // Settled, the work of an instance parked on a timer would be gone, and
 // nothing would wake it again. Handed back, it comes to whichever sidecar
 // holds the instance then, whose driver looks at it afresh.

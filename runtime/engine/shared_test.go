@@ -145,9 +145,9 @@ func TestSharedTimersFireOnceForTheCluster(t *testing.T) {
 }
 
 // fenceTimerOnce refuses the first checkpoint that fires a timer as
-// fenced, writing nothing, as the store answers a renewal whose first
-// attempt was written but unanswered in a fail-over and was retried: the
-// lease is still this sidecar's and no other sidecar runs the instance.
+// fenced, writing nothing, as the store answers a checkpoint whose lease
+// lapsed while its sidecar was cut off: no other sidecar runs the
+// instance.
 type fenceTimerOnce struct {
 	*natsstore.Store
 	fenced atomic.Bool

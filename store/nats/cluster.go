@@ -11,6 +11,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/orbit-sidecar/orbit/store"
 )
@@ -20,7 +21,8 @@ import (
 // entries and fired timers of all instances, delivered through one durable
 // consumer that every sidecar pulls from.
 //
-//	ORBIT.x.<id>.l                  lease: {"node": ...}, expiring after the lease TTL
+//	ORBIT.x.<id>.l                  lease: {"node": ...}, expiring after the lease TTL; header
+//	                                Orbit-Renewal names the write (see send)
 //	ORBIT.x.<id>.q                  wake-up: the instance has something to do
 //	ORBIT.x.<id>.g                  takeover guard: a scheduled message that, should the
 //	                                holder stop renewing, publishes a wake-up
@@ -60,6 +62,7 @@ func (s *Store) leaseMsg(id, node string, token uint64) (string, natsgo.Header, 
 	data, _ := json.Marshal(leaseBody{Node: node})
 	h := natsgo.Header{}
 	h.Set(hdrExpectLastSubj, strconv.FormatUint(token, 10))
+	h.Set(hdrRenewal, nuid.Next())
 	ttl := s.leaseTTL
 	if node == "" {
 		ttl = time.Minute // a released lease only needs to outlive its readers
@@ -85,19 +88,23 @@ func (s *Store) guardMsg(id string, armed bool) (string, natsgo.Header) {
 	return s.subj.guard(id), h
 }
 
-// current is a lease as stored: its last sequence (0: none) and holder
-// ("" when released or absent).
+// current is a lease as stored: its last sequence (0: none), holder
+// ("" when released or absent) and the renewal that wrote it.
 type current struct {
-	seq  uint64
-	node string
+	seq     uint64
+	node    string
+	renewal string
 }
 
 // leaseNow reads a lease from the stream leader.
-func (s *Store) leaseNow(id string) (current, error) {
+func (s *Store) leaseNow(id string) (current, error) { return s.leaseAt(s.subj.lease(id)) }
+
+// leaseAt reads the lease stored at subject from the stream leader.
+func (s *Store) leaseAt(subject string) (current, error) {
 	var m *jetstream.RawStreamMsg
-	err := s.retry(context.Background(), "read lease of "+id, func(ctx context.Context) error {
+	err := s.retry(context.Background(), "read lease "+subject, func(ctx context.Context) error {
 		var err error
-		m, err = s.stream.GetLastMsgForSubject(ctx, s.subj.lease(id))
+		m, err = s.stream.GetLastMsgForSubject(ctx, subject)
 		return err
 	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -108,9 +115,9 @@ func (s *Store) leaseNow(id string) (current, error) {
 	}
 	var body leaseBody
 	if err := json.Unmarshal(m.Data, &body); err != nil {
-		return current{}, fmt.Errorf("lease of %s: %w", id, err)
+		return current{}, fmt.Errorf("lease %s: %w", subject, err)
 	}
-	return current{seq: m.Sequence, node: body.Node}, nil
+	return current{seq: m.Sequence, node: body.Node, renewal: m.Header.Get(hdrRenewal)}, nil
 }
 
 // Claim takes the lease on an instance for this sidecar.
@@ -139,16 +146,11 @@ func (s *Store) Claim(ctx context.Context, id string) (store.Lease, error) {
 // renew publishes a renewal of l on its condition, updating its token.
 func (s *Store) renew(ctx context.Context, l *store.Lease) error {
 	subject, h, data := s.leaseMsg(l.Instance, l.Node, l.Token)
-	m := &natsgo.Msg{Subject: subject, Header: h, Data: data}
-	var ack *jetstream.PubAck
-	err := s.retry(ctx, "renew lease of "+l.Instance, func(ctx context.Context) (err error) {
-		ack, err = s.js.PublishMsg(ctx, m)
-		return err
-	})
+	seq, err := s.send(ctx, "renew lease of "+l.Instance, []*natsgo.Msg{{Subject: subject, Header: h, Data: data}})
 	if err != nil {
 		return err
 	}
-	l.Token = ack.Sequence
+	l.Token = seq
 	return nil
 }
 

@@ -31,6 +31,10 @@ const (
 	hdrSchedule       = "Nats-Schedule"
 	hdrScheduleTarget = "Nats-Schedule-Target"
 	hdrExpectLastSubj = "Nats-Expected-Last-Subject-Sequence"
+	// hdrRenewal names one write of a lease, the same on every copy of it
+	// sent again, so that a copy refused because the first was stored
+	// unanswered is told from a lease taken over (see send).
+	hdrRenewal = "Orbit-Renewal"
 
 	// Orbit's headers: a deletion marker, and a record's index fields,
 	// which scans read without loading the record.
@@ -190,12 +194,19 @@ func (s *Store) write(group []*job) {
 // settle decides what a lone job's failed publish means. A fenced job
 // whose condition failed was taken over, unless the lease is still what
 // it carried: with replicas a condition can fail spuriously (reported as
-// a wrong sequence), and then the job is published again.
+// a wrong sequence), and then the job is published again. Or the lease
+// holds the job's own renewal: its group was stored unanswered, and its
+// retries given up, before it was sent alone (see send).
 func (s *Store) settle(j *job, err error) error {
 	for try := 0; j.lease != nil && wrongSequence(err) && try < 5; try++ {
 		cur, lerr := s.leaseNow(j.lease.Instance)
 		if lerr != nil {
 			return lerr
+		}
+		if r := j.msgs[0].Header.Get(hdrRenewal); r != "" && cur.renewal == r {
+			j.lease.Token = cur.seq
+			s.checkpoints.Add(1)
+			return nil
 		}
 		if cur.seq != j.lease.Token || cur.node != j.lease.Node {
 			return fmt.Errorf("%w (instance %s, now held by %q)", store.ErrFenced, j.lease.Instance, cur.node)
@@ -238,11 +249,8 @@ func (s *Store) publish(group []*job) error {
 	for len(msgs) > 0 {
 		part := msgs[:min(len(msgs), maxGroup)]
 		msgs = msgs[len(part):]
-		var first uint64
-		if err := s.retry(context.Background(), "commit", func(ctx context.Context) (err error) {
-			first, err = s.publishAtomic(ctx, part)
-			return err
-		}); err != nil {
+		first, err := s.send(context.Background(), "commit", part)
+		if err != nil {
 			return err
 		}
 		firsts = append(firsts, first)
@@ -259,6 +267,63 @@ func (s *Store) publish(group []*job) error {
 	}
 	s.checkpoints.Add(uint64(len(group)))
 	return nil
+}
+
+// send publishes msgs as one atomic batch, retrying while the cluster
+// fails over, and returns the stream sequence of the first.
+//
+// A request that timed out or lost its connection may have been stored
+// all the same, its answer lost. Sent again, a batch that renews a lease
+// is then refused, because the lease's last sequence is now the renewal
+// itself. So a refusal after such a failure reads the batch's leases: one
+// whose stored renewal is this batch's own (hdrRenewal) shows the first
+// copy stored, whole as atomic batches are, and the lease still held,
+// since nobody wrote it since. A lease another sidecar took over in
+// between leaves the refusal standing, and the caller reports a fence.
+//
+// JetStream's deduplication (Nats-Msg-Id) does not serve here: a
+// duplicate inside an atomic batch fails the batch without the stored
+// sequence, which the token needs, and the server would keep every
+// renewal's id for the stream's duplicate window.
+func (s *Store) send(ctx context.Context, what string, msgs []*natsgo.Msg) (uint64, error) {
+	var first uint64
+	unsure := false // an earlier copy may have been stored
+	err := s.retry(ctx, what, func(ctx context.Context) (err error) {
+		first, err = s.publishAtomic(ctx, msgs)
+		if unsure && wrongSequence(err) {
+			seq, ok, lerr := s.landed(msgs)
+			if lerr != nil {
+				return lerr
+			}
+			if ok {
+				first = seq
+				return nil
+			}
+		}
+		unsure = unsure || transient(err)
+		return err
+	})
+	return first, err
+}
+
+// landed reports whether msgs were stored by an earlier, unanswered copy:
+// a lease they renew still holds their renewal. It returns the stream
+// sequence of msgs[0] then.
+func (s *Store) landed(msgs []*natsgo.Msg) (uint64, bool, error) {
+	for i, m := range msgs {
+		r := m.Header.Get(hdrRenewal)
+		if r == "" {
+			continue
+		}
+		cur, err := s.leaseAt(m.Subject)
+		if err != nil {
+			return 0, false, err
+		}
+		if cur.renewal == r && cur.seq > uint64(i) {
+			return cur.seq - uint64(i), true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // pubAck is the server's answer to a batch's commit message.
