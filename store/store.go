@@ -268,7 +268,7 @@ type Batch struct {
 	DelPending    []PendingEvent  // events consumed (by Instance, Name, Seq)
 	Bundles       []BundleSources // bundles kept
 	DeleteBundles []string        // bundle hashes dropped
-	Purge         []string        // instances removed with their history
+	Purge         []string        // instances removed with their history, timers and kept events
 	// Wake makes instances runnable on whichever sidecar takes their work
 	// (see Coordinator), in the same write. A store that no other sidecar
 	// shares ignores it: its one engine wakes them itself.

@@ -249,7 +249,7 @@ func (d *driver) handle(msgs []message) {
 			if !errors.Is(err, store.ErrNotFound) {
 				d.e.log.Error("cannot load instance", "instance", d.id, "err", err)
 			}
-			d.settleFired(msgs)
+			d.settleFired(msgs, errors.Is(err, store.ErrNotFound))
 			for _, m := range msgs {
 				m.answer(err)
 			}
@@ -280,16 +280,21 @@ func (d *driver) handle(msgs []message) {
 // settleFired tells the timer queue that the timers fired at an instance
 // that cannot be loaded (gone, or unreadable) are done with: what the
 // store still holds of them may fire again, and nothing stays in flight
-// for an instance that is gone.
-func (d *driver) settleFired(msgs []message) {
+// for an instance that is gone. Those of an instance that is gone are
+// deleted from the store: nothing else would.
+func (d *driver) settleFired(msgs []message, gone bool) {
 	if d.e.coord != nil { // a shared store delivers due timers as work
 		return
 	}
-	d.e.timers.settleInstance(d.id)
+	fired := d.e.timers.settleInstance(d.id)
 	for _, m := range msgs {
 		if m.kind == msgAppend && m.timer != nil {
 			d.e.timers.settle(*m.timer)
+			fired = append(fired, *m.timer)
 		}
+	}
+	if gone && len(fired) > 0 {
+		d.e.dropOrphanTimers(fired)
 	}
 }
 

@@ -155,6 +155,7 @@ func New(cfg Config) *Engine {
 		e.random = rand.Float64
 	}
 	e.timers = newTimerQueue(e.clock, e.fire)
+	e.timers.gone, e.timers.drop = e.instanceGone, e.dropOrphanTimers
 	e.observers = newObserverQueue(e)
 	e.conc = newConcurrency()
 	return e
@@ -355,10 +356,37 @@ func (e *Engine) loadTimers() error {
 	if src, ok := inner.(store.TimerRanger); ok {
 		return e.timers.load(src, func(err error) { e.log.Error("read the next timers", "err", err) })
 	}
-	return e.store.Timers(func(t store.Timer) error {
-		e.timers.add(t)
+	var orphans []store.Timer
+	var seen map[string]bool
+	err := e.store.Timers(func(t store.Timer) error {
+		if e.timers.orphan(t, &seen) {
+			orphans = append(orphans, t)
+		} else {
+			e.timers.add(t)
+		}
 		return nil
 	})
+	if err == nil && len(orphans) > 0 {
+		e.dropOrphanTimers(orphans)
+	}
+	return err
+}
+
+// instanceGone reports whether the store holds no instance id. One it
+// cannot read (damaged, or a failed read) is not gone.
+func (e *Engine) instanceGone(id string) bool {
+	_, err := e.store.Instance(id)
+	return errors.Is(err, store.ErrNotFound)
+}
+
+// dropOrphanTimers deletes timers whose instance is gone. One not deleted
+// stays unindexed until the next open, which looks at it again.
+func (e *Engine) dropOrphanTimers(ts []store.Timer) {
+	if err := e.store.Commit(context.Background(), &store.Batch{DelTimers: ts}); err != nil {
+		e.log.Error("delete the timers of instances that are gone", "timers", len(ts), "instance", ts[0].Instance, "err", err)
+		return
+	}
+	e.log.Warn("deleted the timers of instances that are gone", "timers", len(ts), "instance", ts[0].Instance)
 }
 
 // Rechecked waits until the background re-check of the waiting instances

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,5 +303,43 @@ func TestSharedConcurrencyKeyCountsAcrossSidecars(t *testing.T) {
 	for _, id := range []string{second, third, other} {
 		status(a, id, store.Succeeded)
 		contiguous(t, a, id)
+	}
+}
+
+// On a shared store too, the sweep's purge of an ended instance takes the
+// timers it still has: an observer job's retry, owed in an hour.
+func TestSharedSweepRemovesThePurgedInstancesTimers(t *testing.T) {
+	var observed atomic.Int64
+	b := bundle(workflow("w", "A", &flow.State{Name: "A", Kind: flow.Pass}))
+	b.Observers = []*flow.Observer{{Workflow: "w", On: "ExecutionSucceeded", RoutineName: "down",
+		Routine: fn(func(any, *flow.Context) (any, error) {
+			observed.Add(1)
+			return nil, &flow.Error{Name: "Down", Cause: "try later"}
+		}),
+		Retry: []flow.Retrier{{Errors: []string{flow.ErrAll}, MaxAttempts: 3, Interval: time.Hour}}}}
+	s := sidecars(t, 1, b)[0]
+	ctx := context.Background()
+	in, _, err := s.engine.Start(ctx, "w", engine.StartOptions{Input: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended(t, s.engine, in.ID)
+	stored := func() (out []store.Timer) {
+		if err := s.store.Timers(func(tm store.Timer) error { out = append(out, tm); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	orbittest.For(t, 20*time.Second, func() error {
+		if tms := stored(); observed.Load() != 1 || len(tms) != 1 || !strings.HasSuffix(tms[0].Kind, ":2") {
+			return fmt.Errorf("observer called %d times, timers stored %v; want once, and its retry", observed.Load(), tms)
+		}
+		return nil
+	})
+	if purged, _, err := s.engine.Sweep(ctx, 0); err != nil || purged != 1 {
+		t.Fatalf("purged %d, %v", purged, err)
+	}
+	if tms := stored(); len(tms) != 0 {
+		t.Fatalf("timers of the purged instance left: %v", tms)
 	}
 }

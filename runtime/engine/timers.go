@@ -27,6 +27,12 @@ import (
 // fires once. The mark goes with the removal (remove), when the timer is
 // set again (add), when the work gives up on it (settle, settleInstance),
 // and with a new load.
+//
+// A timer read from the store whose instance is gone (written after its
+// instance was removed, or left by a version that did not remove it) is
+// an orphan: it is not indexed, so it never fires, and drop deletes it
+// from the store, outside q.mu. Nothing else would: its work finds no
+// instance, and it would fire again at every open.
 type timerQueue struct {
 	clock clock.Clock
 	fire  func(store.Timer)
@@ -45,6 +51,10 @@ type timerQueue struct {
 	errs    func(error)       // told when src cannot be read
 
 	inFlight map[store.Timer]struct{} // fired, removal not yet committed (only with src)
+
+	gone    func(instance string) bool // nil: no timer is looked at for an orphan
+	drop    func([]store.Timer)        // deletes orphans from the store
+	orphans []store.Timer              // read, not yet dropped
 }
 
 // timerWindow is how many timers the queue reads from the store at once,
@@ -118,7 +128,9 @@ func (q *timerQueue) load(src store.TimerRanger, errs func(error)) error {
 	q.src, q.errs = src, errs
 	q.partial, q.loaded = true, store.Timer{}
 	clear(q.inFlight) // what the store holds is owed
-	return q.readWindow()
+	err := q.readWindow()
+	q.dropOrphans()
+	return err
 }
 
 // readWindow reads the next window of timers from the store; q.mu is held,
@@ -126,11 +138,16 @@ func (q *timerQueue) load(src store.TimerRanger, errs func(error)) error {
 func (q *timerQueue) readWindow() error {
 	n := 0
 	last := q.loaded
+	var seen map[string]bool
 	err := q.src.TimersAfter(q.loaded, func(t store.Timer) bool {
 		t = key(t)
 		last = t
+		n++ // a timer fired or orphaned counts all the same: loaded moves past it
 		if _, fired := q.inFlight[t]; fired {
-			n++ // it counts toward the window all the same: loaded moves past it
+			return n < timerWindow
+		}
+		if q.orphan(t, &seen) {
+			q.orphans = append(q.orphans, t)
 			return n < timerWindow
 		}
 		if _, dup := q.index[t]; !dup {
@@ -138,7 +155,6 @@ func (q *timerQueue) readWindow() error {
 			heap.Push(&q.h, it)
 			q.index[t] = it
 		}
-		n++
 		return n < timerWindow
 	})
 	if err != nil {
@@ -147,6 +163,36 @@ func (q *timerQueue) readWindow() error {
 	q.loaded = last
 	q.partial = n == timerWindow
 	return nil
+}
+
+// orphan reports whether t's instance is gone from the store, looking
+// each instance up once per read (seen).
+func (q *timerQueue) orphan(t store.Timer, seen *map[string]bool) bool {
+	if q.gone == nil {
+		return false
+	}
+	if *seen == nil {
+		*seen = map[string]bool{}
+	}
+	gone, ok := (*seen)[t.Instance]
+	if !ok {
+		gone = q.gone(t.Instance)
+		(*seen)[t.Instance] = gone
+	}
+	return gone
+}
+
+// dropOrphans deletes the orphans read so far from the store; q.mu is
+// held, and let go while the store writes.
+func (q *timerQueue) dropOrphans() {
+	if len(q.orphans) == 0 {
+		return
+	}
+	ts := q.orphans
+	q.orphans = nil
+	q.mu.Unlock()
+	defer q.mu.Lock()
+	q.drop(ts)
 }
 
 // trim keeps the earliest timerWindow timers and leaves the rest to the
@@ -189,16 +235,18 @@ func (q *timerQueue) settle(t store.Timer) {
 }
 
 // settleInstance settles every fired timer of an instance that its driver
-// handles (not its observer jobs, which settle their own): the driver
-// could not load the instance, which may be gone, timers and all.
-func (q *timerQueue) settleInstance(id string) {
+// handles (not its observer jobs, which settle their own), and returns
+// them: the driver could not load the instance, which may be gone.
+func (q *timerQueue) settleInstance(id string) (settled []store.Timer) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for t := range q.inFlight {
 		if t.Instance == id && !strings.HasPrefix(t.Kind, observePrefix) {
 			delete(q.inFlight, t)
+			settled = append(settled, t)
 		}
 	}
+	return settled
 }
 
 // arm schedules the callback for the earliest timer, reading the next
@@ -260,7 +308,9 @@ func (q *timerQueue) tick() {
 			due = append(due, it.t)
 		}
 		q.armed = nil
-		if more := q.arm(); len(due) == 0 && !more {
+		more := q.arm()
+		q.dropOrphans() // a window read by arm
+		if len(due) == 0 && !more {
 			return
 		}
 		q.mu.Unlock()
@@ -277,6 +327,7 @@ func (q *timerQueue) start() {
 	if q.arm() {
 		go q.tick()
 	}
+	q.dropOrphans()
 	q.mu.Unlock()
 }
 

@@ -218,3 +218,70 @@ func TestTimerKeyIsTheStoredTimer(t *testing.T) {
 		}
 	}
 }
+
+// A timer whose instance is gone from the store is dropped as it is read,
+// at load as in a later window: it is not held, never fires, and is
+// deleted from the store; the timers of an instance that is there fire.
+func TestOrphanTimersAreDroppedAsTheyAreRead(t *testing.T) {
+	db := bolttest.Open(t)
+	ctx := context.Background()
+	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
+	batch := &store.Batch{Instances: []*store.Instance{kept}}
+	var live []store.Timer
+	for i := range timerWindow + 30 { // orphans in the first window and in the next
+		tm := store.Timer{At: start.Add(time.Duration(i+1) * time.Second), Instance: "kept", Kind: fmt.Sprintf("k%05d", i)}
+		if i%3 == 0 {
+			tm.Instance = "gone"
+		} else {
+			live = append(live, tm)
+		}
+		batch.SetTimers = append(batch.SetTimers, tm)
+	}
+	if err := db.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	orphans := func() (n int) {
+		if err := db.Timers(func(tm store.Timer) error {
+			if tm.Instance == "gone" {
+				n++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	c, log := clock.NewFake(start), &timerLog{}
+	q := newTimerQueue(c, log.fire)
+	q.gone = func(id string) bool {
+		_, err := db.Instance(id)
+		return errors.Is(err, store.ErrNotFound)
+	}
+	q.drop = func(ts []store.Timer) {
+		if err := db.Commit(ctx, &store.Batch{DelTimers: ts}); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := q.load(db, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, want := orphans(), 10; n != want { // those of the second window are still to be read
+		t.Fatalf("%d orphans left in the store after the load, want %d", n, want)
+	}
+	q.start()
+	t.Cleanup(q.stop)
+	c.Advance(time.Duration(timerWindow+31) * time.Second)
+	orbittest.For(t, orbittest.Timeout, func() error {
+		if n := len(log.list()); n < len(live) {
+			return fmt.Errorf("%d of %d timers fired", n, len(live))
+		}
+		return nil
+	})
+	if fired := log.list(); !slices.Equal(fired, live) {
+		t.Errorf("%d timers fired, want the %d of the instance kept, in order", len(fired), len(live))
+	}
+	if n := orphans(); n != 0 {
+		t.Errorf("%d orphans left in the store", n)
+	}
+}
