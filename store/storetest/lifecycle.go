@@ -85,6 +85,14 @@ func testPurge(t *testing.T, s store.Store) {
 	if h, _ := s.History("a", 0, 0); len(h) != 2 {
 		t.Errorf("history of a reused id: %d events, want 2", len(h))
 	}
+
+	// A timer set in the batch that purges its instance goes with it.
+	commit(t, s, &store.Batch{SetTimers: []store.Timer{{At: at(50), Instance: "ab", Kind: "late"}}, Purge: []string{"ab"}})
+	for _, tm := range timers(t, s) {
+		if tm.Instance != "a" {
+			t.Errorf("timer of an instance purged in its batch left: %+v", tm)
+		}
+	}
 }
 
 func testEnded(t *testing.T, s store.Store) {
