@@ -281,15 +281,23 @@ func (d *driver) handle(msgs []message) {
 // that cannot be loaded (gone, or unreadable) are done with: what the
 // store still holds of them may fire again, and nothing stays in flight
 // for an instance that is gone. Those of an instance that is gone are
-// deleted from the store: nothing else would.
+// deleted from the store, whichever store: nothing else would.
 func (d *driver) settleFired(msgs []message, gone bool) {
-	if d.e.coord != nil { // a shared store delivers due timers as work
-		return
+	var fired []store.Timer
+	if d.e.coord != nil { // a shared store delivers due timers as work, settled as the lease goes
+		for _, m := range msgs {
+			if m.work != nil && m.work.Timer != nil {
+				fired = append(fired, *m.work.Timer)
+			}
+		}
+	} else {
+		fired = d.e.timers.settleInstance(d.id)
 	}
-	fired := d.e.timers.settleInstance(d.id)
 	for _, m := range msgs {
 		if m.kind == msgAppend && m.timer != nil {
-			d.e.timers.settle(*m.timer)
+			if d.e.coord == nil {
+				d.e.timers.settle(*m.timer)
+			}
 			fired = append(fired, *m.timer)
 		}
 	}

@@ -343,3 +343,24 @@ func TestSharedSweepRemovesThePurgedInstancesTimers(t *testing.T) {
 		t.Fatalf("timers of the purged instance left: %v", tms)
 	}
 }
+
+// A timer whose instance is gone, on a shared store, is deleted when it
+// falls due and its work finds no instance: it stayed in the store.
+func TestSharedOrphanTimerIsDeletedWhenItFires(t *testing.T) {
+	b := bundle(workflow("w", "A", &flow.State{Name: "A", Kind: flow.Pass}))
+	s := sidecars(t, 1, b)[0]
+	ghost := store.Timer{At: time.Now().Add(100 * time.Millisecond), Instance: "gone", Kind: "wake"}
+	if err := s.store.Commit(context.Background(), &store.Batch{SetTimers: []store.Timer{ghost}}); err != nil {
+		t.Fatal(err)
+	}
+	orbittest.For(t, 20*time.Second, func() error {
+		var left []store.Timer
+		if err := s.store.Timers(func(tm store.Timer) error { left = append(left, tm); return nil }); err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("timers stored: %v", left)
+		}
+		return nil
+	})
+}
