@@ -23,3 +23,10 @@ func InFlightTimers(e *Engine) int {
 	defer e.timers.mu.Unlock()
 	return len(e.timers.inFlight)
 }
+
+// Driven reports whether the instance has a driver now.
+func Driven(e *Engine, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.owners[id] != nil
+}

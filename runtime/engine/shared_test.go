@@ -38,6 +38,14 @@ func sidecars(t *testing.T, n int, b *flow.Bundle) []*sidecar {
 // makes of their store.
 func sidecarsWith(t *testing.T, n int, b *flow.Bundle, coord func(*natsstore.Store) store.Coordinator) []*sidecar {
 	t.Helper()
+	return sidecarsOn(t, n, b, coord, nil)
+}
+
+// sidecarsOn is sidecarsWith whose engines use what wrap (when set)
+// makes of their store.
+func sidecarsOn(t *testing.T, n int, b *flow.Bundle, coord func(*natsstore.Store) store.Coordinator,
+	wrap func(store.Store) store.Store) []*sidecar {
+	t.Helper()
 	nats := devnatstest.Start(t, 1)
 	registry[b.Hash] = b
 	var out []*sidecar
@@ -47,7 +55,11 @@ func sidecarsWith(t *testing.T, n int, b *flow.Bundle, coord func(*natsstore.Sto
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := engine.New(engine.Config{Store: st, Coordinator: coord(st),
+		var es store.Store = st
+		if wrap != nil {
+			es = wrap(st)
+		}
+		e := engine.New(engine.Config{Store: es, Coordinator: coord(st),
 			Compile: func([]flow.Source) (*flow.Bundle, error) { return b, nil }})
 		if err := e.Load(context.Background(), b); err != nil {
 			t.Fatal(err)
