@@ -349,6 +349,9 @@ type Store interface {
 	// Instance reads one instance. A record that cannot be decoded is a
 	// *DamagedError naming the instance.
 	Instance(id string) (*Instance, error)
+	// Has reports whether the store holds instance id, without decoding
+	// its record: a damaged record is held.
+	Has(id string) (bool, error)
 	// List returns instances newest first, and the cursor of the next page
 	// ("" at the end). An instance whose record is damaged is listed as a
 	// DamagedStub, so that one bad record hides nothing else.

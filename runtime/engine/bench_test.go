@@ -15,6 +15,7 @@ import (
 
 	"github.com/orbit-sidecar/orbit/httpcall"
 	"github.com/orbit-sidecar/orbit/internal/cputime"
+	"github.com/orbit-sidecar/orbit/runtime/clock"
 	"github.com/orbit-sidecar/orbit/runtime/engine"
 	"github.com/orbit-sidecar/orbit/runtime/flow"
 	"github.com/orbit-sidecar/orbit/runtime/metrics"
@@ -177,4 +178,54 @@ func BenchmarkThreeCallsMemory(b *testing.B) {
 // with 64 instances at once, as orbit bench runs it.
 func BenchmarkThreeCallsBoltParallel(b *testing.B) {
 	benchBundle(b, engine.Config{Store: openBolt(b)}, threeCalls(b), "three", `{"order":{"id":"o-1042","qty":2}}`, 3, true)
+}
+
+// BenchmarkTimerWindow reads a window of timers (engine.TimerWindow of
+// them, of as many instances parked on a timer) from a bbolt store, as the
+// timer queue reads each next window while it holds its lock: what a
+// window costs every add and removal that waits for the lock meanwhile.
+func BenchmarkTimerWindow(b *testing.B) {
+	st := openBolt(b)
+	clk := clock.NewFake(epoch)
+	at := epoch.Add(time.Hour)
+	data := json.RawMessage(`{"order":{"id":"o-1042","items":[{"sku":"a-1","qty":2},{"sku":"b-7","qty":1}]},` +
+		`"authorize":{"ok":true,"ref":"r-1042"},"reserve":{"ok":true,"ref":"r-1042"},"charge":{"ok":true,"ref":"r-1042"}}`)
+	bun := bundle(workflow("w", "Later", &flow.State{Name: "Later", Kind: flow.Wait, WaitFor: time.Hour}))
+	var batch store.Batch
+	for i := range engine.TimerWindow {
+		id := "parked-" + strconv.Itoa(i)
+		in := &store.Instance{Public: store.Public{ID: id, Workflow: "w", Version: "v1", Status: store.Waiting,
+			State: "Later", Input: data, StartedAt: epoch, UpdatedAt: epoch,
+			Waiting: &store.WaitingFor{Kind: store.WaitTimer, Until: &at}},
+			Bundle: bun.Hash, Data: data, Attempt: 1, Visits: map[string]int{"A": 1, "B": 1, "Later": 1}, Seq: 9,
+			TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+		batch.Instances = append(batch.Instances, in)
+		batch.SetTimers = append(batch.SetTimers, store.Timer{At: at, Instance: id, Kind: "wake"})
+	}
+	if err := st.Commit(context.Background(), &batch); err != nil {
+		b.Fatal(err)
+	}
+	e := engine.New(engine.Config{Store: st, Clock: clk})
+	if err := e.Load(context.Background(), bun); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Open(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Rechecked(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close(context.Background()) })
+	if n := engine.HeldTimers(e); n != engine.TimerWindow {
+		b.Fatalf("%d timers held, want %d", n, engine.TimerWindow)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := engine.ReadTimerWindow(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := engine.HeldTimers(e); n != engine.TimerWindow {
+		b.Fatalf("%d timers held, want %d", n, engine.TimerWindow)
+	}
 }

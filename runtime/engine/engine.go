@@ -372,11 +372,13 @@ func (e *Engine) loadTimers() error {
 	return err
 }
 
-// instanceGone reports whether the store holds no instance id. One it
-// cannot read (damaged, or a failed read) is not gone.
+// instanceGone reports whether the store holds no instance id, without
+// decoding its record (the timer queue asks for every timer of a window
+// it reads, under its lock). One it cannot read (a failed read) is not
+// gone, nor is a damaged one.
 func (e *Engine) instanceGone(id string) bool {
-	_, err := e.store.Instance(id)
-	return errors.Is(err, store.ErrNotFound)
+	held, err := e.store.Has(id)
+	return err == nil && !held
 }
 
 // dropOrphanTimers deletes timers whose instance is gone. One not deleted

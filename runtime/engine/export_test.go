@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/orbit-sidecar/orbit/store"
+
 // ClaimWaits counts the starts waiting now for another start of their id.
 func ClaimWaits(e *Engine) int64 { return e.claimWaits.Load() }
 
@@ -29,4 +31,15 @@ func Driven(e *Engine, id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.owners[id] != nil
+}
+
+// ReadTimerWindow reads the first window of timers from the store again,
+// under the queue's lock, as the queue reads each next window: every
+// timer's instance is looked up.
+func ReadTimerWindow(e *Engine) error {
+	q := e.timers
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.loaded = store.Timer{}
+	return q.readWindow()
 }

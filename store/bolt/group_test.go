@@ -126,3 +126,33 @@ func TestCommitsRacingCloseAreKeptOrRefused(t *testing.T) {
 		t.Fatalf("%d commits kept, want at least %d", kept, writers*each/4)
 	}
 }
+
+// TestHasBeforeAndAfterFlush: Has answers from the overlay while a commit
+// is logged and not yet applied, and from the data file once it is, for
+// a record and for a purge.
+func TestHasBeforeAndAfterFlush(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "orbit.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	has := func(when string, want bool) {
+		t.Helper()
+		if held, err := db.Has("a"); err != nil || held != want {
+			t.Errorf("%s: Has %v, %v; want %v", when, held, err, want)
+		}
+	}
+	has("before the commit", false)
+	if err := db.Commit(context.Background(), &store.Batch{Instances: []*store.Instance{{Public: store.Public{ID: "a", Status: store.Running}}}}); err != nil {
+		t.Fatal(err)
+	}
+	has("once committed", true)
+	db.Flush()
+	has("once applied", true)
+	if err := db.Commit(context.Background(), &store.Batch{Purge: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	has("once purged", false)
+	db.Flush()
+	has("once the purge is applied", false)
+}

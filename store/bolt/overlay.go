@@ -111,6 +111,16 @@ func (o *overlay) instance(id string) (in *store.Instance, err error, ok bool) {
 	return in, err, true
 }
 
+// has reports whether the logged record of an instance is held (false:
+// purged); ok is false when the overlay does not have the instance and
+// bbolt must be read.
+func (o *overlay) has(id string) (held, ok bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	v, ok := o.instances[id]
+	return ok && v.j != nil, ok
+}
+
 // bundle reads logged bundle sources, as instance does a record.
 func (o *overlay) bundle(hash string) (bs *store.BundleSources, err error, ok bool) {
 	o.mu.RLock()

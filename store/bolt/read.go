@@ -28,6 +28,20 @@ func (db *DB) Instance(id string) (*store.Instance, error) {
 	return in, err
 }
 
+// Has reports whether the store holds instance id, without decoding its
+// record.
+func (db *DB) Has(id string) (bool, error) {
+	if held, ok := db.ov.has(id); ok {
+		return held, nil
+	}
+	held := false
+	err := db.view(func(tx *bbolt.Tx) error {
+		held = bucket(tx, bInstances).Get([]byte(id)) != nil
+		return nil
+	})
+	return held, err
+}
+
 // loadInstance decodes a record; it copies, so the result outlives the
 // transaction. A record that does not decode is a *store.DamagedError.
 func loadInstance(b *bbolt.Bucket, id string) (*store.Instance, error) {

@@ -26,6 +26,14 @@ func (s *Store) Instance(id string) (*store.Instance, error) {
 	return copyInstance(r.in), nil
 }
 
+// Has reports whether the store holds instance id.
+func (s *Store) Has(id string) (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.instances[id]
+	return ok, nil
+}
+
 // listed is an instance in List's order: newest start first, then by id.
 type listed struct {
 	start uint64

@@ -49,6 +49,16 @@ func (s *Store) Instance(id string) (*store.Instance, error) {
 	return decodeInstance(id, m.Data)
 }
 
+// Has reports whether the store holds instance id, reading its record
+// without decoding it.
+func (s *Store) Has(id string) (bool, error) {
+	_, err := s.get(s.subj.record(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func decodeInstance(id string, data []byte) (*store.Instance, error) {
 	in := new(store.Instance)
 	if err := json.Unmarshal(data, in); err != nil {

@@ -43,6 +43,9 @@ func RunDamaged(t *testing.T, open Opener, damage Damager) {
 	if !errors.Is(err, store.ErrDamaged) || !errors.As(err, &de) || de.Instance != bad || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("reading the damaged record: %v, want a *store.DamagedError naming %s", err, bad)
 	}
+	if held, err := s.Has(bad); err != nil || !held {
+		t.Errorf("Has of the damaged record: %v, %v; a damaged record is held", held, err)
+	}
 	for _, id := range all {
 		if id != bad {
 			mustInstance(t, s, id)

@@ -34,6 +34,9 @@ func testInstanceRoundTrip(t *testing.T, s store.Store) {
 	want.Express = true
 	upsert(t, s, want)
 	sameJSON(t, "instance", mustInstance(t, s, "order-1"), want)
+	if held, err := s.Has("order-1"); err != nil || !held {
+		t.Errorf("Has of a stored instance: %v, %v", held, err)
+	}
 
 	// An upsert replaces the whole record.
 	next := want.Clone()
@@ -51,6 +54,9 @@ func testInstanceRoundTrip(t *testing.T, s store.Store) {
 func testNotFound(t *testing.T, s store.Store) {
 	_, err := s.Instance("missing")
 	isNotFound(t, "Instance", err)
+	if held, err := s.Has("missing"); err != nil || held {
+		t.Errorf("Has of a missing instance: %v, %v", held, err)
+	}
 	_, err = s.Pending("missing", "ev")
 	isNotFound(t, "Pending", err)
 	_, err = s.Bundle("missing")

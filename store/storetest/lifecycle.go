@@ -50,6 +50,12 @@ func testPurge(t *testing.T, s store.Store) {
 
 	_, err := s.Instance("a")
 	isNotFound(t, "purged instance", err)
+	if held, err := s.Has("a"); err != nil || held {
+		t.Errorf("Has of a purged instance: %v, %v", held, err)
+	}
+	if held, err := s.Has("ab"); err != nil || !held {
+		t.Errorf("Has of an instance kept beside the purged: %v, %v", held, err)
+	}
 	if h, err := s.History("a", 0, 0); err != nil || len(h) != 0 {
 		t.Errorf("history of a purged instance: %v, %v", h, err)
 	}
