@@ -157,6 +157,7 @@ func TestSweepRemovesThePurgedInstancesTimers(t *testing.T) {
 		return nil
 	})
 	h.clock.Advance(time.Minute)
+	idle(t, h.engine, id)
 	if purged, _, err := h.engine.Sweep(context.Background(), time.Second); err != nil || purged != 1 {
 		t.Fatalf("purged %d, %v", purged, err)
 	}

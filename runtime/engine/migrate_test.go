@@ -103,6 +103,7 @@ func TestSweepPurgesEndedAndUnneededBundles(t *testing.T) {
 	h.engine.Load(ctx, cur)
 
 	h.clock.Advance(2 * time.Hour)
+	idle(t, h.engine, done)
 	purged, dropped, err := h.engine.Sweep(ctx, time.Hour)
 	if err != nil || purged != 1 || dropped != 1 {
 		t.Fatalf("purged %d, dropped %d, %v", purged, dropped, err)

@@ -348,6 +348,7 @@ func TestSharedSweepRemovesThePurgedInstancesTimers(t *testing.T) {
 		}
 		return nil
 	})
+	idle(t, s.engine, in.ID)
 	if purged, _, err := s.engine.Sweep(ctx, 0); err != nil || purged != 1 {
 		t.Fatalf("purged %d, %v", purged, err)
 	}
