@@ -89,6 +89,16 @@ type sideResult struct {
 	GoroutinesPerWF     float64 `json:"goroutines_per_wf"`
 	GoroutineRunsPerWF  float64 `json:"goroutine_runs_per_wf"`
 	ThreadSwitchesPerWF float64 `json:"thread_switches_per_wf"`
+	// CPUWaitPerWF is how long, per workflow, the process's threads were
+	// ready to run but waited for a CPU (Linux): the share of the latency
+	// that other work on the machine took.
+	CPUWaitPerWF float64 `json:"cpu_wait_ms_per_wf"`
+	// With --rate: the latency from when a starter sent the start, which
+	// leaves out the wait for a free starter (a backlog), and the share of
+	// starts that began more than 1 ms after they were due.
+	ServiceP50 float64 `json:"service_p50_ms,omitempty"`
+	ServiceP99 float64 `json:"service_p99_ms,omitempty"`
+	LateStarts float64 `json:"late_starts_pct,omitempty"`
 }
 
 func cmdBench(args []string, stdout, stderr io.Writer) int {
@@ -179,8 +189,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		name string
 		res  sideResult
 	}{{"direct", direct}, {side, orbit}} {
-		fmt.Fprintf(stdout, "scheduling, %s: %.1f goroutines started, %.1f goroutine runs, %.1f thread switches per workflow\n",
-			r.name, r.res.GoroutinesPerWF, r.res.GoroutineRunsPerWF, r.res.ThreadSwitchesPerWF)
+		fmt.Fprintf(stdout, "scheduling, %s: %.1f goroutines started, %.1f goroutine runs, %.1f thread switches, %.3f ms waiting for a CPU per workflow\n",
+			r.name, r.res.GoroutinesPerWF, r.res.GoroutineRunsPerWF, r.res.ThreadSwitchesPerWF, r.res.CPUWaitPerWF)
+	}
+	if c.rate > 0 {
+		for _, r := range []struct {
+			name string
+			res  sideResult
+		}{{"direct", direct}, {side, orbit}} {
+			fmt.Fprintf(stdout, "in service, %s: p50 %.2f, p99 %.2f ms from when a starter sent the start; %.1f%% of starts began over 1 ms after they were due\n",
+				r.name, r.res.ServiceP50, r.res.ServiceP99, r.res.LateStarts)
+		}
 	}
 	summary := map[string]any{"direct": direct, side: orbit, "ratio": ratio,
 		"steps": c.steps, "concurrency": c.concurrency, "mode": c.mode, "duration_s": c.duration.Seconds(),
@@ -507,7 +526,8 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 	var measuring, stop atomic.Bool
 	var errs atomic.Int64
 	var mu sync.Mutex
-	var lat []time.Duration
+	var lat, svc []time.Duration
+	var late int
 	var wg sync.WaitGroup
 	due := pace(c.rate, &stop)
 	for range c.concurrency {
@@ -515,14 +535,18 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
+			var localSvc []time.Duration
+			localLate := 0
 			for !stop.Load() {
 				t0 := time.Now()
+				sent := t0
 				if due != nil {
 					// Latency counts from when the start was due, so that a
 					// backlog shows in it instead of hiding.
 					if t0 = <-due; t0.IsZero() {
 						break
 					}
+					sent = time.Now()
 				}
 				err := work()
 				if !measuring.Load() {
@@ -532,10 +556,19 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 					errs.Add(1)
 					continue
 				}
-				local = append(local, time.Since(t0))
+				end := time.Now()
+				local = append(local, end.Sub(t0))
+				if due != nil {
+					localSvc = append(localSvc, end.Sub(sent))
+					if sent.Sub(t0) > time.Millisecond {
+						localLate++
+					}
+				}
 			}
 			mu.Lock()
 			lat = append(lat, local...)
+			svc = append(svc, localSvc...)
+			late += localLate
 			mu.Unlock()
 		}()
 	}
@@ -545,12 +578,12 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 	if stats != nil {
 		st0 = stats()
 	}
-	cpu0, wb0, sched0 := cputime.Process(), writeBytes(), readSched()
+	cpu0, wb0, sched0, wait0 := cputime.Process(), writeBytes(), readSched(), cputime.Waiting()
 	peak.reset()
 	measuring.Store(true)
 	time.Sleep(c.duration)
 	measuring.Store(false)
-	cpu, wb, sched := cputime.Process()-cpu0, writeBytes()-wb0, readSched().minus(sched0)
+	cpu, wb, sched, wait := cputime.Process()-cpu0, writeBytes()-wb0, readSched().minus(sched0), cputime.Waiting()-wait0
 	if stats != nil {
 		st1 = stats()
 	}
@@ -570,6 +603,12 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 		r.GoroutinesPerWF = float64(sched.goroutines) / float64(n)
 		r.GoroutineRunsPerWF = float64(sched.runs) / float64(n)
 		r.ThreadSwitchesPerWF = float64(sched.switches) / float64(n)
+		r.CPUWaitPerWF = ms(wait) / float64(n)
+	}
+	if n := len(svc); n > 0 {
+		slices.Sort(svc)
+		r.ServiceP50, r.ServiceP99 = float64(svc[n*50/100])/1e6, float64(svc[min(n-1, n*99/100)])/1e6
+		r.LateStarts = 100 * float64(late) / float64(n)
 	}
 	if commits := st1.Commits - st0.Commits; commits > 0 {
 		r.CommitsPerSec = float64(commits) / c.duration.Seconds()

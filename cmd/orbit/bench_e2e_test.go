@@ -33,6 +33,11 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 		if r.GoroutineRunsPerWF <= 0 {
 			t.Errorf("%s: no scheduling figures: %+v", side, r)
 		}
+		// With --rate, the latency in service leaves out the wait for a
+		// free starter, so it is no longer than the latency from due.
+		if r.ServiceP50 <= 0 || r.ServiceP99 < r.ServiceP50 || r.ServiceP99 > r.P99 || r.LateStarts < 0 || r.LateStarts > 100 || r.CPUWaitPerWF < 0 {
+			t.Errorf("%s: service figures: %+v", side, r)
+		}
 	}
 	if res.Orbit.CommitsPerSec <= 0 || res.Ratio <= 0 {
 		t.Errorf("orbit side without store figures or ratio: %+v ratio %v", res.Orbit, res.Ratio)
@@ -49,7 +54,7 @@ func TestBenchReportsBothSidesAndWaitingWork(t *testing.T) {
 		t.Errorf("waiting: %+v", w)
 	}
 	if !strings.Contains(out, "ratio orbit/direct:") || !strings.Contains(out, "restart: ready in") ||
-		!strings.Contains(out, "scheduling, orbit:") {
+		!strings.Contains(out, "scheduling, orbit:") || !strings.Contains(out, "in service, orbit:") {
 		t.Errorf("table missing:\n%s", out)
 	}
 }
@@ -108,6 +113,10 @@ type benchSide struct {
 	LogBytesPerWF float64 `json:"log_bytes_per_wf"`
 	// GoroutineRunsPerWF is estimated from a sample: one in eight.
 	GoroutineRunsPerWF float64 `json:"goroutine_runs_per_wf"`
+	CPUWaitPerWF       float64 `json:"cpu_wait_ms_per_wf"`
+	ServiceP50         float64 `json:"service_p50_ms"`
+	ServiceP99         float64 `json:"service_p99_ms"`
+	LateStarts         float64 `json:"late_starts_pct"`
 }
 
 // A short orbit bench run on NATS (two sidecars sharing one in-process
