@@ -248,19 +248,37 @@ func (h *historyWriter) reset() {
 	h.arena = h.arena[:0]
 }
 
-// value is the chunk of evs: the events' JSON one after the other. Events
-// that one batch encoded one after the other are already that.
-func (h *historyWriter) value(evs []histEvent) []byte {
-	e, start, end := evs[0].e, evs[0].s.off, evs[0].s.end
+// inOneBatch reports whether evs are events that one batch encoded one
+// after the other, and so already a chunk's value in that batch's buffer.
+func inOneBatch(evs []histEvent) bool {
+	e, end := evs[0].e, evs[0].s.end
 	for _, ev := range evs[1:] {
 		if ev.e != e || ev.s.off != end {
-			e = nil
-			break
+			return false
 		}
 		end = ev.s.end
 	}
-	if e != nil {
-		return e.buf[start:end:end]
+	return true
+}
+
+// chunkLen is how many of evs (sorted by seq, one per seq) the next chunk
+// holds, and its bytes: a run of consecutive seqs of up to maxChunk bytes.
+func chunkLen(evs []histEvent) (n, size int) {
+	n, size = 1, evs[0].s.end-evs[0].s.off
+	for n < len(evs) && evs[n].seq == evs[n-1].seq+1 && size+evs[n].s.end-evs[n].s.off <= maxChunk {
+		size += evs[n].s.end - evs[n].s.off
+		n++
+	}
+	return n, size
+}
+
+// value is the chunk of evs: the events' JSON one after the other. Events
+// that one batch encoded one after the other are already that; others
+// are joined in the arena.
+func (h *historyWriter) value(evs []histEvent) []byte {
+	if inOneBatch(evs) {
+		first, last := evs[0], evs[len(evs)-1]
+		return first.e.buf[first.s.off:last.s.end:last.s.end]
 	}
 	off := len(h.arena)
 	for _, ev := range evs {
@@ -290,8 +308,14 @@ func (w *writer) putHistory() error {
 		h.order = append(h.order, i)
 	}
 	slices.SortFunc(h.order, func(a, b int) int { return strings.Compare(h.ids[a], h.ids[b]) })
+	// First the chunks are laid out, to count the bytes of those that join
+	// several batches: the arena then grows once to hold them all, where
+	// growing as they came copied it again at each doubling (a busy
+	// durable window, whose instances checkpoint several times in it,
+	// joins more than the arena keeps from one window to the next).
+	joined := 0
 	for _, i := range h.order {
-		id, evs := h.ids[i], h.events[i]
+		evs := h.events[i]
 		if len(evs) == 0 {
 			continue
 		}
@@ -305,12 +329,21 @@ func (w *writer) putHistory() error {
 			}
 			kept = append(kept, evs[j])
 		}
+		clear(evs[len(kept):])
+		h.events[i] = kept
 		for evs = kept; len(evs) > 0; {
-			n, size := 1, evs[0].s.end-evs[0].s.off
-			for n < len(evs) && evs[n].seq == evs[n-1].seq+1 && size+evs[n].s.end-evs[n].s.off <= maxChunk {
-				size += evs[n].s.end - evs[n].s.off
-				n++
+			n, size := chunkLen(evs)
+			if !inOneBatch(evs[:n]) {
+				joined += size
 			}
+			evs = evs[n:]
+		}
+	}
+	h.arena = slices.Grow(h.arena, joined)
+	for _, i := range h.order {
+		id, evs := h.ids[i], h.events[i]
+		for len(evs) > 0 {
+			n, _ := chunkLen(evs)
 			if err := w.putChunk(id, evs[:n]); err != nil {
 				return fmt.Errorf("history of %q: %w", id, err)
 			}
