@@ -247,9 +247,13 @@ final class ClientTest extends TestCase
 
         // A long poll of 3 seconds holds the sidecar's only request slot.
         $multi = curl_multi_init();
-        $poll = curl_init("$tight/v1/instances/$id?wait=3s");
-        curl_setopt_array($poll, [CURLOPT_RETURNTRANSFER => true, CURLOPT_HTTPHEADER => ["Authorization: Bearer $token"]]);
-        curl_multi_add_handle($multi, $poll);
+        $hold = static function () use ($multi, $tight, $id, $token) {
+            $poll = curl_init("$tight/v1/instances/$id?wait=3s");
+            curl_setopt_array($poll, [CURLOPT_RETURNTRANSFER => true, CURLOPT_HTTPHEADER => ["Authorization: Bearer $token"]]);
+            curl_multi_add_handle($multi, $poll);
+            return $poll;
+        };
+        $poll = $hold();
         $logger = new class () {
             /** @var list<array{string, string, array}> */
             public array $lines = [];
@@ -261,9 +265,16 @@ final class ClientTest extends TestCase
         };
         try {
             $refused = null;
-            $deadline = microtime(true) + 2;
+            $deadline = microtime(true) + 10;
             while ($refused === null && microtime(true) < $deadline) {
                 curl_multi_exec($multi, $running);
+                if ($running === 0) {
+                    // The poll ended: its wait ran out, or it reached the sidecar while one of the
+                    // requests below held the slot and was refused itself. Hold the slot again.
+                    curl_multi_remove_handle($multi, $poll);
+                    $poll = $hold();
+                    continue;
+                }
                 try {
                     (new Client($tight, ['token' => $token, 'retries' => 0]))->get($id);
                 } catch (TooManyRequestsException $e) {
