@@ -309,13 +309,19 @@ func (q *timerQueue) tick() {
 		}
 		q.armed = nil
 		more := q.arm()
-		q.dropOrphans() // a window read by arm
-		if len(due) == 0 && !more {
+		orphans := q.orphans // of a window read by arm
+		q.orphans = nil
+		if len(due) == 0 && !more && len(orphans) == 0 {
 			return
 		}
+		// With q.mu let go, an add or a clock callback may come and
+		// leave its tick to this one: the loop looks at the heap again.
 		q.mu.Unlock()
 		for _, t := range due {
 			q.fire(t)
+		}
+		if len(orphans) > 0 {
+			q.drop(orphans)
 		}
 		q.mu.Lock()
 	}

@@ -285,3 +285,106 @@ func TestOrphanTimersAreDroppedAsTheyAreRead(t *testing.T) {
 		t.Errorf("%d orphans left in the store", n)
 	}
 }
+
+// handClock is a fake clock whose callbacks run when the test calls them,
+// on the test's goroutine, so that a test can make one come at a chosen
+// point of the queue's work.
+type handClock struct {
+	*clock.Fake
+	mu        sync.Mutex
+	scheduled []*handTimer
+}
+
+type handTimer struct {
+	f       func()
+	stopped atomic.Bool
+}
+
+func (t *handTimer) Stop() bool { return !t.stopped.Swap(true) }
+
+func (c *handClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	t := &handTimer{f: f}
+	c.mu.Lock()
+	c.scheduled = append(c.scheduled, t)
+	c.mu.Unlock()
+	return t
+}
+
+// call runs the callbacks scheduled and not stopped, whatever their time.
+func (c *handClock) call() {
+	c.mu.Lock()
+	ts := c.scheduled
+	c.scheduled = nil
+	c.mu.Unlock()
+	for _, t := range ts {
+		if !t.stopped.Swap(true) {
+			t.f()
+		}
+	}
+}
+
+// A timer set while the queue deletes the orphans of a window it read,
+// whose tick comes before the deletion ends, still fires: the tick that
+// read the window looks at the heap again once it has let the queue go.
+// It returned with what it saw before, and the tick that came meanwhile
+// had left the timer to it, so the queue fired nothing more, that timer
+// nor any later one.
+func TestTimerSetWhileOrphansAreDeletedFires(t *testing.T) {
+	db := bolttest.Open(t)
+	ctx := context.Background()
+	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
+	batch := &store.Batch{Instances: []*store.Instance{kept}}
+	var first []store.Timer
+	for i := range timerWindow { // a full first window, then a window of one orphan
+		first = append(first, store.Timer{At: start.Add(time.Second), Instance: "kept", Kind: fmt.Sprintf("k%05d", i)})
+	}
+	batch.SetTimers = append(slices.Clone(first), store.Timer{At: start.Add(2 * time.Second), Instance: "gone", Kind: "orphan"})
+	if err := db.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	late := store.Timer{At: start.Add(3 * time.Second), Instance: "kept", Kind: "late"}
+	c, log := &handClock{Fake: clock.NewFake(start)}, &timerLog{}
+	q := newTimerQueue(c, log.fire)
+	q.gone = func(id string) bool {
+		held, err := db.Has(id)
+		return err == nil && !held
+	}
+	dropped := 0
+	q.drop = func(ts []store.Timer) {
+		dropped++
+		if err := db.Commit(ctx, &store.Batch{DelTimers: ts}); err != nil {
+			t.Error(err)
+		}
+		// Meanwhile a driver sets a timer, and its time comes.
+		if err := db.Commit(ctx, &store.Batch{SetTimers: []store.Timer{late}}); err != nil {
+			t.Error(err)
+		}
+		q.add(late)
+		c.Advance(2 * time.Second)
+		c.call()
+	}
+	if err := q.load(db, func(err error) { t.Error(err) }); err != nil {
+		t.Fatal(err)
+	}
+	q.start()
+	t.Cleanup(q.stop)
+	// The first window's timers are removed before they fall due (their
+	// instances went on without them), and the queue's tick for them
+	// comes to an empty heap: it reads the window of the orphan.
+	if err := db.Commit(ctx, &store.Batch{DelTimers: first}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range first {
+		q.remove(tm)
+	}
+	c.Advance(time.Second)
+	c.call()
+	if dropped != 1 {
+		t.Fatalf("orphans deleted %d times, want once", dropped)
+	}
+	c.call() // any callback still scheduled
+	if fired := log.list(); len(fired) != 1 || key(fired[0]) != key(late) {
+		t.Errorf("fired %v, want the timer set while the orphans were deleted", fired)
+	}
+}
