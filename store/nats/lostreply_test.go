@@ -189,14 +189,22 @@ func messageEnd(msg []byte) (int, bool) {
 	return end, len(msg) >= end
 }
 
-// lostReplyStores opens sidecar a through a cutter and sidecar b
-// directly, on one stream of a one-node server.
+// heldLease is the lease of a sidecar that must keep its leases while a
+// test runs: nothing renews them, and a write whose reply was lost
+// returns only once its request timed out, its connection came back and
+// a copy sent again was answered, which on a busy machine can outlast a
+// lease of a few seconds.
+const heldLease = time.Minute
+
+// lostReplyStores opens sidecar a through a cutter, with leases of ttl,
+// and sidecar b directly, with leases of heldLease, on one stream of a
+// one-node server.
 func lostReplyStores(t *testing.T, ttl time.Duration) (a, b *natsstore.Store, p *cutter, stream string) {
 	t.Helper()
 	c := devnatstest.Start(t, 1)
 	p = newCutter(t, c.URL())
 	stream = streamFor(t.Name())
-	open := func(url, node string) *natsstore.Store {
+	open := func(url, node string, ttl time.Duration) *natsstore.Store {
 		s, err := natsstore.Open(context.Background(), natsstore.Options{
 			URL: url, Stream: stream, Replicas: 1, Node: node, LeaseTTL: ttl,
 			// A request whose answer was lost is given up and sent again
@@ -209,7 +217,7 @@ func lostReplyStores(t *testing.T, ttl time.Duration) (a, b *natsstore.Store, p 
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	return open(p.URL(), "a"), open(c.URL(), "b"), p, stream
+	return open(p.URL(), "a", ttl), open(c.URL(), "b", heldLease), p, stream
 }
 
 // running is instance id's record, running.
@@ -243,7 +251,7 @@ func stillHeld(t *testing.T, a, b *natsstore.Store, l *store.Lease) {
 // sequence is the renewal itself), and the lease is still held, not
 // fenced.
 func TestRenewalWithLostReply(t *testing.T) {
-	a, b, p, stream := lostReplyStores(t, 5*time.Second)
+	a, b, p, stream := lostReplyStores(t, heldLease)
 	ctx := context.Background()
 	l, err := a.Claim(ctx, "x")
 	if err != nil {
@@ -260,7 +268,7 @@ func TestRenewalWithLostReply(t *testing.T) {
 // TestCheckpointWithLostReply is TestRenewalWithLostReply for a
 // checkpoint, whose renewal goes in one atomic batch with its writes.
 func TestCheckpointWithLostReply(t *testing.T) {
-	a, b, p, stream := lostReplyStores(t, 5*time.Second)
+	a, b, p, stream := lostReplyStores(t, heldLease)
 	ctx := context.Background()
 	l, err := a.Claim(ctx, "x")
 	if err != nil {
@@ -281,6 +289,8 @@ func TestCheckpointWithLostReply(t *testing.T) {
 // TestLostReplyThenTakenOver stores a renewal whose answer is lost and
 // keeps its sidecar cut off until the lease lapsed and another sidecar
 // claimed it: the copy sent then is refused, and reported as a fence.
+// The other sidecar's lease is heldLease, so that it still holds the
+// instance when a's write comes back, however long that took.
 func TestLostReplyThenTakenOver(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
