@@ -359,6 +359,11 @@ func testCallReachesOwner(t *testing.T, nodes []Node) {
 // ended without giving its concurrency slot back, is delivered as work
 // for another sidecar to take over, while one that parked, whose lease
 // its holder kept renewing, or that gave its slot back, is not.
+//
+// Each instance's checkpoints follow its claim and each other at once, as
+// a live holder's do: a lease left unrenewed while the sidecar wrote the
+// other instances could lapse on a busy machine (it lives leaseTTL), and
+// its next checkpoint was then fenced, however sound the store.
 func testAbandonedInstanceWoken(t *testing.T, nodes []Node) {
 	if len(nodes) < 2 {
 		t.Skip("a cluster of one has no other sidecar to take over")
@@ -377,19 +382,22 @@ func testAbandonedInstanceWoken(t *testing.T, nodes []Node) {
 			t.Fatalf("write %s %s: %v", id, status, err)
 		}
 	}
-	leases := map[string]store.Lease{}
-	for _, id := range []string{"running", "parked", "kept", "ended", "released"} {
+	// run claims id and writes a checkpoint of each status in turn.
+	run := func(id string, statuses ...store.Status) *store.Lease {
+		t.Helper()
 		l := claim(t, a, id)
-		write(id, store.Running, &l, 1)
-		leases[id] = l
+		for i, status := range statuses {
+			write(id, status, &l, uint64(i+1))
+		}
+		return &l
 	}
-	lease := func(id string) *store.Lease { l := leases[id]; return &l }
-	write("parked", store.Waiting, lease("parked"), 2)
+	run("running", store.Running)
+	run("parked", store.Running, store.Waiting)
 	for _, id := range []string{"ended", "released"} {
 		if held, err := a.AcquireSlot(ctx, slots, 2, id); err != nil || !held {
 			t.Fatalf("slot for %s: %v, %v", id, held, err)
 		}
-		write(id, store.Succeeded, lease(id), 2)
+		run(id, store.Running, store.Succeeded)
 	}
 	if err := a.ReleaseSlot(ctx, slots, "released"); err != nil {
 		t.Fatal(err)
@@ -398,7 +406,7 @@ func testAbandonedInstanceWoken(t *testing.T, nodes []Node) {
 	c := collect(t, nodes[1:], done) // a takes no work: it is gone
 	// a renews one lease for three lease lives, then lets the instance
 	// go as it ends.
-	kept := lease("kept")
+	kept := run("kept", store.Running)
 	for range 12 {
 		if err := a.Renew(ctx, kept); err != nil {
 			t.Fatal(err)
