@@ -139,6 +139,7 @@ func (q *timerQueue) readWindow() error {
 	n := 0
 	last := q.loaded
 	var seen map[string]bool
+	kept := len(q.orphans)
 	err := q.src.TimersAfter(q.loaded, func(t store.Timer) bool {
 		t = key(t)
 		last = t
@@ -158,6 +159,9 @@ func (q *timerQueue) readWindow() error {
 		return n < timerWindow
 	})
 	if err != nil {
+		// The window is read again, its orphans with it: deleted now,
+		// they would send the tick to read it again at once.
+		q.orphans = q.orphans[:kept]
 		return err
 	}
 	q.loaded = last

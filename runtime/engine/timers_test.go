@@ -388,3 +388,91 @@ func TestTimerSetWhileOrphansAreDeletedFires(t *testing.T) {
 		t.Errorf("fired %v, want the timer set while the orphans were deleted", fired)
 	}
 }
+
+// halfRanger is a store's timer listing whose reads, while failing is
+// set, fail after the first timer of the window; it counts those reads,
+// and stops failing after maxFails of them.
+type halfRanger struct {
+	store.TimerRanger
+	failing atomic.Bool
+	fails   atomic.Int64
+}
+
+const maxFails = 50
+
+func (h *halfRanger) TimersAfter(after store.Timer, fn func(store.Timer) bool) error {
+	if !h.failing.Load() || h.fails.Add(1) > maxFails {
+		return h.TimerRanger.TimersAfter(after, fn)
+	}
+	err := h.TimerRanger.TimersAfter(after, func(t store.Timer) bool {
+		fn(t)
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	return errors.New("read failed after the first timer")
+}
+
+// A window whose read yields an orphan and then fails is read again at
+// the retry's time, as any window that failed: the orphan read before the
+// failure is not deleted, and so does not make the tick look again at
+// once (and read again, and fail again, for as long as the store fails,
+// its delete failing too).
+func TestOrphanReadBeforeAFailedReadIsLeftForTheRetry(t *testing.T) {
+	db := bolttest.Open(t)
+	ctx := context.Background()
+	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
+	batch := &store.Batch{Instances: []*store.Instance{kept}}
+	for i := range timerWindow {
+		batch.SetTimers = append(batch.SetTimers, store.Timer{At: start.Add(time.Second), Instance: "kept", Kind: fmt.Sprintf("k%05d", i)})
+	}
+	orphan := store.Timer{At: start.Add(2 * time.Second), Instance: "gone", Kind: "orphan"}
+	last := store.Timer{At: start.Add(3 * time.Second), Instance: "kept", Kind: "last"}
+	batch.SetTimers = append(batch.SetTimers, orphan, last)
+	if err := db.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	src := &halfRanger{TimerRanger: db}
+	c, log := &handClock{Fake: clock.NewFake(start)}, &timerLog{}
+	q := newTimerQueue(c, log.fire)
+	q.gone = func(id string) bool {
+		held, err := db.Has(id)
+		return err == nil && !held
+	}
+	var dropped []store.Timer
+	q.drop = func(ts []store.Timer) {
+		dropped = append(dropped, ts...)
+		if src.failing.Load() {
+			return // a store that fails reads fails the delete too
+		}
+		if err := db.Commit(ctx, &store.Batch{DelTimers: ts}); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := q.load(src, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	q.start()
+	t.Cleanup(q.stop)
+	src.failing.Store(true)
+	c.Advance(3 * time.Second)
+	c.call() // fires the first window; the read of the next fails
+	// Read as the tick fires the first window, and once more as it looks
+	// again after firing; then only at the retry.
+	if n := src.fails.Load(); n > 2 {
+		t.Fatalf("the failing window was read %d times at once, want at most twice", n)
+	}
+	if len(dropped) != 0 {
+		t.Fatalf("deleted %v from a window whose read failed", dropped)
+	}
+	src.failing.Store(false)
+	c.call() // the retry
+	if !slices.Equal(dropped, []store.Timer{orphan}) {
+		t.Errorf("deleted %v, want the orphan", dropped)
+	}
+	if n := log.times()[key(last)]; n != 1 {
+		t.Errorf("the timer after the orphan fired %d times, want once", n)
+	}
+}
