@@ -39,6 +39,22 @@ func (l *listed) TimersAfter(after store.Timer, fn func(store.Timer) bool) error
 	return store.TimersAfter(l.Store, after, fn)
 }
 
+// failedPastRetention starts b's workflow "w" on a harness whose store is
+// listed, and returns once the instance has ended FAILED a minute ago.
+func failedPastRetention(t *testing.T, b *flow.Bundle) (*harness, *listed, string) {
+	var l *listed
+	h := newHarnessWith(t, b, func(c *engine.Config) {
+		l = &listed{Store: c.Store}
+		c.Store = l
+	})
+	id := h.start("w", `{}`)
+	if in := h.end(id); in.Status != store.Failed {
+		t.Fatalf("instance %s, want FAILED", in.Status)
+	}
+	h.clock.Advance(time.Minute)
+	return h, l, id
+}
+
 // redriven is a workflow whose step A fails on its first run (the
 // instance ends FAILED) and, redriven, runs again through step, then
 // awaits event "go".
@@ -102,16 +118,7 @@ func TestSweepKeepsAnInstanceRedrivenWhileItSweeps(t *testing.T) {
 		close(entered)
 		<-release
 	}))
-	var l *listed
-	h := newHarnessWith(t, b, func(c *engine.Config) {
-		l = &listed{Store: c.Store}
-		c.Store = l
-	})
-	id := h.start("w", `{}`)
-	if in := h.end(id); in.Status != store.Failed {
-		t.Fatalf("instance %s, want FAILED", in.Status)
-	}
-	h.clock.Advance(time.Minute)
+	h, l, id := failedPastRetention(t, b)
 	then := func() {
 		if err := h.engine.Redrive(id); err != nil {
 			t.Error(err)
@@ -141,16 +148,7 @@ func TestSweepKeepsAnInstanceRedrivenWhileItSweeps(t *testing.T) {
 // parked since (no driver runs it), is not purged either: the sweep looks
 // at the record as it purges, not at the listing.
 func TestSweepKeepsAnInstanceRedrivenAndParkedWhileItSweeps(t *testing.T) {
-	var l *listed
-	h := newHarnessWith(t, bundle(redriven(func() {})), func(c *engine.Config) {
-		l = &listed{Store: c.Store}
-		c.Store = l
-	})
-	id := h.start("w", `{}`)
-	if in := h.end(id); in.Status != store.Failed {
-		t.Fatalf("instance %s, want FAILED", in.Status)
-	}
-	h.clock.Advance(time.Minute)
+	h, l, id := failedPastRetention(t, bundle(redriven(func() {})))
 	then := func() {
 		if err := h.engine.Redrive(id); err != nil {
 			t.Error(err)

@@ -226,8 +226,7 @@ func TestOrphanTimersAreDroppedAsTheyAreRead(t *testing.T) {
 	db := bolttest.Open(t)
 	ctx := context.Background()
 	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
-	batch := &store.Batch{Instances: []*store.Instance{kept}}
+	batch := keptInstance(start)
 	var live []store.Timer
 	for i := range timerWindow + 30 { // orphans in the first window and in the next
 		tm := store.Timer{At: start.Add(time.Duration(i+1) * time.Second), Instance: "kept", Kind: fmt.Sprintf("k%05d", i)}
@@ -333,8 +332,7 @@ func TestTimerSetWhileOrphansAreDeletedFires(t *testing.T) {
 	db := bolttest.Open(t)
 	ctx := context.Background()
 	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
-	batch := &store.Batch{Instances: []*store.Instance{kept}}
+	batch := keptInstance(start)
 	var first []store.Timer
 	for i := range timerWindow { // a full first window, then a window of one orphan
 		first = append(first, store.Timer{At: start.Add(time.Second), Instance: "kept", Kind: fmt.Sprintf("k%05d", i)})
@@ -423,8 +421,7 @@ func TestOrphanReadBeforeAFailedReadIsLeftForTheRetry(t *testing.T) {
 	db := bolttest.Open(t)
 	ctx := context.Background()
 	start := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
-	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
-	batch := &store.Batch{Instances: []*store.Instance{kept}}
+	batch := keptInstance(start)
 	for i := range timerWindow {
 		batch.SetTimers = append(batch.SetTimers, store.Timer{At: start.Add(time.Second), Instance: "kept", Kind: fmt.Sprintf("k%05d", i)})
 	}
@@ -475,4 +472,11 @@ func TestOrphanReadBeforeAFailedReadIsLeftForTheRetry(t *testing.T) {
 	if n := log.times()[key(last)]; n != 1 {
 		t.Errorf("the timer after the orphan fired %d times, want once", n)
 	}
+}
+
+// keptInstance is a batch that stores one waiting instance, "kept", for
+// the orphan timer tests to set timers beside.
+func keptInstance(start time.Time) *store.Batch {
+	kept := &store.Instance{Public: store.Public{ID: "kept", Workflow: "w", Status: store.Waiting, StartedAt: start, UpdatedAt: start}}
+	return &store.Batch{Instances: []*store.Instance{kept}}
 }
