@@ -609,16 +609,7 @@ func TestContextCancel(t *testing.T) {
 // cancellation still ends it at once: the connection it was reading is
 // closed, and the next call opens a fresh one.
 func TestContextCancelInline(t *testing.T) {
-	hang := make(chan struct{})
-	arrived := make(chan struct{}, 1)
-	s := newFastServer(t, func(c *fasthttp.RequestCtx) {
-		if string(c.Path()) == "/slow" {
-			arrived <- struct{}{}
-			<-hang
-		}
-		c.SetBodyString(`{"ok":true}`)
-	})
-	t.Cleanup(func() { close(hang) }) // runs before the server shuts down
+	s, arrived := newHangingServer(t)
 	c := NewClient()
 	fast, _ := New(c, Spec{URL: s.url + "/fast"})
 	slow, _ := New(c, Spec{URL: s.url + "/slow"})
@@ -672,15 +663,7 @@ func TestContextCancelClosesANewConnection(t *testing.T) {
 func TestCancelledAsItsIdleConnectionIsTaken(t *testing.T) {
 	for _, maxConns := range []int{1, DefaultMaxConnsPerHost} {
 		t.Run(fmt.Sprint("max conns ", maxConns), func(t *testing.T) {
-			hang, arrived := make(chan struct{}), make(chan struct{}, 1)
-			s := newFastServer(t, func(c *fasthttp.RequestCtx) {
-				if string(c.Path()) == "/slow" {
-					arrived <- struct{}{}
-					<-hang
-				}
-				c.SetBodyString(`{"ok":true}`)
-			})
-			t.Cleanup(func() { close(hang) }) // runs before the server shuts down
+			s, arrived := newHangingServer(t)
 			c := NewClient(WithMaxConnsPerHost(maxConns))
 			c.hc.MaxConnWaitTimeout = time.Hour // a wait is bounded by the cancellation alone
 			fast, _ := New(c, Spec{URL: s.url + "/fast", Timeout: time.Hour})
@@ -809,6 +792,21 @@ func TestInlineCallsStartNoGoroutine(t *testing.T) {
 type fastServer struct {
 	url   string
 	conns atomic.Int64
+}
+
+// newHangingServer answers /fast at once and holds a call to /slow until
+// the test ends, telling arrived when one reaches it.
+func newHangingServer(t *testing.T) (*fastServer, chan struct{}) {
+	hang, arrived := make(chan struct{}), make(chan struct{}, 1)
+	s := newFastServer(t, func(c *fasthttp.RequestCtx) {
+		if string(c.Path()) == "/slow" {
+			arrived <- struct{}{}
+			<-hang
+		}
+		c.SetBodyString(`{"ok":true}`)
+	})
+	t.Cleanup(func() { close(hang) }) // runs before the server shuts down
+	return s, arrived
 }
 
 func newFastServer(t *testing.T, h fasthttp.RequestHandler) *fastServer {
