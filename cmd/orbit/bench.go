@@ -493,6 +493,17 @@ func benchOrbit(c benchConfig, downstream string) (sideResult, error) {
 	return measure(c, starter(startURLs), stats), nil
 }
 
+// percentiles sorts ds, which is not empty, and returns its p50, p99 and
+// max in milliseconds.
+func percentiles(ds []time.Duration) (p50, p99, top float64) {
+	slices.Sort(ds)
+	n := len(ds)
+	return ms(ds[n*50/100]), ms(ds[min(n-1, n*99/100)]), ms(ds[n-1])
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
 // pace offers start times at rate per second, or returns nil for a closed
 // loop. A start time waits in the buffer while every starter is busy; the
 // channel yields zero times once stop is set.
@@ -591,11 +602,9 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 	stop.Store(true)
 	wg.Wait()
 
-	slices.Sort(lat)
 	r := sideResult{Completed: len(lat), Errors: int(errs.Load()), WPS: float64(len(lat)) / c.duration.Seconds(), PeakRSSMB: rss}
 	if n := len(lat); n > 0 {
-		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-		r.P50, r.P99, r.Max = ms(lat[n*50/100]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
+		r.P50, r.P99, r.Max = percentiles(lat)
 		r.CPUPer1000 = cpu.Seconds() / float64(n) * 1000
 		r.BytesPerWF = float64(wb) / float64(n)
 		r.SyncsPerWF = float64(st1.Syncs-st0.Syncs) / float64(n)
@@ -606,8 +615,7 @@ func measure(c benchConfig, work func() error, stats func() store.Stats) sideRes
 		r.CPUWaitPerWF = ms(wait) / float64(n)
 	}
 	if n := len(svc); n > 0 {
-		slices.Sort(svc)
-		r.ServiceP50, r.ServiceP99 = float64(svc[n*50/100])/1e6, float64(svc[min(n-1, n*99/100)])/1e6
+		r.ServiceP50, r.ServiceP99, _ = percentiles(svc)
 		r.LateStarts = 100 * float64(late) / float64(n)
 	}
 	if commits := st1.Commits - st0.Commits; commits > 0 {

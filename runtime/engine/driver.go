@@ -118,13 +118,21 @@ func (e *Engine) post(id string, m message) {
 		e.mu.Unlock()
 		return
 	}
-	d := driverPool.Get().(*driver)
-	d.e, d.id = e, id
-	d.mailbox = append(d.mailbox[:0], m)
-	e.owners[id] = d
-	e.drivers.Add(1)
+	d := e.register(id)
+	d.mailbox = append(d.mailbox, m)
 	e.mu.Unlock()
 	go d.run()
+}
+
+// register takes a pooled driver for id, which has none, and counts it
+// as running; e.mu is held.
+func (e *Engine) register(id string) *driver {
+	d := driverPool.Get().(*driver)
+	d.e, d.id = e, id
+	d.mailbox = d.mailbox[:0]
+	e.owners[id] = d
+	e.drivers.Add(1)
+	return d
 }
 
 // ask posts a message and waits for the driver's answer.

@@ -191,12 +191,8 @@ func (e *Engine) holdIdle(ids []string) ([]*driver, error) {
 		if e.owners[id] != nil {
 			continue
 		}
-		d := driverPool.Get().(*driver)
-		d.e, d.id = e, id
-		d.mailbox = d.mailbox[:0]
+		d := e.register(id)
 		d.over = true // a Wait reads the store, as for any ended instance
-		e.owners[id] = d
-		e.drivers.Add(1)
 		held = append(held, d)
 	}
 	return held, nil
